@@ -1,0 +1,220 @@
+"""Command line: ``posenet-appliance detect | models | run | bench``.
+
+Exit codes: 0 success, 1 runtime failure, 2 bad input (arguments, files, models).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from appliance import __version__
+from appliance.errors import ApplianceError, ConfigError, ModelError, SourceError
+
+__all__ = ["main"]
+
+logger = logging.getLogger("appliance")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors as one line and exit status 2."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise ConfigError(f"{self.prog}: {message}")
+
+
+def load_image(path: str) -> NDArray[np.uint8]:
+    """Read an image file as (H, W, 3) uint8 RGB.
+
+    Raises:
+        SourceError: missing, unreadable or not an image.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    except FileNotFoundError:
+        raise SourceError(f"image not found: {path}") from None
+    except IsADirectoryError:
+        raise SourceError(f"not an image (a directory): {path}") from None
+    except UnidentifiedImageError:
+        raise SourceError(f"not an image: {path}") from None
+    except OSError as exc:
+        raise SourceError(f"cannot read image {path}: {exc}") from exc
+
+
+def _add_engine_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model",
+        help="model file, or a file name in the models folder "
+        "($POSENET_MODELS_DIR, else ~/.local/share/posenet-appliance/models)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=["auto", "edgetpu", "cpu"],
+        default="auto",
+        help="auto: Edge TPU for _edgetpu models, else CPU (default)",
+    )
+    p.add_argument("--device", default="usb", help="Edge TPU device: usb, usb:N, pci, pci:N, any")
+    p.add_argument("--threads", type=int, default=2, help="CPU interpreter threads (default 2)")
+    p.add_argument("--min-pose-score", type=float, default=0.2, help="0..1 (default 0.2)")
+    p.add_argument("--max-poses", type=int, default=10, help="most people per frame (default 10)")
+    p.add_argument("--nms-radius", type=float, default=10.0, help="model-input pixels (default 10)")
+    p.add_argument("--single", action="store_true", help="single-pose decoding (one person)")
+
+
+def build_engine(args: argparse.Namespace) -> Any:
+    """PoseEngine from the shared engine arguments."""
+    from appliance.inference import create_backend
+    from appliance.models import resolve_model
+    from appliance.pose.engine import DecoderParams, PoseEngine
+
+    if not 0.0 <= args.min_pose_score <= 1.0:
+        raise ConfigError(f"--min-pose-score must be within 0..1, got {args.min_pose_score}")
+    if args.max_poses < 1:
+        raise ConfigError(f"--max-poses must be at least 1, got {args.max_poses}")
+    if args.threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {args.threads}")
+    path = resolve_model(args.model)
+    if not path.exists():
+        from appliance.inference import cpu_twin
+
+        if not (args.backend != "edgetpu" and cpu_twin(path).exists()):
+            raise ModelError(
+                f"model not found: {path}; pass --model, set POSENET_MODELS_DIR, "
+                "or run 'posenet-appliance models fetch'"
+            )
+        path = cpu_twin(path) if args.backend == "cpu" else path
+    backend = create_backend(path, args.backend, device=args.device, threads=args.threads)
+    params = DecoderParams("single" if args.single else "multi", args.max_poses, args.min_pose_score, args.nms_radius)
+    return PoseEngine(backend, params)
+
+
+def _pose_json(poses: Any) -> list[dict[str, Any]]:
+    from appliance.types import KEYPOINT_NAMES
+
+    return [
+        {
+            "score": round(float(poses.scores[i]), 5),
+            "keypoints": [
+                {
+                    "name": name,
+                    "x": round(float(kp[0]), 2),
+                    "y": round(float(kp[1]), 2),
+                    "score": round(float(kp[2]), 5),
+                }
+                for name, kp in zip(KEYPOINT_NAMES, poses.keypoints[i], strict=True)
+            ],
+        }
+        for i in range(len(poses))
+    ]
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    """Detect poses in still images; JSON or a human summary on stdout."""
+    images = [(p, load_image(p)) for p in args.images]  # fail before loading the model
+    engine = build_engine(args)
+    model_name = Path(engine.backend.info.path).name
+    for path, image in images:
+        poses = engine.process(image)
+        h, w = image.shape[:2]
+        if args.json:
+            doc = {
+                "image": path,
+                "width": w,
+                "height": h,
+                "model": model_name,
+                "backend": engine.backend.name,
+                "poses": _pose_json(poses),
+            }
+            print(json.dumps(doc))
+            continue
+        print(
+            f"{path}: {w}x{h}, {len(poses)} {'person' if len(poses) == 1 else 'people'} "
+            f"[{model_name} on {engine.backend.name}]"
+        )
+        for i in range(len(poses)):
+            kp = poses.keypoints[i]
+            confident = int((kp[:, 2] >= 0.5).sum())
+            x0, y0 = kp[:, 0].min(), kp[:, 1].min()
+            x1, y1 = kp[:, 0].max(), kp[:, 1].max()
+            print(
+                f"  #{i + 1} score {poses.scores[i]:.2f}: nose at ({kp[0, 0]:.0f}, {kp[0, 1]:.0f}), "
+                f"box ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f}), {confident}/17 keypoints >= 0.5"
+            )
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """List or fetch the pinned models."""
+    from appliance.models import PINNED, fetch_models, models_dir, sha256_file
+
+    dest = models_dir(args.dir)
+    if args.action == "fetch":
+        for line in fetch_models(dest, args.names or None):
+            print(line)
+        return EXIT_OK
+    print(f"models folder: {dest}")
+    for m in PINNED:
+        f = dest / m.name
+        state = "missing" if not f.exists() else ("ok" if sha256_file(f) == m.sha256 else "BAD CHECKSUM")
+        print(f"  {state:12s} {m.name}  ({m.size} bytes, sha256 {m.sha256[:16]}…)")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    parser = _Parser(prog="posenet-appliance", description="PoseNet on a Coral Edge TPU, poses out as OSC.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    det = sub.add_parser("detect", help="find poses in still images")
+    det.add_argument("images", nargs="+", metavar="IMAGE")
+    det.add_argument("--json", action="store_true", help="one JSON object per image")
+    _add_engine_args(det)
+    det.set_defaults(func=cmd_detect)
+
+    mod = sub.add_parser("models", help="list or download the pinned Coral models")
+    mod.add_argument("action", choices=["list", "fetch"])
+    mod.add_argument("names", nargs="*", help="only these files (fetch)")
+    mod.add_argument("--dir", help="models folder (default: $POSENET_MODELS_DIR or the user data dir)")
+    mod.set_defaults(func=cmd_models)
+
+    from appliance import bench
+
+    bench.add_parser(sub, _add_engine_args)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``posenet-appliance`` console script."""
+    try:
+        args = build_parser().parse_args(argv)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        result: int = args.func(args)
+    except (ConfigError, ModelError, SourceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ApplianceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+    return result

@@ -1,0 +1,25 @@
+"""One exception base for the appliance and its few subclasses."""
+
+from __future__ import annotations
+
+__all__ = ["ApplianceError", "ConfigError", "HardwareUnavailable", "ModelError", "SourceError"]
+
+
+class ApplianceError(Exception):
+    """Base of every error the appliance raises on purpose; its message is for people."""
+
+
+class ConfigError(ApplianceError):
+    """A configuration value, command-line argument or file is invalid."""
+
+
+class HardwareUnavailable(ApplianceError):
+    """A camera, Edge TPU or runtime library is missing or not working."""
+
+
+class ModelError(ApplianceError):
+    """A model file is missing, unreadable or not a PoseNet model."""
+
+
+class SourceError(ApplianceError):
+    """A frame source cannot be opened or an image cannot be read."""

@@ -1,0 +1,114 @@
+"""Inference backends: Edge TPU through libedgetpu, CPU, with a fallback policy.
+
+``create_backend`` is the one entry point. It never lets a broken Edge TPU take the process down:
+the delegate is probed in a child process first, and on failure the CPU twin of the model is used
+with a warning, and the backend's ``name`` says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Literal
+
+from appliance.errors import HardwareUnavailable, ModelError
+from appliance.inference.base import InferenceBackend, InterpreterBackend
+from appliance.inference.model import describe, load_model_bytes, read_model_file
+from appliance.inference.probe import DELEGATE_LIBRARY, delegate_options, probe_edgetpu
+from appliance.inference.runtime import Runtime, load_runtime
+
+__all__ = ["BackendKind", "InferenceBackend", "cpu_twin", "create_backend", "edgetpu_twin"]
+
+logger = logging.getLogger(__name__)
+
+BackendKind = Literal["auto", "edgetpu", "cpu"]
+
+
+def cpu_twin(path: Path) -> Path:
+    """``x_edgetpu.tflite`` -> ``x.tflite`` (same folder); other paths unchanged."""
+    name = path.name
+    return path.with_name(name.replace("_edgetpu.tflite", ".tflite")) if name.endswith("_edgetpu.tflite") else path
+
+
+def edgetpu_twin(path: Path) -> Path:
+    """``x.tflite`` -> ``x_edgetpu.tflite`` (same folder); Edge TPU paths unchanged."""
+    name = path.name
+    return path if name.endswith("_edgetpu.tflite") else path.with_name(name[: -len(".tflite")] + "_edgetpu.tflite")
+
+
+def _load(runtime: Runtime, path: Path, threads: int, delegate: object | None, name: str) -> InterpreterBackend:
+    content, was_cut, edgetpu = load_model_bytes(read_model_file(path))
+    kwargs: dict[str, object] = {"model_content": content, "num_threads": threads}
+    if delegate is not None:
+        kwargs["experimental_delegates"] = [delegate]
+    try:
+        interp = runtime.interpreter(**kwargs)
+        interp.allocate_tensors()
+    except (RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if edgetpu and delegate is None:
+            raise ModelError(f"{path.name} needs the Edge TPU; use its CPU twin or plug in a Coral ({first})") from exc
+        raise ModelError(f"cannot load {path}: {first}") from exc
+    info = describe(str(path), interp, was_cut, edgetpu)
+    return InterpreterBackend(interp, info, name)
+
+
+def create_backend(
+    model: str | Path,
+    kind: BackendKind = "auto",
+    *,
+    device: str = "usb",
+    threads: int = 2,
+    runtime: str | None = None,
+) -> InferenceBackend:
+    """Load ``model`` on the Edge TPU or the CPU.
+
+    Args:
+        model: a PoseNet .tflite (decoder models are cut in memory; raw-head models used as is).
+        kind: "edgetpu" (fall back to CPU when the TPU is missing), "cpu", or "auto" (Edge TPU
+            for ``_edgetpu`` files, else CPU).
+        device: Edge TPU device: "usb", "usb:N", "pci", "pci:N" or "any".
+        threads: CPU interpreter threads.
+        runtime: "ai-edge-litert" or "tflite-runtime"; None picks the first installed.
+
+    Raises:
+        ModelError: missing or non-PoseNet model, or no usable CPU twin after a TPU failure.
+        HardwareUnavailable: no TFLite runtime installed.
+    """
+    path = Path(model)
+    rt = load_runtime(runtime)
+    want_tpu = kind == "edgetpu" or (kind == "auto" and path.name.endswith("_edgetpu.tflite"))
+    if not want_tpu:
+        return _load(
+            rt,
+            cpu_twin(path) if kind == "cpu" and not path.exists() else path,
+            threads,
+            None,
+            f"cpu ({threads} threads, {rt.name})",
+        )
+    tpu_path = edgetpu_twin(path)
+    if not tpu_path.exists():
+        tpu_path = path
+    probe = probe_edgetpu(rt.module, device)
+    if probe.ok:
+        try:
+            delegate = rt.load_delegate(DELEGATE_LIBRARY, delegate_options(device))
+            return _load(rt, tpu_path, threads, delegate, f"edgetpu ({device})")
+        except (OSError, ValueError, ModelError) as exc:
+            reason = str(exc).splitlines()[0]
+        else:  # pragma: no cover - unreachable
+            reason = ""
+    else:
+        reason = probe.reason
+    twin = cpu_twin(tpu_path)
+    if not twin.exists():
+        raise ModelError(
+            f"no Edge TPU ({reason}) and no CPU twin {twin.name} next to {tpu_path.name}; "
+            "plug in the Coral or choose a CPU model"
+        )
+    logger.warning("Edge TPU unavailable on %s (%s); falling back to the CPU model %s", device, reason, twin.name)
+    backend = _load(rt, twin, threads, None, f"cpu fallback ({threads} threads): no Edge TPU on {device}")
+    return backend
+
+
+__all__ += ["HardwareUnavailable"]

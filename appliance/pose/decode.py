@@ -1,0 +1,363 @@
+"""PoseNet decoding in numpy: RawHeads -> keypoints in **(y, x)** model-input pixels.
+
+``decode_multi`` is the libcoral algorithm (``coral/pose_estimation/posenet_decoder.cc``), the one
+the Edge TPU models' ``PosenetDecoderOp`` runs: 3x3 local maxima of the heatmap logits above the
+threshold become root candidates; each root's pose is found by following the mid-range
+displacements along the 16 skeleton edges (both directions) with five bilinear short-offset
+refinements per keypoint; roots close to an already accepted pose's keypoint are skipped; poses are
+rescored with a soft keypoint NMS.
+
+Speed comes from two observations. First, from a given root the keypoint tree is always walked the
+same way (each keypoint is reached from its one neighbour nearer the root), so the best-first queue
+of the C++ code only changes the visiting order, not the result. Second, a rejected root changes
+nothing, so every candidate can be decoded speculatively in one batch, level by level of the tree
+(at most 8 levels), and the sequential part is left with a tiny greedy loop over the few poses
+whose score passes. Everything inside a level is a handful of numpy calls over all rows at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from appliance.pose.heads import RawHeads
+from appliance.types import DECODE_EDGES, NUM_KEYPOINTS
+
+__all__ = ["DecodedPoses", "decode_multi", "decode_single"]
+
+_REFINE_STEPS = 5
+_F32 = np.float32
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedPoses:
+    """Decoder output in **(y, x)** model-input pixels, best pose first.
+
+    ``yx`` float32 (N, 17, 2); ``keypoint_scores`` float32 (N, 17) in [0, 1]; ``scores`` float32
+    (N,) pose scores in [0, 1].
+    """
+
+    yx: NDArray[np.float32]
+    keypoint_scores: NDArray[np.float32]
+    scores: NDArray[np.float32]
+
+    @classmethod
+    def empty(cls) -> DecodedPoses:
+        """No pose: arrays of length 0 with the right trailing shapes."""
+        return cls(
+            np.zeros((0, NUM_KEYPOINTS, 2), _F32),
+            np.zeros((0, NUM_KEYPOINTS), _F32),
+            np.zeros((0,), _F32),
+        )
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class _Level:
+    """Directed edges walked at one depth of the tree, per root keypoint type (padded)."""
+
+    src: NDArray[np.intp]  # (17, M) source keypoint
+    tgt: NDArray[np.intp]  # (17, M) target keypoint
+    mid_ch: NDArray[np.intp]  # (17, M) mid-offset dy channel (dx = dy + 16)
+    mask: NDArray[np.bool_]  # (17, M) real entries
+
+
+def _build_levels() -> tuple[_Level, ...]:
+    adjacency: dict[int, list[tuple[int, int]]] = {k: [] for k in range(NUM_KEYPOINTS)}
+    for e, (parent, child) in enumerate(DECODE_EDGES):
+        adjacency[parent].append((child, e))  # forward displacement: channels e, 16 + e
+        adjacency[child].append((parent, 32 + e))  # backward displacement: channels 32 + e, 48 + e
+    per_root: list[list[list[tuple[int, int, int]]]] = []
+    for root in range(NUM_KEYPOINTS):
+        levels: list[list[tuple[int, int, int]]] = []
+        frontier, seen = [root], {root}
+        while frontier:
+            step: list[tuple[int, int, int]] = []
+            for src in frontier:
+                for tgt, ch in adjacency[src]:
+                    if tgt not in seen:
+                        seen.add(tgt)
+                        step.append((src, tgt, ch))
+            if step:
+                levels.append(step)
+            frontier = [t for _, t, _ in step]
+        per_root.append(levels)
+    depth = max(len(levels) for levels in per_root)
+    out = []
+    for d in range(depth):
+        width = max(len(levels[d]) if d < len(levels) else 0 for levels in per_root)
+        src_a = np.zeros((NUM_KEYPOINTS, width), np.intp)
+        tgt_a = np.zeros((NUM_KEYPOINTS, width), np.intp)
+        ch_a = np.zeros((NUM_KEYPOINTS, width), np.intp)
+        mask = np.zeros((NUM_KEYPOINTS, width), np.bool_)
+        for root, levels in enumerate(per_root):
+            if d < len(levels):
+                for j, (s, t, c) in enumerate(levels[d]):
+                    src_a[root, j], tgt_a[root, j], ch_a[root, j], mask[root, j] = s, t, c, True
+        out.append(_Level(src_a, tgt_a, ch_a, mask))
+    return tuple(out)
+
+
+_LEVELS = _build_levels()
+_NEIGHBOURS = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx], np.intp)
+
+
+class _Sampler:
+    """Bilinear sampling of one flat (h, w, K) table at many (y, x) grid positions at once.
+
+    Rows are the last axis everywhere (positions are (2, R)), so every numpy call runs over
+    contiguous rows. Each row names its channel; ``pair`` > 0 also samples channel + pair (dy and
+    its dx). Corner indices past the last row or column only ever get weight 0, so
+    ``take(mode="clip")`` replaces padding the table.
+    """
+
+    def __init__(self, table: NDArray[np.float32], width: int, pair: int) -> None:
+        k = table.shape[-1]
+        self.flat = table.reshape(-1)
+        self.strides = np.array([width * k, k], _F32)
+        corners = np.array([0, k, width * k, width * k + k], _F32)  # (y0,x0) (y0,x1) (y1,x0) (y1,x1)
+        if pair:
+            corners = (corners[:, None] + np.array([0, pair], _F32)).reshape(-1)
+        self.corners = corners[:, None]
+        self.pair = bool(pair)
+
+    def offsets(self, channels: NDArray[np.intp]) -> NDArray[np.float32]:
+        """Per-row corner offsets (4 or 8, R) for ``channels`` (R,), reused across samples."""
+        out: NDArray[np.float32] = self.corners + channels.astype(_F32)
+        return out
+
+    def __call__(self, pos: NDArray[np.float32], offsets: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Sample at ``pos`` (2, R) = (y, x) in cells, clamped to the grid; returns (2, R) or (R,)."""
+        frac, cell = np.modf(pos)
+        idx = (self.strides @ cell) + offsets
+        g = self.flat.take(idx.astype(np.intp), mode="clip")
+        fy, fx = frac[0], frac[1]
+        if self.pair:
+            g4 = g.reshape(2, 2, 2, -1)  # [y corner, x corner, dy/dx, row]
+            gx = g4[:, 0] + fx * (g4[:, 1] - g4[:, 0])
+            res: NDArray[np.float32] = gx[0] + fy * (gx[1] - gx[0])
+            return res
+        g2 = g.reshape(2, 2, -1)
+        gx1 = g2[:, 0] + fx * (g2[:, 1] - g2[:, 0])
+        res1: NDArray[np.float32] = gx1[0] + fy * (gx1[1] - gx1[0])
+        return res1
+
+
+def _logit(p: float) -> float:
+    return -math.log(1.0 / (p + 1e-6) - 1.0)
+
+
+def _sigmoid(x: NDArray[np.float32]) -> NDArray[np.float32]:
+    out: NDArray[np.float32] = (1.0 / (1.0 + np.exp(-x))).astype(_F32, copy=False)
+    return out
+
+
+def _steps_table() -> NDArray[np.int64]:
+    """(17, 16, 3) int64: per root type, the directed edges in walk order (src, tgt, dy channel)."""
+    table = np.zeros((NUM_KEYPOINTS, len(DECODE_EDGES), 3), np.int64)
+    for root in range(NUM_KEYPOINTS):
+        walk = [
+            (int(lv.src[root, j]), int(lv.tgt[root, j]), int(lv.mid_ch[root, j]))
+            for lv in _LEVELS
+            for j in range(lv.mask.shape[1])
+            if lv.mask[root, j]
+        ]
+        table[root] = walk
+    return table
+
+
+_STEPS = _steps_table()
+
+_kernel: Any = None
+_rescore_kernel: Any = None
+try:
+    from appliance.pose._decode_jit import decode_kernel as _kernel
+    from appliance.pose._decode_jit import rescore_kernel as _rescore_kernel
+except ImportError:  # numba missing (or broken): the numpy path is complete on its own
+    pass
+
+#: "jit" when the compiled kernel is available, else "numpy".
+DEFAULT_IMPLEMENTATION = "jit" if _kernel is not None else "numpy"
+
+
+def decode_multi(
+    heads: RawHeads,
+    *,
+    max_poses: int = 10,
+    score_threshold: float = 0.2,
+    nms_radius: float = 10.0,
+    implementation: str | None = None,
+) -> DecodedPoses:
+    """Decode every person, as the Coral PosenetDecoderOp does.
+
+    Args:
+        heads: the three dequantised heads of one frame.
+        max_poses: most poses returned (the op's ``max_detections``).
+        score_threshold: minimum keypoint probability of a root and minimum pose score (0..1).
+        nms_radius: in model-input pixels; roots and keypoints closer than this to the same
+            keypoint of a better pose are suppressed.
+        implementation: "jit" (numba kernel), "numpy" (vectorised), or None for the fastest
+            available. Both give the same poses.
+
+    Returns:
+        Poses in **(y, x)** model-input pixels, best first.
+    """
+    if max_poses <= 0:
+        return DecodedPoses.empty()
+    impl = implementation or DEFAULT_IMPLEMENTATION
+    r2 = (nms_radius / heads.stride) ** 2
+    if impl == "jit":
+        if _kernel is None:
+            raise RuntimeError("the numba decoder is not available; install numba")
+        pos, probs, inst, count = _kernel(
+            np.ascontiguousarray(heads.heatmaps, _F32),
+            np.ascontiguousarray(heads.short_offsets, _F32),
+            np.ascontiguousarray(heads.mid_offsets, _F32),
+            1.0 / heads.stride,
+            _logit(score_threshold),
+            score_threshold,
+            r2,
+            max_poses,
+            _STEPS,
+        )
+        final, rescored, n = _rescore_kernel(pos, probs, inst, count, r2, score_threshold)
+        final = final[:n]
+        return DecodedPoses(pos[final] * _F32(heads.stride), probs[final], rescored[final].astype(_F32))
+    if impl == "numpy":
+        accepted = _accept_numpy(heads, max_poses, score_threshold, r2)
+        return _rescore(*accepted, r2=r2, score_threshold=score_threshold, stride=heads.stride)
+    raise ValueError(f"unknown decoder implementation {impl!r}")
+
+
+_Accepted = tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]
+
+
+def _accept_numpy(heads: RawHeads, max_poses: int, score_threshold: float, r2: float) -> _Accepted:
+    """Vectorised steps 1-3: accepted poses in root order as ((m, 17, 2) cells, probs, scores)."""
+    heat = heads.heatmaps
+    h, w, _ = heat.shape
+    stride = float(heads.stride)
+    lim = np.array([[h - 1], [w - 1]], _F32)
+    inv_stride = _F32(1.0 / stride)
+
+    # 1. Root candidates: logit above threshold and no strictly greater 3x3 neighbour.
+    ys, xs, ks = np.nonzero(heat >= _F32(_logit(score_threshold)))
+    if ys.size == 0:
+        return np.zeros((0, NUM_KEYPOINTS, 2), _F32), np.zeros((0, NUM_KEYPOINTS), _F32), heat[0, 0, :0]
+    vals = heat[ys, xs, ks]
+    ny = np.clip(ys[:, None] + _NEIGHBOURS[:, 0], 0, h - 1)
+    nx = np.clip(xs[:, None] + _NEIGHBOURS[:, 1], 0, w - 1)
+    keep = (heat[ny, nx, ks[:, None]] <= vals[:, None]).all(axis=1)
+    ys, xs, ks, vals = ys[keep], xs[keep], ks[keep], vals[keep]
+    order = np.argsort(-vals, kind="stable")
+    ys, xs, ks = ys[order], xs[order], ks[order]
+    n = ks.size
+    root = np.empty((2, n), _F32)  # (y, x) in cells
+    root[0] = ys + heads.short_offsets[ys, xs, ks] * inv_stride
+    root[1] = xs + heads.short_offsets[ys, xs, ks + NUM_KEYPOINTS] * inv_stride
+    np.clip(root, 0, lim, out=root)
+
+    # 2. Decode every candidate's pose at once, one tree level at a time, in grid cells.
+    short = _Sampler(heads.short_offsets * inv_stride, w, NUM_KEYPOINTS)
+    mid = _Sampler(heads.mid_offsets * inv_stride, w, 16)
+    pos_all = np.empty((2, n, NUM_KEYPOINTS), _F32)
+    pos_all[:, np.arange(n), ks] = root
+    for level in _LEVELS:
+        rows, j = np.nonzero(level.mask[ks])
+        if rows.size == 0:
+            break
+        kr = ks[rows]
+        tgt = level.tgt[kr, j]
+        pos = pos_all[:, rows, level.src[kr, j]]
+        pos += mid(pos, mid.offsets(level.mid_ch[kr, j]))
+        np.clip(pos, 0, lim, out=pos)
+        refine = short.offsets(tgt)
+        for _ in range(_REFINE_STEPS):
+            pos += short(pos, refine)
+            np.clip(pos, 0, lim, out=pos)
+        pos_all[:, rows, tgt] = pos
+    heat_sampler = _Sampler(heat, w, 0)
+    channels = np.tile(np.arange(NUM_KEYPOINTS), n)
+    logits = heat_sampler(pos_all.reshape(2, -1), heat_sampler.offsets(channels))
+    kp_scores = _sigmoid(logits).reshape(n, NUM_KEYPOINTS)
+    inst = kp_scores.mean(axis=1)
+    yx_all = pos_all.transpose(1, 2, 0)  # (n, 17, 2) view
+
+    # 3. Greedy acceptance in root order among poses that pass the score: only they can matter.
+    eligible = np.flatnonzero(inst >= score_threshold)
+    if eligible.size == 0:
+        return np.zeros((0, NUM_KEYPOINTS, 2), _F32), np.zeros((0, NUM_KEYPOINTS), _F32), inst[:0]
+    e_pos = yx_all[eligible]  # (m, 17, 2)
+    # near[j, i]: pose j's keypoint of root type k_i lies within the radius of root i.
+    diff = e_pos[:, ks[eligible]] - root.T[eligible][None, :, :]
+    near = ((diff * diff).sum(axis=2) <= r2).tolist()
+    accepted: list[int] = []
+    for i in range(eligible.size):
+        if not any(near[a][i] for a in accepted):
+            accepted.append(i)
+            if len(accepted) == max_poses:
+                break
+    sel = eligible[accepted]
+    return yx_all[sel], kp_scores[sel], inst[sel]
+
+
+def _rescore(
+    pos: NDArray[np.float32],
+    probs: NDArray[np.float32],
+    inst: NDArray[np.float32],
+    *,
+    r2: float,
+    score_threshold: float,
+    stride: int,
+) -> DecodedPoses:
+    """Step 4, soft keypoint NMS: rescore without keypoints a better pose already claims.
+
+    ``pos`` (m, 17, 2) accepted poses in grid cells (y, x), ``probs`` (m, 17), ``inst`` (m,).
+    """
+    m = inst.shape[0]
+    if m == 0:
+        return DecodedPoses.empty()
+    by_inst = np.argsort(-inst, kind="stable")
+    p, probs = pos[by_inst], probs[by_inst]
+    d = p[:, None] - p[None, :]
+    close = (d * d).sum(axis=3) <= r2  # (m, m, 17)
+    earlier = np.tri(m, m, -1, dtype=np.bool_)[:, :, None]
+    occluded = (earlier & close).any(axis=1)
+    rescored = np.where(occluded, _F32(0), probs).sum(axis=1) / _F32(NUM_KEYPOINTS)
+    final = np.argsort(-rescored, kind="stable")
+    below = np.flatnonzero(rescored[final] < score_threshold)
+    final = final[: below[0]] if below.size else final
+    return DecodedPoses(
+        (p[final] * _F32(stride)).astype(_F32),
+        probs[final].astype(_F32),
+        rescored[final].astype(_F32),
+    )
+
+
+def decode_single(heads: RawHeads) -> DecodedPoses:
+    """The most prominent single person: per keypoint the heatmap argmax plus its short offset.
+
+    Returns one pose in **(y, x)** model-input pixels (score = mean keypoint probability), or none
+    when the heatmaps are empty.
+    """
+    heat = heads.heatmaps
+    h, w, k = heat.shape
+    if h * w == 0:
+        return DecodedPoses.empty()
+    flat = heat.reshape(h * w, k)
+    cell = flat.argmax(axis=0)
+    cy, cx = np.divmod(cell, w)
+    kk = np.arange(k)
+    yx = np.empty((1, k, 2), _F32)
+    yx[0, :, 0] = cy * heads.stride + heads.short_offsets[cy, cx, kk]
+    yx[0, :, 1] = cx * heads.stride + heads.short_offsets[cy, cx, kk + k]
+    in_h, in_w = heads.input_size if heads.input_size != (0, 0) else (h * heads.stride, w * heads.stride)
+    np.clip(yx, 0, np.array([in_h - 1, in_w - 1], _F32), out=yx)
+    scores = _sigmoid(flat[cell, kk])[None, :].astype(_F32)
+    return DecodedPoses(yx, scores, scores.mean(axis=1).astype(_F32))

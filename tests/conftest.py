@@ -1,0 +1,60 @@
+"""Shared fixtures: where the models and photos are, and a guard against leaked threads.
+
+Models and photos are data from ``../shared`` and are never committed. Tests find the models through
+``POSENET_MODELS_DIR`` (``.ci/run`` points it at ``../shared/models``). Without it the model tests
+are skipped with a message saying so; with ``POSENET_REQUIRE_MODELS=1`` (set by CI) a missing
+folder is a failure instead, so CI can never pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def _shared(env: str, default: str) -> Path:
+    return Path(os.environ.get(env) or (ROOT.parent / "shared" / default))
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    """The folder with the Coral .tflite files (skip plainly, or fail in CI, when absent)."""
+    env = os.environ.get("POSENET_MODELS_DIR")
+    path = Path(env) if env else None
+    if path is None or not any(path.glob("posenet_*.tflite")):
+        msg = f"no PoseNet models: POSENET_MODELS_DIR={env!r}; set it to ../shared/models to run model tests"
+        if os.environ.get("POSENET_REQUIRE_MODELS") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture(scope="session")
+def images_dir() -> Path:
+    """The folder with the shared test photos."""
+    path = _shared("POSENET_IMAGES_DIR", "images")
+    if not (path / "face.jpg").exists():
+        msg = f"no test photos in {path}; set POSENET_IMAGES_DIR"
+        if os.environ.get("POSENET_REQUIRE_MODELS") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """Fail any test that leaves a new non-daemon-safe thread running."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    for t in leaked:
+        t.join(timeout=2.0)
+    leaked = [t.name for t in leaked if t.is_alive()]
+    assert not leaked, f"test leaked threads: {leaked}"

@@ -1,0 +1,90 @@
+"""Backends on a machine without an Edge TPU: CPU loading, fallback, and a delegate that crashes."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from appliance.errors import ModelError
+from appliance.inference import cpu_twin, create_backend, edgetpu_twin
+from appliance.inference.probe import probe_edgetpu
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("name", "input_size", "grid"),
+    [
+        ("posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite", (353, 481), (23, 31)),
+        ("posenet_mobilenet_v1_075_481_641_quant_decoder.tflite", (481, 641), (31, 41)),
+        ("posenet_mobilenet_v1_075_721_1281_16_quant_decoder.tflite", (721, 1281), (46, 81)),
+        ("posenet_mobilenet_v1_075_481_641_quant.tflite", (481, 641), (31, 41)),
+    ],
+)
+def test_cpu_backend_reads_everything_from_the_model(models_dir: Path, name: str, input_size, grid) -> None:
+    backend = create_backend(models_dir / name, "cpu", threads=1)
+    info = backend.info
+    assert info.input_size == input_size and info.grid == grid and info.stride == 16
+    assert info.was_cut == ("decoder" in name)
+    assert backend.name.startswith("cpu (1 threads")
+    heads = backend.infer(np.zeros((1, *input_size, 3), np.uint8))
+    assert heads.heatmaps.shape == (*grid, 17) and heads.heatmaps.dtype == np.float32
+    backend.close()
+    backend.close()  # idempotent
+
+
+def test_edgetpu_request_falls_back_to_the_cpu_twin(models_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    backend = create_backend(models_dir / "posenet_mobilenet_v1_075_481_641_16_quant_decoder_edgetpu.tflite")
+    assert backend.name.startswith("cpu fallback")
+    assert backend.info.path.endswith("481_641_16_quant_decoder.tflite")
+    assert any("falling back to the CPU model" in r.getMessage() for r in caplog.records)
+
+
+def test_edgetpu_only_model_without_twin_says_what_to_do(models_dir: Path) -> None:
+    with pytest.raises(ModelError, match=r"no Edge TPU .* and no CPU twin"):
+        create_backend(models_dir / "posenet_mobilenet_v1_075_324_324_16_quant_decoder_edgetpu.tflite")
+
+
+def test_twin_names() -> None:
+    assert cpu_twin(Path("m/a_edgetpu.tflite")) == Path("m/a.tflite")
+    assert edgetpu_twin(Path("m/a.tflite")) == Path("m/a_edgetpu.tflite")
+    assert edgetpu_twin(Path("m/a_edgetpu.tflite")) == Path("m/a_edgetpu.tflite")
+
+
+@pytest.fixture
+def fake_runtime_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+
+
+@pytest.mark.usefixtures("fake_runtime_env")
+def test_a_segfaulting_delegate_cannot_kill_us(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_DELEGATE", "segv")
+    result = probe_edgetpu("tests.fakes.crashing_runtime", "usb", require_library=False)
+    assert not result.ok
+    assert "crashed (signal 11)" in result.reason
+
+
+@pytest.mark.usefixtures("fake_runtime_env")
+def test_a_hanging_delegate_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_DELEGATE", "hang")
+    result = probe_edgetpu("tests.fakes.crashing_runtime", "pci", timeout=2.0, require_library=False)
+    assert not result.ok and "hung" in result.reason
+
+
+@pytest.mark.usefixtures("fake_runtime_env")
+def test_a_failing_delegate_reports_its_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_DELEGATE", "fail")
+    result = probe_edgetpu("tests.fakes.crashing_runtime", "usb:1", require_library=False)
+    assert not result.ok and result.reason == "ValueError: Failed to load delegate from libedgetpu.so.1"
+    monkeypatch.setenv("FAKE_DELEGATE", "ok")
+    assert probe_edgetpu("tests.fakes.crashing_runtime", "usb:1", require_library=False).ok
+
+
+def test_real_runtime_without_libedgetpu_is_a_clean_failure() -> None:
+    result = probe_edgetpu("ai_edge_litert.interpreter", "usb", require_library=False)
+    assert not result.ok and "libedgetpu" in result.reason

@@ -1,0 +1,183 @@
+"""The decoder against Google's reference CSVs, our goldens, synthetic heads, and itself (numpy vs jit)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from appliance.cli import load_image
+from appliance.inference import create_backend
+from appliance.pose import decode as decode_mod
+from appliance.pose.decode import decode_multi, decode_single
+from appliance.pose.engine import DecoderParams, PoseEngine
+from appliance.pose.heads import RawHeads, dequantize
+from appliance.pose.preprocess import to_input_tensor
+from appliance.types import DECODE_EDGES, NUM_KEYPOINTS
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+SIZES = ["353_481", "481_641", "721_1281"]
+IMPLS = ["numpy"] + (["jit"] if decode_mod._kernel is not None else [])
+
+# project-posenet posenet_engine_test.py: poses in order, pose score ±0.1, EVERY keypoint's score
+# ±0.1 and x, y ±4 px. We apply it to both families (libcoral's own test is looser: ±0.04 of the
+# image size, only for keypoints scoring > 0.7).
+SCORE_TOL, PX_TOL = 0.1, 4.0
+
+
+def _reference(models_dir: Path, name: str) -> list[list[dict[str, str]]]:
+    path = models_dir / "reference" / name.replace(".tflite", "_reference.csv")
+    poses: dict[int, list[dict[str, str]]] = {}
+    with path.open() as f:
+        for row in csv.DictReader(f):
+            poses.setdefault(int(row["pose_id"]), []).append(row)
+    return [poses[k] for k in sorted(poses)]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("family", ["", "_16"])
+def test_matches_google_reference_csv(models_dir: Path, images_dir: Path, size: str, family: str, impl: str) -> None:
+    name = f"posenet_mobilenet_v1_075_{size}{family}_quant_decoder.tflite"
+    backend = create_backend(models_dir / name, "cpu")
+    # project-posenet: test_couple.jpg, PIL NEAREST; test_data: test_image.bmp, bilinear (§9).
+    image = load_image(str(images_dir / ("test_image.bmp" if family else "test_couple.jpg")))
+    tensor = to_input_tensor(image, backend.info.input_size, "bilinear" if family else "nearest")
+    heads = backend.infer(tensor)
+    max_det = 20 if family else 10  # the op's own max_detections
+    got = decode_multi(heads, max_poses=max_det, score_threshold=0.2, nms_radius=10.0, implementation=impl)
+    ref = _reference(models_dir, name)
+    assert len(got) == len(ref) == 2
+    h_in, w_in = backend.info.input_size
+    for i, rows in enumerate(ref):
+        assert abs(got.scores[i] - float(rows[0]["pose_score"])) <= SCORE_TOL
+        for k, row in enumerate(rows):
+            x, y = float(row["keypoint_x"]), float(row["keypoint_y"])
+            if family:  # test_data CSVs are normalised
+                x, y = x * w_in, y * h_in
+            assert abs(got.keypoint_scores[i, k] - float(row["keypoint_score"])) <= SCORE_TOL, (i, k)
+            assert abs(got.yx[i, k, 1] - x) <= PX_TOL, (i, k, got.yx[i, k], (y, x))
+            assert abs(got.yx[i, k, 0] - y) <= PX_TOL, (i, k, got.yx[i, k], (y, x))
+
+
+def test_golden_results_on_other_photos(models_dir: Path, images_dir: Path) -> None:
+    """Our own goldens (481x641 _16, CPU) for photos Google gives no reference for."""
+    golden = json.loads((DATA / "golden_481_641_16.json").read_text())
+    backend = create_backend(models_dir / golden[0]["model"], "cpu")
+    engine = PoseEngine(backend, DecoderParams(max_poses=10, min_pose_score=0.2))
+    for doc in golden:
+        poses = engine.process(load_image(str(images_dir / doc["image"])))
+        assert len(poses) == len(doc["poses"]), doc["image"]
+        for i, pose in enumerate(doc["poses"]):
+            assert poses.scores[i] == pytest.approx(pose["score"], abs=0.01)
+            want = np.array([[kp["x"], kp["y"], kp["score"]] for kp in pose["keypoints"]])
+            np.testing.assert_allclose(poses.keypoints[i, :, :2], want[:, :2], atol=1.0)
+            np.testing.assert_allclose(poses.keypoints[i, :, 2], want[:, 2], atol=0.01)
+
+
+def _recorded_heads() -> RawHeads:
+    z = np.load(DATA / "heads_face_481x641_16.npz")
+    heads = {
+        k: dequantize(z[k], float(z[k + "_quant"][0]), int(z[k + "_quant"][1]))
+        for k in ("heatmaps", "short_offsets", "mid_offsets")
+    }
+    return RawHeads(heads["heatmaps"], heads["short_offsets"], heads["mid_offsets"], 16, (481, 641))
+
+
+@pytest.mark.skipif(len(IMPLS) < 2, reason="numba not installed: only the numpy decoder exists")
+@pytest.mark.parametrize(
+    ("max_poses", "thr", "radius"), [(20, 0.2, 10.0), (2, 0.2, 10.0), (20, 0.05, 20.0), (5, 0.4, 5.0)]
+)
+def test_numpy_and_jit_agree(max_poses: int, thr: float, radius: float) -> None:
+    heads = _recorded_heads()
+    a = decode_multi(heads, max_poses=max_poses, score_threshold=thr, nms_radius=radius, implementation="numpy")
+    b = decode_multi(heads, max_poses=max_poses, score_threshold=thr, nms_radius=radius, implementation="jit")
+    assert len(a) == len(b) > 0
+    np.testing.assert_allclose(a.yx, b.yx, atol=1e-2)
+    np.testing.assert_allclose(a.scores, b.scores, atol=1e-4)
+    np.testing.assert_allclose(a.keypoint_scores, b.keypoint_scores, atol=1e-4)
+
+
+def test_recorded_face_heads_give_four_people_without_an_interpreter() -> None:
+    got = decode_multi(_recorded_heads(), max_poses=20)
+    assert len(got) == 4
+    assert got.yx.dtype == np.float32 and got.yx.shape == (4, NUM_KEYPOINTS, 2)
+    assert np.all(np.diff(got.scores) <= 0), "poses must come best first"
+    assert got.scores.min() >= 0.2
+
+
+def _synthetic_person(h: int, w: int, truth: np.ndarray) -> RawHeads:
+    """Heads that describe one person with keypoints ``truth`` (17, 2) (y, x) in input pixels."""
+    stride = 16
+    heat = np.full((h, w, NUM_KEYPOINTS), -8.0, np.float32)
+    short = np.zeros((h, w, 34), np.float32)
+    mid = np.zeros((h, w, 64), np.float32)
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32) * stride
+    for k, (y, x) in enumerate(truth):
+        # Short offsets everywhere point at the true keypoint; heat peaks at its cell.
+        short[:, :, k] = y - gy
+        short[:, :, 17 + k] = x - gx
+        # A smooth peak (logit 4 at the keypoint, falling 2 per squared cell) like a real heatmap.
+        heat[:, :, k] = 4.0 - 2.0 * ((gy - y) ** 2 + (gx - x) ** 2) / stride**2
+    for e, (parent, child) in enumerate(DECODE_EDGES):
+        d = truth[child] - truth[parent]
+        mid[:, :, e], mid[:, :, 16 + e] = d[0], d[1]
+        mid[:, :, 32 + e], mid[:, :, 48 + e] = -d[0], -d[1]
+    return RawHeads(heat, short, mid, stride, ((h - 1) * stride + 1, (w - 1) * stride + 1))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_synthetic_person_is_recovered_exactly(impl: str) -> None:
+    rng = np.random.default_rng(7)
+    truth = np.stack([rng.uniform(40, 300, 17), rng.uniform(40, 500, 17)], axis=1).astype(np.float32)
+    heads = _synthetic_person(31, 41, truth)
+    got = decode_multi(heads, max_poses=5, implementation=impl)
+    assert len(got) == 1
+    np.testing.assert_allclose(got.yx[0], truth, atol=0.05)
+    assert got.keypoint_scores[0].min() > 0.9
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_empty_heatmap_gives_no_pose_with_the_right_shapes(impl: str) -> None:
+    heads = RawHeads(
+        np.full((23, 31, 17), -9, np.float32),
+        np.zeros((23, 31, 34), np.float32),
+        np.zeros((23, 31, 64), np.float32),
+        16,
+        (353, 481),
+    )
+    got = decode_multi(heads, implementation=impl)
+    assert len(got) == 0
+    assert got.yx.shape == (0, 17, 2) and got.scores.shape == (0,)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_parameters_bound_the_output(impl: str) -> None:
+    heads = _recorded_heads()
+    assert len(decode_multi(heads, max_poses=2, implementation=impl)) == 2
+    assert len(decode_multi(heads, max_poses=0, implementation=impl)) == 0
+    assert len(decode_multi(heads, max_poses=20, score_threshold=0.999, implementation=impl)) == 0
+    strict = decode_multi(heads, max_poses=20, score_threshold=0.4, implementation=impl)
+    assert len(strict) == 2 and strict.scores.min() >= 0.4
+
+
+def test_unknown_implementation_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown decoder"):
+        decode_multi(_recorded_heads(), implementation="fortran")
+
+
+def test_single_pose_mode_finds_the_synthetic_person() -> None:
+    rng = np.random.default_rng(3)
+    truth = np.stack([rng.uniform(40, 300, 17), rng.uniform(40, 500, 17)], axis=1).astype(np.float32)
+    got = decode_single(_synthetic_person(31, 41, truth))
+    assert len(got) == 1
+    np.testing.assert_allclose(got.yx[0], truth, atol=0.01)
+    assert got.scores[0] == pytest.approx(float(got.keypoint_scores[0].mean()))
+
+
+def test_heads_with_wrong_shapes_are_refused() -> None:
+    with pytest.raises(ValueError, match="heads must be"):
+        RawHeads(np.zeros((5, 5, 17), np.float32), np.zeros((5, 5, 17), np.float32), np.zeros((5, 5, 64), np.float32))

@@ -1,0 +1,77 @@
+"""The posenet-appliance command as people and scripts run it: a real subprocess each time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MODEL = "posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite"
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "appliance", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_detect_json_finds_the_people(models_dir: Path, images_dir: Path) -> None:
+    images = [str(images_dir / n) for n in ("face.jpg", "test_couple.jpg", "squat.bmp")]
+    proc = run("detect", *images, "--model", MODEL, "--json", env={"POSENET_MODELS_DIR": str(models_dir)})
+    assert proc.returncode == 0, proc.stderr
+    docs = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [len(d["poses"]) for d in docs] == [4, 2, 1]
+    face = docs[0]
+    assert (face["width"], face["height"], face["model"]) == (512, 355, MODEL)
+    assert face["backend"].startswith("cpu")
+    names = [kp["name"] for kp in face["poses"][0]["keypoints"]]
+    assert names[:3] == ["nose", "leftEye", "rightEye"] and names[-1] == "rightAnkle" and len(names) == 17
+    for doc in docs:
+        for pose in doc["poses"]:
+            for kp in pose["keypoints"]:
+                assert 0 <= kp["x"] <= doc["width"] and 0 <= kp["y"] <= doc["height"]
+    # The squatter's nose is above his ankles (y grows downwards) in the source image's pixels.
+    squat = {kp["name"]: kp for kp in docs[2]["poses"][0]["keypoints"]}
+    assert squat["nose"]["y"] < squat["leftKnee"]["y"] < squat["leftAnkle"]["y"]
+
+
+def test_detect_default_model_falls_back_and_prints_a_summary(models_dir: Path, images_dir: Path) -> None:
+    proc = run("detect", str(images_dir / "face.jpg"), env={"POSENET_MODELS_DIR": str(models_dir)})
+    assert proc.returncode == 0, proc.stderr
+    assert "4 people" in proc.stdout and "cpu fallback" in proc.stdout
+    assert "falling back to the CPU model" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["detect", "missing.jpg"], "image not found: missing.jpg"),
+        (["detect", "pyproject.toml"], "not an image: pyproject.toml"),
+        (["detect", "{images}/face.jpg", "--model", "nope.tflite"], "model not found"),
+        (
+            ["detect", "{images}/face.jpg", "--model", "{models}/movenet_single_pose_lightning_ptq.tflite"],
+            "not a PoseNet model",
+        ),
+        (["detect", "{images}/face.jpg", "--model", "{images}/face.jpg"], "not a TFLite model"),
+        (["detect", "{images}/face.jpg", "--min-pose-score", "3"], "--min-pose-score must be within 0..1"),
+        (["detect"], "required: IMAGE"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(models_dir: Path, images_dir: Path, args: list[str], message: str) -> None:
+    args = [a.format(images=images_dir, models=models_dir) for a in args]
+    proc = run(*args, env={"POSENET_MODELS_DIR": str(models_dir)})
+    assert proc.returncode == 2
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], proc.stderr
+    assert "Traceback" not in proc.stderr
