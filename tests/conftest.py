@@ -58,3 +58,13 @@ def no_leaked_threads() -> Iterator[None]:
         t.join(timeout=2.0)
     leaked = [t.name for t in leaked if t.is_alive()]
     assert not leaked, f"test leaked threads: {leaked}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Hardware tests run only when asked for: ``pytest -m hardware`` on a Pi with a Coral."""
+    if "hardware" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="needs a camera / Edge TPU: run 'pytest -m hardware' on the device")
+    for item in items:
+        if "hardware" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,41 @@
+"""On a Pi with a Coral: the cut _edgetpu models run on the TPU and match Google's _edgetpu CSVs.
+
+Opt-in: ``POSENET_MODELS_DIR=... .venv/bin/python -m pytest -m hardware tests/hardware``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from appliance.cli import load_image
+from appliance.inference import create_backend
+from appliance.pose.decode import decode_multi
+from appliance.pose.preprocess import to_input_tensor
+from tests.pose.test_decode import PX_TOL, SCORE_TOL, _reference
+
+pytestmark = pytest.mark.hardware
+DEVICE = os.environ.get("POSENET_TPU_DEVICE", "usb")
+
+
+@pytest.mark.parametrize("size", ["353_481", "481_641", "721_1281"])
+@pytest.mark.parametrize("family", ["", "_16"])
+def test_edgetpu_model_matches_edgetpu_reference(models_dir: Path, images_dir: Path, size: str, family: str) -> None:
+    name = f"posenet_mobilenet_v1_075_{size}{family}_quant_decoder_edgetpu.tflite"
+    backend = create_backend(models_dir / name, "edgetpu", device=DEVICE)
+    assert backend.name.startswith("edgetpu"), backend.name
+    image = load_image(str(images_dir / ("test_image.bmp" if family else "test_couple.jpg")))
+    heads = backend.infer(to_input_tensor(image, backend.info.input_size, "bilinear" if family else "nearest"))
+    got = decode_multi(heads, max_poses=20 if family else 10)
+    ref = _reference(models_dir, name)
+    assert len(got) == len(ref)
+    h_in, w_in = backend.info.input_size
+    for i, rows in enumerate(ref):
+        assert abs(got.scores[i] - float(rows[0]["pose_score"])) <= SCORE_TOL
+        for k, row in enumerate(rows):
+            x, y = float(row["keypoint_x"]), float(row["keypoint_y"])
+            if family:
+                x, y = x * w_in, y * h_in
+            assert abs(got.yx[i, k, 1] - x) <= PX_TOL and abs(got.yx[i, k, 0] - y) <= PX_TOL, (i, k)
