@@ -173,6 +173,91 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def is_raspberry_pi() -> bool:
+    """True on a Raspberry Pi (from the device tree model string)."""
+    try:
+        return "Raspberry Pi" in Path("/proc/device-tree/model").read_text(errors="replace")
+    except OSError:
+        return False
+
+
+def default_source() -> str:
+    """The Pi camera on a Pi; elsewhere there is no sensible default."""
+    if is_raspberry_pi():
+        return "picamera2"
+    raise ConfigError(
+        "no --source given and this is not a Raspberry Pi: pass e.g. "
+        "--source 'images:../shared/images/*.jpg@15', --source synthetic or --source v4l2:/dev/video0"
+    )
+
+
+def default_targets(fmt: str) -> list[str]:
+    """Broadcast on port 9000 on a Pi (zero configuration), loopback elsewhere."""
+    return [f"broadcast:9000/{fmt}" if is_raspberry_pi() else f"127.0.0.1:9000/{fmt}"]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Stream poses from a source to OSC targets until SIGINT/SIGTERM."""
+    import signal
+    import threading
+    import time
+
+    from appliance.capture import create_source, parse_source
+    from appliance.pipeline.runner import PipelineRunner
+    from appliance.transport.targets import MAX_TARGETS, TargetSet
+    from appliance.transport.udp import parse_target
+
+    source_spec = parse_source(args.source or default_source())
+    targets = [
+        parse_target(t, args.format, args.coords, args.mirror) for t in (args.target or default_targets(args.format))
+    ]
+    if len(targets) > MAX_TARGETS:
+        raise ConfigError(f"at most {MAX_TARGETS} targets, got {len(targets)}")
+    engine = build_engine(args)
+    kwargs: dict[str, object] = {"input_size": engine.input_size} if source_spec.type == "picamera2" else {}
+    source = create_source(source_spec, **kwargs)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        logger.info("signal %d: stopping", signum)
+        stop.set()
+
+    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    target_set = TargetSet(targets)
+    runner = PipelineRunner(source, engine, target_set)
+    tty = sys.stderr.isatty() and not args.quiet
+    logger.warning(
+        "streaming %s -> %s with %s on %s",
+        source.name,
+        ", ".join(t.label for t in targets),
+        Path(engine.backend.info.path).name,
+        engine.backend.name,
+    )
+    runner.start()
+    try:
+        deadline = time.monotonic() + args.duration if args.duration else None
+        while not stop.wait(0.5):
+            if tty:
+                sys.stderr.write("\r" + runner.stats().line()[:150].ljust(150))
+                sys.stderr.flush()
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+    finally:
+        clean = runner.stop()
+        final = runner.stats()
+        target_set.close()
+        engine.backend.close()
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        if tty:
+            sys.stderr.write("\n")
+    final = runner.stats()
+    logger.warning(
+        "stopped: %s frames processed, %s dropped; %s", final.frames_processed, final.frames_dropped, final.line()
+    )
+    return EXIT_OK if clean else EXIT_FAILURE
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
     parser = _Parser(prog="posenet-appliance", description="PoseNet on a Coral Edge TPU, poses out as OSC.")
@@ -185,6 +270,34 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument("--json", action="store_true", help="one JSON object per image")
     _add_engine_args(det)
     det.set_defaults(func=cmd_detect)
+
+    run = sub.add_parser("run", help="stream poses as OSC until stopped (SIGINT/SIGTERM)")
+    run.add_argument(
+        "--source", help="picamera2 (default on a Pi), v4l2:/dev/videoN, video:PATH, images:GLOB[@fps], synthetic"
+    )
+    run.add_argument(
+        "--target",
+        action="append",
+        metavar="HOST:PORT[/FORMAT]",
+        help="OSC destination, repeatable (default: broadcast:9000 on a Pi, else 127.0.0.1:9000)",
+    )
+    run.add_argument(
+        "--format",
+        default="individual",
+        choices=["individual", "individual-bundle", "wekinator", "arr", "bundle"],
+        help="format of targets that do not name one (default individual)",
+    )
+    run.add_argument(
+        "--coords",
+        choices=["pixels", "normalized"],
+        default="normalized",
+        help="source pixels or 0..1 (default normalized)",
+    )
+    run.add_argument("--mirror", action="store_true", help="flip x (selfie view)")
+    run.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run until stopped)")
+    run.add_argument("-q", "--quiet", action="store_true", help="no live status line")
+    _add_engine_args(run)
+    run.set_defaults(func=cmd_run)
 
     mod = sub.add_parser("models", help="list or download the pinned Coral models")
     mod.add_argument("action", choices=["list", "fetch"])

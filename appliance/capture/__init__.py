@@ -1,0 +1,79 @@
+"""Frame sources: ``create_source(spec)`` with an explicit registry and lazy imports.
+
+Source strings (``--source``): ``TYPE[:ARG][@OPTS]`` with OPTS comma-separated: a number is the
+frame rate, ``WxH`` a size, ``loop`` / ``once`` for files. Examples::
+
+    picamera2            picamera2:1           (camera index)
+    v4l2:/dev/video0     v4l2:/dev/v4l/by-id/usb-…-video-index0@30,640x480
+    video:clip.mp4       video:clip.mp4@once
+    images:../shared/images/*.jpg@15
+    synthetic            synthetic@30,640x480
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+from appliance.capture.base import FrameSource, SourceSpec
+from appliance.errors import ConfigError
+
+__all__ = ["SOURCES", "FrameSource", "SourceSpec", "create_source", "parse_source"]
+
+#: type -> "module:Class"; only the chosen module is imported (picamera2 and cv2 stay optional).
+SOURCES: dict[str, str] = {
+    "picamera2": "appliance.capture.picamera2_source:Picamera2Source",
+    "v4l2": "appliance.capture.v4l2_source:V4l2Source",
+    "video": "appliance.capture.video_source:VideoFileSource",
+    "images": "appliance.capture.image_source:ImageSource",
+    "synthetic": "appliance.capture.synthetic_source:SyntheticSource",
+}
+_NEEDS_ARG = {"v4l2", "video", "images"}
+_SIZE = re.compile(r"^(\d+)x(\d+)$")
+
+
+def parse_source(text: str) -> SourceSpec:
+    """Parse a source string (see the module docstring).
+
+    Raises:
+        ConfigError: unknown type, missing argument, or a bad option, naming it.
+    """
+    raw = text.strip()
+    kind, _, rest = raw.partition(":")
+    arg, opts = rest, ""
+    if "@" in rest:
+        arg, _, opts = rest.rpartition("@")
+    elif "@" in kind:
+        kind, _, opts = kind.partition("@")
+    if kind not in SOURCES:
+        raise ConfigError(f"unknown source type {kind!r} in {text!r}; choose one of {', '.join(SOURCES)}")
+    if kind in _NEEDS_ARG and not arg:
+        raise ConfigError(f"source {kind!r} needs an argument, e.g. {kind}:PATH")
+    fps: float | None = None
+    loop = True
+    size: tuple[int, int] | None = None
+    for opt in filter(None, (o.strip() for o in opts.split(","))):
+        if opt in ("loop", "once"):
+            loop = opt == "loop"
+        elif m := _SIZE.match(opt):
+            size = (int(m.group(1)), int(m.group(2)))
+            if not (16 <= size[0] <= 8192 and 16 <= size[1] <= 8192):
+                raise ConfigError(f"source size {opt} out of range 16..8192")
+        else:
+            try:
+                fps = float(opt)
+            except ValueError:
+                raise ConfigError(f"source option {opt!r} in {text!r} is not a frame rate, WxH, loop or once") from None
+            if not 0 < fps <= 1000:
+                raise ConfigError(f"source frame rate {opt} out of range (0, 1000]")
+    return SourceSpec(kind, arg, fps, loop, size, raw)
+
+
+def create_source(spec: SourceSpec | str, **kwargs: object) -> FrameSource:
+    """Instantiate (not open) the source for ``spec``; extra keyword arguments go to its class."""
+    if isinstance(spec, str):
+        spec = parse_source(spec)
+    module_name, _, cls_name = SOURCES[spec.type].partition(":")
+    cls = getattr(importlib.import_module(module_name), cls_name)
+    source: FrameSource = cls(spec, **kwargs)
+    return source

@@ -1,0 +1,64 @@
+"""Video files through OpenCV: ``video:PATH[@fps][,once]``, paced in real time, looping by default."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from appliance.capture.base import Pacer, SourceSpec
+from appliance.capture.image_source import EndOfSource
+from appliance.capture.opencv_common import import_cv2
+from appliance.errors import SourceError
+from appliance.types import Frame
+
+__all__ = ["VideoFileSource"]
+
+
+class VideoFileSource:
+    """Frames of a file at its own frame rate (or ``@fps``); ``once`` ends instead of looping."""
+
+    def __init__(self, spec: SourceSpec) -> None:
+        self.spec = spec
+        self.name = f"video {spec.arg}"
+        self._cap: Any = None
+        self._index = 0
+        self._pacer = Pacer(spec.fps)
+
+    def open(self) -> None:
+        """Open the file; SourceError when missing or not a video OpenCV can read."""
+        cv2 = import_cv2()
+        if not Path(self.spec.arg).is_file():
+            raise SourceError(f"video file not found: {self.spec.arg}")
+        cap = cv2.VideoCapture(self.spec.arg)
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(f"not a readable video: {self.spec.arg}")
+        fps = self.spec.fps or cap.get(cv2.CAP_PROP_FPS) or 30.0
+        self._pacer = Pacer(fps)
+        self._cap = cap
+
+    def read(self, timeout: float) -> Frame | None:
+        """Next frame when due; rewinds at the end when looping."""
+        if self._cap is None:
+            raise SourceError("video is not open")
+        if not self._pacer.wait(timeout):
+            return None
+        ok, bgr = self._cap.read()
+        if not ok:
+            if not self.spec.loop:
+                raise EndOfSource(f"end of {self.spec.arg}")
+            self._cap.set(0, 0)  # cv2.CAP_PROP_POS_MSEC = 0: rewind
+            ok, bgr = self._cap.read()
+            if not ok:
+                raise SourceError(f"cannot rewind {self.spec.arg}")
+        self._index += 1
+        return Frame(np.ascontiguousarray(bgr[:, :, ::-1]), self._index, time.monotonic(), time.time())
+
+    def close(self) -> None:
+        """Release the file; idempotent."""
+        cap, self._cap = self._cap, None
+        if cap is not None:
+            cap.release()

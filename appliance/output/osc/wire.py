@@ -1,0 +1,62 @@
+"""OSC 1.0 wire primitives: padded strings, big-endian arguments, bundles and NTP time tags.
+
+Pure functions over bytes. Strings are NUL-terminated and padded to 4 bytes; numbers are
+big-endian int32 / float32; a bundle is ``#bundle\\0``, an 8-byte NTP time tag, then each element
+as an int32 size followed by its bytes (OSC 1.0 specification).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+__all__ = ["BUNDLE_HEADER", "IMMEDIATELY", "bundle", "message", "message_prefix", "ntp_timetag", "osc_string"]
+
+BUNDLE_HEADER = b"#bundle\x00"
+#: The special time tag meaning "process now" (OSC 1.0).
+IMMEDIATELY = 1
+_NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 to 1970-01-01
+
+
+def osc_string(s: str) -> bytes:
+    """ASCII string, NUL-terminated, padded with NULs to a multiple of 4 bytes."""
+    raw = s.encode("ascii")
+    return raw + b"\x00" * (4 - len(raw) % 4)
+
+
+@lru_cache(maxsize=4096)
+def message_prefix(address: str, typetags: str) -> bytes:
+    """Address and type-tag string of a message (cached: pose addresses repeat every frame)."""
+    return osc_string(address) + osc_string("," + typetags)
+
+
+def message(address: str, typetags: str, args: Sequence[int | float | str]) -> bytes:
+    """One OSC message with int32 ``i``, float32 ``f`` and string ``s`` arguments."""
+    out = [message_prefix(address, typetags)]
+    for tag, value in zip(typetags, args, strict=True):
+        if tag == "i":
+            out.append(struct.pack(">i", int(value)))
+        elif tag == "f":
+            out.append(struct.pack(">f", float(value)))
+        elif tag == "s":
+            out.append(osc_string(str(value)))
+        else:
+            raise ValueError(f"unsupported OSC type tag {tag!r}")
+    return b"".join(out)
+
+
+def ntp_timetag(unix_time: float) -> int:
+    """64-bit NTP time tag (seconds since 1900 << 32 | fraction) for a Unix time in seconds."""
+    seconds = int(unix_time)
+    fraction = int((unix_time - seconds) * (1 << 32)) & 0xFFFFFFFF
+    return ((seconds + _NTP_EPOCH_OFFSET) << 32) | fraction
+
+
+def bundle(timetag: int, elements: Iterable[bytes]) -> bytes:
+    """An OSC bundle of already-encoded messages (or bundles)."""
+    parts = [BUNDLE_HEADER, struct.pack(">Q", timetag)]
+    for el in elements:
+        parts.append(struct.pack(">i", len(el)))
+        parts.append(el)
+    return b"".join(parts)

@@ -1,0 +1,1 @@
+"""The live pipeline: capture thread -> one-slot mailbox -> process thread -> OSC targets."""

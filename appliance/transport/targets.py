@@ -1,0 +1,124 @@
+"""TargetSet: fan poses out to every target, encoding each (format, options) once per frame.
+
+Targets given as IP literals open at once; host names are resolved by the "resolver" thread with
+backoff (DNS can block for seconds, so never on the data path) and re-resolved while they fail.
+The target list can be replaced at any time from another thread (copy-on-write).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+
+from appliance.output.osc.formats import FORMATS
+from appliance.transport.udp import TargetCounters, TargetSpec, UdpTarget
+from appliance.types import Poses
+
+__all__ = ["MAX_TARGETS", "TargetSet"]
+
+logger = logging.getLogger(__name__)
+
+#: Upper bound on targets, so a flood of subscriptions cannot exhaust sockets.
+MAX_TARGETS = 16
+#: Seconds between resolution attempts of a failing host name (doubling up to the max).
+RESOLVE_BACKOFF = (1.0, 30.0)
+
+
+class TargetSet:
+    """All current OSC targets. ``send`` is for the process thread; the rest for anyone."""
+
+    def __init__(self, specs: Iterable[TargetSpec] = ()) -> None:
+        self._targets: tuple[UdpTarget, ...] = ()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.encode_errors = 0
+        self.set_targets(specs)
+
+    @property
+    def specs(self) -> tuple[TargetSpec, ...]:
+        """The current target specs."""
+        return tuple(t.spec for t in self._targets)
+
+    def counters(self) -> dict[str, TargetCounters]:
+        """Counters per target label (live objects; copy for a snapshot)."""
+        return {t.spec.label: t.counters for t in self._targets}
+
+    def set_targets(self, specs: Iterable[TargetSpec]) -> None:
+        """Replace the target list; unchanged targets keep their sockets and counters."""
+        wanted = list(dict.fromkeys(specs))[:MAX_TARGETS]
+        with self._lock:
+            current = {t.spec: t for t in self._targets}
+            new = tuple(current.pop(s) if s in current else UdpTarget(s) for s in wanted)
+            for t in new:
+                if t.counters.state == "starting" and not t.needs_resolution:
+                    t.open()
+            self._targets = new
+            stale = list(current.values())
+        for t in stale:
+            t.close()
+        if any(t.needs_resolution for t in new):
+            self._ensure_resolver()
+            self._wake.set()
+
+    def send(self, poses: Poses) -> None:
+        """Encode ``poses`` once per distinct (format, options) and send to every target."""
+        targets = self._targets
+        cache: dict[tuple[str, object], list[bytes]] = {}
+        for t in targets:
+            key = (t.spec.format, t.spec.options)
+            datagrams = cache.get(key)
+            if datagrams is None:
+                try:
+                    datagrams = FORMATS[t.spec.format](poses, t.spec.options)
+                except Exception:  # a bug in one format must not stop the others
+                    self.encode_errors += 1
+                    logger.exception("encoding format %s failed", t.spec.format)
+                    datagrams = []
+                cache[key] = datagrams
+            t.send(datagrams)
+
+    def _ensure_resolver(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._resolve_loop, name="resolver", daemon=True)
+            self._thread.start()
+
+    def _resolve_loop(self) -> None:
+        delay: dict[TargetSpec, float] = {}
+        due: dict[TargetSpec, float] = {}
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for t in self._targets:
+                if t.needs_resolution and t.counters.state in ("starting", "unresolved") and due.get(t.spec, 0) <= now:
+                    if t.open():
+                        delay.pop(t.spec, None)
+                    else:
+                        d = min(delay.get(t.spec, RESOLVE_BACKOFF[0] / 2) * 2, RESOLVE_BACKOFF[1])
+                        delay[t.spec], due[t.spec] = d, now + d
+            pending = [
+                due[s] - now for s in due if any(t.spec == s and t.counters.state != "ok" for t in self._targets)
+            ]
+            self._wake.wait(timeout=max(min(pending, default=RESOLVE_BACKOFF[1]), 0.05))
+            self._wake.clear()
+
+    def close(self) -> None:
+        """Stop the resolver and close every socket; idempotent."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        with self._lock:
+            targets, self._targets = self._targets, ()
+        for t in targets:
+            t.close()
+
+    def __enter__(self) -> TargetSet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
