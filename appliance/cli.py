@@ -251,7 +251,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
         if tty:
             sys.stderr.write("\n")
-    final = runner.stats()
     logger.warning(
         "stopped: %s frames processed, %s dropped; %s", final.frames_processed, final.frames_dropped, final.line()
     )
