@@ -75,3 +75,49 @@ def test_bad_input_is_one_line_and_exit_2(models_dir: Path, images_dir: Path, ar
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and message in errors[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--source", "webcam"], "unknown source type 'webcam'"),
+        (["--source", "synthetic", "--target", "localhost"], "is not HOST:PORT"),
+        (["--source", "synthetic", "--target", "127.0.0.1:99999"], "out of range 1..65535"),
+        (["--source", "synthetic", "--target", "127.0.0.1:9000/json"], "unknown OSC format 'json'"),
+        (["--source", "synthetic", "--format", "json"], "invalid choice: 'json'"),
+        (["--source", "images:/nonexistent/*.jpg@0"], "out of range"),
+    ],
+)
+def test_run_bad_input_is_one_line_and_exit_2(models_dir: Path, args: list[str], message: str) -> None:
+    proc = run("run", "--model", MODEL, *args, env={"POSENET_MODELS_DIR": str(models_dir)})
+    assert proc.returncode == 2
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_run_without_a_camera_keeps_running_and_says_so(models_dir: Path) -> None:
+    proc = run("run", "--source", "picamera2", "--model", MODEL, "--target", "127.0.0.1:9/arr",
+               "--duration", "1.5", "--quiet", env={"POSENET_MODELS_DIR": str(models_dir)})
+    assert proc.returncode == 0, proc.stderr
+    assert "picamera2 is not installed" in proc.stderr
+    assert "[error: picamera2 is not installed" in proc.stderr  # in the final status line
+
+
+def test_run_stops_cleanly_on_sigterm(models_dir: Path, images_dir: Path) -> None:
+    import signal
+    import time
+
+    env = {**os.environ, "POSENET_MODELS_DIR": str(models_dir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "appliance", "run", "--source", f"images:{images_dir}/face.jpg@10",
+         "--model", MODEL, "--target", "127.0.0.1:9/bundle", "--quiet"],
+        stderr=subprocess.PIPE, text=True, env=env,
+    )
+    time.sleep(3.0)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert time.monotonic() - t0 < 3.0
+    assert "stopped:" in err and "Traceback" not in err

@@ -1,9 +1,15 @@
-"""PipelineRunner: the "capture" and "process" threads, joined by a one-slot LatestFrame.
+"""PipelineRunner: four named threads joined by one-slot hand-offs, none of which queues.
 
-Capture never waits for processing (stale frames are dropped and counted); processing runs the
-engine, the tracker and the OSC fan-out. A failing or absent source is reopened with backoff and
-reported in the stats; the process thread stamps ``heartbeat`` on every iteration, timed-out reads
-included, so a watchdog can tell a hung native call from an idle camera.
+* "capture": source -> LatestFrame (a frame nobody took is replaced and counted as dropped);
+* "prepare": newest frame -> input tensor (resize), exactly one frame ahead of inference, so
+  resizing overlaps ``invoke()`` (which releases the GIL) instead of adding to it;
+* "process": only ``invoke()`` and dequantisation, so the accelerator is never idle waiting for
+  Python; stamps ``heartbeat`` on every iteration, timed-out waits included, so a watchdog can
+  tell a hung native call from an idle camera;
+* "send": decode, map to source pixels, track ids, OSC encoding and UDP fan-out, all overlapping
+  the next ``invoke()``.
+
+A failing or absent source is reopened with backoff and reported in the stats.
 """
 
 from __future__ import annotations
@@ -15,14 +21,16 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import NDArray
 
 from appliance.capture.base import FrameSource
 from appliance.capture.image_source import EndOfSource
 from appliance.errors import ApplianceError
 from appliance.log import LogOnce
-from appliance.pipeline.mailbox import LatestFrame
+from appliance.pipeline.mailbox import Handoff, LatestFrame
 from appliance.pipeline.stats import PipelineStats, TargetStats
 from appliance.pose.engine import PoseEngine
+from appliance.pose.heads import RawHeads
 from appliance.pose.tracking import Tracker
 from appliance.transport.targets import TargetSet
 from appliance.types import Frame, Poses
@@ -59,6 +67,8 @@ class PipelineRunner:
         self.tracker = tracker or Tracker()
         self.on_poses = on_poses
         self.mailbox: LatestFrame[Frame] = LatestFrame()
+        self._prepared: Handoff[tuple[Frame, NDArray[np.uint8], float]] = Handoff()
+        self._outbox: LatestFrame[tuple[Frame, RawHeads]] = LatestFrame()
         self.heartbeat = time.monotonic()
         self.latest: Poses = Poses()
         self._stop = threading.Event()
@@ -72,7 +82,7 @@ class PipelineRunner:
         self._in_times: collections.deque[float] = collections.deque(maxlen=256)
         self._out_times: collections.deque[float] = collections.deque(maxlen=256)
         self._latency: collections.deque[float] = collections.deque(maxlen=512)
-        self._stage = (0.0, 0.0, 0.0, 0.0)
+        self._stage = [0.0, 0.0, 0.0, 0.0]  # prepare, inference, decode, send (seconds)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -80,8 +90,13 @@ class PipelineRunner:
         if self._threads:
             raise RuntimeError("pipeline already started")
         self._threads = [
-            threading.Thread(target=self._capture_loop, name="capture", daemon=True),
-            threading.Thread(target=self._process_loop, name="process", daemon=True),
+            threading.Thread(target=self._guard(loop), name=name, daemon=True)
+            for name, loop in (
+                ("capture", self._capture_loop),
+                ("prepare", self._prepare_loop),
+                ("process", self._process_loop),
+                ("send", self._send_loop),
+            )
         ]
         for t in self._threads:
             t.start()
@@ -97,9 +112,19 @@ class PipelineRunner:
             self.source.close()
         return ok
 
+    def _guard(self, loop: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                loop()
+            except Exception:  # a bug must not leave a silent, half-dead pipeline
+                logger.exception("pipeline thread %s crashed", threading.current_thread().name)
+                self._errors += 1
+
+        return run
+
     @property
     def running(self) -> bool:
-        """Both threads alive."""
+        """All threads alive."""
         return bool(self._threads) and all(t.is_alive() for t in self._threads)
 
     # -- capture ------------------------------------------------------------------------------
@@ -150,34 +175,73 @@ class PipelineRunner:
             self._in_times.append(now)
             self.mailbox.put(frame)
 
+    # -- prepare ------------------------------------------------------------------------------
+    def _prepare_loop(self) -> None:
+        while not self._stop.is_set():
+            if not self._prepared.wait_empty(READ_TIMEOUT):
+                continue
+            frame = self.mailbox.get(READ_TIMEOUT)
+            if frame is None:
+                continue
+            t0 = time.perf_counter()
+            try:
+                tensor = self.engine.prepare(frame.image)
+            except Exception as exc:
+                self._errors += 1
+                _log_once.warning(("prepare", type(exc).__name__), "preparing a frame failed: %s", exc)
+                continue
+            self._prepared.put((frame, tensor, time.perf_counter() - t0))
+
     # -- process ------------------------------------------------------------------------------
     def _process_loop(self) -> None:
         while not self._stop.is_set():
             self.heartbeat = time.monotonic()
-            frame = self.mailbox.get(READ_TIMEOUT)
-            if frame is None:
+            item = self._prepared.get(READ_TIMEOUT)
+            if item is None:
                 continue
+            frame, tensor, prep = item
             try:
-                poses = self.engine.process(
-                    frame.image, frame_index=frame.index, t_capture=frame.t_capture, t_wall=frame.t_wall
-                )
-                poses = self.tracker.update(poses)
-                t_send = time.perf_counter()
-                self.targets.send(poses)
-                t_done = time.perf_counter()
+                heads = self.engine.run_model(tensor)
             except Exception as exc:  # keep the appliance running; the count shows in the status
                 self._errors += 1
-                _log_once.warning(("process", type(exc).__name__), "processing a frame failed: %s", exc, exc_info=True)
+                _log_once.warning(("process", type(exc).__name__), "inference failed: %s", exc, exc_info=True)
                 continue
+            self._stage[0] = prep
+            self._stage[1] = self.engine.last_times.inference
+            self._outbox.put((frame, heads))
+
+    # -- send ---------------------------------------------------------------------------------
+    def _send_loop(self) -> None:
+        while not self._stop.is_set():
+            item = self._outbox.get(READ_TIMEOUT)
+            if item is None:
+                continue
+            frame, heads = item
+            t0 = time.perf_counter()
+            try:
+                poses = self.engine.poses_from(
+                    heads, frame.size, frame_index=frame.index, t_capture=frame.t_capture, t_wall=frame.t_wall
+                )
+                poses = self.tracker.update(poses)
+            except Exception as exc:
+                self._errors += 1
+                _log_once.warning(("decode", type(exc).__name__), "decoding a frame failed: %s", exc, exc_info=True)
+                continue
+            t1 = time.perf_counter()
+            self.targets.send(poses)
+            t2 = time.perf_counter()
+            self._stage[2], self._stage[3] = t1 - t0, t2 - t1
             now = time.monotonic()
-            times = self.engine.last_times
-            self._stage = (times.preprocess, times.inference, times.decode, t_done - t_send)
-            self._latency.append(now - frame.t_capture)
+            self._latency.append(now - poses.t_capture)
             self._out_times.append(now)
             self._processed += 1
             self.latest = poses
             if self.on_poses is not None:
-                self.on_poses(poses)
+                try:
+                    self.on_poses(poses)
+                except Exception:
+                    self._errors += 1
+                    logger.exception("pose listener failed")
 
     # -- stats --------------------------------------------------------------------------------
     def stats(self) -> PipelineStats:
@@ -195,7 +259,7 @@ class PipelineRunner:
             backend=self.engine.backend.name,
             frames_in=self._frames_in,
             frames_processed=self._processed,
-            frames_dropped=self.mailbox.dropped,
+            frames_dropped=self.mailbox.dropped + self._outbox.dropped,
             errors=self._errors,
             fps=_rate(self._out_times, now),
             input_fps=_rate(self._in_times, now),

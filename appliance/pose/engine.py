@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from appliance.inference.base import InferenceBackend
 from appliance.pose.decode import DecodedPoses, decode_multi, decode_single
 from appliance.pose.geometry import to_source_xy
+from appliance.pose.heads import RawHeads
 from appliance.pose.preprocess import to_input_tensor
 from appliance.types import Poses
 
@@ -52,29 +53,65 @@ class PoseEngine:
         """Model input as (height, width)."""
         return self.backend.info.input_size
 
-    def decode(self, heads: object) -> DecodedPoses:
+    def decode(self, heads: RawHeads) -> DecodedPoses:
         """Decode heads with this engine's parameters (poses in (y, x) model-input pixels)."""
         p = self.params
         if p.mode == "single":
-            return decode_single(heads)  # type: ignore[arg-type]
+            return decode_single(heads)
         return decode_multi(heads, max_poses=p.max_poses, score_threshold=p.min_pose_score, nms_radius=p.nms_radius)  # type: ignore[arg-type]
+
+    def prepare(self, image: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """(H, W, 3) uint8 RGB -> the (1, h_in, w_in, 3) input tensor (thread-safe, pure)."""
+        return to_input_tensor(image, self.input_size, self.resample)
 
     def process(
         self, image: NDArray[np.uint8], *, frame_index: int = 0, t_capture: float = 0.0, t_wall: float = 0.0
     ) -> Poses:
         """(H, W, 3) uint8 RGB -> Poses with (x, y, score) keypoints in source-image pixels."""
         t0 = time.perf_counter()
-        tensor = to_input_tensor(image, self.input_size, self.resample)
-        t1 = time.perf_counter()
+        tensor = self.prepare(image)
+        prep = time.perf_counter() - t0
+        frame_size = (int(image.shape[1]), int(image.shape[0]))
+        poses = self.infer(tensor, frame_size, frame_index=frame_index, t_capture=t_capture, t_wall=t_wall)
+        self.last_times = StageTimes(prep, self.last_times.inference, self.last_times.decode)
+        return poses
+
+    def infer(
+        self,
+        tensor: NDArray[np.uint8],
+        frame_size: tuple[int, int],
+        *,
+        frame_index: int = 0,
+        t_capture: float = 0.0,
+        t_wall: float = 0.0,
+    ) -> Poses:
+        """Input tensor -> Poses in the pixels of a source frame of ``frame_size`` (width, height)."""
+        heads = self.run_model(tensor)
+        return self.poses_from(heads, frame_size, frame_index=frame_index, t_capture=t_capture, t_wall=t_wall)
+
+    def run_model(self, tensor: NDArray[np.uint8]) -> RawHeads:
+        """Only the backend: input tensor -> dequantised heads (times ``inference``)."""
+        t0 = time.perf_counter()
         heads = self.backend.infer(tensor)
-        t2 = time.perf_counter()
+        self.last_times = StageTimes(self.last_times.preprocess, time.perf_counter() - t0, self.last_times.decode)
+        return heads
+
+    def poses_from(
+        self,
+        heads: RawHeads,
+        frame_size: tuple[int, int],
+        *,
+        frame_index: int = 0,
+        t_capture: float = 0.0,
+        t_wall: float = 0.0,
+    ) -> Poses:
+        """Decode heads and map them to source pixels (times ``decode``); thread-safe."""
+        t0 = time.perf_counter()
         decoded = self.decode(heads)
         if self.params.mode == "single" and len(decoded) and decoded.scores[0] < self.params.min_pose_score:
             decoded = DecodedPoses.empty()
-        frame_size = (int(image.shape[1]), int(image.shape[0]))
         keypoints = to_source_xy(decoded, self.input_size, frame_size)
-        t3 = time.perf_counter()
-        self.last_times = StageTimes(t1 - t0, t2 - t1, t3 - t2)
+        self.last_times = StageTimes(self.last_times.preprocess, self.last_times.inference, time.perf_counter() - t0)
         return Poses(
             keypoints=keypoints,
             scores=decoded.scores,

@@ -1,0 +1,235 @@
+"""Frame sources: spec parsing, files, generators, and picamera2 against a fake camera object."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from appliance.capture import create_source, parse_source
+from appliance.capture.image_source import EndOfSource
+from appliance.capture.picamera2_source import Picamera2Source, lores_size
+from appliance.capture.yuv import bgr_to_rgb, yuv420_to_rgb
+from appliance.errors import ConfigError, HardwareUnavailable, SourceError
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "arg", "fps", "loop", "size"),
+    [
+        ("picamera2", "picamera2", "", None, True, None),
+        ("picamera2:1@30", "picamera2", "1", 30.0, True, None),
+        ("images:../shared/images/*.jpg@15", "images", "../shared/images/*.jpg", 15.0, True, None),
+        ("video:clip.mp4@once", "video", "clip.mp4", None, False, None),
+        ("v4l2:/dev/video0@30,640x480", "v4l2", "/dev/video0", 30.0, True, (640, 480)),
+        ("synthetic@60,320x240", "synthetic", "", 60.0, True, (320, 240)),
+    ],
+)
+def test_parse_source(text: str, kind: str, arg: str, fps: float | None, loop: bool, size: Any) -> None:
+    s = parse_source(text)
+    assert (s.type, s.arg, s.fps, s.loop, s.size) == (kind, arg, fps, loop, size)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("webcam", "unknown source type 'webcam'"),
+        ("video", "needs an argument"),
+        ("images:*.jpg@fast", "is not a frame rate"),
+        ("images:*.jpg@0", "out of range"),
+        ("synthetic@5x5", "size 5x5 out of range"),
+    ],
+)
+def test_bad_source_specs(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_source(text)
+
+
+def test_image_source_loops_at_its_rate(images_dir: Path) -> None:
+    src = create_source(f"images:{images_dir}/*.jpg@50")
+    src.open()
+    frames = [src.read(1.0) for _ in range(8)]
+    src.close()
+    assert all(f is not None for f in frames)
+    assert [f.index for f in frames if f] == list(range(1, 9))
+    assert frames[0] is not None and frames[3] is not None
+    assert frames[0].image.shape == frames[3].image.shape  # 3 jpgs: the 4th frame is the 1st again
+    t = [f.t_capture for f in frames if f]
+    assert 0.015 < np.median(np.diff(t)) < 0.03  # 50 fps
+
+
+def test_image_source_once_ends(images_dir: Path) -> None:
+    src = create_source(f"images:{images_dir}/face.jpg@100,once")
+    src.open()
+    assert src.read(1.0) is not None
+    with pytest.raises(EndOfSource):
+        src.read(1.0)
+
+
+def test_image_source_without_matches_says_so(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="no image matches"):
+        create_source(f"images:{tmp_path}/*.png").open()
+
+
+def test_synthetic_frames_are_rgb_of_the_asked_size() -> None:
+    src = create_source("synthetic@100,320x240")
+    src.open()
+    f = src.read(1.0)
+    assert f is not None and f.image.shape == (240, 320, 3) and f.image.dtype == np.uint8
+    assert f.image.flags["C_CONTIGUOUS"]
+
+
+def test_video_file_source_reads_loops_and_converts_colour(tmp_path: Path) -> None:
+    cv2 = pytest.importorskip("cv2")
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (64, 48))
+    for i in range(3):
+        bgr = np.zeros((48, 64, 3), np.uint8)
+        bgr[:, :, 2] = 200  # red in BGR
+        bgr[0, 0, 1] = i
+        writer.write(bgr)
+    writer.release()
+    src = create_source(f"video:{path}@200")
+    src.open()
+    frames = [src.read(1.0) for _ in range(5)]  # 3 frames, then it loops
+    src.close()
+    assert all(f is not None for f in frames)
+    f0 = frames[0]
+    assert f0 is not None and f0.image.shape == (48, 64, 3)
+    assert f0.image[24, 32, 0] > 150 and f0.image[24, 32, 2] < 60  # red stays red: RGB out
+    once = create_source(f"video:{path}@200,once")
+    once.open()
+    with pytest.raises(EndOfSource):
+        for _ in range(5):
+            once.read(1.0)
+
+
+def test_video_file_missing_is_a_clear_error(tmp_path: Path) -> None:
+    pytest.importorskip("cv2")
+    with pytest.raises(SourceError, match="video file not found"):
+        create_source(f"video:{tmp_path}/nope.mp4").open()
+
+
+def _yuv_of(rgb: tuple[int, int, int], w: int, h: int, stride: int) -> np.ndarray:
+    r, g, b = rgb
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    u = 128 + (b - y) / 1.772
+    v = 128 + (r - y) / 1.402
+    buf = np.zeros((h * 3 // 2, stride), np.uint8)
+    buf[:h, :w] = min(round(y), 255)
+    flat = buf.reshape(-1)
+    c = (stride // 2) * (h // 2)
+    flat[stride * h : stride * h + c] = min(round(u), 255)
+    flat[stride * h + c : stride * h + 2 * c] = min(round(v), 255)
+    return buf
+
+
+@pytest.mark.parametrize("rgb", [(255, 0, 0), (0, 255, 0), (0, 0, 255), (128, 128, 128), (250, 200, 30)])
+def test_yuv420_with_stride_padding_converts_to_rgb(rgb: tuple[int, int, int]) -> None:
+    out = yuv420_to_rgb(_yuv_of(rgb, 640, 480, 704), 640, 480)
+    assert out.shape == (480, 640, 3)
+    np.testing.assert_allclose(out[100, 100], rgb, atol=3)
+
+
+def test_bgr_and_xbgr_become_rgb() -> None:
+    bgrx = np.zeros((2, 2, 4), np.uint8)
+    bgrx[..., 0], bgrx[..., 1], bgrx[..., 2], bgrx[..., 3] = 10, 20, 30, 255
+    assert bgr_to_rgb(bgrx)[0, 0].tolist() == [30, 20, 10]
+    assert bgr_to_rgb(bgrx[..., :3]).shape == (2, 2, 3)
+
+
+class FakePicamera2:
+    """Stands in for picamera2.Picamera2: records configuration, serves planned frames."""
+
+    instances: list[FakePicamera2] = []
+
+    def __init__(self, index: int = 0, *, frames: list[np.ndarray | None] | None = None) -> None:
+        self.index = index
+        self.frames = list(frames or [])
+        self.config: dict[str, Any] = {}
+        self.started = self.closed = False
+        self.jobs = 0
+        FakePicamera2.instances.append(self)
+
+    def create_video_configuration(self, **kwargs: Any) -> dict[str, Any]:
+        return kwargs
+
+    def configure(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    def start(self) -> None:
+        self.started = True
+
+    def capture_array(self, name: str, wait: bool) -> str:
+        assert name == "lores" and wait is False
+        self.jobs += 1
+        return f"job{self.jobs}"
+
+    def wait(self, job: str, timeout: float) -> np.ndarray:
+        frame = self.frames.pop(0) if self.frames else None
+        if frame is None:
+            time.sleep(min(timeout, 0.01))
+            raise TimeoutError
+        return frame
+
+    def stop(self) -> None:
+        self.started = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_picamera2_lores_yuv_stream_at_the_model_size() -> None:
+    yuv = _yuv_of((255, 0, 0), 640, 480, 640)
+    cams: list[FakePicamera2] = []
+
+    def factory(index: int) -> FakePicamera2:
+        cam = FakePicamera2(index, frames=[None, yuv])
+        cams.append(cam)
+        return cam
+
+    src = Picamera2Source(parse_source("picamera2@30"), input_size=(481, 641), factory=factory)
+    src.open()
+    cam = cams[0]
+    assert cam.started and cam.config["lores"] == {"size": (640, 480), "format": "YUV420"}
+    assert cam.config["controls"] == {"FrameRate": 30.0}
+    assert src.read(0.05) is None  # timed out ...
+    frame = src.read(0.05)  # ... and the same job delivers the next frame
+    assert cam.jobs == 1
+    assert frame is not None and frame.image.shape == (480, 640, 3)
+    np.testing.assert_allclose(frame.image[10, 10], (255, 0, 0), atol=3)
+    src.close()
+    src.close()
+    assert cam.closed
+
+
+def test_picamera2_rgb888_is_bgr_in_memory() -> None:
+    bgr = np.zeros((480, 640, 3), np.uint8)
+    bgr[..., 0] = 255  # blue in B,G,R memory order
+    src = Picamera2Source(
+        parse_source("picamera2"), lores_format="RGB888", factory=lambda i: FakePicamera2(i, frames=[bgr])
+    )
+    src.open()
+    frame = src.read(0.1)
+    assert frame is not None and frame.image[0, 0].tolist() == [0, 0, 255]
+
+
+def test_picamera2_missing_camera_is_hardware_unavailable() -> None:
+    def no_camera(index: int) -> FakePicamera2:
+        raise IndexError("list index out of range")
+
+    with pytest.raises(HardwareUnavailable, match="no camera 0"):
+        Picamera2Source(parse_source("picamera2"), factory=no_camera).open()
+
+
+def test_picamera2_not_installed_says_how_to_get_it() -> None:
+    with pytest.raises(HardwareUnavailable, match="python3-picamera2"):
+        Picamera2Source(parse_source("picamera2")).open()
+
+
+def test_lores_size_is_even() -> None:
+    assert lores_size((481, 641)) == (640, 480)
+    assert lores_size((353, 481)) == (480, 352)
+    assert lores_size(None) == (640, 480)

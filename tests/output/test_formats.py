@@ -1,0 +1,141 @@
+"""OSC formats: byte-identical to python-osc's builder, pinned golden files, parsed back."""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pythonosc.osc_bundle import OscBundle
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from appliance.output.osc import FORMATS, OutputOptions
+from appliance.output.osc.wire import IMMEDIATELY, ntp_timetag
+from appliance.types import KEYPOINT_NAMES, Poses
+
+GOLDEN = Path(__file__).resolve().parent.parent / "data" / "osc"
+T_WALL = 1_700_000_000.25
+
+
+def sample_poses(n: int = 2, size: tuple[int, int] = (640, 480)) -> Poses:
+    """Deterministic poses: keypoint k of person i at (10k + i, 20k + 2i) px with score k/16."""
+    k = np.arange(17, dtype=np.float32)
+    kp = np.stack(
+        [np.stack([10 * k + i, 20 * k + 2 * i, k / 16], axis=1) for i in range(n)]
+    ).astype(np.float32).reshape(n, 17, 3)
+    scores = np.array([0.9 - 0.1 * i for i in range(n)], np.float32)
+    return Poses(kp, scores, np.arange(n, dtype=np.int32) + 7, size, frame_index=42, t_capture=1.0, t_wall=T_WALL)
+
+
+def msg(address: str, args: list[tuple[str, float]]) -> bytes:
+    b = OscMessageBuilder(address=address)
+    for tag, value in args:
+        b.add_arg(value, arg_type=tag)
+    return bytes(b.build().dgram)
+
+
+def bundle_bytes(timetag: int, elements: list[bytes]) -> bytes:
+    out = b"#bundle\x00" + struct.pack(">Q", timetag)
+    return out + b"".join(struct.pack(">i", len(e)) + e for e in elements)
+
+
+def norm(p: Poses) -> np.ndarray:
+    kp = p.keypoints.astype(np.float64).copy()
+    kp[:, :, 0] /= p.frame_size[0]
+    kp[:, :, 1] /= p.frame_size[1]
+    return kp
+
+
+def expected_individual(p: Poses) -> list[bytes]:
+    kp = norm(p)
+    out = [msg("/poses/amount", [("i", len(p))])]
+    for i in range(len(p)):
+        for k, name in enumerate(KEYPOINT_NAMES):
+            out.append(msg(f"/poses/{i}/{name}", [("f", kp[i, k, 2]), ("f", kp[i, k, 0]), ("f", kp[i, k, 1])]))
+    return out
+
+
+def test_individual_matches_python_osc_and_sends_all_17() -> None:
+    p = sample_poses()
+    got = FORMATS["individual"](p, OutputOptions())
+    assert got == expected_individual(p)
+    assert len(got) == 1 + 17 * 2
+    assert OscMessage(got[0]).params == [2]
+    m = OscMessage(got[1])
+    assert m.address == "/poses/0/nose" and m.params == [0.0, 0.0, 0.0]  # floats even when whole
+    assert OscMessage(got[-1]).address == "/poses/1/rightAnkle"
+
+
+def test_individual_bundle_wraps_the_same_messages_with_the_capture_time() -> None:
+    p = sample_poses()
+    (got,) = FORMATS["individual-bundle"](p, OutputOptions())
+    assert got == bundle_bytes(ntp_timetag(T_WALL), expected_individual(p))
+    b = OscBundle(got)
+    assert b.num_contents == 35
+    assert abs(b.timestamp - T_WALL) < 1e-6
+
+
+def test_wekinator_is_51_floats_of_the_best_person_or_zeros() -> None:
+    p = sample_poses()
+    (got,) = FORMATS["wekinator"](p, OutputOptions(coords="pixels"))
+    kp = p.keypoints[0].astype(np.float64)
+    assert got == msg("/wek/inputs", [("f", v) for k in range(17) for v in (kp[k, 2], kp[k, 0], kp[k, 1])])
+    # The best person, not the first: reverse the score order.
+    swapped = Poses(p.keypoints, p.scores[::-1].copy(), p.ids, p.frame_size)
+    assert OscMessage(FORMATS["wekinator"](swapped, OutputOptions(coords="pixels"))[0]).params[1] == 1.0
+    (empty,) = FORMATS["wekinator"](Poses(frame_size=(640, 480)), OutputOptions())
+    assert OscMessage(empty).params == [0.0] * 51
+
+
+def test_arr_layout() -> None:
+    p = sample_poses()
+    (got,) = FORMATS["arr"](p, OutputOptions())
+    kp = norm(p)
+    args = [("i", 640), ("i", 480), ("i", 2)]
+    for i in range(2):
+        args.append(("f", p.scores[i]))
+        args += [("f", v) for k in range(17) for v in kp[i, k]]
+    assert got == msg("/poses/arr", args)
+    assert OscMessage(FORMATS["arr"](Poses(frame_size=(640, 480)), OutputOptions())[0]).params == [640, 480, 0]
+
+
+def test_bundle_format() -> None:
+    p = sample_poses()
+    (got,) = FORMATS["bundle"](p, OutputOptions(coords="pixels"))
+    kp = p.keypoints.astype(np.float64)
+    elements = [msg("/posenet/frame", [("i", 42), ("i", 640), ("i", 480), ("i", 2)])]
+    for i in range(2):
+        args = [("i", 7 + i), ("i", i), ("f", p.scores[i])] + [("f", v) for v in kp[i].reshape(-1)]
+        elements.append(msg("/posenet/person", args))
+    assert got == bundle_bytes(ntp_timetag(T_WALL), elements)
+    untimed = Poses(frame_size=(320, 240))
+    (empty,) = FORMATS["bundle"](untimed, OutputOptions())
+    assert struct.unpack(">Q", empty[8:16])[0] == IMMEDIATELY
+    assert OscMessage(OscBundle(empty).content(0).dgram).params == [0, 320, 240, 0]
+
+
+def test_coordinates_pixels_normalized_and_mirror() -> None:
+    p = sample_poses(1)
+    px = OscMessage(FORMATS["arr"](p, OutputOptions("pixels", False))[0]).params
+    nm = OscMessage(FORMATS["arr"](p, OutputOptions("normalized", False))[0]).params
+    mp = OscMessage(FORMATS["arr"](p, OutputOptions("pixels", True))[0]).params
+    mn = OscMessage(FORMATS["arr"](p, OutputOptions("normalized", True))[0]).params
+    x_idx = 4 + 3 * 5  # leftShoulder x: after w, h, n, score
+    assert px[x_idx] == 50.0
+    assert nm[x_idx] == pytest.approx(50 / 640)
+    assert mp[x_idx] == pytest.approx(640 - 50)
+    assert mn[x_idx] == pytest.approx(1 - 50 / 640)
+    assert nm[x_idx + 1] == pytest.approx(100 / 480)  # y is never mirrored
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_golden_bytes(fmt: str) -> None:
+    """Pinned wire bytes; regenerate with OSC_GOLDEN_WRITE=1 only for a deliberate format change."""
+    got = b"".join(struct.pack(">i", len(d)) + d for d in FORMATS[fmt](sample_poses(), OutputOptions()))
+    path = GOLDEN / f"{fmt}.bin"
+    if os.environ.get("OSC_GOLDEN_WRITE") == "1":
+        path.write_bytes(got)
+    assert got == path.read_bytes()

@@ -1,0 +1,52 @@
+"""Helpers for tests against real third-party OSC receivers (installed by .ci/setup)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+MODEL = "posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite"
+
+
+def require(program: str) -> str:
+    path = shutil.which(program)
+    if path is None:
+        msg = f"{program} is not installed (.ci/setup installs it: apt install puredata-core liblo-tools)"
+        if os.environ.get("POSENET_REQUIRE_MODELS") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_udp_bound(port: int, timeout: float = 5.0) -> None:
+    """Until something listens on UDP ``port`` (like ``ss -ulnp``, without needing ss)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("0.0.0.0", port))
+            except OSError:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing bound UDP port {port}")
+
+
+def run_appliance(models_dir: Path, images_dir: Path, targets: list[str], seconds: float) -> subprocess.CompletedProcess[str]:
+    args = [sys.executable, "-m", "appliance", "run", "--source", f"images:{images_dir}/face.jpg@10",
+            "--model", str(models_dir / MODEL), "--duration", str(seconds), "--quiet"]
+    for t in targets:
+        args += ["--target", t]
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)

@@ -1,0 +1,172 @@
+"""The live pipeline with a real CPU engine, real loopback receivers and controllable sources."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pythonosc.osc_bundle import OscBundle
+from pythonosc.osc_message import OscMessage
+
+from appliance.capture import create_source
+from appliance.errors import HardwareUnavailable
+from appliance.inference import create_backend
+from appliance.pipeline import runner as runner_mod
+from appliance.pipeline.mailbox import LatestFrame
+from appliance.pipeline.runner import PipelineRunner
+from appliance.pose.engine import PoseEngine
+from appliance.transport.targets import TargetSet
+from appliance.transport.udp import TargetSpec
+from appliance.types import Frame
+
+MODEL = "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite"
+
+
+def test_mailbox_keeps_only_the_newest_and_counts_drops() -> None:
+    box: LatestFrame[int] = LatestFrame()
+    assert box.get(0.01) is None
+    box.put(1)
+    box.put(2)
+    box.put(3)
+    assert box.get(0.01) == 3 and box.dropped == 2
+    assert box.get(0.01) is None
+
+
+@pytest.fixture(scope="module")
+def engine(models_dir: Path) -> Iterator[PoseEngine]:
+    backend = create_backend(models_dir / MODEL, "cpu", threads=1)
+    yield PoseEngine(backend)
+    backend.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[socket.socket]:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(5.0)
+    yield s
+    s.close()
+
+
+def test_images_to_osc_end_to_end(engine: PoseEngine, images_dir: Path, receiver: socket.socket) -> None:
+    port = receiver.getsockname()[1]
+    source = create_source(f"images:{images_dir}/face.jpg@20")
+    with TargetSet([TargetSpec("127.0.0.1", port, "bundle", "pixels")]) as targets:
+        runner = PipelineRunner(source, engine, targets)
+        runner.start()
+        try:
+            bundles = [OscBundle(receiver.recv(65536)) for _ in range(5)]
+        finally:
+            assert runner.stop()
+        stats = runner.stats()
+    header = OscMessage(bundles[-1].content(0).dgram)
+    assert header.address == "/posenet/frame" and header.params[1:] == [512, 355, 4]
+    # Stable ids: the same photo again gives the same four ids.
+    ids = [sorted(OscMessage(b.content(i).dgram).params[0] for i in range(1, 5)) for b in bundles]
+    assert ids[0] == ids[-1] == [0, 1, 2, 3]
+    # The time tag is the capture time (wall clock), before now and recent.
+    assert 0 <= time.time() - bundles[-1].timestamp < 5
+    assert stats.frames_processed >= 5 and stats.source_state == "ok" and stats.people == 4
+    assert stats.inference_ms > 0 and stats.latency_p50_ms >= stats.inference_ms
+    assert stats.targets[0].datagrams >= 5 and stats.targets[0].errors == 0
+    assert not runner.running
+
+
+class GatedSource:
+    """A source that delivers frames only while ``gate`` is set (a stalled camera otherwise)."""
+
+    name = "gated"
+
+    def __init__(self, fail_opens: int = 0) -> None:
+        self.gate = threading.Event()
+        self.fail_opens = fail_opens
+        self.opens = 0
+        self.index = 0
+
+    def open(self) -> None:
+        self.opens += 1
+        if self.opens <= self.fail_opens:
+            raise HardwareUnavailable("no camera connected")
+
+    def read(self, timeout: float) -> Frame | None:
+        if not self.gate.wait(timeout):
+            return None
+        time.sleep(0.02)
+        self.index += 1
+        return Frame(np.full((120, 160, 3), 90, np.uint8), self.index, time.monotonic(), time.time())
+
+    def close(self) -> None:
+        pass
+
+
+def wait_for(predicate, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner_mod, "STALL_SECONDS", 0.3)
+    monkeypatch.setattr(runner_mod, "READ_TIMEOUT", 0.05)
+    monkeypatch.setattr(runner_mod, "REOPEN_BACKOFF", (0.05, 0.1))
+
+
+@pytest.mark.usefixtures("fast")
+def test_a_stalled_source_is_reported_and_recovers(engine: PoseEngine) -> None:
+    source = GatedSource()
+    with TargetSet() as targets:
+        runner = PipelineRunner(source, engine, targets)
+        runner.start()
+        try:
+            source.gate.set()
+            assert wait_for(lambda: runner.stats().frames_processed >= 2)
+            source.gate.clear()
+            assert wait_for(lambda: runner.stats().source_state == "stalled")
+            beat = runner.heartbeat
+            assert wait_for(lambda: runner.heartbeat > beat), "the process loop must keep beating while idle"
+            done = runner.stats().frames_processed
+            source.gate.set()
+            assert wait_for(lambda: runner.stats().source_state == "ok" and runner.stats().frames_processed > done)
+        finally:
+            assert runner.stop()
+
+
+@pytest.mark.usefixtures("fast")
+def test_an_absent_camera_is_retried_until_it_appears(engine: PoseEngine) -> None:
+    source = GatedSource(fail_opens=3)
+    source.gate.set()
+    with TargetSet() as targets:
+        runner = PipelineRunner(source, engine, targets)
+        runner.start()
+        try:
+            assert wait_for(lambda: runner.stats().source_state.startswith("error: no camera"))
+            assert wait_for(lambda: runner.stats().frames_processed >= 1)
+            assert source.opens == 4 and runner.stats().source_state == "ok"
+        finally:
+            assert runner.stop()
+
+
+def test_slow_processing_drops_stale_frames(engine: PoseEngine, images_dir: Path) -> None:
+    """Capture at 200 fps into a ~30 fps engine: frames are dropped and counted, never queued."""
+    source = create_source(f"images:{images_dir}/face.jpg@200")
+    with TargetSet() as targets:
+        runner = PipelineRunner(source, engine, targets)
+        runner.start()
+        try:
+            assert wait_for(lambda: runner.stats().frames_processed >= 5)
+        finally:
+            assert runner.stop()
+        s = runner.stats()
+    assert s.frames_dropped > 0
+    assert s.frames_in >= s.frames_processed + s.frames_dropped
+    # In flight when stopped: at most one each in the mailbox, prepared, in process and the outbox.
+    assert s.frames_in - s.frames_processed - s.frames_dropped <= 4
