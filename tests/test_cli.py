@@ -97,8 +97,19 @@ def test_run_bad_input_is_one_line_and_exit_2(models_dir: Path, args: list[str],
 
 
 def test_run_without_a_camera_keeps_running_and_says_so(models_dir: Path) -> None:
-    proc = run("run", "--source", "picamera2", "--model", MODEL, "--target", "127.0.0.1:9/arr",
-               "--duration", "1.5", "--quiet", env={"POSENET_MODELS_DIR": str(models_dir)})
+    proc = run(
+        "run",
+        "--source",
+        "picamera2",
+        "--model",
+        MODEL,
+        "--target",
+        "127.0.0.1:9/arr",
+        "--duration",
+        "1.5",
+        "--quiet",
+        env={"POSENET_MODELS_DIR": str(models_dir)},
+    )
     assert proc.returncode == 0, proc.stderr
     assert "picamera2 is not installed" in proc.stderr
     assert "[error: picamera2 is not installed" in proc.stderr  # in the final status line
@@ -110,9 +121,22 @@ def test_run_stops_cleanly_on_sigterm(models_dir: Path, images_dir: Path) -> Non
 
     env = {**os.environ, "POSENET_MODELS_DIR": str(models_dir)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "appliance", "run", "--source", f"images:{images_dir}/face.jpg@10",
-         "--model", MODEL, "--target", "127.0.0.1:9/bundle", "--quiet"],
-        stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "appliance",
+            "run",
+            "--source",
+            f"images:{images_dir}/face.jpg@10",
+            "--model",
+            MODEL,
+            "--target",
+            "127.0.0.1:9/bundle",
+            "--quiet",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     time.sleep(3.0)
     t0 = time.monotonic()

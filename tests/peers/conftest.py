@@ -44,9 +44,22 @@ def wait_udp_bound(port: int, timeout: float = 5.0) -> None:
     raise TimeoutError(f"nothing bound UDP port {port}")
 
 
-def run_appliance(models_dir: Path, images_dir: Path, targets: list[str], seconds: float) -> subprocess.CompletedProcess[str]:
-    args = [sys.executable, "-m", "appliance", "run", "--source", f"images:{images_dir}/face.jpg@10",
-            "--model", str(models_dir / MODEL), "--duration", str(seconds), "--quiet"]
+def run_appliance(
+    models_dir: Path, images_dir: Path, targets: list[str], seconds: float
+) -> subprocess.CompletedProcess[str]:
+    args = [
+        sys.executable,
+        "-m",
+        "appliance",
+        "run",
+        "--source",
+        f"images:{images_dir}/face.jpg@10",
+        "--model",
+        str(models_dir / MODEL),
+        "--duration",
+        str(seconds),
+        "--quiet",
+    ]
     for t in targets:
         args += ["--target", t]
     return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)

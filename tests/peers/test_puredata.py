@@ -18,9 +18,20 @@ def test_pd_receives_individual_and_every_value_is_valid(models_dir: Path, image
     log = tmp_path / "pd.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [pd, "-nogui", "-noaudio", "-nomidi", "-noprefs", "-stderr", "-open", str(PATCH),
-             "-send", f"oscport {port}; quitafter 60000"],
-            stdout=out, stderr=subprocess.STDOUT,
+            [
+                pd,
+                "-nogui",
+                "-noaudio",
+                "-nomidi",
+                "-noprefs",
+                "-stderr",
+                "-open",
+                str(PATCH),
+                "-send",
+                f"oscport {port}; quitafter 60000",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         try:
             wait_udp_bound(port)
@@ -37,8 +48,21 @@ def test_pd_receives_individual_and_every_value_is_valid(models_dir: Path, image
     assert len(valid) == len(kps) == 4 * 17 * len(amounts)
     assert set(valid) == {"VALID: 1"}, "the patch found a value outside 0..1"
     # Pd saw the same nose as `detect` reports (normalised), to Pd's 6 significant digits.
-    det = subprocess.run([sys.executable, "-m", "appliance", "detect", str(images_dir / "face.jpg"), "--json",
-                          "--model", str(models_dir / MODEL)], capture_output=True, text=True, check=True)
+    det = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "appliance",
+            "detect",
+            str(images_dir / "face.jpg"),
+            "--json",
+            "--model",
+            str(models_dir / MODEL),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     doc = json.loads(det.stdout)
     nose = doc["poses"][0]["keypoints"][0]
     first = next(k for k in kps if k[:2] == ["0", "nose"])
