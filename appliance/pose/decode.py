@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from appliance.pose.heads import RawHeads
 from appliance.types import DECODE_EDGES, NUM_KEYPOINTS
 
-__all__ = ["DecodedPoses", "decode_multi", "decode_single"]
+__all__ = ["DEFAULT_IMPLEMENTATION", "DecodedPoses", "decode_multi", "decode_single", "warm_up"]
 
 _REFINE_STEPS = 5
 _F32 = np.float32
@@ -184,6 +184,21 @@ except ImportError:  # numba missing (or broken): the numpy path is complete on 
 
 #: "jit" when the compiled kernel is available, else "numpy".
 DEFAULT_IMPLEMENTATION = "jit" if _kernel is not None else "numpy"
+
+
+def warm_up() -> None:
+    """Compile (or load from the on-disk cache) the numba kernels now, not on the first frame.
+
+    A cold compile takes several seconds; doing it before streaming keeps that out of the first
+    frames' latency. A no-op without numba.
+    """
+    if _kernel is None:
+        return
+    h, w = 3, 3
+    heads = RawHeads(
+        np.zeros((h, w, NUM_KEYPOINTS), _F32), np.zeros((h, w, 34), _F32), np.zeros((h, w, 64), _F32), 16, (33, 33)
+    )
+    decode_multi(heads, max_poses=1, implementation="jit")
 
 
 def decode_multi(

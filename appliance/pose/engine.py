@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from appliance.inference.base import InferenceBackend
-from appliance.pose.decode import DecodedPoses, decode_multi, decode_single
+from appliance.pose.decode import DecodedPoses, decode_multi, decode_single, warm_up
 from appliance.pose.geometry import to_source_xy
 from appliance.pose.heads import RawHeads
 from appliance.pose.preprocess import to_input_tensor
@@ -47,6 +47,7 @@ class PoseEngine:
         self.params = params or DecoderParams()
         self.resample = resample
         self.last_times = StageTimes()
+        warm_up()
 
     @property
     def input_size(self) -> tuple[int, int]:
