@@ -66,11 +66,11 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="auto: Edge TPU for _edgetpu models, else CPU (default)",
     )
-    p.add_argument("--device", default="usb", help="Edge TPU device: usb, usb:N, pci, pci:N, any")
-    p.add_argument("--threads", type=int, default=2, help="CPU interpreter threads (default 2)")
-    p.add_argument("--min-pose-score", type=float, default=0.2, help="0..1 (default 0.2)")
-    p.add_argument("--max-poses", type=int, default=10, help="most people per frame (default 10)")
-    p.add_argument("--nms-radius", type=float, default=10.0, help="model-input pixels (default 10)")
+    p.add_argument("--device", help="Edge TPU device: usb, usb:N, pci, pci:N, any (default usb)")
+    p.add_argument("--threads", type=int, help="CPU interpreter threads (default 2)")
+    p.add_argument("--min-pose-score", type=float, help="0..1 (default 0.2)")
+    p.add_argument("--max-poses", type=int, help="most people per frame (default 10)")
+    p.add_argument("--nms-radius", type=float, help="model-input pixels (default 10)")
     p.add_argument("--single", action="store_true", help="single-pose decoding (one person)")
 
 
@@ -80,6 +80,16 @@ def build_engine(args: argparse.Namespace) -> Any:
     from appliance.models import resolve_model
     from appliance.pose.engine import DecoderParams, PoseEngine
 
+    for key, default in (
+        ("backend", "auto"),
+        ("device", "usb"),
+        ("threads", 2),
+        ("min_pose_score", 0.2),
+        ("max_poses", 10),
+        ("nms_radius", 10.0),
+    ):
+        if getattr(args, key) is None:
+            setattr(args, key, default)
     if not 0.0 <= args.min_pose_score <= 1.0:
         raise ConfigError(f"--min-pose-score must be within 0..1, got {args.min_pose_score}")
     if args.max_poses < 1:
@@ -196,65 +206,103 @@ def default_targets(fmt: str) -> list[str]:
     return [f"broadcast:9000/{fmt}" if is_raspberry_pi() else f"127.0.0.1:9000/{fmt}"]
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    """Stream poses from a source to OSC targets until SIGINT/SIGTERM."""
-    import signal
-    import threading
-    import time
+def apply_cli(config: Any, args: argparse.Namespace, fresh: bool) -> Any:
+    """The configuration with the command line's explicit options applied (validated).
 
-    from appliance.capture import create_source, parse_source
-    from appliance.pipeline.runner import PipelineRunner
-    from appliance.transport.targets import MAX_TARGETS, TargetSet
+    ``fresh``: no saved configuration exists yet, so the first-boot default targets apply.
+    """
+    from pydantic import ValidationError
+
+    from appliance.capture import parse_source
+    from appliance.config.models import AppConfig
+    from appliance.config.store import describe_errors
     from appliance.transport.udp import parse_target
 
-    source_spec = parse_source(args.source or default_source())
-    targets = [
-        parse_target(t, args.format, args.coords, args.mirror) for t in (args.target or default_targets(args.format))
-    ]
-    if len(targets) > MAX_TARGETS:
-        raise ConfigError(f"at most {MAX_TARGETS} targets, got {len(targets)}")
-    engine = build_engine(args)
-    kwargs: dict[str, object] = {"input_size": engine.input_size} if source_spec.type == "picamera2" else {}
-    source = create_source(source_spec, **kwargs)
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        logger.info("signal %d: stopping", signum)
-        stop.set()
-
-    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    target_set = TargetSet(targets)
-    runner = PipelineRunner(source, engine, target_set)
-    tty = sys.stderr.isatty() and not args.quiet
-    logger.warning(
-        "streaming %s -> %s with %s on %s",
-        source.name,
-        ", ".join(t.label for t in targets),
-        Path(engine.backend.info.path).name,
-        engine.backend.name,
-    )
-    runner.start()
+    data = config.model_dump(mode="json")
+    if args.source:
+        parse_source(args.source)  # one clear line for a bad spec
+        data["source"] = args.source
+    elif fresh:
+        data["source"] = default_source()
+    inf = data["inference"]
+    for key, value in (
+        ("model", args.model),
+        ("backend", args.backend),
+        ("device", args.device),
+        ("threads", args.threads),
+    ):
+        if value is not None:
+            inf[key] = value
+    dec = data["decoder"]
+    for key, value in (
+        ("min_pose_score", args.min_pose_score),
+        ("max_poses", args.max_poses),
+        ("nms_radius", args.nms_radius),
+    ):
+        if value is not None:
+            dec[key] = value
+    if args.single:
+        dec["mode"] = "single"
+    fmt = args.format or "individual"
+    texts = args.target or (default_targets(fmt) if fresh else [])
+    if texts:
+        specs = [parse_target(t, fmt, args.coords or "normalized", args.mirror) for t in texts]
+        data["targets"] = [
+            {"host": s.host, "port": s.port, "format": s.format, "coords": s.coords, "mirror": s.mirror} for s in specs
+        ]
+    if args.http_port is not None:
+        data["http"]["port"] = args.http_port
+    if args.http_bind is not None:
+        data["http"]["bind"] = args.http_bind
+    if args.control_port is not None:
+        data["osc_control"]["port"] = args.control_port
     try:
-        deadline = time.monotonic() + args.duration if args.duration else None
-        while not stop.wait(0.5):
-            if tty:
-                sys.stderr.write("\r" + runner.stats().line()[:150].ljust(150))
-                sys.stderr.flush()
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-    finally:
-        clean = runner.stop()
-        final = runner.stats()
-        target_set.close()
-        engine.backend.close()
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-        if tty:
-            sys.stderr.write("\n")
-    logger.warning(
-        "stopped: %s frames processed, %s dropped; %s", final.frames_processed, final.frames_dropped, final.line()
+        return AppConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc)) from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Stream poses as OSC until SIGINT/SIGTERM, serving the HTTP API and the OSC control port."""
+    import asyncio
+
+    from appliance.app import Application
+    from appliance.config.store import ConfigStore, default_state_dir
+    from appliance.serve import serve
+
+    store = (
+        ConfigStore(Path(args.config))
+        if args.config
+        else ConfigStore.in_dir(Path(args.state_dir or default_state_dir()))
     )
+    fresh = not store.path.exists()
+    store.load()
+    store.config = apply_cli(store.config, args, fresh)
+    app = Application(store)
+    tty = sys.stderr.isatty() and not args.quiet
+    clean = asyncio.run(serve(app, duration=args.duration, status_line=tty, control=not args.no_control))
     return EXIT_OK if clean else EXIT_FAILURE
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Exit 0 if the configuration file is valid, 1 (with the failing fields) if not."""
+    import json
+
+    from pydantic import ValidationError
+
+    from appliance.config.models import AppConfig
+    from appliance.config.store import describe_errors
+
+    try:
+        AppConfig.model_validate(json.loads(Path(args.file).read_bytes()))
+    except FileNotFoundError:
+        raise ConfigError(f"no such file: {args.file}") from None
+    except (ValueError, ValidationError) as exc:
+        reason = describe_errors(exc) if isinstance(exc, ValidationError) else str(exc).splitlines()[0]
+        print(f"invalid: {reason}", file=sys.stderr)
+        return EXIT_FAILURE
+    print("valid")
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -280,16 +328,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT[/FORMAT]",
         help="OSC destination, repeatable (default: broadcast:9000 on a Pi, else 127.0.0.1:9000)",
     )
+    run.add_argument("--config", help="configuration file (read, and written on changes)")
+    run.add_argument(
+        "--state-dir",
+        help="folder of the saved configuration (default: $STATE_DIRECTORY, else ~/.local/state/posenet-appliance)",
+    )
+    run.add_argument("--http-port", type=int, help="HTTP port (0: any free port; default 8080)")
+    run.add_argument("--http-bind", help="HTTP address (default 0.0.0.0)")
+    run.add_argument("--control-port", type=int, help="OSC control UDP port (0: off; default 9001)")
+    run.add_argument("--no-control", action="store_true", help="no HTTP server and no OSC control port")
     run.add_argument(
         "--format",
-        default="individual",
+        default=None,
         choices=["individual", "individual-bundle", "wekinator", "arr", "bundle"],
         help="format of targets that do not name one (default individual)",
     )
     run.add_argument(
         "--coords",
         choices=["pixels", "normalized"],
-        default="normalized",
+        default=None,
         help="source pixels or 0..1 (default normalized)",
     )
     run.add_argument("--mirror", action="store_true", help="flip x (selfie view)")
@@ -297,6 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="no live status line")
     _add_engine_args(run)
     run.set_defaults(func=cmd_run)
+
+    val = sub.add_parser("validate-config", help="check a configuration file (exit 0 valid, 1 invalid)")
+    val.add_argument("file")
+    val.set_defaults(func=cmd_validate)
 
     mod = sub.add_parser("models", help="list or download the pinned Coral models")
     mod.add_argument("action", choices=["list", "fetch"])

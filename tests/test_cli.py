@@ -88,15 +88,24 @@ def test_bad_input_is_one_line_and_exit_2(models_dir: Path, images_dir: Path, ar
         (["--source", "images:/nonexistent/*.jpg@0"], "out of range"),
     ],
 )
-def test_run_bad_input_is_one_line_and_exit_2(models_dir: Path, args: list[str], message: str) -> None:
-    proc = run("run", "--model", MODEL, *args, env={"POSENET_MODELS_DIR": str(models_dir)})
+def test_run_bad_input_is_one_line_and_exit_2(models_dir: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    proc = run(
+        "run",
+        "--model",
+        MODEL,
+        "--no-control",
+        "--state-dir",
+        str(tmp_path),
+        *args,
+        env={"POSENET_MODELS_DIR": str(models_dir)},
+    )
     assert proc.returncode == 2
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and message in errors[0], proc.stderr
     assert "Traceback" not in proc.stderr
 
 
-def test_run_without_a_camera_keeps_running_and_says_so(models_dir: Path) -> None:
+def test_run_without_a_camera_keeps_running_and_says_so(models_dir: Path, tmp_path: Path) -> None:
     proc = run(
         "run",
         "--source",
@@ -105,6 +114,9 @@ def test_run_without_a_camera_keeps_running_and_says_so(models_dir: Path) -> Non
         MODEL,
         "--target",
         "127.0.0.1:9/arr",
+        "--no-control",
+        "--state-dir",
+        str(tmp_path),
         "--duration",
         "1.5",
         "--quiet",
@@ -115,10 +127,20 @@ def test_run_without_a_camera_keeps_running_and_says_so(models_dir: Path) -> Non
     assert "[error: picamera2 is not installed" in proc.stderr  # in the final status line
 
 
-def test_run_stops_cleanly_on_sigterm(models_dir: Path, images_dir: Path) -> None:
+def test_run_stops_cleanly_on_sigterm_with_the_control_plane_up(
+    models_dir: Path, images_dir: Path, tmp_path: Path
+) -> None:
     import signal
+    import socket
     import time
+    import urllib.request
 
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        control_port = s.getsockname()[1]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        http_port = s.getsockname()[1]
     env = {**os.environ, "POSENET_MODELS_DIR": str(models_dir)}
     proc = subprocess.Popen(
         [
@@ -133,15 +155,35 @@ def test_run_stops_cleanly_on_sigterm(models_dir: Path, images_dir: Path) -> Non
             "--target",
             "127.0.0.1:9/bundle",
             "--quiet",
+            "--state-dir",
+            str(tmp_path),
+            "--http-bind",
+            "127.0.0.1",
+            "--http-port",
+            str(http_port),
+            "--control-port",
+            str(control_port),
         ],
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
-    time.sleep(3.0)
+    deadline = time.monotonic() + 30
+    status = None
+    while time.monotonic() < deadline and status is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/status", timeout=1) as r:
+                status = json.load(r)
+        except OSError:
+            time.sleep(0.2)
+    assert status is not None and status["state"] == "running" and status["osc_control_port"] == control_port
+    # An open live stream must not hold up the shutdown.
+    stream = urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/poses/stream", timeout=5)
+    assert stream.readline().startswith(b"retry:")
     t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=10)
+    _, err = proc.communicate(timeout=15)
+    stream.close()
     assert proc.returncode == 0, err
-    assert time.monotonic() - t0 < 3.0
+    assert time.monotonic() - t0 < 4.0
     assert "stopped:" in err and "Traceback" not in err

@@ -45,7 +45,7 @@ def wait_udp_bound(port: int, timeout: float = 5.0) -> None:
 
 
 def run_appliance(
-    models_dir: Path, images_dir: Path, targets: list[str], seconds: float
+    models_dir: Path, images_dir: Path, targets: list[str], seconds: float, state_dir: Path
 ) -> subprocess.CompletedProcess[str]:
     args = [
         sys.executable,
@@ -59,6 +59,9 @@ def run_appliance(
         "--duration",
         str(seconds),
         "--quiet",
+        "--no-control",
+        "--state-dir",
+        str(state_dir),
     ]
     for t in targets:
         args += ["--target", t]

@@ -28,7 +28,9 @@ def test_oscdump_parses_every_format(models_dir: Path, images_dir: Path, tmp_pat
     try:
         for port in ports.values():
             wait_udp_bound(port)
-        run = run_appliance(models_dir, images_dir, [f"127.0.0.1:{p}/{f}" for f, p in ports.items()], 2.5)
+        run = run_appliance(
+            models_dir, images_dir, [f"127.0.0.1:{p}/{f}" for f, p in ports.items()], 2.5, tmp_path / "state"
+        )
         assert run.returncode == 0, run.stderr
     finally:
         for p in procs.values():

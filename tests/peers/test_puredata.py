@@ -35,7 +35,7 @@ def test_pd_receives_individual_and_every_value_is_valid(models_dir: Path, image
         )
         try:
             wait_udp_bound(port)
-            run = run_appliance(models_dir, images_dir, [f"127.0.0.1:{port}/individual"], 2.5)
+            run = run_appliance(models_dir, images_dir, [f"127.0.0.1:{port}/individual"], 2.5, tmp_path / "state")
             assert run.returncode == 0, run.stderr
         finally:
             proc.terminate()

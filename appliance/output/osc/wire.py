@@ -11,7 +11,17 @@ import struct
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-__all__ = ["BUNDLE_HEADER", "IMMEDIATELY", "bundle", "message", "message_prefix", "ntp_timetag", "osc_string"]
+__all__ = [
+    "BUNDLE_HEADER",
+    "IMMEDIATELY",
+    "bundle",
+    "message",
+    "message_prefix",
+    "ntp_timetag",
+    "osc_string",
+    "parse_message",
+    "parse_packet",
+]
 
 BUNDLE_HEADER = b"#bundle\x00"
 #: The special time tag meaning "process now" (OSC 1.0).
@@ -60,3 +70,64 @@ def bundle(timetag: int, elements: Iterable[bytes]) -> bytes:
         parts.append(struct.pack(">i", len(el)))
         parts.append(el)
     return b"".join(parts)
+
+
+def _read_string(data: bytes, pos: int) -> tuple[str, int]:
+    end = data.find(b"\x00", pos)
+    if end < 0:
+        raise ValueError("unterminated OSC string")
+    text = data[pos:end].decode("ascii")  # UnicodeDecodeError is a ValueError
+    return text, end + 4 - (end - pos) % 4
+
+
+def parse_message(data: bytes) -> tuple[str, list[int | float | str]]:
+    """Decode one OSC message with ``i``, ``f``, ``s``, ``T``, ``F`` arguments.
+
+    Raises:
+        ValueError: anything malformed (truncated, bad padding, unknown type tag, non-ASCII).
+    """
+    if len(data) % 4 or not data.startswith(b"/"):
+        raise ValueError("not an OSC message")
+    address, pos = _read_string(data, 0)
+    if pos >= len(data):
+        return address, []
+    tags, pos = _read_string(data, pos)
+    if not tags.startswith(","):
+        raise ValueError("missing type tag string")
+    args: list[int | float | str] = []
+    for tag in tags[1:]:
+        if tag in "if":
+            if pos + 4 > len(data):
+                raise ValueError("truncated argument")
+            args.append(struct.unpack_from(">i" if tag == "i" else ">f", data, pos)[0])
+            pos += 4
+        elif tag == "s":
+            value, pos = _read_string(data, pos)
+            args.append(value)
+        elif tag in "TF":
+            args.append(int(tag == "T"))
+        else:
+            raise ValueError(f"unsupported OSC type tag {tag!r}")
+        if pos > len(data):
+            raise ValueError("truncated argument")
+    if pos != len(data):
+        raise ValueError("trailing bytes after the arguments")
+    return address, args
+
+
+def parse_packet(data: bytes) -> list[tuple[str, list[int | float | str]]]:
+    """The messages of a packet: one message, or every message of a (nested) bundle."""
+    if not data.startswith(BUNDLE_HEADER):
+        return [parse_message(data)]
+    if len(data) < 16:
+        raise ValueError("truncated bundle")
+    out, pos = [], 16
+    while pos < len(data):
+        if pos + 4 > len(data):
+            raise ValueError("truncated bundle element")
+        size = struct.unpack_from(">i", data, pos)[0]
+        if size <= 0 or pos + 4 + size > len(data):
+            raise ValueError("bad bundle element size")
+        out.extend(parse_packet(data[pos + 4 : pos + 4 + size]))
+        pos += 4 + size
+    return out

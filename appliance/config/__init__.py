@@ -1,0 +1,1 @@
+"""Configuration: the validated model, atomic persistence, and safe-mode loading."""

@@ -1,0 +1,146 @@
+"""AppConfig: every setting of the appliance, validated (pydantic v2, unknown keys rejected).
+
+Every field has a default and a description; the HTTP API serves this model's JSON schema and the
+web page is built from it. ``schema_version`` drives migrations of older saved files.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from appliance.errors import ConfigError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AppConfig",
+    "DecoderConfig",
+    "Format",
+    "HttpConfig",
+    "InferenceConfig",
+    "NetworkConfig",
+    "OscControlConfig",
+    "TargetConfig",
+]
+
+SCHEMA_VERSION = 1
+_HOST = re.compile(r"^(broadcast|[A-Za-z0-9._:-]{1,253})$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,62}$")
+
+Format = Literal["individual", "individual-bundle", "wekinator", "arr", "bundle"]
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class TargetConfig(_Base):
+    """Where one OSC stream goes, and in which format."""
+
+    host: str = Field("127.0.0.1", description="Host name, IPv4/IPv6 address, or 'broadcast'.")
+    port: int = Field(9000, ge=1, le=65535, description="UDP port of the receiver.")
+    format: Format = Field("individual", description="OSC message format.")
+    coords: Literal["pixels", "normalized"] = Field("normalized", description="Camera pixels or 0..1.")
+    mirror: bool = Field(False, description="Flip x, for a selfie view.")
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, v: str) -> str:
+        v = v.strip().strip("[]")
+        if not _HOST.match(v):
+            raise ValueError("must be a host name, an IP address or 'broadcast'")
+        return v
+
+
+class DecoderConfig(_Base):
+    """Pose decoding thresholds."""
+
+    mode: Literal["multi", "single"] = Field("multi", description="Every person, or only the most prominent.")
+    max_poses: int = Field(10, ge=1, le=20, description="Most people reported per frame.")
+    min_pose_score: float = Field(0.2, ge=0.0, le=1.0, description="Minimum pose score (0..1).")
+    nms_radius: float = Field(10.0, gt=0.0, le=100.0, description="Keypoint suppression radius, model-input pixels.")
+
+
+class InferenceConfig(_Base):
+    """Model and hardware."""
+
+    model: str = Field(
+        "posenet_mobilenet_v1_075_481_641_16_quant_decoder_edgetpu.tflite",
+        min_length=1,
+        max_length=255,
+        description="Model file name in the models folder, or a path.",
+    )
+    backend: Literal["auto", "edgetpu", "cpu"] = Field(
+        "auto", description="auto: Edge TPU for _edgetpu models (CPU twin if no Coral), else CPU."
+    )
+    device: str = Field(
+        "usb", pattern=r"^(usb|pci)(:\d+)?$|^any$", description="Edge TPU device: usb, usb:N, pci, pci:N."
+    )
+    threads: int = Field(2, ge=1, le=8, description="CPU interpreter threads.")
+
+
+class HttpConfig(_Base):
+    """The HTTP API and web page."""
+
+    port: int = Field(8080, ge=0, le=65535, description="TCP port (0 picks a free one).")
+    bind: str = Field("0.0.0.0", description="Address to listen on.")
+    token: str = Field("", max_length=256, description="If set, changes need 'Authorization: Bearer <token>'.")
+    allowed_hosts: list[str] = Field(
+        default_factory=list, max_length=32, description="Extra Host header names accepted (DNS rebinding guard)."
+    )
+
+
+class OscControlConfig(_Base):
+    """The OSC control port, for patches that subscribe themselves."""
+
+    port: int = Field(9001, ge=0, le=65535, description="UDP port (0 disables the control port).")
+
+
+class NetworkConfig(_Base):
+    """Network interfaces used for discovery."""
+
+    interfaces: list[str] = Field(default_factory=list, max_length=16, description="Interface names; empty means all.")
+
+
+class AppConfig(_Base):
+    """The whole configuration. Unknown keys are rejected."""
+
+    schema_version: Literal[1] = Field(1, description="Configuration format version.")
+    device_name: str = Field("posenet", description="Human-readable name of this box.")
+    source: str = Field(
+        "picamera2", min_length=1, max_length=512, description="Frame source, e.g. picamera2, v4l2:/dev/video0."
+    )
+    inference: InferenceConfig = Field(default_factory=InferenceConfig, description="Model and hardware.")
+    decoder: DecoderConfig = Field(default_factory=DecoderConfig, description="Pose decoding thresholds.")
+    targets: Annotated[list[TargetConfig], Field(max_length=16)] = Field(
+        default_factory=list, description="OSC destinations (at most 16)."
+    )
+    http: HttpConfig = Field(default_factory=HttpConfig, description="HTTP API and web page.")
+    osc_control: OscControlConfig = Field(default_factory=OscControlConfig, description="OSC control port.")
+    network: NetworkConfig = Field(default_factory=NetworkConfig, description="Network interfaces.")
+
+    @field_validator("device_name")
+    @classmethod
+    def _device_name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("1-63 letters, digits, spaces, '-' or '_', starting with a letter or digit")
+        return v
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        from appliance.capture import parse_source
+
+        try:
+            parse_source(v)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+    @model_validator(mode="after")
+    def _ports_distinct(self) -> AppConfig:
+        if self.http.port and self.http.port == self.osc_control.port:
+            raise ValueError("http.port and osc_control.port must differ")
+        return self

@@ -1,0 +1,140 @@
+"""ConfigStore: load with safe mode, save validated and atomically, one change at a time.
+
+Loading never stops the box: a missing file gives the defaults; a corrupt or invalid one is set
+aside as ``config.json.bad-<time>``, the last good ``.bak`` (or the defaults) is used, and
+``safe_mode`` says why. Saving validates the whole model in memory first, then writes atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from appliance.config.atomic import write_atomic
+from appliance.config.models import AppConfig
+
+__all__ = ["ConfigStore", "default_state_dir", "describe_errors"]
+
+logger = logging.getLogger(__name__)
+FILE_NAME = "config.json"
+
+
+def default_state_dir() -> Path:
+    """$STATE_DIRECTORY (systemd StateDirectory=), else ~/.local/state/posenet-appliance."""
+    import os
+
+    env = os.environ.get("STATE_DIRECTORY")
+    if env:
+        return Path(env.split(":")[0])
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "posenet-appliance"
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line naming every failing field: ``targets.0.port: Input should be ...; ...``."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """Bring an older saved configuration to the current schema (version 1 is the first)."""
+    data.setdefault("schema_version", 1)
+    return data
+
+
+class ConfigStore:
+    """The saved configuration of one state directory (or one explicit file)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self.config = AppConfig()
+        self.safe_mode = ""  # why we run on fallback settings; empty when all is well
+        self._listeners: list[Callable[[AppConfig], None]] = []
+
+    @classmethod
+    def in_dir(cls, state_dir: Path) -> ConfigStore:
+        """The store for ``state_dir/config.json``."""
+        return cls(state_dir / FILE_NAME)
+
+    def load(self) -> AppConfig:
+        """Load (see the module docstring); never raises for bad file contents."""
+        with self._lock:
+            self.safe_mode = ""
+            if not self.path.exists():
+                self.config = AppConfig()
+                return self.config
+            try:
+                self.config = self._parse(self.path.read_bytes())
+                return self.config
+            except (ValueError, ValidationError, OSError) as exc:
+                reason = describe_errors(exc) if isinstance(exc, ValidationError) else str(exc).splitlines()[0]
+            aside = self.path.with_name(f"{self.path.name}.bad-{time.strftime('%Y%m%dT%H%M%S')}")
+            try:
+                self.path.rename(aside)
+            except OSError:
+                aside = self.path
+            backup = self.path.with_name(self.path.name + ".bak")
+            try:
+                self.config = self._parse(backup.read_bytes())
+                used = "the last good settings"
+            except (ValueError, ValidationError, OSError):
+                self.config = AppConfig()
+                used = "default settings"
+            self.safe_mode = f"{self.path.name} was invalid ({reason}); kept as {aside.name}; running on {used}"
+            logger.warning("config: %s", self.safe_mode)
+            return self.config
+
+    @staticmethod
+    def _parse(raw: bytes) -> AppConfig:
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("the file is not a JSON object")
+        return AppConfig.model_validate(migrate(data))
+
+    def save(self, config: AppConfig | dict[str, Any]) -> AppConfig:
+        """Validate, persist atomically, then publish; returns the saved model.
+
+        Raises:
+            ValidationError: invalid; nothing is written and the current settings stay.
+            OSError: the disk refused; the file on disk is unchanged.
+        """
+        with self._lock:
+            model = self._save_locked(config)
+        self._publish(model)
+        return model
+
+    def update(self, change: Callable[[dict[str, Any]], dict[str, Any]]) -> AppConfig:
+        """Apply ``change`` to a copy of the current settings and save, atomically with respect to
+        other saves (read, change and write happen under one lock)."""
+        with self._lock:
+            model = self._save_locked(change(self.config.model_dump(mode="json")))
+        self._publish(model)
+        return model
+
+    def _save_locked(self, config: AppConfig | dict[str, Any]) -> AppConfig:
+        model = AppConfig.model_validate(config if isinstance(config, dict) else config.model_dump())
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        data = json.dumps(model.model_dump(mode="json"), indent=2).encode() + b"\n"
+        write_atomic(self.path, data)
+        self.config = model
+        self.safe_mode = ""
+        return model
+
+    def _publish(self, model: AppConfig) -> None:
+        for fn in list(self._listeners):
+            fn(model)
+
+    def subscribe(self, fn: Callable[[AppConfig], None]) -> None:
+        """Call ``fn(config)`` after every successful save."""
+        self._listeners.append(fn)

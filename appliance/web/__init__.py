@@ -1,0 +1,1 @@
+"""The HTTP control plane: JSON API, OpenAPI document, live pose stream and the web page."""

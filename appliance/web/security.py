@@ -1,0 +1,143 @@
+"""Request guards for shared venue networks, as a pure ASGI middleware.
+
+* **Host** must be an IP literal, ``localhost``, this machine's host name (with or without
+  ``.local``) or a configured extra name: a page on another site cannot reach us through DNS
+  rebinding, because its requests carry that site's name in ``Host``.
+* **State-changing** requests (POST, PUT, PATCH, DELETE) must be ``application/json`` (a visitor's
+  page cannot send that cross-origin without a CORS preflight, which we never approve), and an
+  ``Origin`` header, when present, must name this same host.
+* An optional **access token** protects changes: ``Authorization: Bearer <token>``.
+* Bodies are limited in size.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import socket
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["MAX_BODY", "SecurityMiddleware"]
+
+MAX_BODY = 64 * 1024
+_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _host_name(host_header: str) -> str:
+    """The host part of a Host header value (IPv6 brackets removed), lower case."""
+    if host_header.startswith("["):
+        return host_header[1 : host_header.find("]")].lower()
+    return host_header.rsplit(":", 1)[0].lower() if host_header.count(":") == 1 else host_header.lower()
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+class SecurityMiddleware:
+    """Wraps the HTTP app; ``token`` and ``extra_hosts`` are read per request (live config)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        token: Callable[[], str],
+        extra_hosts: Callable[[], Iterable[str]],
+        max_body: int = MAX_BODY,
+    ) -> None:
+        self.app = app
+        self.token = token
+        self.extra_hosts = extra_hosts
+        self.max_body = max_body
+        hostname = socket.gethostname().lower()
+        self.names = {"localhost", hostname, f"{hostname}.local", hostname.split(".")[0] + ".local"}
+
+    def allowed_host(self, name: str) -> bool:
+        """Whether a Host name may address this box."""
+        return _is_ip(name) or name in self.names or name in {h.lower() for h in self.extra_hosts()}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        host = headers.get("host", "")
+        if not host or not self.allowed_host(_host_name(host)):
+            await _reply(send, 403, "host", f"Host {host!r} is not a name of this device")
+            return
+        method = scope["method"].upper()
+        if method in _CHANGING:
+            origin = headers.get("origin")
+            if origin is not None and (origin == "null" or urlsplit(origin).netloc.lower() != host.lower()):
+                await _reply(send, 403, "origin", f"cross-origin request from {origin} refused")
+                return
+            token = self.token()
+            if token:
+                given = headers.get("authorization", "")
+                if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                    await _reply(send, 401, "authorization", "missing or wrong access token")
+                    return
+            ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+            length = headers.get("content-length")
+            has_body = (length is not None and length != "0") or "transfer-encoding" in headers
+            if has_body and ctype != "application/json":
+                await _reply(send, 415, "content-type", "changes must be sent as application/json")
+                return
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            await _reply(send, 413, "content-length", f"request body larger than {self.max_body} bytes")
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, self._limited(receive), tracking_send)
+        except _TooLarge:
+            if not started:
+                await _reply(send, 413, "body", f"request body larger than {self.max_body} bytes")
+
+    def _limited(self, receive: Receive) -> Receive:
+        seen = 0
+
+        async def wrapped() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise _TooLarge
+            return message
+
+        return wrapped
+
+
+class _TooLarge(Exception):
+    """A chunked body exceeded the limit."""
+
+
+async def _reply(send: Send, status: int, field: str, message: str) -> None:
+    body = json.dumps({"detail": [{"loc": ["header", field], "msg": message, "type": "refused"}]}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
