@@ -85,12 +85,14 @@ class Application:
         self.control_messages = 0
         self.control_errors = 0
         self.extra_status: dict[str, Any] = {}
+        self._started = False
         store.subscribe(self._on_saved)
 
     # -- pipeline ---------------------------------------------------------------------------------
     def start(self) -> None:
         """Build and start the pipeline (blocking: model loading, device probing)."""
         with self._lock:
+            self._started = True
             self._build(self.config)
 
     def _build(self, config: AppConfig) -> None:
@@ -124,6 +126,7 @@ class Application:
     def stop(self) -> None:
         """Stop the pipeline and close the targets (reverse of start); idempotent."""
         with self._lock:
+            self._started = False
             self._teardown()
             self.targets.close()
 
@@ -138,7 +141,8 @@ class Application:
                 self.targets.set_targets(target_specs(new))
             if new.decoder != old.decoder and self.engine is not None:
                 self.engine.params = decoder_params(new)
-            if new.source != old.source or new.inference != old.inference or self.runner is None:
+            rebuild = new.source != old.source or new.inference != old.inference or self.runner is None
+            if self._started and rebuild:
                 logger.info("source or model changed: rebuilding the pipeline")
                 self._teardown()
                 self._build(new)

@@ -99,36 +99,35 @@ class SecurityMiddleware:
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
             await _reply(send, 413, "content-length", f"request body larger than {self.max_body} bytes")
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, self._limited(receive), tracking_send)
-        except _TooLarge:
-            if not started:
-                await _reply(send, 413, "body", f"request body larger than {self.max_body} bytes")
-
-    def _limited(self, receive: Receive) -> Receive:
-        seen = 0
-
-        async def wrapped() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise _TooLarge
-            return message
-
-        return wrapped
+        if method in _CHANGING:
+            # Bodies are small: read them here, bounded, and replay them to the app.
+            body = bytearray()
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # client went away
+                body += message.get("body", b"")
+                if len(body) > self.max_body:
+                    await _reply(send, 413, "body", f"request body larger than {self.max_body} bytes")
+                    return
+                if not message.get("more_body", False):
+                    break
+            await self.app(scope, _replay(bytes(body), receive), send)
+            return
+        await self.app(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    """A chunked body exceeded the limit."""
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 async def _reply(send: Send, status: int, field: str, message: str) -> None:

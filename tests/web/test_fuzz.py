@@ -1,0 +1,176 @@
+"""Fuzzing: schemathesis against the OpenAPI document, hypothesis against the OSC control port.
+
+Whatever is sent: no 5xx, no crash, and the saved configuration stays valid. The number of cases
+run is written to ``tests/artifacts/fuzz-counts.txt`` (and printed with ``-s``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+from schemathesis.checks import not_a_server_error
+
+from appliance.app import Application
+from appliance.config.store import ConfigStore
+from appliance.transport.control import start_control
+from appliance.web.server import create_app
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+COUNTS: dict[str, int] = {"http": 0, "osc": 0}
+_REAL_GETADDRINFO = socket.getaddrinfo
+
+
+def _no_dns(host: Any, *args: Any, **kwargs: Any) -> Any:
+    """Fuzzed host names must not reach a DNS server: only literals resolve."""
+    try:
+        ipaddress.ip_address(str(host).strip("[]"))
+    except ValueError:
+        raise socket.gaierror(socket.EAI_NONAME, "fuzzing: name resolution disabled") from None
+    return _REAL_GETADDRINFO(host, *args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def fuzz_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Application, Path]]:
+    mp = pytest.MonkeyPatch()
+    mp.setattr(socket, "getaddrinfo", _no_dns)
+    state = tmp_path_factory.mktemp("fuzz-state")
+    store = ConfigStore.in_dir(state)
+    store.load()
+    # schemathesis's client says "Host: testserver"; allowing it is the documented extra-name option.
+    store.save({"http": {"allowed_hosts": ["testserver"]}})
+    app = Application(store)
+    yield app, state
+    app.stop()
+    mp.undo()
+
+
+def test_http_api_never_fails(fuzz_state: tuple[Application, Path]) -> None:
+    """Every operation of the OpenAPI document, 60 generated requests each (the live stream excluded)."""
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(fuzz_state[0]))
+    operations = [r.ok() for r in schema.get_all_operations()]
+    assert len(operations) >= 9
+    for operation in operations:
+        if operation.path == "/api/poses/stream":
+            continue
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def check(case: Any) -> None:
+            COUNTS["http"] += 1
+            case.call_and_validate(checks=[not_a_server_error], headers={"Host": "127.0.0.1"})
+
+        check()
+
+
+ADDRESSES = [
+    "/posenet/listeners/add",
+    "/posenet/listeners/remove",
+    "/posenet/listeners/clear",
+    "/posenet/format",
+    "/posenet/coords",
+    "/posenet/mirror",
+    "/posenet/info",
+    "/posenet/x",
+    "/",
+]
+# ASCII text here (python-osc's builder cannot encode the rest); raw bytes cover everything else.
+ARGS = st.one_of(
+    st.integers(-(2**31), 2**31 - 1),
+    st.floats(width=32, allow_nan=True),
+    st.text(st.characters(min_codepoint=1, max_codepoint=127), max_size=40),
+    st.sampled_from(["bundle", "arr", "pixels", "normalized", "json"]),
+)
+
+
+def _message(address: str, args: list[Any]) -> bytes:
+    b = OscMessageBuilder(address=address)
+    for a in args:
+        b.add_arg(a)
+    return bytes(b.build().dgram)
+
+
+PACKETS = st.one_of(
+    st.binary(max_size=200),
+    st.builds(_message, st.sampled_from(ADDRESSES), st.lists(ARGS, max_size=4)),
+    st.builds(
+        lambda a, b: b"#bundle\x00" + bytes(8) + len(a).to_bytes(4, "big") + a + b,
+        st.builds(_message, st.sampled_from(ADDRESSES), st.lists(ARGS, max_size=3)),
+        st.binary(max_size=12),
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def control_port(fuzz_state: tuple[Application, Path]) -> Iterator[int]:
+    app = fuzz_state[0]
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    holder: dict[str, Any] = {}
+
+    async def start() -> None:
+        holder["transport"], _ = await start_control(app, "127.0.0.1", 0)
+        ready.set()
+
+    # One worker, started now, so the saves' to_thread() makes no new threads during the tests.
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fuzz-save")
+    executor.submit(lambda: None).result()
+    loop.set_default_executor(executor)
+    thread = threading.Thread(target=loop.run_forever, name="fuzz-control-loop", daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(start(), loop)
+    assert ready.wait(5)
+    yield holder["transport"].get_extra_info("sockname")[1]
+    async def close() -> None:
+        holder["transport"].close()
+        await asyncio.sleep(0.05)  # let connection_lost run and the socket close
+
+    asyncio.run_coroutine_threadsafe(close(), loop).result(5)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
+    executor.shutdown(wait=True)
+
+
+@given(packet=PACKETS)
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+def test_osc_control_port_never_fails(control_port: int, packet: bytes) -> None:
+    COUNTS["osc"] += 1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(packet, ("127.0.0.1", control_port))
+
+
+def test_still_alive_and_the_saved_configuration_is_valid(
+    fuzz_state: tuple[Application, Path], control_port: int
+) -> None:
+    app, state = fuzz_state
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        s.sendto(_message("/posenet/info", []), ("127.0.0.1", control_port))
+        while True:  # skip answers still in flight for fuzz packets
+            reply = OscMessage(s.recv(65536))
+            if reply.address == "/posenet/info":
+                break
+    store = ConfigStore.in_dir(state)
+    store.load()
+    assert store.safe_mode == "", store.safe_mode
+    assert COUNTS["http"] >= 100 and COUNTS["osc"] >= 100
+    ARTIFACTS.mkdir(exist_ok=True)
+    line = (
+        f"fuzz cases: {COUNTS['http']} HTTP (schemathesis), {COUNTS['osc']} OSC control (hypothesis); "
+        f"control messages {app.control_messages}, rejected {app.control_errors}"
+    )
+    (ARTIFACTS / "fuzz-counts.txt").write_text(line + "\n")
+    print(line)
