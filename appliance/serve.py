@@ -35,11 +35,12 @@ async def serve(app: Application, *, duration: float = 0.0, status_line: bool = 
     await asyncio.to_thread(app.start)
     cfg = app.config
     control_transport: Any = None
+    control_protocol: Any = None
     server: Any = None
     serve_task: asyncio.Task[None] | None = None
     if control and cfg.osc_control.port:
         try:
-            control_transport, _ = await start_control(app, "0.0.0.0", cfg.osc_control.port)
+            control_transport, control_protocol = await start_control(app, "0.0.0.0", cfg.osc_control.port)
             app.extra_status["osc_control_port"] = cfg.osc_control.port
         except OSError as exc:
             app.extra_status["osc_control_error"] = str(exc)
@@ -87,6 +88,7 @@ async def serve(app: Application, *, duration: float = 0.0, status_line: bool = 
             await serve_task
         if control_transport is not None:
             control_transport.close()
+            await control_protocol.drain()
         final = app.status_line()
         await asyncio.to_thread(app.stop)
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -59,6 +59,11 @@ class ControlProtocol(asyncio.DatagramProtocol):
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
 
+    async def drain(self) -> None:
+        """Wait for control changes still being saved (call before closing, on shutdown)."""
+        if self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
     def reply(self, addr: tuple[str, int], address: str, tags: str, args: list[Any]) -> None:
         """Send an answer to ``addr``; never raises."""
         if self.transport is not None:

@@ -34,12 +34,12 @@ def client(app: Application) -> Iterator[TestClient]:
 def test_read_and_replace_config(client: TestClient, app: Application, tmp_path: Path) -> None:
     config = client.get("/api/config").json()
     assert config["schema_version"] == 1
-    config["targets"] = [{"host": "10.0.0.5", "port": 7000, "format": "bundle", "coords": "pixels", "mirror": True}]
+    config["targets"] = [{"host": "127.0.0.5", "port": 7000, "format": "bundle", "coords": "pixels", "mirror": True}]
     r = client.put("/api/config", json=config)
     assert r.status_code == 200 and r.json()["targets"][0]["port"] == 7000
     assert json.loads((tmp_path / "config.json").read_text())["targets"][0]["format"] == "bundle"
     # Changes take effect at once: the running target list follows.
-    assert [s.label for s in app.targets.specs] == ["10.0.0.5:7000/bundle"]
+    assert [s.label for s in app.targets.specs] == ["127.0.0.5:7000/bundle"]
 
 
 def test_invalid_change_is_422_naming_the_field_and_changes_nothing(client: TestClient, tmp_path: Path) -> None:
@@ -70,7 +70,7 @@ def test_schema_and_openapi(client: TestClient) -> None:
 
 
 def test_targets_add_remove_and_this_computer(client: TestClient) -> None:
-    r = client.post("/api/targets", json={"host": "192.168.1.20", "port": 9000, "format": "arr"})
+    r = client.post("/api/targets", json={"host": "127.0.0.4", "port": 9000, "format": "arr"})
     assert r.status_code == 201 and r.json()[-1]["format"] == "arr"
     r = client.post("/api/targets/this-computer", json={"port": 9123, "format": "wekinator"})
     assert r.status_code == 201 and r.json()[-1] == {

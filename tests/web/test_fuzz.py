@@ -121,7 +121,7 @@ def control_port(fuzz_state: tuple[Application, Path]) -> Iterator[int]:
     holder: dict[str, Any] = {}
 
     async def start() -> None:
-        holder["transport"], _ = await start_control(app, "127.0.0.1", 0)
+        holder["transport"], holder["protocol"] = await start_control(app, "127.0.0.1", 0)
         ready.set()
 
     # One worker, started now, so the saves' to_thread() makes no new threads during the tests.
@@ -133,8 +133,10 @@ def control_port(fuzz_state: tuple[Application, Path]) -> Iterator[int]:
     asyncio.run_coroutine_threadsafe(start(), loop)
     assert ready.wait(5)
     yield holder["transport"].get_extra_info("sockname")[1]
+
     async def close() -> None:
         holder["transport"].close()
+        await holder["protocol"].drain()
         await asyncio.sleep(0.05)  # let connection_lost run and the socket close
 
     asyncio.run_coroutine_threadsafe(close(), loop).result(5)

@@ -1,0 +1,152 @@
+"""The web page in a real browser (Debian's Chromium driven by Playwright) against a real appliance.
+
+The appliance runs as ``posenet-appliance run`` with still images, the HTTP server on loopback.
+A screenshot is kept in ``tests/artifacts/webpage.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+MODEL = "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite"
+CHROMIUM = "/usr/bin/chromium"
+OFFLINE = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+COUNT_LIT_PIXELS = """() => {
+    const c = document.getElementById('view');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 60) n++;
+    return n;
+}"""
+
+
+def _free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def appliance(models_dir: Path, images_dir: Path, tmp_path: Path) -> Iterator[str]:
+    port = _free_tcp_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "appliance",
+            "run",
+            "--source",
+            f"images:{images_dir}/face.jpg@8",
+            "--model",
+            str(models_dir / MODEL),
+            "--state-dir",
+            str(tmp_path),
+            "--http-bind",
+            "127.0.0.1",
+            "--http-port",
+            str(port),
+            "--control-port",
+            "0",
+            "--target",
+            "127.0.0.1:9/bundle",
+            "--quiet",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "POSENET_MODELS_DIR": str(models_dir)},
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(base + "/api/status", timeout=1):
+                break
+        except OSError:
+            time.sleep(0.2)
+    yield base
+    proc.terminate()
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+
+
+def _config(base: str) -> dict:  # type: ignore[type-arg]
+    with urllib.request.urlopen(base + "/api/config", timeout=5) as r:
+        return json.load(r)  # type: ignore[no-any-return]
+
+
+def test_page_shows_skeletons_status_and_changes_targets(appliance: str) -> None:
+    if not Path(CHROMIUM).exists():
+        msg = "Debian chromium is not installed (.ci/setup installs it)"
+        if os.environ.get("POSENET_REQUIRE_MODELS") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=OFFLINE)
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 760})
+            page.goto(appliance + "/")
+            page.wait_for_function("document.getElementById('state').textContent === 'running'", timeout=20000)
+            page.wait_for_function("document.getElementById('summary').textContent.includes('4 people')", timeout=20000)
+            # Skeletons were drawn: the canvas is no longer all black.
+            lit = page.evaluate(COUNT_LIT_PIXELS)
+            assert lit > 500
+            assert "cpu" in page.text_content("#status")
+
+            # Add a target with the form.
+            page.fill("#t-host", "127.0.0.3")
+            page.fill("#t-port", "7001")
+            page.select_option("#t-format", "arr")
+            page.click("#add-target button[type=submit]")
+            page.wait_for_function("document.getElementById('message').textContent === 'target added'")
+            assert {
+                "host": "127.0.0.3",
+                "port": 7001,
+                "format": "arr",
+                "coords": "normalized",
+                "mirror": False,
+            } in _config(appliance)["targets"]
+            # "Send to this computer" adds the browser's own address.
+            page.fill("#t-port", "7002")
+            page.click("#this-computer")
+            page.wait_for_function("document.getElementById('message').textContent === 'sending to this computer'")
+            assert any(t["host"] == "127.0.0.1" and t["port"] == 7002 for t in _config(appliance)["targets"])
+            # An invalid threshold is refused with the field named, and nothing changes.
+            page.fill("#d-score", "2")
+            page.evaluate("document.getElementById('d-score').removeAttribute('max')")
+            page.click("#save-decoder")
+            page.wait_for_function("document.getElementById('message').classList.contains('error')")
+            assert "decoder.min_pose_score" in page.text_content("#message")
+            assert _config(appliance)["decoder"]["min_pose_score"] == 0.2
+            # Remove the first target from the table.
+            before = len(_config(appliance)["targets"])
+            page.click("#targets button.remove >> nth=0")
+            page.wait_for_function("document.getElementById('message').textContent === 'target removed'")
+            assert len(_config(appliance)["targets"]) == before - 1
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "webpage.png"), full_page=True)
+        finally:
+            browser.close()
+    assert shutil.which("chromium") or Path(CHROMIUM).exists()
