@@ -163,3 +163,20 @@ def test_chunked_oversized_body_is_refused(client: TestClient) -> None:
 
     r = client.patch("/api/config", content=chunks(), headers=JSON)
     assert r.status_code == 413
+
+
+def test_corrupt_saved_config_starts_in_safe_mode_and_says_so(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text('{"targets": [{"host": "127.0.0.1", "port": 99999}]}')
+    store = ConfigStore.in_dir(tmp_path)
+    store.load()
+    app = Application(store)
+    try:
+        with TestClient(create_app(app), base_url="http://127.0.0.1") as client:
+            status = client.get("/api/status").json()
+            assert status["state"] == "safe mode" and "targets.0.port" in status["safe_mode"]
+            # A good change ends safe mode and is saved over the (set-aside) bad file.
+            assert client.patch("/api/config", json={"device_name": "fixed"}).status_code == 200
+            assert client.get("/api/status").json()["safe_mode"] == ""
+    finally:
+        app.stop()
+    assert any(".bad-" in p.name for p in tmp_path.iterdir())
