@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_tcp_port, free_udp_port
+
 MODEL = "posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite"
 
 
@@ -131,16 +133,10 @@ def test_run_stops_cleanly_on_sigterm_with_the_control_plane_up(
     models_dir: Path, images_dir: Path, tmp_path: Path
 ) -> None:
     import signal
-    import socket
     import time
     import urllib.request
 
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        control_port = s.getsockname()[1]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        http_port = s.getsockname()[1]
+    control_port, http_port = free_udp_port(), free_tcp_port()
     env = {**os.environ, "POSENET_MODELS_DIR": str(models_dir)}
     proc = subprocess.Popen(
         [

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
-import numpy as np
-
 from appliance.capture.base import SourceSpec
-from appliance.capture.opencv_common import import_cv2
+from appliance.capture.opencv_common import OpenCvSource, import_cv2
 from appliance.errors import HardwareUnavailable, SourceError
 from appliance.types import Frame
 
 __all__ = ["V4l2Source"]
 
 
-class V4l2Source:
+class V4l2Source(OpenCvSource):
     """A V4L2 device (prefer the stable /dev/v4l/by-id/... path); one-frame buffer for low latency."""
 
     def __init__(self, spec: SourceSpec) -> None:
-        self.spec = spec
-        self.name = f"v4l2 {spec.arg}"
-        self._cap: Any = None
-        self._index = 0
+        super().__init__(spec, f"v4l2 {spec.arg}")
 
     def open(self) -> None:
         """Open the device; HardwareUnavailable if it is absent or busy."""
@@ -47,11 +39,4 @@ class V4l2Source:
         ok, bgr = self._cap.read()
         if not ok or bgr is None:
             raise SourceError(f"camera {self.spec.arg} stopped delivering frames")
-        self._index += 1
-        return Frame(np.ascontiguousarray(bgr[:, :, ::-1]), self._index, time.monotonic(), time.time())
-
-    def close(self) -> None:
-        """Release the device; idempotent."""
-        cap, self._cap = self._cap, None
-        if cap is not None:
-            cap.release()
+        return self._frame(bgr)

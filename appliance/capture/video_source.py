@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from appliance.capture.base import Pacer, SourceSpec
 from appliance.capture.image_source import EndOfSource
-from appliance.capture.opencv_common import import_cv2
+from appliance.capture.opencv_common import OpenCvSource, import_cv2
 from appliance.errors import SourceError
 from appliance.types import Frame
 
 __all__ = ["VideoFileSource"]
 
 
-class VideoFileSource:
+class VideoFileSource(OpenCvSource):
     """Frames of a file at its own frame rate (or ``@fps``); ``once`` ends instead of looping."""
 
     def __init__(self, spec: SourceSpec) -> None:
-        self.spec = spec
-        self.name = f"video {spec.arg}"
-        self._cap: Any = None
-        self._index = 0
+        super().__init__(spec, f"video {spec.arg}")
         self._pacer = Pacer(spec.fps)
 
     def open(self) -> None:
@@ -54,11 +47,4 @@ class VideoFileSource:
             ok, bgr = self._cap.read()
             if not ok:
                 raise SourceError(f"cannot rewind {self.spec.arg}")
-        self._index += 1
-        return Frame(np.ascontiguousarray(bgr[:, :, ::-1]), self._index, time.monotonic(), time.time())
-
-    def close(self) -> None:
-        """Release the file; idempotent."""
-        cap, self._cap = self._cap, None
-        if cap is not None:
-            cap.release()
+        return self._frame(bgr)

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Literal
 
-from appliance.errors import HardwareUnavailable, ModelError
+from appliance.errors import ModelError
 from appliance.inference.base import InferenceBackend, InterpreterBackend
 from appliance.inference.model import describe, load_model_bytes, read_model_file
 from appliance.inference.probe import DELEGATE_LIBRARY, delegate_options, probe_edgetpu
@@ -110,5 +110,3 @@ def create_backend(
     backend = _load(rt, twin, threads, None, f"cpu fallback ({threads} threads): no Edge TPU on {device}")
     return backend
 
-
-__all__ += ["HardwareUnavailable"]

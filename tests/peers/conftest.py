@@ -25,12 +25,6 @@ def require(program: str) -> str:
     return path
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_udp_bound(port: int, timeout: float = 5.0) -> None:
     """Until something listens on UDP ``port`` (like ``ss -ulnp``, without needing ss)."""
     deadline = time.monotonic() + timeout

@@ -6,7 +6,8 @@ import subprocess
 from collections import defaultdict
 from pathlib import Path
 
-from tests.peers.conftest import free_udp_port, require, run_appliance, wait_udp_bound
+from tests.conftest import free_udp_port
+from tests.peers.conftest import require, run_appliance, wait_udp_bound
 
 NTP_UNIX = 2208988800
 

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.peers.conftest import MODEL, free_udp_port, require, run_appliance, wait_udp_bound
+from tests.conftest import free_udp_port
+from tests.peers.conftest import MODEL, require, run_appliance, wait_udp_bound
 
 PATCH = Path(__file__).resolve().parent / "check_individual.pd"
 

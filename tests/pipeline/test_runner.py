@@ -44,23 +44,14 @@ def engine(models_dir: Path) -> Iterator[PoseEngine]:
     backend.close()
 
 
-@pytest.fixture
-def receiver() -> Iterator[socket.socket]:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    s.settimeout(5.0)
-    yield s
-    s.close()
-
-
-def test_images_to_osc_end_to_end(engine: PoseEngine, images_dir: Path, receiver: socket.socket) -> None:
-    port = receiver.getsockname()[1]
+def test_images_to_osc_end_to_end(engine: PoseEngine, images_dir: Path, udp_receiver: socket.socket) -> None:
+    port = udp_receiver.getsockname()[1]
     source = create_source(f"images:{images_dir}/face.jpg@20")
     with TargetSet([TargetSpec("127.0.0.1", port, "bundle", "pixels")]) as targets:
         runner = PipelineRunner(source, engine, targets)
         runner.start()
         try:
-            bundles = [OscBundle(receiver.recv(65536)) for _ in range(5)]
+            bundles = [OscBundle(udp_receiver.recv(65536)) for _ in range(5)]
         finally:
             assert runner.stop()
         stats = runner.stats()

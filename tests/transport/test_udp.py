@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 
 import pytest
 from pythonosc.osc_message import OscMessage
@@ -13,22 +12,8 @@ from appliance.errors import ConfigError
 from appliance.transport import udp
 from appliance.transport.targets import MAX_TARGETS, TargetSet
 from appliance.transport.udp import TargetSpec, UdpTarget, parse_target
+from tests.conftest import free_udp_port
 from tests.output.test_formats import sample_poses
-
-
-@pytest.fixture
-def receiver() -> Iterator[socket.socket]:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    s.settimeout(2.0)
-    yield s
-    s.close()
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.parametrize(
@@ -62,18 +47,18 @@ def test_bad_targets_are_refused_naming_the_problem(text: str, message: str) -> 
         parse_target(text)
 
 
-def test_datagrams_arrive(receiver: socket.socket) -> None:
-    port = receiver.getsockname()[1]
+def test_datagrams_arrive(udp_receiver: socket.socket) -> None:
+    port = udp_receiver.getsockname()[1]
     with TargetSet([TargetSpec("127.0.0.1", port, "arr")]) as ts:
         ts.send(sample_poses())
-        data = receiver.recv(65536)
+        data = udp_receiver.recv(65536)
         assert OscMessage(data).address == "/poses/arr"
         c = ts.counters()[f"127.0.0.1:{port}/arr"]
         assert (c.datagrams, c.errors, c.state) == (1, 0, "ok")
 
 
-def test_encoding_is_shared_between_targets_of_the_same_format(receiver: socket.socket) -> None:
-    port = receiver.getsockname()[1]
+def test_encoding_is_shared_between_targets_of_the_same_format(udp_receiver: socket.socket) -> None:
+    port = udp_receiver.getsockname()[1]
     other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     other.bind(("127.0.0.1", 0))
     other.settimeout(2.0)
@@ -81,7 +66,7 @@ def test_encoding_is_shared_between_targets_of_the_same_format(receiver: socket.
         specs = [TargetSpec("127.0.0.1", port, "bundle"), TargetSpec("127.0.0.1", other.getsockname()[1], "bundle")]
         with TargetSet(specs) as ts:
             ts.send(sample_poses())
-            assert receiver.recv(65536) == other.recv(65536)
+            assert udp_receiver.recv(65536) == other.recv(65536)
     finally:
         other.close()
 
@@ -124,15 +109,15 @@ def test_an_unresolvable_name_is_counted_and_never_blocks_sending() -> None:
         assert "cannot resolve" in counters.last_error
 
 
-def test_targets_are_bounded_and_replaceable(receiver: socket.socket) -> None:
-    port = receiver.getsockname()[1]
+def test_targets_are_bounded_and_replaceable(udp_receiver: socket.socket) -> None:
+    port = udp_receiver.getsockname()[1]
     many = [TargetSpec("127.0.0.1", 20000 + i) for i in range(MAX_TARGETS + 5)]
     with TargetSet(many) as ts:
         assert len(ts.specs) == MAX_TARGETS
         ts.set_targets([TargetSpec("127.0.0.1", port, "arr")])
         assert ts.specs == (TargetSpec("127.0.0.1", port, "arr"),)
         ts.send(sample_poses())
-        assert OscMessage(receiver.recv(65536)).address == "/poses/arr"
+        assert OscMessage(udp_receiver.recv(65536)).address == "/poses/arr"
 
 
 def test_ipv4_sockets_may_broadcast() -> None:
@@ -145,7 +130,7 @@ def test_ipv4_sockets_may_broadcast() -> None:
     assert udp._literal("broadcast") == "255.255.255.255"
 
 
-def test_ipv6_loopback(receiver: socket.socket) -> None:
+def test_ipv6_loopback(udp_receiver: socket.socket) -> None:
     rx = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     rx.bind(("::1", 0))
     rx.settimeout(2.0)

@@ -26,6 +26,7 @@ from schemathesis.checks import not_a_server_error
 from appliance.app import Application
 from appliance.config.store import ConfigStore
 from appliance.transport.control import start_control
+from appliance.transport.udp import TargetSpec
 from appliance.web.server import create_app
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -52,6 +53,10 @@ def fuzz_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Appli
     # schemathesis's client says "Host: testserver"; allowing it is the documented extra-name option.
     store.save({"http": {"allowed_hosts": ["testserver"]}})
     app = Application(store)
+    # Fuzzed host names start the target resolver thread; it belongs to this module-scoped app, so
+    # start it now (names never resolve here) to keep it out of any single test's thread count.
+    app.targets.set_targets([TargetSpec("fuzz.invalid", 9)])
+    app.targets.set_targets([])
     yield app, state
     app.stop()
     mp.undo()

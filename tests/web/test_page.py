@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import free_tcp_port
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 MODEL = "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite"
@@ -42,15 +43,9 @@ COUNT_LIT_PIXELS = """() => {
 }"""
 
 
-def _free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def appliance(models_dir: Path, images_dir: Path, tmp_path: Path) -> Iterator[str]:
-    port = _free_tcp_port()
+    port = free_tcp_port()
     proc = subprocess.Popen(
         [
             sys.executable,
