@@ -256,6 +256,12 @@ def apply_cli(config: Any, args: argparse.Namespace, fresh: bool) -> Any:
         data["http"]["bind"] = args.http_bind
     if args.control_port is not None:
         data["osc_control"]["port"] = args.control_port
+    if args.no_discovery:
+        data["network"]["discovery"] = False
+    if args.oscquery_port is not None:
+        data["network"]["oscquery_port"] = args.oscquery_port
+    if args.interface:
+        data["network"]["interfaces"] = args.interface
     try:
         return AppConfig.model_validate(data)
     except ValidationError as exc:
@@ -337,6 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--http-bind", help="HTTP address (default 0.0.0.0)")
     run.add_argument("--control-port", type=int, help="OSC control UDP port (0: off; default 9001)")
     run.add_argument("--no-control", action="store_true", help="no HTTP server and no OSC control port")
+    run.add_argument("--no-discovery", action="store_true", help="do not advertise over mDNS")
+    run.add_argument("--oscquery-port", type=int, help="OSCQuery TCP port (0: off; default 8081)")
+    run.add_argument("--interface", action="append", help="advertise on this interface or IPv4 address (repeatable)")
     run.add_argument(
         "--format",
         default=None,

@@ -99,9 +99,15 @@ class OscControlConfig(_Base):
 
 
 class NetworkConfig(_Base):
-    """Network interfaces used for discovery."""
+    """Zero-configuration discovery (mDNS / DNS-SD and OSCQuery)."""
 
-    interfaces: list[str] = Field(default_factory=list, max_length=16, description="Interface names; empty means all.")
+    discovery: bool = Field(True, description="Advertise _osc._udp, _oscjson._tcp and _http._tcp over mDNS.")
+    interfaces: list[str] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Interface names or IPv4 addresses to advertise on; empty means every non-loopback IPv4 one.",
+    )
+    oscquery_port: int = Field(8081, ge=0, le=65535, description="TCP port of the OSCQuery server (0: off).")
 
 
 class AppConfig(_Base):

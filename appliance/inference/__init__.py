@@ -109,4 +109,3 @@ def create_backend(
     logger.warning("Edge TPU unavailable on %s (%s); falling back to the CPU model %s", device, reason, twin.name)
     backend = _load(rt, twin, threads, None, f"cpu fallback ({threads} threads): no Edge TPU on {device}")
     return backend
-
