@@ -1,0 +1,429 @@
+{
+ "patcher": {
+  "fileversion": 1,
+  "appversion": {
+   "major": 8,
+   "minor": 6,
+   "revision": 0,
+   "architecture": "x64",
+   "modernui": 1
+  },
+  "classnamespace": "box",
+  "rect": [
+   100.0,
+   100.0,
+   900.0,
+   560.0
+  ],
+  "openinpresentation": 0,
+  "default_fontsize": 12.0,
+  "description": "PoseNet appliance: find with zero.browse, subscribe, receive",
+  "boxes": [
+   {
+    "box": {
+     "id": "obj-1",
+     "maxclass": "comment",
+     "patching_rect": [
+      20,
+      10,
+      760,
+      40.0
+     ],
+     "text": "PoseNet OSC appliance, zero-configuration version (needs Cycling '74's 'zero' package): boxes on the network appear in the menu; pick one and you are subscribed.",
+     "linecount": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-2",
+     "maxclass": "newobj",
+     "patching_rect": [
+      20,
+      60,
+      150,
+      22.0
+     ],
+     "text": "zero.browse _osc._udp"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-3",
+     "maxclass": "message",
+     "patching_rect": [
+      20,
+      30,
+      50,
+      22.0
+     ],
+     "text": "browse"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-4",
+     "maxclass": "newobj",
+     "patching_rect": [
+      20,
+      100,
+      220,
+      22.0
+     ],
+     "text": "umenu"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-5",
+     "maxclass": "newobj",
+     "patching_rect": [
+      20,
+      140,
+      110,
+      22.0
+     ],
+     "text": "prepend resolve"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-6",
+     "maxclass": "newobj",
+     "patching_rect": [
+      20,
+      175,
+      90,
+      22.0
+     ],
+     "text": "zero.resolve"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-7",
+     "maxclass": "newobj",
+     "patching_rect": [
+      20,
+      210,
+      110,
+      22.0
+     ],
+     "text": "route host port"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-8",
+     "maxclass": "newobj",
+     "patching_rect": [
+      20,
+      250,
+      90,
+      22.0
+     ],
+     "text": "prepend host"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-9",
+     "maxclass": "newobj",
+     "patching_rect": [
+      130,
+      250,
+      90,
+      22.0
+     ],
+     "text": "prepend port"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-10",
+     "maxclass": "newobj",
+     "patching_rect": [
+      20,
+      330,
+      60,
+      22.0
+     ],
+     "text": "udpsend"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-11",
+     "maxclass": "newobj",
+     "patching_rect": [
+      240,
+      250,
+      50,
+      22.0
+     ],
+     "text": "t b b"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-12",
+     "maxclass": "message",
+     "patching_rect": [
+      240,
+      290,
+      230,
+      22.0
+     ],
+     "text": "/posenet/listeners/add 9000 bundle"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-13",
+     "maxclass": "newobj",
+     "patching_rect": [
+      500,
+      100,
+      110,
+      22.0
+     ],
+     "text": "udpreceive 9000"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-14",
+     "maxclass": "newobj",
+     "patching_rect": [
+      500,
+      140,
+      230,
+      22.0
+     ],
+     "text": "route /posenet/frame /posenet/person"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-15",
+     "maxclass": "newobj",
+     "patching_rect": [
+      500,
+      180,
+      80,
+      22.0
+     ],
+     "text": "print frame"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-16",
+     "maxclass": "newobj",
+     "patching_rect": [
+      640,
+      180,
+      90,
+      22.0
+     ],
+     "text": "print person"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-17",
+     "maxclass": "comment",
+     "patching_rect": [
+      20,
+      380,
+      760,
+      40.0
+     ],
+     "text": "umenu lists the instance names ('posenet (1a2b)'); zero.resolve gives host and port of its OSC control port; the subscription asks for the 'bundle' format on port 9000.",
+     "linecount": 2
+    }
+   }
+  ],
+  "lines": [
+   {
+    "patchline": {
+     "source": [
+      "obj-3",
+      0
+     ],
+     "destination": [
+      "obj-2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-2",
+      0
+     ],
+     "destination": [
+      "obj-4",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-4",
+      1
+     ],
+     "destination": [
+      "obj-5",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-5",
+      0
+     ],
+     "destination": [
+      "obj-6",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-6",
+      0
+     ],
+     "destination": [
+      "obj-7",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-7",
+      0
+     ],
+     "destination": [
+      "obj-8",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-7",
+      1
+     ],
+     "destination": [
+      "obj-9",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-7",
+      1
+     ],
+     "destination": [
+      "obj-11",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-8",
+      0
+     ],
+     "destination": [
+      "obj-10",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-9",
+      0
+     ],
+     "destination": [
+      "obj-10",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-11",
+      0
+     ],
+     "destination": [
+      "obj-12",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-12",
+      0
+     ],
+     "destination": [
+      "obj-10",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-13",
+      0
+     ],
+     "destination": [
+      "obj-14",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-14",
+      0
+     ],
+     "destination": [
+      "obj-15",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-14",
+      1
+     ],
+     "destination": [
+      "obj-16",
+      0
+     ]
+    }
+   }
+  ]
+ }
+}
