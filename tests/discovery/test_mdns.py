@@ -137,3 +137,31 @@ def test_two_boxes_are_found_with_txt_records_and_oscquery(models_dir: Path, ima
     # Withdrawn on shutdown: goodbyes for all three of box A's services.
     removed = {e["removed"] for e in events if "removed" in e}
     assert {f"{box_a}.{t}" for t in by_type} <= removed, events
+
+
+def test_a_patch_finds_subscribes_and_receives_without_an_address(
+    models_dir: Path, images_dir: Path, tmp_path: Path
+) -> None:
+    """The whole zero-configuration promise, end to end, in a private namespace."""
+    py = sys.executable
+    script = "\n".join(
+        [
+            "set -e",
+            "ip link set lo up",
+            f"{py} -m appliance run --source 'images:{images_dir}/face.jpg@10' --model {models_dir / MODEL} "
+            f"--state-dir {tmp_path / 'state'} --http-bind 127.0.0.1 --http-port 18080 --control-port 19001 "
+            f"--oscquery-port 18081 --interface 127.0.0.1 --target 127.0.0.1:9/arr --quiet > {tmp_path}/box.log 2>&1 &",
+            "BOX=$!",
+            f"{py} {HERE / 'zeroconf_patch.py'} 127.0.0.1 40 > {tmp_path}/patch.json",
+            "kill -TERM $BOX; wait $BOX",
+        ]
+    )
+    env = {**os.environ, "POSENET_MODELS_DIR": str(models_dir), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        ["unshare", "--net", "sh", "-c", script], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+    assert proc.returncode == 0, proc.stderr + (tmp_path / "box.log").read_text()
+    result = json.loads((tmp_path / "patch.json").read_text())
+    assert result["host_info"]["OSC_PORT"] == 19001
+    assert result["reply"][0] == "/posenet/listeners/added" and result["reply"][3] == "bundle"
+    assert result["frames"] == 3 and result["people"] == 4
