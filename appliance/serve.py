@@ -15,6 +15,8 @@ import time
 from typing import Any
 
 from appliance.app import Application
+from appliance.service.sdnotify import Notifier, watchdog_interval
+from appliance.service.watchdog import should_pet
 
 __all__ = ["serve"]
 
@@ -22,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between checks of the interface addresses (re-announce when they change).
 ADDRESS_CHECK_SECONDS = 30.0
+#: Seconds between STATUS= updates to systemd.
+STATUS_SECONDS = 5.0
 
 
 def _announcement(app: Application) -> Any:
@@ -168,6 +172,10 @@ async def serve(app: Application, *, duration: float = 0.0, status_line: bool = 
         app.store.subscribe(on_saved)
     deadline = time.monotonic() + duration if duration else None
     next_address_check = time.monotonic() + ADDRESS_CHECK_SECONDS
+    notifier = Notifier()
+    interval = watchdog_interval()
+    notifier.ready(app.status_line())
+    next_pet = next_status = time.monotonic()
     try:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -179,10 +187,19 @@ async def serve(app: Application, *, duration: float = 0.0, status_line: bool = 
                 break
             if serve_task is not None and serve_task.done():
                 break  # uvicorn saw the signal first
+            now = time.monotonic()
+            if interval is not None and now >= next_pet:
+                next_pet = now + interval / 2
+                if _making_progress(app, now, interval):
+                    notifier.watchdog()
+            if notifier.enabled and now >= next_status:
+                next_status = now + STATUS_SECONDS
+                notifier.status(app.status_line())
             if advertiser is not None and time.monotonic() >= next_address_check:
                 next_address_check = time.monotonic() + ADDRESS_CHECK_SECONDS
                 await _check_addresses(app, advertiser)
     finally:
+        notifier.stopping()
         if status_line:
             sys.stderr.write("\n")
         if advertiser is not None:
@@ -203,4 +220,22 @@ async def serve(app: Application, *, duration: float = 0.0, status_line: bool = 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     logger.warning("stopped: %s", final)
+    notifier.close()
     return True
+
+
+def _making_progress(app: Application, now: float, interval: float) -> bool:
+    runner = app.runner
+    if runner is None:
+        return should_pet(
+            now=now, interval=interval, pipeline_running=False, heartbeat=now, frames_in=0, last_frame=now
+        )
+    stats = runner.stats()
+    return should_pet(
+        now=now,
+        interval=interval,
+        pipeline_running=runner.running,
+        heartbeat=runner.heartbeat,
+        frames_in=stats.frames_in,
+        last_frame=now - stats.seconds_since_frame,
+    )

@@ -9,15 +9,25 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from appliance.capture.base import Pacer, SourceSpec
+from appliance.errors import ConfigError
 from appliance.types import Frame
 
 __all__ = ["SyntheticSource"]
 
 
 class SyntheticSource:
-    """A stick figure moving across a gradient at ``fps`` (default 30), ``size`` (default 640x480)."""
+    """A stick figure moving across a gradient at ``fps`` (default 30), ``size`` (default 640x480).
+
+    ``synthetic:stall=N`` stops delivering after N frames, like a camera whose driver hung (a test
+    aid for the watchdog).
+    """
 
     def __init__(self, spec: SourceSpec, stall_after: int | None = None) -> None:
+        if stall_after is None and spec.arg.startswith("stall="):
+            try:
+                stall_after = int(spec.arg[len("stall=") :])
+            except ValueError:
+                raise ConfigError(f"synthetic source: {spec.arg!r} is not stall=N") from None
         self.spec = spec
         self.size = spec.size or (640, 480)
         self.name = f"synthetic {self.size[0]}x{self.size[1]}"

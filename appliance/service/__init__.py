@@ -1,0 +1,1 @@
+"""Running under systemd: sd_notify and the progress watchdog."""
