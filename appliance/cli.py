@@ -172,7 +172,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     dest = models_dir(args.dir)
     if args.action == "fetch":
-        for line in fetch_models(dest, args.names or None):
+        source = Path(args.source) if args.source else None
+        for line in fetch_models(dest, args.names or None, source=source):
             print(line)
         return EXIT_OK
     print(f"models folder: {dest}")
@@ -372,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     mod.add_argument("action", choices=["list", "fetch"])
     mod.add_argument("names", nargs="*", help="only these files (fetch)")
     mod.add_argument("--dir", help="models folder (default: $POSENET_MODELS_DIR or the user data dir)")
+    mod.add_argument("--from", dest="source", help="fetch: copy from this folder instead of downloading")
     mod.set_defaults(func=cmd_models)
 
     from appliance import bench

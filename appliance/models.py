@@ -125,11 +125,14 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def fetch_models(dest: Path, names: list[str] | None = None, timeout: float = 30.0) -> list[str]:
+def fetch_models(
+    dest: Path, names: list[str] | None = None, timeout: float = 30.0, source: Path | None = None
+) -> list[str]:
     """Download pinned models into ``dest`` (skipping good copies); returns one line per file.
 
     Each file is written to a temporary name in ``dest``, checked against its sha256, fsynced and
-    renamed, so an interrupted download never leaves a half file under the real name.
+    renamed, so an interrupted download never leaves a half file under the real name. ``source``:
+    copy from that folder instead of downloading (offline installs, image builds), same checks.
 
     Raises:
         ModelError: unknown name, network failure (with what to do offline), or checksum mismatch.
@@ -149,7 +152,8 @@ def fetch_models(dest: Path, names: list[str] | None = None, timeout: float = 30
         tmp = Path(tmp_name)
         try:
             h = hashlib.sha256()
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(m.url, timeout=timeout) as resp:
+            url = (source / m.name).resolve().as_uri() if source is not None else m.url
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
                 for chunk in iter(lambda: resp.read(1 << 16), b""):
                     h.update(chunk)
                     out.write(chunk)
@@ -160,6 +164,8 @@ def fetch_models(dest: Path, names: list[str] | None = None, timeout: float = 30
             tmp.replace(target)
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
+            if source is not None:
+                raise ModelError(f"cannot copy {m.name} from {source}: {reason}") from exc
             raise ModelError(
                 f"cannot download {m.name} ({reason}); this machine looks offline: copy the .tflite files "
                 f"listed by 'posenet-appliance models list' into {dest} (or set POSENET_MODELS_DIR) and retry"

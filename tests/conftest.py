@@ -67,12 +67,14 @@ def no_leaked_threads() -> Iterator[None]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Hardware tests run only when asked for: ``pytest -m hardware`` on a Pi with a Coral."""
-    if "hardware" in (config.getoption("-m") or ""):
-        return
-    skip = pytest.mark.skip(reason="needs a camera / Edge TPU: run 'pytest -m hardware' on the device")
+    selected = config.getoption("-m") or ""
+    skip_hw = pytest.mark.skip(reason="needs a camera / Edge TPU: run 'pytest -m hardware' on the device")
+    skip_slow = pytest.mark.skip(reason="slow integration test: POSENET_SLOW=1 pytest -m slow tests/integration")
     for item in items:
-        if "hardware" in item.keywords:
-            item.add_marker(skip)
+        if "hardware" in item.keywords and "hardware" not in selected:
+            item.add_marker(skip_hw)
+        if "slow" in item.keywords and os.environ.get("POSENET_SLOW") != "1":
+            item.add_marker(skip_slow)
 
 
 def free_udp_port() -> int:

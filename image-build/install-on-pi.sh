@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Install the PoseNet OSC appliance as a boot-time service on Raspberry Pi OS Lite (Bookworm or
+# Trixie, arm64). Run as root from a checkout of the project:  sudo bash image-build/install-on-pi.sh
+#
+# Options:
+#   --skip-pi-repos     do not install what only Raspberry Pi's / Coral's apt repositories have
+#                       (python3-picamera2, libedgetpu1-std): for plain Debian and the tests
+#   --models-from DIR   copy the pinned models from DIR instead of downloading them
+#   --config FILE       initial settings (config.json), used only if none is saved yet
+#   --prefix DIR        install location (default /opt/posenet-appliance)
+#   --no-enable         install but do not enable the service
+set -euo pipefail
+
+PREFIX=/opt/posenet-appliance
+SKIP_PI=0
+MODELS_FROM=""
+CONFIG=""
+ENABLE=1
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+MODELS=(
+    posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite
+    posenet_mobilenet_v1_075_481_641_16_quant_decoder_edgetpu.tflite
+    posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite
+    posenet_mobilenet_v1_075_353_481_16_quant_decoder_edgetpu.tflite
+)
+
+while (($#)); do
+    case "$1" in
+        --skip-pi-repos) SKIP_PI=1 ;;
+        --models-from) MODELS_FROM=$2; shift ;;
+        --config) CONFIG=$2; shift ;;
+        --prefix) PREFIX=$2; shift ;;
+        --no-enable) ENABLE=0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        *) echo "install-on-pi: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+[[ $(id -u) -eq 0 ]] || { echo "install-on-pi: run as root (sudo)" >&2; exit 2; }
+step() { printf '\n== %s\n' "$*"; }
+
+step "system packages"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends python3 python3-venv python3-pip ca-certificates >/dev/null
+if ((SKIP_PI)); then
+    echo "skipping python3-picamera2 and libedgetpu1-std (--skip-pi-repos)"
+else
+    apt-get install -y -qq --no-install-recommends python3-picamera2 >/dev/null
+    if ! apt-cache show libedgetpu1-std >/dev/null 2>&1; then
+        # Coral's apt repository provides the Edge TPU runtime.
+        echo "deb [signed-by=/usr/share/keyrings/coral-edgetpu.gpg] https://packages.cloud.google.com/apt coral-edgetpu-stable main" \
+            > /etc/apt/sources.list.d/coral-edgetpu.list
+        apt-get install -y -qq --no-install-recommends curl gnupg >/dev/null
+        curl -fsSL https://packages.cloud.google.com/apt/doc/apt-key.gpg | gpg --dearmor --yes -o /usr/share/keyrings/coral-edgetpu.gpg
+        apt-get update -qq
+    fi
+    apt-get install -y -qq --no-install-recommends libedgetpu1-std >/dev/null
+fi
+
+step "user and groups"
+install -D -m 644 "$SRC/systemd/posenet-appliance.sysusers" /usr/lib/sysusers.d/posenet-appliance.conf
+if command -v systemd-sysusers >/dev/null; then
+    systemd-sysusers /usr/lib/sysusers.d/posenet-appliance.conf
+else
+    id posenet >/dev/null 2>&1 || useradd --system --home-dir /var/lib/posenet-appliance --shell /usr/sbin/nologin posenet
+    usermod -a -G video,plugdev posenet
+fi
+
+step "application (venv with system site packages, for apt's picamera2)"
+install -d -m 755 "$PREFIX" "$PREFIX/models"
+[[ -x "$PREFIX/venv/bin/python" ]] || python3 -m venv --system-site-packages "$PREFIX/venv"
+"$PREFIX/venv/bin/pip" install -q --upgrade pip
+"$PREFIX/venv/bin/pip" install -q "$SRC"
+install -m 644 "$SRC/README.md" "$PREFIX/README.md"
+
+step "models (pinned, sha256-checked)"
+if [[ -n "$MODELS_FROM" ]]; then
+    "$PREFIX/venv/bin/posenet-appliance" models fetch "${MODELS[@]}" --dir "$PREFIX/models" --from "$MODELS_FROM"
+else
+    "$PREFIX/venv/bin/posenet-appliance" models fetch "${MODELS[@]}" --dir "$PREFIX/models"
+fi
+
+step "settings"
+install -d -m 700 -o posenet -g posenet /var/lib/posenet-appliance
+if [[ -n "$CONFIG" && ! -e /var/lib/posenet-appliance/config.json ]]; then
+    "$PREFIX/venv/bin/posenet-appliance" validate-config "$CONFIG"
+    install -m 600 -o posenet -g posenet "$CONFIG" /var/lib/posenet-appliance/config.json
+fi
+
+step "service and udev rules"
+install -m 644 "$SRC/systemd/posenet-appliance.service" /etc/systemd/system/posenet-appliance.service
+install -m 644 "$SRC/systemd/99-posenet-coral.rules" /etc/udev/rules.d/99-posenet-coral.rules
+if [[ -d /run/systemd/system ]]; then
+    systemctl daemon-reload
+    udevadm control --reload-rules 2>/dev/null || true
+fi
+if ((ENABLE)); then
+    systemctl enable posenet-appliance.service
+fi
+echo
+echo "installed in $PREFIX; start with: systemctl start posenet-appliance; web page on port 8080"
