@@ -85,3 +85,17 @@ def test_pinned_models_match_the_shared_copies(models_dir: Path) -> None:
         local = models_dir / m.name
         assert local.stat().st_size == m.size
         assert models.sha256_file(local) == m.sha256
+
+
+def test_fetch_from_a_folder_checks_like_a_download(monkeypatch, tmp_path: Path) -> None:
+    src = tmp_path / "usb"
+    src.mkdir()
+    (src / "m.tflite").write_bytes(b"model")
+    _pin(monkeypatch, "http://127.0.0.1:9/", b"model")
+    assert models.fetch_models(tmp_path / "dest", source=src) == ["fetched  m.tflite"]
+    (src / "m.tflite").write_bytes(b"tampered")
+    (tmp_path / "dest" / "m.tflite").unlink()
+    with pytest.raises(ModelError, match="checksum mismatch"):
+        models.fetch_models(tmp_path / "dest", source=src)
+    with pytest.raises(ModelError, match=r"cannot copy m\.tflite from"):
+        models.fetch_models(tmp_path / "dest", source=tmp_path / "nowhere")
