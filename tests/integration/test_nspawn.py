@@ -69,10 +69,15 @@ def test_service_under_real_systemd(rootfs: Path, models_dir: Path, tmp_path: Pa
     for m in MODELS:
         shutil.copy(models_dir / m, rootfs / "root/models" / m)
     shutil.copy("/etc/resolv.conf", rootfs / "etc/resolv.conf")
+    # The container reaches the package registries the way this machine does: same trusted CAs.
+    shutil.copy("/etc/ssl/certs/ca-certificates.crt", rootfs / "etc/ssl/certs/ca-certificates.crt")
     install = subprocess.run(
         [
             "systemd-nspawn",
             "-q",
+            "--register=no",
+            "--keep-unit",
+            "--setenv=PIP_CERT=/etc/ssl/certs/ca-certificates.crt",
             "-D",
             str(rootfs),
             "--pipe",

@@ -6,11 +6,12 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import appliance_run_args
 
 MODEL = "posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite"
 
@@ -41,22 +42,15 @@ def wait_udp_bound(port: int, timeout: float = 5.0) -> None:
 def run_appliance(
     models_dir: Path, images_dir: Path, targets: list[str], seconds: float, state_dir: Path
 ) -> subprocess.CompletedProcess[str]:
-    args = [
-        sys.executable,
-        "-m",
-        "appliance",
-        "run",
-        "--source",
+    args = appliance_run_args(
         f"images:{images_dir}/face.jpg@10",
-        "--model",
-        str(models_dir / MODEL),
+        models_dir / MODEL,
+        state_dir,
         "--duration",
         str(seconds),
-        "--quiet",
         "--no-control",
-        "--state-dir",
-        str(state_dir),
-    ]
-    for t in targets:
+        target=targets[0],
+    )
+    for t in targets[1:]:
         args += ["--target", t]
     return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)

@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_udp_port
+from tests.conftest import appliance_run_args, free_udp_port
 from tests.peers.conftest import MODEL, require, wait_udp_bound
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "pd"
@@ -33,30 +32,7 @@ def test_example_patch_subscribes_and_receives(
     control, listen = free_udp_port(), free_udp_port()
     env = {**os.environ, "POSENET_MODELS_DIR": str(models_dir)}
     box = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "appliance",
-            "run",
-            "--source",
-            f"images:{images_dir}/face.jpg@10",
-            "--model",
-            MODEL,
-            "--state-dir",
-            str(tmp_path),
-            "--http-bind",
-            "127.0.0.1",
-            "--http-port",
-            "0",
-            "--control-port",
-            str(control),
-            "--oscquery-port",
-            "0",
-            "--no-discovery",
-            "--target",
-            "127.0.0.1:9/arr",
-            "--quiet",
-        ],
+        appliance_run_args(f"images:{images_dir}/face.jpg@10", MODEL, tmp_path, control_port=control),
         stderr=subprocess.PIPE,
         text=True,
         env=env,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from appliance.service.sdnotify import Notifier, watchdog_interval
 from appliance.service.watchdog import should_pet
+from tests.conftest import appliance_run_args
 
 
 @pytest.fixture
@@ -106,30 +106,7 @@ def _run(models_dir: Path, tmp_path: Path, source: str, notify: str) -> subproce
     env = {**os.environ, "POSENET_MODELS_DIR": str(models_dir), "NOTIFY_SOCKET": notify, "WATCHDOG_USEC": "2000000"}
     env.pop("WATCHDOG_PID", None)
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "appliance",
-            "run",
-            "--source",
-            source,
-            "--model",
-            "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite",
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--http-bind",
-            "127.0.0.1",
-            "--http-port",
-            "0",
-            "--control-port",
-            "0",
-            "--oscquery-port",
-            "0",
-            "--no-discovery",
-            "--target",
-            "127.0.0.1:9/arr",
-            "--quiet",
-        ],
+        appliance_run_args(source, "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite", tmp_path / "state"),
         stderr=subprocess.PIPE,
         text=True,
         env=env,
