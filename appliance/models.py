@@ -159,6 +159,8 @@ def fetch_models(
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
+            # mkstemp makes 0600 files; models are read by the service's own user.
+            tmp.chmod(0o644)
             if h.hexdigest() != m.sha256:
                 raise ModelError(f"{m.name}: checksum mismatch (got {h.hexdigest()[:12]}…, want {m.sha256[:12]}…)")
             tmp.replace(target)

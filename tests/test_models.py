@@ -99,3 +99,11 @@ def test_fetch_from_a_folder_checks_like_a_download(monkeypatch, tmp_path: Path)
         models.fetch_models(tmp_path / "dest", source=src)
     with pytest.raises(ModelError, match=r"cannot copy m\.tflite from"):
         models.fetch_models(tmp_path / "dest", source=tmp_path / "nowhere")
+
+
+def test_fetched_models_are_readable_by_everyone(server, monkeypatch, tmp_path: Path) -> None:
+    base, root = server
+    (root / "m.tflite").write_bytes(b"x")
+    _pin(monkeypatch, base, b"x")
+    models.fetch_models(tmp_path / "models")
+    assert (tmp_path / "models" / "m.tflite").stat().st_mode & 0o777 == 0o644  # the service user reads them
