@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_tcp_port, free_udp_port
+from tests.conftest import appliance_run_args, free_tcp_port, free_udp_port
 
 MODEL = "posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite"
 
@@ -139,30 +139,14 @@ def test_run_stops_cleanly_on_sigterm_with_the_control_plane_up(
     control_port, http_port = free_udp_port(), free_tcp_port()
     env = {**os.environ, "POSENET_MODELS_DIR": str(models_dir)}
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "appliance",
-            "run",
-            "--source",
+        appliance_run_args(
             f"images:{images_dir}/face.jpg@10",
-            "--model",
             MODEL,
-            "--target",
-            "127.0.0.1:9/bundle",
-            "--quiet",
-            "--no-discovery",
-            "--oscquery-port",
-            "0",
-            "--state-dir",
-            str(tmp_path),
-            "--http-bind",
-            "127.0.0.1",
-            "--http-port",
-            str(http_port),
-            "--control-port",
-            str(control_port),
-        ],
+            tmp_path,
+            control_port=control_port,
+            http_port=http_port,
+            target="127.0.0.1:9/bundle",
+        ),
         stderr=subprocess.PIPE,
         text=True,
         env=env,

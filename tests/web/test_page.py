@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_tcp_port
+from tests.conftest import appliance_run_args, free_tcp_port
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 MODEL = "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite"
@@ -47,30 +46,9 @@ COUNT_LIT_PIXELS = """() => {
 def appliance(models_dir: Path, images_dir: Path, tmp_path: Path) -> Iterator[str]:
     port = free_tcp_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "appliance",
-            "run",
-            "--source",
-            f"images:{images_dir}/face.jpg@8",
-            "--model",
-            str(models_dir / MODEL),
-            "--state-dir",
-            str(tmp_path),
-            "--http-bind",
-            "127.0.0.1",
-            "--http-port",
-            str(port),
-            "--control-port",
-            "0",
-            "--target",
-            "127.0.0.1:9/bundle",
-            "--quiet",
-            "--no-discovery",
-            "--oscquery-port",
-            "0",
-        ],
+        appliance_run_args(
+            f"images:{images_dir}/face.jpg@8", models_dir / MODEL, tmp_path, http_port=port, target="127.0.0.1:9/bundle"
+        ),
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "POSENET_MODELS_DIR": str(models_dir)},
