@@ -291,6 +291,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if clean else EXIT_FAILURE
 
 
+def cmd_firstboot(args: argparse.Namespace) -> int:
+    """Unique host name and boot-partition settings (run as root before the service)."""
+    from appliance.service.firstboot import FirstBootPaths, apply_boot_settings, set_unique_hostname
+
+    paths = FirstBootPaths(Path(args.boot), Path(args.state_dir), Path(args.hostname_file), Path(args.hosts_file))
+    renamed = set_unique_hostname(paths, live=not args.no_live)
+    print(f"host name: {renamed}" if renamed else "host name: unchanged")
+    print(apply_boot_settings(paths))
+    return EXIT_OK
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     """Exit 0 if the configuration file is valid, 1 (with the failing fields) if not."""
     import json
@@ -364,6 +375,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="no live status line")
     _add_engine_args(run)
     run.set_defaults(func=cmd_run)
+
+    fb = sub.add_parser("firstboot", help="set a unique host name, apply posenet.json from the boot partition")
+    fb.add_argument("--boot", default="/boot/firmware")
+    fb.add_argument("--state-dir", default="/var/lib/posenet-appliance")
+    fb.add_argument("--hostname-file", default="/etc/hostname")
+    fb.add_argument("--hosts-file", default="/etc/hosts")
+    fb.add_argument("--no-live", action="store_true", help="only write the files (image builds, tests)")
+    fb.set_defaults(func=cmd_firstboot)
 
     val = sub.add_parser("validate-config", help="check a configuration file (exit 0 valid, 1 invalid)")
     val.add_argument("file")

@@ -90,13 +90,14 @@ fi
 
 step "service and udev rules"
 install -m 644 "$SRC/systemd/posenet-appliance.service" /etc/systemd/system/posenet-appliance.service
+install -m 644 "$SRC/systemd/posenet-firstboot.service" /etc/systemd/system/posenet-firstboot.service
 install -m 644 "$SRC/systemd/99-posenet-coral.rules" /etc/udev/rules.d/99-posenet-coral.rules
 if [[ -d /run/systemd/system ]]; then
     systemctl daemon-reload
     udevadm control --reload-rules 2>/dev/null || true
 fi
 if ((ENABLE)); then
-    systemctl enable posenet-appliance.service
+    systemctl enable posenet-firstboot.service posenet-appliance.service
 fi
 echo
 echo "installed in $PREFIX; start with: systemctl start posenet-appliance; web page on port 8080"

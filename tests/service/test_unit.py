@@ -34,6 +34,22 @@ def test_verify_has_no_warnings(analyze: str, tmp_path: Path) -> None:
     assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
 
 
+def test_firstboot_unit_verifies(analyze: str, tmp_path: Path) -> None:
+    unit = UNIT.with_name("posenet-firstboot.service")
+    root = tmp_path / "root"
+    (root / "opt/posenet-appliance/venv/bin").mkdir(parents=True)
+    (root / "etc/systemd/system").mkdir(parents=True)
+    (root / "usr/lib/systemd").mkdir(parents=True)
+    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
+    exe = root / "opt/posenet-appliance/venv/bin/posenet-appliance"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    for u in (UNIT, unit):
+        shutil.copy(u, root / "etc/systemd/system" / u.name)
+    proc = subprocess.run([analyze, "verify", f"--root={root}", unit.name], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
+
+
 def test_security_exposure_is_low(analyze: str) -> None:
     proc = subprocess.run(
         [analyze, "security", "--offline=yes", str(UNIT)], capture_output=True, text=True, check=False

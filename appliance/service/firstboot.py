@@ -1,0 +1,87 @@
+"""First boot (and every boot; it is idempotent): unique host name, settings from the boot partition.
+
+* Host name: a box still called ``raspberrypi`` (or ``posenet``, ``localhost``) becomes
+  ``posenet-XXXX`` (XXXX from /etc/machine-id), so two boxes on one network never share a name.
+  A name someone chose is left alone.
+* Settings: ``posenet.json`` on the boot partition (readable from any laptop) is validated; a valid
+  file replaces the saved configuration (atomically) and is renamed ``posenet.json.applied``; an
+  invalid one is renamed ``posenet.json.invalid`` with the reason in ``posenet.json.error.txt``
+  beside it, and the saved configuration is not touched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from appliance.config.atomic import write_atomic
+from appliance.config.models import AppConfig
+from appliance.config.store import ConfigStore, describe_errors
+from appliance.discovery.advertiser import machine_id
+
+__all__ = ["DEFAULT_NAMES", "FirstBootPaths", "apply_boot_settings", "set_unique_hostname"]
+
+logger = logging.getLogger(__name__)
+DEFAULT_NAMES = {"", "raspberrypi", "posenet", "localhost"}
+SETTINGS_NAME = "posenet.json"
+
+
+@dataclass(frozen=True, slots=True)
+class FirstBootPaths:
+    """Where things are; tests point these into a temporary folder."""
+
+    boot: Path = Path("/boot/firmware")
+    state_dir: Path = Path("/var/lib/posenet-appliance")
+    hostname: Path = Path("/etc/hostname")
+    hosts: Path = Path("/etc/hosts")
+
+
+def set_unique_hostname(paths: FirstBootPaths, *, live: bool = True) -> str | None:
+    """Rename a default host name to ``posenet-XXXX``; returns the new name, or None if unchanged."""
+    try:
+        current = paths.hostname.read_text().strip()
+    except FileNotFoundError:
+        current = ""
+    if current not in DEFAULT_NAMES:
+        return None
+    new = f"posenet-{machine_id()}"
+    write_atomic(paths.hostname, (new + "\n").encode(), mode=0o644, keep_backup=False)
+    try:
+        lines = paths.hosts.read_text().splitlines()
+    except FileNotFoundError:
+        lines = ["127.0.0.1\tlocalhost"]
+    lines = [ln for ln in lines if not ln.startswith("127.0.1.1")] + [f"127.0.1.1\t{new}"]
+    write_atomic(paths.hosts, ("\n".join(lines) + "\n").encode(), mode=0o644, keep_backup=False)
+    if live:
+        subprocess.run(["hostname", new], check=False, capture_output=True)
+    logger.warning("host name set to %s", new)
+    return new
+
+
+def apply_boot_settings(paths: FirstBootPaths) -> str:
+    """Apply ``posenet.json`` from the boot partition if present; returns what happened, one line."""
+    src = paths.boot / SETTINGS_NAME
+    if not src.exists():
+        return f"no {SETTINGS_NAME} on the boot partition"
+    try:
+        config = AppConfig.model_validate(json.loads(src.read_bytes()))
+    except (ValueError, ValidationError) as exc:
+        reason = describe_errors(exc) if isinstance(exc, ValidationError) else str(exc).splitlines()[0]
+        src.replace(src.with_name(SETTINGS_NAME + ".invalid"))
+        src.with_name(SETTINGS_NAME + ".error.txt").write_text(f"not applied: {reason}\n")
+        logger.error("boot settings not applied: %s", reason)
+        return f"{SETTINGS_NAME} is invalid ({reason}); kept the saved settings"
+    store = ConfigStore.in_dir(paths.state_dir)
+    store.save(config)
+    owner = paths.state_dir.stat()
+    for f in (store.path, store.path.with_name(store.path.name + ".bak")):
+        if f.exists() and os.geteuid() == 0:
+            os.chown(f, owner.st_uid, owner.st_gid)  # the service user reads it, not root
+    src.replace(src.with_name(SETTINGS_NAME + ".applied"))
+    return f"applied {SETTINGS_NAME} from the boot partition"
