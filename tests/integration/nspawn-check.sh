@@ -15,6 +15,7 @@ show() { systemctl show -p "$1" --value $S; }
 
 wait_active; wait_api
 first_state="$(show ActiveState)/$(show SubState)"; first_status=$(show StatusText)
+firstboot="$(systemctl show -p Result --value posenet-firstboot.service)/$(systemctl show -p ExecMainStatus --value posenet-firstboot.service)"
 api /config PATCH '{"device_name": "nspawn-box"}' >/dev/null
 systemctl restart $S; wait_active; wait_api
 kept=$(api /config GET | py "import json,sys; print(json.load(sys.stdin)['device_name'])")
@@ -29,5 +30,5 @@ t0=$(date +%s.%N); systemctl stop $S; t1=$(date +%s.%N)
 journalctl -b -u $S --no-pager > /out/journal.txt
 py "import json; json.dump({'first_state': '$first_state', 'first_status': '''$first_status''', 'kept': '$kept',
   'restarts_before': int('$restarts_before'), 'restarts_after': int('$restarts_after'),
-  'stop_seconds': $t1 - $t0, 'result': '$(show Result)', 'exit_status': '$(show ExecMainStatus)'}, open('$out', 'w'))"
+  'stop_seconds': $t1 - $t0, 'firstboot': '$firstboot', 'result': '$(show Result)', 'exit_status': '$(show ExecMainStatus)'}, open('$out', 'w'))"
 systemctl poweroff --no-block

@@ -128,6 +128,7 @@ def test_service_under_real_systemd(rootfs: Path, models_dir: Path, tmp_path: Pa
     print(json.dumps(results, indent=1))
     assert results["first_state"] == "active/running", results  # Type=notify: active only after READY=1
     assert "cpu" in results["first_status"]  # STATUS= lines reach systemctl status
+    assert results["firstboot"] == "success/0", results  # host name and boot settings step ran first
     assert results["kept"] == "nspawn-box"  # the saved configuration survived a restart
     assert results["restarts_after"] > results["restarts_before"], journal[-3000:]  # watchdog restarted it
     assert "Watchdog timeout" in journal or "watchdog timeout" in journal.lower()
