@@ -247,7 +247,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: Any, add_engine_args: Callable[[argparse.ArgumentParser], None]) -> None:
+def add_parser(sub: Any) -> None:
     """Register ``bench`` and its sub-benchmarks on the CLI."""
     bench = sub.add_parser("bench", help="print performance numbers (not a test)")
     bsub = bench.add_subparsers(dest="bench", required=True, parser_class=type(bench))

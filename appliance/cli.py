@@ -397,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from appliance import bench
 
-    bench.add_parser(sub, _add_engine_args)
+    bench.add_parser(sub)
     return parser
 
 

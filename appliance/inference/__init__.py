@@ -96,8 +96,6 @@ def create_backend(
             return _load(rt, tpu_path, threads, delegate, f"edgetpu ({device})")
         except (OSError, ValueError, ModelError) as exc:
             reason = str(exc).splitlines()[0]
-        else:  # pragma: no cover - unreachable
-            reason = ""
     else:
         reason = probe.reason
     twin = cpu_twin(tpu_path)
@@ -107,5 +105,4 @@ def create_backend(
             "plug in the Coral or choose a CPU model"
         )
     logger.warning("Edge TPU unavailable on %s (%s); falling back to the CPU model %s", device, reason, twin.name)
-    backend = _load(rt, twin, threads, None, f"cpu fallback ({threads} threads): no Edge TPU on {device}")
-    return backend
+    return _load(rt, twin, threads, None, f"cpu fallback ({threads} threads): no Edge TPU on {device}")
