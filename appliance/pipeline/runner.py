@@ -260,7 +260,7 @@ class PipelineRunner:
             frames_in=self._frames_in,
             frames_processed=self._processed,
             frames_dropped=self.mailbox.dropped + self._outbox.dropped,
-            errors=self._errors,
+            errors=self._errors + self.targets.encode_errors,
             fps=_rate(self._out_times, now),
             input_fps=_rate(self._in_times, now),
             people=len(self.latest),

@@ -24,6 +24,7 @@ class TargetStats:
 class PipelineStats:
     """Counters and timings; times in milliseconds, rates per second.
 
+    ``errors`` counts frames that failed to prepare, infer or decode, and OSC encodings that failed.
     ``source_state`` is "starting", "ok", "stalled" (no frame for a while; it recovers by
     itself), "error: ..." (being reopened with backoff) or "ended". ``latency_*`` is capture to
     the last datagram sent.

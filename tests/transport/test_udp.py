@@ -140,3 +140,19 @@ def test_ipv6_loopback(udp_receiver: socket.socket) -> None:
             assert OscMessage(rx.recv(65536)).address == "/wek/inputs"
     finally:
         rx.close()
+
+
+def test_a_failing_format_is_counted_and_the_others_still_send(
+    udp_receiver: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from appliance.output.osc import formats
+
+    def broken(poses: object, options: object) -> list[bytes]:
+        raise RuntimeError("bug in a format")
+
+    monkeypatch.setitem(formats.FORMATS, "wekinator", broken)
+    port = udp_receiver.getsockname()[1]
+    with TargetSet([TargetSpec("127.0.0.1", port, "wekinator"), TargetSpec("127.0.0.1", port, "arr")]) as ts:
+        ts.send(sample_poses())
+        assert OscMessage(udp_receiver.recv(65536)).address == "/poses/arr"
+        assert ts.encode_errors == 1
