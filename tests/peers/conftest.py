@@ -54,3 +54,8 @@ def run_appliance(
     for t in targets[1:]:
         args += ["--target", t]
     return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+
+
+def pd_command(pd: str, patch: Path, send: str) -> list[str]:
+    """Pure Data headless in real time (not -batch, which does not service sockets), with -send messages."""
+    return [pd, "-nogui", "-noaudio", "-nomidi", "-noprefs", "-stderr", "-open", str(patch), "-send", send]

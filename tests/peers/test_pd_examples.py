@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import appliance_run_args, free_udp_port
-from tests.peers.conftest import MODEL, require, wait_udp_bound
+from tests.peers.conftest import MODEL, pd_command, require, wait_udp_bound
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "pd"
 
@@ -42,18 +42,11 @@ def test_example_patch_subscribes_and_receives(
         log = tmp_path / "pd.log"
         with log.open("w") as out:
             subprocess.run(
-                [
+                pd_command(
                     pd,
-                    "-nogui",
-                    "-noaudio",
-                    "-nomidi",
-                    "-noprefs",
-                    "-stderr",
-                    "-open",
-                    str(EXAMPLES / f"posenet-{fmt}.pd"),
-                    "-send",
+                    EXAMPLES / f"posenet-{fmt}.pd",
                     f"pn-listen {listen}; pn-connect 127.0.0.1 {control}; pn-subscribe {listen} {fmt}; pn-quit 3000",
-                ],
+                ),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 timeout=30,

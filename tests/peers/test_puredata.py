@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import free_udp_port
-from tests.peers.conftest import MODEL, require, run_appliance, wait_udp_bound
+from tests.peers.conftest import MODEL, pd_command, require, run_appliance, wait_udp_bound
 
 PATCH = Path(__file__).resolve().parent / "check_individual.pd"
 
@@ -19,18 +19,7 @@ def test_pd_receives_individual_and_every_value_is_valid(models_dir: Path, image
     log = tmp_path / "pd.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [
-                pd,
-                "-nogui",
-                "-noaudio",
-                "-nomidi",
-                "-noprefs",
-                "-stderr",
-                "-open",
-                str(PATCH),
-                "-send",
-                f"oscport {port}; quitafter 60000",
-            ],
+            pd_command(pd, PATCH, f"oscport {port}; quitafter 60000"),
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -20,7 +20,8 @@ def analyze() -> str:
     return tool
 
 
-def test_verify_has_no_warnings(analyze: str, tmp_path: Path) -> None:
+def _verify(analyze: str, tmp_path: Path, *units: Path) -> subprocess.CompletedProcess[str]:
+    """`systemd-analyze verify` of the last of ``units`` in a small fake root holding all of them."""
     root = tmp_path / "root"
     (root / "opt/posenet-appliance/venv/bin").mkdir(parents=True)
     (root / "etc/systemd/system").mkdir(parents=True)
@@ -29,24 +30,20 @@ def test_verify_has_no_warnings(analyze: str, tmp_path: Path) -> None:
     exe = root / "opt/posenet-appliance/venv/bin/posenet-appliance"
     exe.write_text("#!/bin/sh\n")
     exe.chmod(0o755)
-    shutil.copy(UNIT, root / "etc/systemd/system" / UNIT.name)
-    proc = subprocess.run([analyze, "verify", f"--root={root}", UNIT.name], capture_output=True, text=True, check=False)
+    for unit in units:
+        shutil.copy(unit, root / "etc/systemd/system" / unit.name)
+    return subprocess.run(
+        [analyze, "verify", f"--root={root}", units[-1].name], capture_output=True, text=True, check=False
+    )
+
+
+def test_verify_has_no_warnings(analyze: str, tmp_path: Path) -> None:
+    proc = _verify(analyze, tmp_path, UNIT)
     assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
 
 
 def test_firstboot_unit_verifies(analyze: str, tmp_path: Path) -> None:
-    unit = UNIT.with_name("posenet-firstboot.service")
-    root = tmp_path / "root"
-    (root / "opt/posenet-appliance/venv/bin").mkdir(parents=True)
-    (root / "etc/systemd/system").mkdir(parents=True)
-    (root / "usr/lib/systemd").mkdir(parents=True)
-    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
-    exe = root / "opt/posenet-appliance/venv/bin/posenet-appliance"
-    exe.write_text("#!/bin/sh\n")
-    exe.chmod(0o755)
-    for u in (UNIT, unit):
-        shutil.copy(u, root / "etc/systemd/system" / u.name)
-    proc = subprocess.run([analyze, "verify", f"--root={root}", unit.name], capture_output=True, text=True, check=False)
+    proc = _verify(analyze, tmp_path, UNIT, UNIT.with_name("posenet-firstboot.service"))
     assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
 
 
