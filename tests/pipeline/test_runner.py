@@ -63,7 +63,8 @@ def test_images_to_osc_end_to_end(engine: PoseEngine, images_dir: Path, udp_rece
     # The time tag is the capture time (wall clock), before now and recent.
     assert 0 <= time.time() - bundles[-1].timestamp < 5
     assert stats.frames_processed >= 5 and stats.source_state == "ok" and stats.people == 4
-    assert stats.inference_ms > 0 and stats.latency_p50_ms >= stats.inference_ms
+    # inference_ms is the last frame's; latencies are over many frames, so compare like with like.
+    assert stats.inference_ms > 0 and 0 < stats.latency_p50_ms <= stats.latency_p99_ms
     assert stats.targets[0].datagrams >= 5 and stats.targets[0].errors == 0
     assert not runner.running
 
