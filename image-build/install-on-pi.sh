@@ -9,6 +9,11 @@
 #   --config FILE       initial settings (config.json), used only if none is saved yet
 #   --prefix DIR        install location (default /opt/posenet-appliance)
 #   --no-enable         install but do not enable the service
+#   --image             building an SD-card image (pi-gen's chroot): touch nothing live on this
+#                       machine, leave no caches behind
+#
+# Python packages come from image-build/requirements-pyXY.txt (hash-locked, made by lock.py) when one
+# matches this Python (3.11 on Bookworm, 3.13 on Trixie), so every device runs what was tested.
 set -euo pipefail
 
 PREFIX=/opt/posenet-appliance
@@ -16,6 +21,7 @@ SKIP_PI=0
 MODELS_FROM=""
 CONFIG=""
 ENABLE=1
+IMAGE=0
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 MODELS=(
     posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite
@@ -31,13 +37,16 @@ while (($#)); do
         --config) CONFIG=$2; shift ;;
         --prefix) PREFIX=$2; shift ;;
         --no-enable) ENABLE=0 ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        --image) IMAGE=1 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "install-on-pi: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
 done
 [[ $(id -u) -eq 0 ]] || { echo "install-on-pi: run as root (sudo)" >&2; exit 2; }
 step() { printf '\n== %s\n' "$*"; }
+# Live actions (daemon-reload, udev) only on a running system, never in a chroot or image build.
+live() { ((!IMAGE)) && [[ -d /run/systemd/system ]] && ! systemd-detect-virt --quiet --chroot 2>/dev/null; }
 
 step "system packages"
 export DEBIAN_FRONTEND=noninteractive
@@ -70,9 +79,24 @@ fi
 step "application (venv with system site packages, for apt's picamera2)"
 install -d -m 755 "$PREFIX" "$PREFIX/models"
 [[ -x "$PREFIX/venv/bin/python" ]] || python3 -m venv --system-site-packages "$PREFIX/venv"
-"$PREFIX/venv/bin/pip" install -q --upgrade pip
-"$PREFIX/venv/bin/pip" install -q "$SRC"
+PIP=("$PREFIX/venv/bin/python" -m pip --disable-pip-version-check --no-cache-dir)
+PYV=$("$PREFIX/venv/bin/python" -c 'import sys; print("%d%d" % sys.version_info[:2])')
+LOCK="$SRC/image-build/requirements-py$PYV.txt"
+if [[ -f "$LOCK" ]]; then
+    echo "dependencies from $(basename "$LOCK") (hash-checked)"
+    "${PIP[@]}" install -q --require-hashes -r "$LOCK"
+    "${PIP[@]}" install -q --no-deps "$SRC"
+else
+    echo "no lock file for Python ${PYV:0:1}.${PYV:1}: installing the newest compatible dependencies" >&2
+    "${PIP[@]}" install -q "$SRC"
+fi
 install -m 644 "$SRC/README.md" "$PREFIX/README.md"
+{   # what is installed, for whoever debugs this box later
+    if [[ -f "$SRC/build/BUILD-INFO" ]]; then cat "$SRC/build/BUILD-INFO"
+    elif git -C "$SRC" rev-parse HEAD >/dev/null 2>&1; then echo "appliance $(git -C "$SRC" describe --always --dirty)"; fi
+    echo "installed $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -m), Python ${PYV:0:1}.${PYV:1}, $( [[ -f "$LOCK" ]] && basename "$LOCK" || echo 'no lock')"
+    "${PIP[@]}" freeze --local 2>/dev/null | sed 's/^/  /'
+} > "$PREFIX/INSTALL-INFO"
 
 step "models (pinned, sha256-checked)"
 if [[ -n "$MODELS_FROM" ]]; then
@@ -83,6 +107,15 @@ fi
 
 step "settings"
 install -d -m 700 -o posenet -g posenet /var/lib/posenet-appliance
+install -d -m 700 -o posenet -g posenet /var/cache/posenet-appliance /var/cache/posenet-appliance/numba
+if ((!IMAGE)); then
+    # Compile the decoder kernel now, as the service user into the service's cache, so the first
+    # start does not spend seconds on it. Not for images: the cache is tied to this machine's CPU.
+    t0=$SECONDS
+    runuser -u posenet -- env NUMBA_CACHE_DIR=/var/cache/posenet-appliance/numba "$PREFIX/venv/bin/python" \
+        -c 'from appliance.pose.decode import warm_up; warm_up()'
+    echo "decoder kernel compiled in $((SECONDS - t0)) s"
+fi
 if [[ -n "$CONFIG" && ! -e /var/lib/posenet-appliance/config.json ]]; then
     "$PREFIX/venv/bin/posenet-appliance" validate-config "$CONFIG"
     install -m 600 -o posenet -g posenet "$CONFIG" /var/lib/posenet-appliance/config.json
@@ -92,12 +125,16 @@ step "service and udev rules"
 install -m 644 "$SRC/systemd/posenet-appliance.service" /etc/systemd/system/posenet-appliance.service
 install -m 644 "$SRC/systemd/posenet-firstboot.service" /etc/systemd/system/posenet-firstboot.service
 install -m 644 "$SRC/systemd/99-posenet-coral.rules" /etc/udev/rules.d/99-posenet-coral.rules
-if [[ -d /run/systemd/system ]]; then
+if live; then
     systemctl daemon-reload
     udevadm control --reload-rules 2>/dev/null || true
 fi
 if ((ENABLE)); then
     systemctl enable posenet-firstboot.service posenet-appliance.service
+fi
+if ((IMAGE)); then
+    apt-get clean
+    rm -rf /root/.cache/pip
 fi
 echo
 echo "installed in $PREFIX; start with: systemctl start posenet-appliance; web page on port 8080"

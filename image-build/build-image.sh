@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Build the SD-card image: Raspberry Pi OS Lite (arm64) + the appliance, with pi-gen.
+#   sudo bash image-build/build-image.sh [options]      → deploy/…-posenet-appliance-posenet.img.xz
+#
+# Options:
+#   --pigen-dir DIR     pi-gen checkout to use or create (default: build/pi-gen)
+#   --pigen-ref REF     pi-gen branch or tag to check out (default: arm64, the 64-bit branch; pin a
+#                       release tag such as YYYY-MM-DD-raspios-trixie-arm64 for a repeatable build)
+#   --models-from DIR   put the pinned models from DIR into the image instead of downloading them
+#                       (their sha256 is checked either way)
+#   --config FILE       settings (posenet.json format) baked in as the initial configuration
+#   --pigen-config FILE more pi-gen settings (sourced after image-build/pigen/config)
+#   --docker            build with pi-gen's build-docker.sh instead of build.sh
+#   --prepare-only      set pi-gen up (stage, files, config) but do not build
+# Needs: git, and pi-gen's own dependencies (see its README; build-docker.sh needs only docker).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+PIGEN_DIR="$ROOT/build/pi-gen"
+PIGEN_REF=arm64
+PIGEN_URL=https://github.com/RPi-Distro/pi-gen.git
+MODELS_FROM=""
+CONFIG=""
+EXTRA=""
+DOCKER=0
+PREPARE_ONLY=0
+MODELS=(
+    posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite
+    posenet_mobilenet_v1_075_481_641_16_quant_decoder_edgetpu.tflite
+    posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite
+    posenet_mobilenet_v1_075_353_481_16_quant_decoder_edgetpu.tflite
+)
+die() { echo "build-image: $*" >&2; exit 2; }
+
+while (($#)); do
+    case "$1" in
+        --pigen-dir) PIGEN_DIR=$2; shift ;;
+        --pigen-ref) PIGEN_REF=$2; shift ;;
+        --models-from) MODELS_FROM=$2; shift ;;
+        --config) CONFIG=$2; shift ;;
+        --pigen-config) EXTRA=$2; shift ;;
+        --docker) DOCKER=1 ;;
+        --prepare-only) PREPARE_ONLY=1 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        *) die "unknown option $1 (see --help)" ;;
+    esac
+    shift
+done
+[[ "$PIGEN_DIR" == *" "* ]] && die "pi-gen cannot build in a path with spaces: $PIGEN_DIR"
+[[ -z "$CONFIG" || -f "$CONFIG" ]] || die "no such settings file: $CONFIG"
+[[ -z "$EXTRA" || -f "$EXTRA" ]] || die "no such pi-gen config: $EXTRA"
+if [[ -n "$MODELS_FROM" ]]; then
+    for m in "${MODELS[@]}"; do [[ -f "$MODELS_FROM/$m" ]] || die "missing model $MODELS_FROM/$m"; done
+fi
+
+if [[ ! -d "$PIGEN_DIR/.git" ]]; then
+    git clone --quiet --branch "$PIGEN_REF" "$PIGEN_URL" "$PIGEN_DIR"
+fi
+PIGEN_COMMIT=$(git -C "$PIGEN_DIR" rev-parse HEAD)
+
+# The stage goes inside the pi-gen tree (build-docker.sh only sees that tree), after stage2 (Lite).
+STAGE="$PIGEN_DIR/stage2-posenet"
+rm -rf "$STAGE"
+cp -r "$HERE/pigen/stage2-posenet" "$STAGE"
+FILES="$STAGE/00-posenet/files"
+mkdir -p "$FILES"
+# Exactly the committed project (plus uncommitted edits to tracked files), and where it came from.
+APP_COMMIT=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
+printf 'appliance %s\npi-gen %s (%s)\nbuilt %s\n' "$APP_COMMIT" "$PIGEN_COMMIT" "$PIGEN_REF" \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$FILES/BUILD-INFO"
+(cd "$ROOT" && git ls-files -z | tar --null -czf "$FILES/posenet-appliance-src.tar.gz" -T -)
+if [[ -n "$MODELS_FROM" ]]; then
+    mkdir -p "$FILES/models"
+    for m in "${MODELS[@]}"; do cp "$MODELS_FROM/$m" "$FILES/models/"; done
+fi
+[[ -z "$CONFIG" ]] || install -m 600 "$CONFIG" "$FILES/posenet.json"
+
+# Lite image stages + ours; only our stage exports an image.
+touch "$PIGEN_DIR/stage2/SKIP_IMAGES"
+for s in stage3 stage4 stage5; do
+    [[ -d "$PIGEN_DIR/$s" ]] && touch "$PIGEN_DIR/$s/SKIP" "$PIGEN_DIR/$s/SKIP_IMAGES"
+done
+{
+    cat "$HERE/pigen/config"
+    [[ -z "$EXTRA" ]] || cat "$EXTRA"
+    echo 'STAGE_LIST="stage0 stage1 stage2 stage2-posenet"'
+} > "$PIGEN_DIR/config-posenet"
+echo "pi-gen $PIGEN_REF at $PIGEN_COMMIT prepared in $PIGEN_DIR (appliance $APP_COMMIT)"
+((PREPARE_ONLY)) && exit 0
+
+cd "$PIGEN_DIR"
+if ((DOCKER)); then
+    ./build-docker.sh -c config-posenet
+else
+    [[ $(id -u) -eq 0 ]] || die "pi-gen's build.sh must run as root (or use --docker)"
+    ./build.sh -c config-posenet
+fi
+ls -l "$PIGEN_DIR/deploy"
