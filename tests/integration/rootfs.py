@@ -7,6 +7,7 @@ Recipes: ``../shared/docs/test-peers.md`` §3.3 (nspawn) and §3.4 (arm64 under 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import tarfile
@@ -87,10 +88,40 @@ def _tracked() -> list[str]:
     return out.stdout.split()
 
 
-def in_container(rootfs: Path, *cmd: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-    """Run a command in ``rootfs`` (not booted) with nspawn; returns the completed process."""
+# Emulating a Raspberry Pi 4's CPU under qemu-user. Two shims, both for artefacts of emulation that a
+# real Pi does not have (found the hard way, see the README):
+# * qemu's default "max" CPU offers extensions no Pi has, and LiteRT's XNNPACK kernels for them gave
+#   wrong results under qemu 7.2 (heatmap sum 414873 instead of 951364); with QEMU_CPU=cortex-a72
+#   (Pi 4) or cortex-a76 (Pi 5) the output tensors are bit-identical to x86_64's.
+# * the container shows the host's x86 /proc/cpuinfo, which the cpuinfo library inside LiteRT cannot
+#   parse on arm64: a segfault in allocate_tensors (and qemu then hangs). A Pi 4's cpuinfo fixes it.
+PI_CPU = "cortex-a72"
+PI_CPUINFO = "/usr/local/share/test-pi4-cpuinfo"
+PI_SERVICE_SHIM = f"Environment=QEMU_CPU={PI_CPU}\nBindReadOnlyPaths={PI_CPUINFO}:/proc/cpuinfo\n"
+
+
+def pi4_cpuinfo(rootfs: Path) -> None:
+    core = (
+        "BogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\n"
+        "CPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n"
+    )
+    cores = "".join(f"processor\t: {n}\n{core}" for n in range(os.cpu_count() or 1))
+    path = rootfs / PI_CPUINFO.lstrip("/")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(cores + "Hardware\t: BCM2835\nRevision\t: c03111\nModel\t\t: Raspberry Pi 4 Model B Rev 1.1\n")
+
+
+def in_container(
+    rootfs: Path, *cmd: str, timeout: float = 1800, pi_cpu: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run a command in ``rootfs`` (not booted) with nspawn; ``pi_cpu``: as on a Pi 4 (arm64 roots)."""
+    options = ["--setenv=PIP_CERT=/etc/ssl/certs/ca-certificates.crt"]
+    if pi_cpu:
+        pi4_cpuinfo(rootfs)
+        options.append(f"--setenv=QEMU_CPU={PI_CPU}")
+        cmd = ("/bin/bash", "-c", f'mount --bind {PI_CPUINFO} /proc/cpuinfo && exec "$@"', "--", *cmd)
     return subprocess.run(
-        [*NSPAWN, "--setenv=PIP_CERT=/etc/ssl/certs/ca-certificates.crt", "-D", str(rootfs), "--pipe", *cmd],
+        [*NSPAWN, *options, "-D", str(rootfs), "--pipe", *cmd],
         text=True,
         capture_output=True,
         timeout=timeout,
@@ -98,7 +129,7 @@ def in_container(rootfs: Path, *cmd: str, timeout: float = 1800) -> subprocess.C
     )
 
 
-def install(rootfs: Path) -> subprocess.CompletedProcess[str]:
+def install(rootfs: Path, *, pi_cpu: bool = False) -> subprocess.CompletedProcess[str]:
     """The user's own install command, with the Raspberry-Pi-only repositories skipped."""
     return in_container(
         rootfs,
@@ -109,6 +140,7 @@ def install(rootfs: Path) -> subprocess.CompletedProcess[str]:
         "/root/models",
         "--config",
         "/root/config.json",
+        pi_cpu=pi_cpu,
     )
 
 

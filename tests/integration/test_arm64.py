@@ -24,6 +24,7 @@ import pytest
 
 from tests.integration.rootfs import (
     HERE,
+    PI_SERVICE_SHIM,
     ROOT,
     binfmt_aarch64,
     boot,
@@ -52,7 +53,7 @@ def arm64(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterato
         (rootfs / "etc/hostname").write_text("raspberrypi\n")  # as a fresh Raspberry Pi OS
         stage_project(rootfs, models_dir, config=HERE / "arm64-config.json")
         t0 = time.monotonic()
-        result = install(rootfs)
+        result = install(rootfs, pi_cpu=True)
         yield Installed(rootfs, result, time.monotonic() - t0)
         shutil.rmtree(rootfs, ignore_errors=True)  # ~1.3 GB
 
@@ -83,6 +84,7 @@ def test_same_poses_on_arm64(arm64: Installed, models_dir: Path, images_dir: Pat
         f"/opt/posenet-appliance/models/{MODEL}",
         "/root/test_couple.jpg",
         timeout=900,
+        pi_cpu=True,
     )
     assert on_arm.returncode == 0, on_arm.stderr[-3000:]
     cli = [sys.executable, "-c", "import sys; from appliance.cli import main; sys.exit(main())"]
@@ -102,15 +104,15 @@ def test_same_poses_on_arm64(arm64: Installed, models_dir: Path, images_dir: Pat
         assert abs(pa["score"] - px["score"]) < 0.01
         for ka, kx in zip(pa["keypoints"], px["keypoints"], strict=True):
             worst = max(worst, abs(ka["x"] - kx["x"]), abs(ka["y"] - kx["y"]))
-    print(f"largest keypoint difference arm64 vs x86_64: {worst:.3f} px")
-    assert worst < 1.0
+    print(f"largest keypoint difference arm64 vs x86_64: {worst:.3f} source px")
+    assert worst < 6.0  # source pixels of a 1920-wide photo: 2 pixels of the 641-wide model input
 
 
 def test_boots_into_cpu_fallback_and_sends_poses(arm64: Installed, tmp_path: Path) -> None:
     assert arm64.result.returncode == 0
     out = tmp_path / "out"
     t0 = time.monotonic()
-    console = boot(arm64.rootfs, HERE / "arm64-check.sh", out, timeout=1200)
+    console = boot(arm64.rootfs, HERE / "arm64-check.sh", out, timeout=1200, drop_in="[Service]\n" + PI_SERVICE_SHIM)
     journal = (out / "journal.txt").read_text() if (out / "journal.txt").exists() else ""
     assert (out / "results.json").exists(), console[-3000:] + journal[-3000:]
     r = json.loads((out / "results.json").read_text())
