@@ -47,6 +47,7 @@ STALL_SECONDS = 2.0
 #: Reopen back-off after a source error: first and longest wait in seconds.
 REOPEN_BACKOFF = (0.5, 10.0)
 _WINDOW = 2.0  # seconds over which fps is measured
+_SLOW_WINDOW = 10.0  # ... or, below one frame per _WINDOW, over this many
 
 
 class PipelineRunner:
@@ -276,8 +277,18 @@ class PipelineRunner:
 
 
 def _rate(times: collections.deque[float], now: float) -> float:
-    recent = [t for t in list(times) if now - t <= _WINDOW]
-    if len(recent) < 2:
-        return 0.0
-    span = max(now - recent[0], 1e-6)
-    return (len(recent) - 1) / span if span < _WINDOW else len(recent) / _WINDOW
+    """Frames per second from monotonic timestamps (seconds), over the last 2 s.
+
+    A slow stream (under one frame per 2 s, e.g. a large model on the CPU of a small Pi) is measured
+    over the last 10 s instead, so it reads 0.25 fps rather than 0; with fewer than two frames in
+    that time the rate is 0.
+    """
+    for window in (_WINDOW, _SLOW_WINDOW):
+        recent = [t for t in list(times) if now - t <= window]
+        if len(recent) < 2:
+            continue
+        span = max(now - recent[0], 1e-6)
+        if window == _WINDOW:
+            return (len(recent) - 1) / span if span < _WINDOW else len(recent) / _WINDOW
+        return (len(recent) - 1) / span
+    return 0.0

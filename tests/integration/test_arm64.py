@@ -4,9 +4,9 @@ a boot under a real systemd ending with the service up in CPU fallback and sendi
 flashable disk image packed from that root without loop devices.
 
 Slow (about 25 minutes the first time, 15 with the cached root; emulation is ~10x slower): opt-in,
-``sudo POSENET_SLOW=1 .venv/bin/python -m pytest -m slow tests/integration/test_arm64.py -s``.
-Needs ``apt install qemu-user-static binfmt-support debootstrap systemd-container fdisk dosfstools
-mtools``; switches qemu-aarch64 binfmt on machine-wide for the duration (and back off if it was off).
+``sudo bash .ci/slow -k arm64`` (which installs qemu-user-static, binfmt-support, debootstrap and
+systemd-container). qemu-aarch64's binfmt handler is machine-wide: it is switched on for the
+duration and back off if it was off. The root is emulated as a Raspberry Pi 4 (see rootfs.py).
 """
 
 from __future__ import annotations

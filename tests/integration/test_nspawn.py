@@ -2,7 +2,7 @@
 boot it with systemd-nspawn (private network: loopback only) and let a checker unit exercise it.
 
 Slow (a few minutes; the root file system is cached as a tarball): opt-in with
-``sudo POSENET_SLOW=1 .venv/bin/python -m pytest -m slow tests/integration``.
+``sudo bash .ci/slow -k nspawn``.
 """
 
 from __future__ import annotations

@@ -162,3 +162,17 @@ def test_slow_processing_drops_stale_frames(engine: PoseEngine, images_dir: Path
     assert s.frames_in >= s.frames_processed + s.frames_dropped
     # In flight when stopped: at most one each in the mailbox, prepared, in process and the outbox.
     assert s.frames_in - s.frames_processed - s.frames_dropped <= 4
+
+
+def test_frame_rate_reads_slow_streams_too() -> None:
+    """fps over 2 s; under one frame per 2 s (a big model on a small CPU) over 10 s, not 0."""
+    from collections import deque
+
+    from appliance.pipeline.runner import _rate
+
+    assert _rate(deque([10.0 + k / 10 for k in range(20)]), 12.0) == pytest.approx(10.0, rel=0.06)
+    every_4s = deque([0.0, 4.0, 8.0, 12.0])
+    assert _rate(every_4s, 12.0) == pytest.approx(2 / 8)  # 3 frames within 10 s: 0.25 fps, not 0
+    assert _rate(every_4s, 16.0) == pytest.approx(1 / 8)  # stalled: it decays ...
+    assert _rate(every_4s, 21.0) == 0.0  # ... to 0 once fewer than two frames are recent
+    assert _rate(deque(), 1.0) == 0.0
