@@ -25,12 +25,7 @@ CONFIG=""
 EXTRA=""
 DOCKER=0
 PREPARE_ONLY=0
-MODELS=(
-    posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite
-    posenet_mobilenet_v1_075_481_641_16_quant_decoder_edgetpu.tflite
-    posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite
-    posenet_mobilenet_v1_075_353_481_16_quant_decoder_edgetpu.tflite
-)
+mapfile -t MODELS < <(grep -v -e '^#' -e '^$' "$HERE/models.txt")
 die() { echo "build-image: $*" >&2; exit 2; }
 
 while (($#)); do

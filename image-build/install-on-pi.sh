@@ -23,12 +23,7 @@ CONFIG=""
 ENABLE=1
 IMAGE=0
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-MODELS=(
-    posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite
-    posenet_mobilenet_v1_075_481_641_16_quant_decoder_edgetpu.tflite
-    posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite
-    posenet_mobilenet_v1_075_353_481_16_quant_decoder_edgetpu.tflite
-)
+mapfile -t MODELS < <(grep -v -e '^#' -e '^$' "$SRC/image-build/models.txt")
 
 while (($#)); do
     case "$1" in

@@ -19,12 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 PACKAGES = "systemd,systemd-sysv,dbus,python3,python3-venv,python3-pip,ca-certificates,iproute2,udev"
-MODELS = [
-    "posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite",
-    "posenet_mobilenet_v1_075_481_641_16_quant_decoder_edgetpu.tflite",
-    "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite",
-    "posenet_mobilenet_v1_075_353_481_16_quant_decoder_edgetpu.tflite",
-]
+MODELS = [ln for ln in (ROOT / "image-build/models.txt").read_text().splitlines() if ln and ln[0] != "#"]
 CHECK_UNIT = """[Unit]
 After=posenet-appliance.service
 [Service]

@@ -22,12 +22,7 @@ from appliance.config.models import AppConfig
 ROOT = Path(__file__).resolve().parents[2]
 IB = ROOT / "image-build"
 STAGE = IB / "pigen/stage2-posenet"
-MODELS = [
-    "posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite",
-    "posenet_mobilenet_v1_075_481_641_16_quant_decoder_edgetpu.tflite",
-    "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite",
-    "posenet_mobilenet_v1_075_353_481_16_quant_decoder_edgetpu.tflite",
-]
+MODELS = [ln for ln in (ROOT / "image-build/models.txt").read_text().splitlines() if ln and ln[0] != "#"]
 
 
 def tool(name: str) -> str:
@@ -63,6 +58,13 @@ def test_pigen_stage_has_pigens_shape() -> None:
     assert 'IMG_SUFFIX="-posenet"' in (STAGE / "EXPORT_IMAGE").read_text()
     config = (IB / "pigen/config").read_text()
     assert "IMG_NAME=posenet-appliance" in config and "TARGET_HOSTNAME=raspberrypi" in config
+
+
+def test_device_models_are_pinned() -> None:
+    from appliance.models import DEFAULT_MODEL, PINNED
+
+    assert len(MODELS) == 4 and set(MODELS) <= {m.name for m in PINNED}  # each has a URL and a sha256
+    assert DEFAULT_MODEL in MODELS
 
 
 def test_settings_example_is_valid() -> None:
