@@ -60,6 +60,26 @@ def test_pigen_stage_has_pigens_shape() -> None:
     assert "IMG_NAME=posenet-appliance" in config and "TARGET_HOSTNAME=raspberrypi" in config
 
 
+def test_image_has_no_baked_password_and_the_appliance_never_waits_for_a_console() -> None:
+    # pi-gen's export-image/01-user-rename enables Raspberry Pi OS's first-boot user dialog
+    # (userconfig.service, a oneshot on tty8 that waits for a keyboard). multi-user.target is ordered
+    # after it, so on a headless box the boot never "finishes": our units must not be ordered after
+    # that target, the dialog, or the login sessions, or the box would never start. Disabling the
+    # dialog with DISABLE_FIRST_BOOT_USER_RENAME=1 would need a FIRST_USER_PASS in every image.
+    settings = {
+        line.split("=", 1)[0]: line.split("=", 1)[1]
+        for line in (IB / "pigen/config").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    }
+    assert "FIRST_USER_PASS" not in settings and settings.get("DISABLE_FIRST_BOOT_USER_RENAME", "0") == "0"
+    assert settings["ENABLE_SSH"] == "0"
+    waits_for_console = ("multi-user.target", "userconfig", "systemd-user-sessions", "getty", "graphical.target")
+    for unit in ("posenet-appliance.service", "posenet-firstboot.service"):
+        for line in (ROOT / "systemd" / unit).read_text().splitlines():
+            if line.startswith(("After=", "Requires=", "BindsTo=", "Requisite=")):
+                assert not any(name in line for name in waits_for_console), (unit, line)
+
+
 def test_device_models_are_pinned() -> None:
     from appliance.models import DEFAULT_MODEL, PINNED
 
