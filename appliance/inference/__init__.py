@@ -89,13 +89,16 @@ def create_backend(
     tpu_path = edgetpu_twin(path)
     if not tpu_path.exists():
         tpu_path = path
-    probe = probe_edgetpu(rt.module, device)
+    # The child loads this very model with the delegate: a libedgetpu that crashes on it (one built
+    # for another TF Lite does, while preparing) costs a CPU fallback, not the service.
+    probe = probe_edgetpu(rt.module, device, model=tpu_path)
+    failure = probe.failure
     if probe.ok:
         try:
             delegate = rt.load_delegate(DELEGATE_LIBRARY, delegate_options(device))
             return _load(rt, tpu_path, threads, delegate, f"edgetpu ({device})")
         except (OSError, ValueError, ModelError) as exc:
-            reason = str(exc).splitlines()[0]
+            reason, failure = str(exc).splitlines()[0], "error"
     else:
         reason = probe.reason
     twin = cpu_twin(tpu_path)
@@ -105,4 +108,9 @@ def create_backend(
             "plug in the Coral or choose a CPU model"
         )
     logger.warning("Edge TPU unavailable on %s (%s); falling back to the CPU model %s", device, reason, twin.name)
-    return _load(rt, twin, threads, None, f"cpu fallback ({threads} threads): no Edge TPU on {device}")
+    why = {
+        "crash": f"Edge TPU on {device} crashed (see log)",
+        "hang": f"Edge TPU on {device} hung",
+        "error": f"Edge TPU on {device} failed (see log)",
+    }.get(failure, f"no Edge TPU on {device}")
+    return _load(rt, twin, threads, None, f"cpu fallback ({threads} threads): {why}")

@@ -1,17 +1,24 @@
-"""Probe the Edge TPU delegate in a child process, so a crash or hang there cannot kill us.
+"""Probe the Edge TPU in a child process, so a crash or hang there cannot kill us.
 
 libedgetpu can segfault or block when the device is missing, half-enumerated or held by another
-process. ``probe_edgetpu`` runs ``python -m appliance.inference.probe MODULE DEVICE`` with a timeout
-and reports success or the child's last error line.
+process, and it segfaults while *preparing a model* when it was built against a different TF Lite
+than the runtime that loads it (Coral's libedgetpu 16.0 was built against TF 2.5; see the README,
+"Edge TPU runtime"). So the child does everything the service will do: open the delegate, build the
+interpreter with the model, allocate and invoke once. ``probe_edgetpu`` runs
+``python -m appliance.inference.probe MODULE DEVICE [MODEL]`` with a timeout and reports success,
+or what failed, at which stage.
 """
 
 from __future__ import annotations
 
 import ctypes.util
 import importlib
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
 __all__ = [
     "DELEGATE_LIBRARY",
@@ -22,17 +29,26 @@ __all__ = [
 ]
 
 DELEGATE_LIBRARY = "libedgetpu.so.1"
-#: Seconds the child may take to open the device (USB enumeration on a Pi takes ~1-3 s).
-PROBE_TIMEOUT = 20.0
+#: Seconds the child may take to open the device (USB enumeration on a Pi takes ~1-3 s) and to
+#: load and run the model once (its parameters go to the TPU on the first invoke).
+PROBE_TIMEOUT = 30.0
 _MARK = "probe-error: "
+_STAGE = "probe-stage: "
+
+ProbeFailure = Literal["", "absent", "crash", "hang", "error"]
 
 
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
-    """Whether the delegate loaded, and a one-line reason when it did not."""
+    """Whether the Edge TPU works, and a one-line reason when it does not.
+
+    ``failure``: "" (ok), "absent" (no library or no device), "crash" (the child died of a signal),
+    "hang" (timeout) or "error" (anything else the runtime raised).
+    """
 
     ok: bool
     reason: str
+    failure: ProbeFailure = ""
 
 
 def delegate_options(device: str) -> dict[str, str]:
@@ -41,28 +57,62 @@ def delegate_options(device: str) -> dict[str, str]:
 
 
 def probe_edgetpu(
-    runtime_module: str, device: str, timeout: float = PROBE_TIMEOUT, *, require_library: bool = True
+    runtime_module: str,
+    device: str,
+    timeout: float = PROBE_TIMEOUT,
+    *,
+    model: str | Path | None = None,
+    require_library: bool = True,
 ) -> ProbeResult:
-    """Try ``load_delegate(libedgetpu.so.1)`` for ``device`` in a child process.
+    """Try the Edge TPU for ``device`` in a child process: the delegate, and ``model`` if given.
 
+    With ``model``, the child builds the interpreter with the delegate, allocates its tensors and
+    invokes it once on a zero image, which is where a libedgetpu built for another TF Lite crashes.
     ``require_library`` False skips the cheap "is libedgetpu installed" check (tests use it).
     """
     if require_library and not edgetpu_library_present():
-        return ProbeResult(False, f"{DELEGATE_LIBRARY} is not installed (apt install libedgetpu1-std)")
+        return ProbeResult(False, f"{DELEGATE_LIBRARY} is not installed (apt install libedgetpu1-std)", "absent")
     cmd = [sys.executable, "-m", "appliance.inference.probe", runtime_module, device]
+    if model is not None:
+        cmd.append(str(model))
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return ProbeResult(False, f"Edge TPU probe hung for {timeout:.0f} s (device {device or 'any'})")
+    except subprocess.TimeoutExpired as exc:
+        stage = _last(_text(exc.stderr), _STAGE) or "opening the device"
+        where = f"while {stage} (device {device or 'any'})"
+        return ProbeResult(False, f"Edge TPU probe hung for {timeout:.0f} s {where}", "hang")
     except OSError as exc:
-        return ProbeResult(False, f"cannot start the Edge TPU probe: {exc}")
+        return ProbeResult(False, f"cannot start the Edge TPU probe: {exc}", "error")
     if proc.returncode == 0:
         return ProbeResult(True, "ok")
+    stderr = proc.stderr or ""
     if proc.returncode < 0:
-        return ProbeResult(False, f"Edge TPU delegate crashed (signal {-proc.returncode})")
+        stage = _last(stderr, _STAGE) or "opening the device"
+        reason = f"Edge TPU delegate crashed ({_signal_name(-proc.returncode)}) while {stage}"
+        if not stage.startswith("opening"):
+            reason += ": libedgetpu does not match this TF Lite runtime (README: Edge TPU runtime)"
+        return ProbeResult(False, reason, "crash")
     # The runtime may print more after our line (e.g. a harmless __del__ error): take ours.
-    marked = [ln[len(_MARK) :] for ln in (proc.stderr or "").splitlines() if ln.startswith(_MARK)]
-    return ProbeResult(False, marked[-1] if marked else f"probe exited with {proc.returncode}")
+    marked = _last(stderr, _MARK)
+    reason = marked or f"probe exited with {proc.returncode}"
+    opening = (_last(stderr, _STAGE) or "opening").startswith("opening")
+    return ProbeResult(False, reason, "absent" if opening else "error")
+
+
+def _text(data: bytes | str | None) -> str:
+    return data.decode(errors="replace") if isinstance(data, bytes) else (data or "")
+
+
+def _last(stderr: str, mark: str) -> str:
+    lines = [ln[len(mark) :] for ln in stderr.splitlines() if ln.startswith(mark)]
+    return lines[-1] if lines else ""
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return f"signal {number}, {signal.Signals(number).name}"
+    except ValueError:
+        return f"signal {number}"
 
 
 def edgetpu_library_present() -> bool:
@@ -70,15 +120,40 @@ def edgetpu_library_present() -> bool:
     return ctypes.util.find_library("edgetpu") is not None
 
 
-def _child(runtime_module: str, device: str) -> int:
+def _child(runtime_module: str, device: str = "", model: str = "") -> int:
     mod = importlib.import_module(runtime_module)
     try:
-        mod.load_delegate(DELEGATE_LIBRARY, delegate_options(device))
+        _stage("opening the device")
+        delegate = mod.load_delegate(DELEGATE_LIBRARY, delegate_options(device))
+        if model:
+            import numpy as np
+
+            from appliance.errors import ModelError
+            from appliance.inference.model import load_model_bytes, read_model_file
+
+            name = Path(model).name
+            _stage(f"reading {name}")
+            try:
+                content, _, _ = load_model_bytes(read_model_file(model))
+            except ModelError as exc:
+                print(_MARK + str(exc), file=sys.stderr, flush=True)
+                return 1
+            _stage(f"preparing {name}")
+            interp = mod.Interpreter(model_content=content, experimental_delegates=[delegate])
+            interp.allocate_tensors()
+            _stage(f"running {name}")
+            detail = interp.get_input_details()[0]
+            interp.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+            interp.invoke()
     except (OSError, ValueError, RuntimeError) as exc:
         print(_MARK + f"{type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr, flush=True)
         return 1
     return 0
 
 
+def _stage(text: str) -> None:
+    print(_STAGE + text, file=sys.stderr, flush=True)
+
+
 if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else ""))
+    sys.exit(_child(*sys.argv[1:4]))

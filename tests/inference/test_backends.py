@@ -65,8 +65,8 @@ def fake_runtime_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_segfaulting_delegate_cannot_kill_us(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_DELEGATE", "segv")
     result = probe_edgetpu("tests.fakes.crashing_runtime", "usb", require_library=False)
-    assert not result.ok
-    assert "crashed (signal 11)" in result.reason
+    assert not result.ok and result.failure == "crash"
+    assert result.reason == "Edge TPU delegate crashed (signal 11, SIGSEGV) while opening the device"
 
 
 @pytest.mark.usefixtures("fake_runtime_env")
@@ -88,3 +88,62 @@ def test_a_failing_delegate_reports_its_error(monkeypatch: pytest.MonkeyPatch) -
 def test_real_runtime_without_libedgetpu_is_a_clean_failure() -> None:
     result = probe_edgetpu("ai_edge_litert.interpreter", "usb", require_library=False)
     assert not result.ok and "libedgetpu" in result.reason
+
+
+CPU_MODEL = "posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite"
+
+
+@pytest.mark.usefixtures("fake_runtime_env")
+def test_a_delegate_that_crashes_preparing_the_model_is_caught(
+    monkeypatch: pytest.MonkeyPatch, models_dir: Path
+) -> None:
+    # What Coral's libedgetpu 16.0 (built for TF 2.5) is reported to do in newer runtimes: the
+    # delegate loads, then the process dies in allocate_tensors. A probe of load_delegate alone
+    # would pass, and the service would crash on every start.
+    monkeypatch.setenv("FAKE_DELEGATE", "segv-prepare")
+    assert probe_edgetpu("tests.fakes.crashing_runtime", "usb", require_library=False).ok  # the old, shallow probe
+    result = probe_edgetpu("tests.fakes.crashing_runtime", "usb", model=models_dir / CPU_MODEL, require_library=False)
+    assert not result.ok and result.failure == "crash"
+    assert f"crashed (signal 11, SIGSEGV) while preparing {CPU_MODEL}" in result.reason
+    assert "does not match" in result.reason
+
+
+@pytest.mark.usefixtures("fake_runtime_env")
+def test_a_delegate_that_hangs_running_the_model_times_out(monkeypatch: pytest.MonkeyPatch, models_dir: Path) -> None:
+    monkeypatch.setenv("FAKE_DELEGATE", "hang-invoke")
+    result = probe_edgetpu(
+        "tests.fakes.crashing_runtime", "usb", timeout=8.0, model=models_dir / CPU_MODEL, require_library=False
+    )
+    assert not result.ok and result.failure == "hang"
+    assert f"hung for 8 s while running {CPU_MODEL}" in result.reason
+
+
+@pytest.mark.usefixtures("fake_runtime_env")
+def test_the_probe_runs_the_model_once(monkeypatch: pytest.MonkeyPatch, models_dir: Path, tmp_path: Path) -> None:
+    monkeypatch.setenv("FAKE_DELEGATE", "ok")
+    assert probe_edgetpu("tests.fakes.crashing_runtime", "usb", model=models_dir / CPU_MODEL, require_library=False).ok
+    missing = probe_edgetpu("tests.fakes.crashing_runtime", "usb", model=tmp_path / "x.tflite", require_library=False)
+    assert not missing.ok and missing.failure == "error" and "model file not found" in missing.reason
+    monkeypatch.setenv("FAKE_DELEGATE", "fail")
+    absent = probe_edgetpu("tests.fakes.crashing_runtime", "usb", model=models_dir / CPU_MODEL, require_library=False)
+    assert not absent.ok and absent.failure == "absent"
+
+
+def test_backend_probes_the_model_it_will_run_and_names_the_failure(
+    monkeypatch: pytest.MonkeyPatch, models_dir: Path
+) -> None:
+    import appliance.inference as inference
+    from appliance.inference.probe import ProbeResult
+
+    seen: list[object] = []
+
+    def crashed(module: str, device: str, timeout: float = 0, *, model: object = None, **_: object) -> ProbeResult:
+        seen.append(model)
+        return ProbeResult(False, "Edge TPU delegate crashed (signal 11, SIGSEGV) while preparing it", "crash")
+
+    monkeypatch.setattr(inference, "probe_edgetpu", crashed)
+    tpu = models_dir / "posenet_mobilenet_v1_075_481_641_16_quant_decoder_edgetpu.tflite"
+    backend = create_backend(tpu, threads=1)
+    assert seen == [tpu]
+    assert backend.name == "cpu fallback (1 threads): Edge TPU on usb crashed (see log)"
+    assert backend.info.path.endswith(CPU_MODEL)
