@@ -9,6 +9,8 @@
 #   --models-from DIR   put the pinned models from DIR into the image instead of downloading them
 #                       (their sha256 is checked either way)
 #   --config FILE       settings (posenet.json format) baked in as the initial configuration
+#   --edgetpu-deb FILE  put this libedgetpu1-std/-max package in the image instead of Coral's apt
+#                       one (README: "Edge TPU runtime")
 #   --pigen-config FILE more pi-gen settings (sourced after image-build/pigen/config)
 #   --docker            build with pi-gen's build-docker.sh instead of build.sh
 #   --prepare-only      set pi-gen up (stage, files, config) but do not build
@@ -22,6 +24,7 @@ PIGEN_REF=arm64
 PIGEN_URL=https://github.com/RPi-Distro/pi-gen.git
 MODELS_FROM=""
 CONFIG=""
+EDGETPU_DEB=""
 EXTRA=""
 DOCKER=0
 PREPARE_ONLY=0
@@ -34,6 +37,7 @@ while (($#)); do
         --pigen-ref) PIGEN_REF=$2; shift ;;
         --models-from) MODELS_FROM=$2; shift ;;
         --config) CONFIG=$2; shift ;;
+        --edgetpu-deb) EDGETPU_DEB=$2; shift ;;
         --pigen-config) EXTRA=$2; shift ;;
         --docker) DOCKER=1 ;;
         --prepare-only) PREPARE_ONLY=1 ;;
@@ -45,6 +49,10 @@ done
 [[ "$PIGEN_DIR" == *" "* ]] && die "pi-gen cannot build in a path with spaces: $PIGEN_DIR"
 [[ -z "$CONFIG" || -f "$CONFIG" ]] || die "no such settings file: $CONFIG"
 [[ -z "$EXTRA" || -f "$EXTRA" ]] || die "no such pi-gen config: $EXTRA"
+if [[ -n "$EDGETPU_DEB" ]]; then
+    [[ -f "$EDGETPU_DEB" ]] || die "no such file: $EDGETPU_DEB"
+    [[ "$EDGETPU_DEB" == *_arm64.deb ]] || die "the image is arm64: $EDGETPU_DEB is not an *_arm64.deb"
+fi
 if [[ -n "$MODELS_FROM" ]]; then
     for m in "${MODELS[@]}"; do [[ -f "$MODELS_FROM/$m" ]] || die "missing model $MODELS_FROM/$m"; done
 fi
@@ -70,6 +78,7 @@ if [[ -n "$MODELS_FROM" ]]; then
     for m in "${MODELS[@]}"; do cp "$MODELS_FROM/$m" "$FILES/models/"; done
 fi
 [[ -z "$CONFIG" ]] || install -m 600 "$CONFIG" "$FILES/posenet.json"
+[[ -z "$EDGETPU_DEB" ]] || install -m 644 "$EDGETPU_DEB" "$FILES/$(basename "$EDGETPU_DEB")"
 
 # Lite image stages + ours; only our stage exports an image.
 touch "$PIGEN_DIR/stage2/SKIP_IMAGES"

@@ -5,6 +5,8 @@
 # Options:
 #   --skip-pi-repos     do not install what only Raspberry Pi's / Coral's apt repositories have
 #                       (python3-picamera2, libedgetpu1-std): for plain Debian and the tests
+#   --edgetpu-deb FILE  install this libedgetpu1-std/-max package instead of Coral's apt one (a
+#                       build that matches the TF Lite runtime; README: "Edge TPU runtime")
 #   --models-from DIR   copy the pinned models from DIR instead of downloading them
 #   --config FILE       initial settings (config.json), used only if none is saved yet
 #   --prefix DIR        install location (default /opt/posenet-appliance)
@@ -19,6 +21,7 @@ set -euo pipefail
 PREFIX=/opt/posenet-appliance
 SKIP_PI=0
 MODELS_FROM=""
+EDGETPU_DEB=""
 CONFIG=""
 ENABLE=1
 IMAGE=0
@@ -29,6 +32,7 @@ while (($#)); do
     case "$1" in
         --skip-pi-repos) SKIP_PI=1 ;;
         --models-from) MODELS_FROM=$2; shift ;;
+        --edgetpu-deb) EDGETPU_DEB=$2; shift ;;
         --config) CONFIG=$2; shift ;;
         --prefix) PREFIX=$2; shift ;;
         --no-enable) ENABLE=0 ;;
@@ -38,7 +42,15 @@ while (($#)); do
     esac
     shift
 done
-[[ $(id -u) -eq 0 ]] || { echo "install-on-pi: run as root (sudo)" >&2; exit 2; }
+die() { echo "install-on-pi: $*" >&2; exit 2; }
+if [[ -n "$EDGETPU_DEB" ]]; then  # checked before anything is changed
+    [[ -f "$EDGETPU_DEB" ]] || die "no such file: $EDGETPU_DEB"
+    EDGETPU_DEB=$(realpath "$EDGETPU_DEB")
+    pkg=$(dpkg-deb --field "$EDGETPU_DEB" Package 2>/dev/null) || die "not a Debian package: $EDGETPU_DEB"
+    [[ "$pkg" == libedgetpu1-std || "$pkg" == libedgetpu1-max ]] \
+        || die "$EDGETPU_DEB is package '$pkg', not libedgetpu1-std or libedgetpu1-max"
+fi
+[[ $(id -u) -eq 0 ]] || die "run as root (sudo)"
 step() { printf '\n== %s\n' "$*"; }
 # Live actions (daemon-reload, udev) only on a running system, never in a chroot or image build.
 live() { ((!IMAGE)) && [[ -d /run/systemd/system ]] && ! systemd-detect-virt --quiet --chroot 2>/dev/null; }
@@ -47,10 +59,24 @@ step "system packages"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends python3 python3-venv python3-pip ca-certificates >/dev/null
+if [[ -n "$EDGETPU_DEB" ]]; then
+    # Replaces whichever libedgetpu1-* is installed (the packages conflict with each other).
+    echo "Edge TPU runtime from $(basename "$EDGETPU_DEB") (sha256 $(sha256sum "$EDGETPU_DEB" | cut -c1-16)…)"
+    apt-get install -y -qq --no-install-recommends --allow-downgrades "$EDGETPU_DEB" >/dev/null
+fi
 if ((SKIP_PI)); then
-    echo "skipping python3-picamera2 and libedgetpu1-std (--skip-pi-repos)"
+    echo "skipping python3-picamera2 and Coral's libedgetpu1-std (--skip-pi-repos)"
 else
     apt-get install -y -qq --no-install-recommends python3-picamera2 >/dev/null
+fi
+installed_edgetpu() {  # "libedgetpu1-max 16.0…" for each installed libedgetpu1-*, or nothing
+    { dpkg-query -W -f='${db:Status-Status} ${Package} ${Version}\n' 'libedgetpu1-*' 2>/dev/null || true; } \
+        | sed -n 's/^installed //p'
+}
+KEEP_EDGETPU=$(installed_edgetpu)
+if ((!SKIP_PI)) && [[ -z "$EDGETPU_DEB" && -n "$KEEP_EDGETPU" ]]; then
+    echo "keeping the installed Edge TPU runtime: $KEEP_EDGETPU"
+elif ((!SKIP_PI)) && [[ -z "$EDGETPU_DEB" ]]; then
     if ! apt-cache show libedgetpu1-std >/dev/null 2>&1; then
         # Coral's apt repository provides the Edge TPU runtime.
         echo "deb [signed-by=/usr/share/keyrings/coral-edgetpu.gpg] https://packages.cloud.google.com/apt coral-edgetpu-stable main" \
@@ -90,6 +116,7 @@ install -m 644 "$SRC/README.md" "$PREFIX/README.md"
     if [[ -f "$SRC/build/BUILD-INFO" ]]; then cat "$SRC/build/BUILD-INFO"
     elif git -C "$SRC" rev-parse HEAD >/dev/null 2>&1; then echo "appliance $(git -C "$SRC" describe --always --dirty)"; fi
     echo "installed $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -m), Python ${PYV:0:1}.${PYV:1}, $( [[ -f "$LOCK" ]] && basename "$LOCK" || echo 'no lock')"
+    echo "Edge TPU runtime: $(installed_edgetpu | paste -sd ' ')"
     "${PIP[@]}" freeze --local 2>/dev/null | sed 's/^/  /'
 } > "$PREFIX/INSTALL-INFO"
 

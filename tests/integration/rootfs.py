@@ -124,7 +124,7 @@ def in_container(
     )
 
 
-def install(rootfs: Path, *, pi_cpu: bool = False) -> subprocess.CompletedProcess[str]:
+def install(rootfs: Path, *extra: str, pi_cpu: bool = False) -> subprocess.CompletedProcess[str]:
     """The user's own install command, with the Raspberry-Pi-only repositories skipped."""
     return in_container(
         rootfs,
@@ -135,6 +135,7 @@ def install(rootfs: Path, *, pi_cpu: bool = False) -> subprocess.CompletedProces
         "/root/models",
         "--config",
         "/root/config.json",
+        *extra,
         pi_cpu=pi_cpu,
     )
 

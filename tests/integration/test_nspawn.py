@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.debs import make_deb
 from tests.integration.rootfs import HERE, boot, debian_root, install, need, stage_project
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -24,10 +25,14 @@ def test_service_under_real_systemd(models_dir: Path, tmp_path: Path) -> None:
     need("systemd-nspawn")
     rootfs = debian_root(tmp_path / "rootfs", CACHE)
     stage_project(rootfs, models_dir, config=HERE / "nspawn-config.json")
-    result = install(rootfs)
+    deb = make_deb(rootfs / "root")  # stands in for a libedgetpu build matched to the runtime
+    result = install(rootfs, "--edgetpu-deb", f"/root/{deb.name}")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "requirements-py311.txt (hash-checked)" in result.stdout  # the locked set, as on a Pi
     assert "decoder kernel compiled in" in result.stdout  # into the service's cache, before the first start
+    assert f"Edge TPU runtime from {deb.name}" in result.stdout
+    info = (rootfs / "opt/posenet-appliance/INSTALL-INFO").read_text()
+    assert "Edge TPU runtime: libedgetpu1-std 16.0test1" in info, info
     saved = rootfs / "var/lib/posenet-appliance/config.json"
     saved.write_text(saved.read_text().replace('"nspawn"', '"changed-on-the-box"'))
     again = install(rootfs)  # re-running upgrades in place and keeps the saved settings

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from appliance.config.models import AppConfig
+from tests.fakes.debs import make_deb
 
 ROOT = Path(__file__).resolve().parents[2]
 IB = ROOT / "image-build"
@@ -114,6 +115,29 @@ def test_install_script_rejects_bad_options() -> None:
     assert result.returncode == 2 and "unknown option --frobnicate" in result.stderr
     helped = subprocess.run(["bash", str(IB / "install-on-pi.sh"), "--help"], capture_output=True, text=True)
     assert helped.returncode == 0 and "--skip-pi-repos" in helped.stdout and "--image" in helped.stdout
+    assert "--edgetpu-deb" in helped.stdout
+
+
+@pytest.mark.parametrize("kind", ["missing", "not a deb", "other package"])
+def test_install_script_checks_the_edgetpu_deb_before_changing_anything(tmp_path: Path, kind: str) -> None:
+    deb = {
+        "missing": lambda: tmp_path / "libedgetpu1-std_16.0_arm64.deb",
+        "not a deb": lambda: ROOT / "README.md",
+        "other package": lambda: make_deb(tmp_path, "libusb-1.0-0"),
+    }[kind]()
+    # --prefix in tmp: had the check come too late, the script would have started installing there.
+    prefix = tmp_path / "prefix"
+    result = subprocess.run(
+        ["bash", str(IB / "install-on-pi.sh"), "--edgetpu-deb", str(deb), "--prefix", str(prefix)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and result.stdout == "", result.stdout
+    assert len(result.stderr.splitlines()) == 1
+    expected = {"missing": "no such file", "not a deb": "not a Debian package", "other package": "'libusb-1.0-0'"}
+    assert expected[kind] in result.stderr
+    assert not prefix.exists()
 
 
 @pytest.fixture
@@ -161,6 +185,8 @@ def test_build_image_prepares_pigen(pigen: Path, models_dir: Path, tmp_path: Pat
 def test_build_image_refuses_bad_input(pigen: Path, tmp_path: Path) -> None:
     missing = prepare(pigen, "--models-from", str(tmp_path))
     assert missing.returncode == 2 and "missing model" in missing.stderr
+    wrong_arch = prepare(pigen, "--edgetpu-deb", str(make_deb(tmp_path, arch="amd64")))
+    assert wrong_arch.returncode == 2 and "not an *_arm64.deb" in wrong_arch.stderr
     assert not (pigen / "stage2-posenet").exists()  # checked before anything was changed
     spaced = prepare(tmp_path / "with space", "--config", "/nonexistent.json")
     assert spaced.returncode == 2 and "spaces" in spaced.stderr
@@ -170,7 +196,9 @@ def test_stage_installs_with_the_install_script(pigen: Path, models_dir: Path, t
     """The sub-stage as pi-gen runs it: in its folder, ROOTFS_DIR set, on_chroot reading a script."""
     settings = tmp_path / "settings.json"
     settings.write_text("{}")
-    assert prepare(pigen, "--models-from", str(models_dir), "--config", str(settings)).returncode == 0
+    deb = make_deb(tmp_path, "libedgetpu1-max", arch="arm64")
+    prepared = prepare(pigen, "--models-from", str(models_dir), "--config", str(settings), "--edgetpu-deb", str(deb))
+    assert prepared.returncode == 0, prepared.stderr
     rootfs = tmp_path / "rootfs"
     (rootfs / "boot/firmware").mkdir(parents=True)
     record = tmp_path / "on_chroot.txt"
@@ -178,7 +206,8 @@ def test_stage_installs_with_the_install_script(pigen: Path, models_dir: Path, t
     fake = (
         'on_chroot() { cat > "$RECORD"; '
         'ls "$ROOTFS_DIR/tmp/posenet-build/src/image-build/install-on-pi.sh" '
-        '"$ROOTFS_DIR/tmp/posenet-build/models" "$ROOTFS_DIR/tmp/posenet-build/src/build/BUILD-INFO" >> "$RECORD"; }; '
+        '"$ROOTFS_DIR/tmp/posenet-build/models" "$ROOTFS_DIR/tmp/posenet-build/src/build/BUILD-INFO" '
+        f'"$ROOTFS_DIR/tmp/posenet-build/{deb.name}" >> "$RECORD"; }}; '
         "export -f on_chroot; ./00-run.sh"
     )
     result = subprocess.run(
@@ -190,7 +219,10 @@ def test_stage_installs_with_the_install_script(pigen: Path, models_dir: Path, t
     )
     assert result.returncode == 0, result.stderr
     seen = record.read_text()
-    expected = "--image --models-from /tmp/posenet-build/models --config /tmp/posenet-build/posenet.json"
+    expected = (
+        "--image --models-from /tmp/posenet-build/models"
+        f" --edgetpu-deb /tmp/posenet-build/{deb.name} --config /tmp/posenet-build/posenet.json"
+    )
     assert f"bash /tmp/posenet-build/src/image-build/install-on-pi.sh {expected}" in seen
     assert "No such file" not in seen
     assert (rootfs / "boot/firmware/posenet.json.example").exists()

@@ -20,6 +20,11 @@ if [ -d files/models ]; then
 	cp -r files/models "${WORK}/models"
 	ARGS="${ARGS} --models-from /tmp/posenet-build/models"
 fi
+for deb in files/libedgetpu1-*.deb; do
+	[ -f "${deb}" ] || continue
+	install -m 644 "${deb}" "${WORK}/"
+	ARGS="${ARGS} --edgetpu-deb /tmp/posenet-build/$(basename "${deb}")"
+done
 if [ -f files/posenet.json ]; then
 	install -m 600 files/posenet.json "${WORK}/posenet.json"
 	ARGS="${ARGS} --config /tmp/posenet-build/posenet.json"
