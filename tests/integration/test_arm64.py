@@ -62,7 +62,7 @@ def test_install_script_under_qemu(arm64: Installed) -> None:
     out = arm64.result.stdout + arm64.result.stderr
     print(f"install-on-pi.sh --skip-pi-repos under qemu-aarch64: {arm64.seconds:.0f} s")
     assert arm64.result.returncode == 0, out[-4000:]
-    assert "skipping python3-picamera2 and libedgetpu1-std (--skip-pi-repos)" in out
+    assert "skipping python3-picamera2 and Coral's libedgetpu1-std (--skip-pi-repos)" in out
     assert "requirements-py311.txt (hash-checked)" in out  # Bookworm's Python, the locked wheels
     info = (arm64.rootfs / "opt/posenet-appliance/INSTALL-INFO").read_text()
     print(info)
