@@ -59,11 +59,6 @@ step "system packages"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends python3 python3-venv python3-pip ca-certificates >/dev/null
-if [[ -n "$EDGETPU_DEB" ]]; then
-    # Replaces whichever libedgetpu1-* is installed (the packages conflict with each other).
-    echo "Edge TPU runtime from $(basename "$EDGETPU_DEB") (sha256 $(sha256sum "$EDGETPU_DEB" | cut -c1-16)…)"
-    apt-get install -y -qq --no-install-recommends --allow-downgrades "$EDGETPU_DEB" >/dev/null
-fi
 if ((SKIP_PI)); then
     echo "skipping python3-picamera2 and Coral's libedgetpu1-std (--skip-pi-repos)"
 else
@@ -74,9 +69,15 @@ installed_edgetpu() {  # "libedgetpu1-max 16.0…" for each installed libedgetpu
         | sed -n 's/^installed //p'
 }
 KEEP_EDGETPU=$(installed_edgetpu)
-if ((!SKIP_PI)) && [[ -z "$EDGETPU_DEB" && -n "$KEEP_EDGETPU" ]]; then
+if [[ -n "$EDGETPU_DEB" ]]; then
+    # Replaces whichever libedgetpu1-* is installed (the packages conflict with each other).
+    echo "Edge TPU runtime from $(basename "$EDGETPU_DEB") (sha256 $(sha256sum "$EDGETPU_DEB" | cut -c1-16)…)"
+    apt-get install -y -qq --no-install-recommends --allow-downgrades "$EDGETPU_DEB" >/dev/null
+elif ((SKIP_PI)); then
+    :  # Coral's repository is one of those skipped
+elif [[ -n "$KEEP_EDGETPU" ]]; then
     echo "keeping the installed Edge TPU runtime: $KEEP_EDGETPU"
-elif ((!SKIP_PI)) && [[ -z "$EDGETPU_DEB" ]]; then
+else
     if ! apt-cache show libedgetpu1-std >/dev/null 2>&1; then
         # Coral's apt repository provides the Edge TPU runtime.
         echo "deb [signed-by=/usr/share/keyrings/coral-edgetpu.gpg] https://packages.cloud.google.com/apt coral-edgetpu-stable main" \

@@ -34,6 +34,7 @@ DELEGATE_LIBRARY = "libedgetpu.so.1"
 PROBE_TIMEOUT = 30.0
 _MARK = "probe-error: "
 _STAGE = "probe-stage: "
+_OPENING = "opening the device"  # the child's first stage
 
 ProbeFailure = Literal["", "absent", "crash", "hang", "error"]
 
@@ -78,7 +79,7 @@ def probe_edgetpu(
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
-        stage = _last(_text(exc.stderr), _STAGE) or "opening the device"
+        stage = _last(_text(exc.stderr), _STAGE) or _OPENING
         where = f"while {stage} (device {device or 'any'})"
         return ProbeResult(False, f"Edge TPU probe hung for {timeout:.0f} s {where}", "hang")
     except OSError as exc:
@@ -86,17 +87,15 @@ def probe_edgetpu(
     if proc.returncode == 0:
         return ProbeResult(True, "ok")
     stderr = proc.stderr or ""
+    stage = _last(stderr, _STAGE) or _OPENING
     if proc.returncode < 0:
-        stage = _last(stderr, _STAGE) or "opening the device"
         reason = f"Edge TPU delegate crashed ({_signal_name(-proc.returncode)}) while {stage}"
-        if not stage.startswith("opening"):
+        if stage != _OPENING:
             reason += ": libedgetpu does not match this TF Lite runtime (README: Edge TPU runtime)"
         return ProbeResult(False, reason, "crash")
     # The runtime may print more after our line (e.g. a harmless __del__ error): take ours.
-    marked = _last(stderr, _MARK)
-    reason = marked or f"probe exited with {proc.returncode}"
-    opening = (_last(stderr, _STAGE) or "opening").startswith("opening")
-    return ProbeResult(False, reason, "absent" if opening else "error")
+    reason = _last(stderr, _MARK) or f"probe exited with {proc.returncode}"
+    return ProbeResult(False, reason, "absent" if stage == _OPENING else "error")
 
 
 def _text(data: bytes | str | None) -> str:
@@ -123,7 +122,7 @@ def edgetpu_library_present() -> bool:
 def _child(runtime_module: str, device: str = "", model: str = "") -> int:
     mod = importlib.import_module(runtime_module)
     try:
-        _stage("opening the device")
+        _stage(_OPENING)
         delegate = mod.load_delegate(DELEGATE_LIBRARY, delegate_options(device))
         if model:
             import numpy as np

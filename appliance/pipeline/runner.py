@@ -283,12 +283,12 @@ def _rate(times: collections.deque[float], now: float) -> float:
     over the last 10 s instead, so it reads 0.25 fps rather than 0; with fewer than two frames in
     that time the rate is 0.
     """
-    for window in (_WINDOW, _SLOW_WINDOW):
-        recent = [t for t in list(times) if now - t <= window]
-        if len(recent) < 2:
-            continue
-        span = max(now - recent[0], 1e-6)
-        if window == _WINDOW:
-            return (len(recent) - 1) / span if span < _WINDOW else len(recent) / _WINDOW
-        return (len(recent) - 1) / span
+    # list(): one atomic copy, as the pipeline threads append while we read.
+    recent = [t for t in list(times) if now - t <= _SLOW_WINDOW]
+    fast = [t for t in recent if now - t <= _WINDOW]
+    if len(fast) >= 2:
+        span = max(now - fast[0], 1e-6)
+        return (len(fast) - 1) / span if span < _WINDOW else len(fast) / _WINDOW
+    if len(recent) >= 2:
+        return (len(recent) - 1) / max(now - recent[0], 1e-6)
     return 0.0

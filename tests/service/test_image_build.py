@@ -19,11 +19,11 @@ import pytest
 
 from appliance.config.models import AppConfig
 from tests.fakes.debs import make_deb
+from tests.integration.rootfs import MODELS  # image-build/models.txt, read once
 
 ROOT = Path(__file__).resolve().parents[2]
 IB = ROOT / "image-build"
 STAGE = IB / "pigen/stage2-posenet"
-MODELS = [ln for ln in (ROOT / "image-build/models.txt").read_text().splitlines() if ln and ln[0] != "#"]
 
 
 def tool(name: str) -> str:
