@@ -37,9 +37,9 @@ def _images(folder: Path) -> list[Path]:
 
 def cmd_engine(args: argparse.Namespace) -> int:
     """Per model size: median invoke() and decode time per image, numpy vs compiled decoder."""
-    from appliance.cli import load_image
-    from appliance.inference import create_backend
-    from appliance.models import models_dir
+    from appliance.capture.images import load_image
+    from appliance.models import load_model
+    from appliance.models.catalog import models_dir
     from appliance.pose.decode import DEFAULT_IMPLEMENTATION, decode_multi
     from appliance.pose.preprocess import to_input_tensor
 
@@ -55,7 +55,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
             if not path.exists():
                 print(f"{name:44s} (missing in {folder})")
                 continue
-            backend = create_backend(path, "cpu", threads=args.threads)
+            backend = load_model(path, "cpu", threads=args.threads)
             for img_name, image in images:
                 tensor = to_input_tensor(image, backend.info.input_size)
                 heads = backend.infer(tensor)
@@ -76,7 +76,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
 
 
 def _pipeline_run(source_spec: str, engine: Any, specs: list[Any], seconds: float) -> Any:
-    """Run the real pipeline for ``seconds`` and return its final stats."""
+    """Run the real pipeline for ``seconds``; (final stats, processed frames per second)."""
     from appliance.capture import create_source
     from appliance.pipeline.runner import PipelineRunner
     from appliance.transport.targets import TargetSet
@@ -144,19 +144,19 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     import numpy as np
     from pythonosc import udp_client
 
-    from appliance.cli import load_image
-    from appliance.inference import create_backend
+    from appliance.capture.images import load_image
     from appliance.inference.replay_backend import ReplayBackend
-    from appliance.models import models_dir
+    from appliance.models import family, load_model
+    from appliance.models.catalog import models_dir
+    from appliance.models.engine import PoseEngine
     from appliance.output.osc import FORMATS, OutputOptions
-    from appliance.pose.engine import PoseEngine
     from appliance.pose.preprocess import to_input_tensor
     from appliance.transport.udp import TargetSpec, UdpTarget
     from appliance.types import Poses
 
     folder = models_dir(args.models_dir)
     images = Path(args.images)
-    backend = create_backend(folder / args.model, "cpu", threads=args.threads)
+    backend = load_model(folder / args.model, "cpu", threads=args.threads)
     engine = PoseEngine(backend)
     sinks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in FORMATS]
     for s in sinks:
@@ -170,7 +170,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     tensor = to_input_tensor(load_image(str(images / "face.jpg")), backend.info.input_size)
     pipe_fps: list[float] = []
     for threads in sorted({1, args.threads}):
-        tb = create_backend(folder / args.model, "cpu", threads=threads)
+        tb = load_model(folder / args.model, "cpu", threads=threads)
         t_engine = PoseEngine(tb)
         ratios, pipe, bare_l = [], [], []
         for _ in range(args.repeat):
@@ -226,8 +226,10 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
         )
 
     # 4. A backend that sleeps 10 ms per frame (an Edge TPU stand-in): what the Python side costs.
-    heads = [backend.infer(to_input_tensor(load_image(str(p)), backend.info.input_size)) for p in _images(images)]
-    replay = PoseEngine(ReplayBackend(backend.info, heads, 0.010))
+    outputs = [
+        backend.backend.infer(to_input_tensor(load_image(str(p)), backend.info.input_size)) for p in _images(images)
+    ]
+    replay = PoseEngine(family(backend.info.family).bind(ReplayBackend(backend.backend.io, outputs, 0.010)))
     for _ in range(1):
         stats, fps = _pipeline_run(f"images:{images}/*.jpg@1000", replay, specs, args.seconds * 2)
     print(

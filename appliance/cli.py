@@ -1,4 +1,4 @@
-"""Command line: ``posenet-appliance detect | models | run | bench``.
+"""Command line: ``posenet-appliance detect | models | run | validate-config | firstboot | bench``.
 
 Exit codes: 0 success, 1 runtime failure, 2 bad input (arguments, files, models).
 """
@@ -9,12 +9,10 @@ import argparse
 import json
 import logging
 import sys
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-from numpy.typing import NDArray
 
 from appliance import __version__
 from appliance.errors import ApplianceError, ConfigError, ModelError, SourceError
@@ -33,28 +31,19 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(f"{self.prog}: {message}")
 
 
-def load_image(path: str) -> NDArray[np.uint8]:
-    """Read an image file as (H, W, 3) uint8 RGB.
+def _field_default(model: type[Any], name: str) -> Any:
+    return model.model_fields[name].default
 
-    Raises:
-        SourceError: missing, unreadable or not an image.
-    """
-    from PIL import Image, UnidentifiedImageError
 
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except FileNotFoundError:
-        raise SourceError(f"image not found: {path}") from None
-    except IsADirectoryError:
-        raise SourceError(f"not an image (a directory): {path}") from None
-    except UnidentifiedImageError:
-        raise SourceError(f"not an image: {path}") from None
-    except OSError as exc:
-        raise SourceError(f"cannot read image {path}: {exc}") from exc
+def _field_choices(model: type[Any], name: str) -> list[str]:
+    return list(typing.get_args(model.model_fields[name].annotation))
 
 
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
+    from appliance.config.models import InferenceConfig
+    from appliance.pose.params import DecoderConfig
+
+    inf, dec = InferenceConfig, DecoderConfig
     p.add_argument(
         "--model",
         help="model file, or a file name in the models folder "
@@ -62,97 +51,98 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--backend",
-        choices=["auto", "edgetpu", "cpu"],
-        default="auto",
+        choices=_field_choices(inf, "backend"),
         help="auto: Edge TPU for _edgetpu models, else CPU (default)",
     )
-    p.add_argument("--device", help="Edge TPU device: usb, usb:N, pci, pci:N, any (default usb)")
-    p.add_argument("--threads", type=int, help="CPU interpreter threads (default 2)")
-    p.add_argument("--min-pose-score", type=float, help="0..1 (default 0.2)")
-    p.add_argument("--max-poses", type=int, help="most people per frame (default 10)")
-    p.add_argument("--nms-radius", type=float, help="model-input pixels (default 10)")
+    p.add_argument(
+        "--device", help=f"Edge TPU device: usb, usb:N, pci, pci:N, any (default {_field_default(inf, 'device')})"
+    )
+    p.add_argument("--threads", type=int, help=f"CPU interpreter threads (default {_field_default(inf, 'threads')})")
+    p.add_argument("--min-pose-score", type=float, help=f"0..1 (default {_field_default(dec, 'min_pose_score')})")
+    p.add_argument("--max-poses", type=int, help=f"most people per frame (default {_field_default(dec, 'max_poses')})")
+    p.add_argument(
+        "--nms-radius", type=float, help=f"model-input pixels (default {_field_default(dec, 'nms_radius'):g})"
+    )
     p.add_argument("--single", action="store_true", help="single-pose decoding (one person)")
 
 
-def build_engine(args: argparse.Namespace) -> Any:
-    """PoseEngine from the shared engine arguments."""
-    from appliance.inference import create_backend
-    from appliance.models import resolve_model
-    from appliance.pose.engine import DecoderParams, PoseEngine
-
-    for key, default in (
-        ("backend", "auto"),
-        ("device", "usb"),
-        ("threads", 2),
-        ("min_pose_score", 0.2),
-        ("max_poses", 10),
-        ("nms_radius", 10.0),
-    ):
-        if getattr(args, key) is None:
-            setattr(args, key, default)
-    if not 0.0 <= args.min_pose_score <= 1.0:
-        raise ConfigError(f"--min-pose-score must be within 0..1, got {args.min_pose_score}")
-    if args.max_poses < 1:
-        raise ConfigError(f"--max-poses must be at least 1, got {args.max_poses}")
-    if args.threads < 1:
-        raise ConfigError(f"--threads must be at least 1, got {args.threads}")
-    path = resolve_model(args.model)
-    if not path.exists():
-        from appliance.inference import cpu_twin
-
-        if not (args.backend != "edgetpu" and cpu_twin(path).exists()):
-            raise ModelError(
-                f"model not found: {path}; pass --model, set POSENET_MODELS_DIR, "
-                "or run 'posenet-appliance models fetch'"
-            )
-        path = cpu_twin(path) if args.backend == "cpu" else path
-    backend = create_backend(path, args.backend, device=args.device, threads=args.threads)
-    params = DecoderParams("single" if args.single else "multi", args.max_poses, args.min_pose_score, args.nms_radius)
-    return PoseEngine(backend, params)
+def option_error(exc: Any, model: type[Any]) -> ConfigError:
+    """A pydantic ValidationError on ``model`` as one line naming the command-line option."""
+    err = exc.errors()[0]
+    name = str(err["loc"][-1]) if err["loc"] else ""
+    option = "--" + name.replace("_", "-")
+    field = model.model_fields.get(name)
+    lo = hi = None
+    for rule in field.metadata if field is not None else ():
+        lo = getattr(rule, "ge", getattr(rule, "gt", lo))
+        hi = getattr(rule, "le", getattr(rule, "lt", hi))
+    if lo is not None and hi is not None and "input" in err:
+        return ConfigError(f"{option} must be within {lo:g}..{hi:g}, got {err['input']}")
+    return ConfigError(f"{option}: {err['msg']}")
 
 
-def _pose_json(poses: Any) -> list[dict[str, Any]]:
-    from appliance.types import KEYPOINT_NAMES
+def engine_config(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(InferenceConfig, DecoderConfig) from the engine options; defaults are the models' own.
 
-    return [
-        {
-            "score": round(float(poses.scores[i]), 5),
-            "keypoints": [
-                {
-                    "name": name,
-                    "x": round(float(kp[0]), 2),
-                    "y": round(float(kp[1]), 2),
-                    "score": round(float(kp[2]), 5),
-                }
-                for name, kp in zip(KEYPOINT_NAMES, poses.keypoints[i], strict=True)
-            ],
-        }
-        for i in range(len(poses))
-    ]
+    Raises:
+        ConfigError: an option out of range, naming it.
+    """
+    from pydantic import ValidationError
+
+    from appliance.config.models import InferenceConfig
+    from appliance.pose.params import DecoderConfig
+
+    inf = {k: getattr(args, k) for k in ("model", "backend", "device", "threads") if getattr(args, k) is not None}
+    dec = {k: getattr(args, k) for k in ("min_pose_score", "max_poses", "nms_radius") if getattr(args, k) is not None}
+    if args.single:
+        dec["mode"] = "single"
+    try:
+        decoder = DecoderConfig(**dec)
+    except ValidationError as exc:
+        raise option_error(exc, DecoderConfig) from None
+    try:
+        inference = InferenceConfig(**inf)
+    except ValidationError as exc:
+        raise option_error(exc, InferenceConfig) from None
+    return inference, decoder
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
     """Detect poses in still images; JSON or a human summary on stdout."""
+    from appliance.capture.images import load_image
+    from appliance.core.factory import build_engine
+    from appliance.output.posejson import poses_to_json
+
     images = [(p, load_image(p)) for p in args.images]  # fail before loading the model
-    engine = build_engine(args)
-    model_name = Path(engine.backend.info.path).name
+    engine = build_engine(*engine_config(args))
+    model_name = Path(engine.model.info.path).name
     for path, image in images:
         poses = engine.process(image)
         h, w = image.shape[:2]
         if args.json:
+            frame = poses_to_json(poses, "pixels")
             doc = {
                 "image": path,
                 "width": w,
                 "height": h,
                 "model": model_name,
-                "backend": engine.backend.name,
-                "poses": _pose_json(poses),
+                "backend": engine.model.name,
+                "poses": [
+                    {
+                        "score": pose["score"],
+                        "keypoints": [
+                            {"name": name, "x": x, "y": y, "score": score}
+                            for name, (x, y, score) in zip(frame["names"], pose["keypoints"], strict=True)
+                        ],
+                    }
+                    for pose in frame["poses"]
+                ],
             }
             print(json.dumps(doc))
             continue
         print(
             f"{path}: {w}x{h}, {len(poses)} {'person' if len(poses) == 1 else 'people'} "
-            f"[{model_name} on {engine.backend.name}]"
+            f"[{model_name} on {engine.model.name}]"
         )
         for i in range(len(poses)):
             kp = poses.keypoints[i]
@@ -168,7 +158,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     """List or fetch the pinned models."""
-    from appliance.models import PINNED, fetch_models, models_dir, sha256_file
+    from appliance.models.catalog import PINNED, fetch_models, models_dir, sha256_file
 
     dest = models_dir(args.dir)
     if args.action == "fetch":
@@ -184,16 +174,10 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def is_raspberry_pi() -> bool:
-    """True on a Raspberry Pi (from the device tree model string)."""
-    try:
-        return "Raspberry Pi" in Path("/proc/device-tree/model").read_text(errors="replace")
-    except OSError:
-        return False
-
-
 def default_source() -> str:
     """The Pi camera on a Pi; elsewhere there is no sensible default."""
+    from appliance.sysinfo import is_raspberry_pi
+
     if is_raspberry_pi():
         return "picamera2"
     raise ConfigError(
@@ -204,6 +188,8 @@ def default_source() -> str:
 
 def default_targets(fmt: str) -> list[str]:
     """Broadcast on port 9000 on a Pi (zero configuration), loopback elsewhere."""
+    from appliance.sysinfo import is_raspberry_pi
+
     return [f"broadcast:9000/{fmt}" if is_raspberry_pi() else f"127.0.0.1:9000/{fmt}"]
 
 
@@ -215,7 +201,7 @@ def apply_cli(config: Any, args: argparse.Namespace, fresh: bool) -> Any:
     from pydantic import ValidationError
 
     from appliance.capture import parse_source
-    from appliance.config.models import AppConfig
+    from appliance.config.models import AppConfig, TargetConfig
     from appliance.config.store import describe_errors
     from appliance.transport.udp import parse_target
 
@@ -244,10 +230,11 @@ def apply_cli(config: Any, args: argparse.Namespace, fresh: bool) -> Any:
             dec[key] = value
     if args.single:
         dec["mode"] = "single"
-    fmt = args.format or "individual"
+    fmt = args.format or _field_default(TargetConfig, "format")
     texts = args.target or (default_targets(fmt) if fresh else [])
     if texts:
-        specs = [parse_target(t, fmt, args.coords or "normalized", args.mirror) for t in texts]
+        coords = args.coords or _field_default(TargetConfig, "coords")
+        specs = [parse_target(t, fmt, coords, args.mirror) for t in texts]
         data["targets"] = [
             {"host": s.host, "port": s.port, "format": s.format, "coords": s.coords, "mirror": s.mirror} for s in specs
         ]
@@ -273,9 +260,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Stream poses as OSC until SIGINT/SIGTERM, serving the HTTP API and the OSC control port."""
     import asyncio
 
-    from appliance.app import Application
     from appliance.config.store import ConfigStore, default_state_dir
-    from appliance.serve import serve
+    from appliance.core.app import Application
+    from appliance.service.serve import serve
 
     store = (
         ConfigStore(Path(args.config))
@@ -325,6 +312,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
+    from appliance.output.osc import FORMAT_NAMES
+
     parser = _Parser(prog="posenet-appliance", description="PoseNet on a Coral Edge TPU, poses out as OSC.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
@@ -361,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--format",
         default=None,
-        choices=["individual", "individual-bundle", "wekinator", "arr", "bundle"],
+        choices=list(FORMAT_NAMES),
         help="format of targets that do not name one (default individual)",
     )
     run.add_argument(

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance import models
 from appliance.errors import ModelError
+from appliance.models import catalog as models
 
 
 def test_models_dir_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

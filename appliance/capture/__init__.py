@@ -15,10 +15,11 @@ from __future__ import annotations
 import importlib
 import re
 
-from appliance.capture.base import FrameSource, SourceSpec
+from appliance.capture.base import EndOfSource, FrameSource, SourceSpec
+from appliance.capture.images import load_image
 from appliance.errors import ConfigError
 
-__all__ = ["SOURCES", "FrameSource", "SourceSpec", "create_source", "parse_source"]
+__all__ = ["SOURCES", "EndOfSource", "FrameSource", "SourceSpec", "create_source", "load_image", "parse_source"]
 
 #: type -> "module:Class"; only the chosen module is imported (picamera2 and cv2 stay optional).
 SOURCES: dict[str, str] = {

@@ -6,9 +6,14 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from appliance.errors import SourceError
 from appliance.types import Frame
 
-__all__ = ["FrameSource", "Pacer", "SourceSpec"]
+__all__ = ["EndOfSource", "FrameSource", "Pacer", "SourceSpec"]
+
+
+class EndOfSource(SourceError):
+    """A non-looping file source has delivered everything."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,15 +8,12 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
-from appliance.capture.base import Pacer, SourceSpec
+from appliance.capture.base import EndOfSource, Pacer, SourceSpec
+from appliance.capture.images import load_image
 from appliance.errors import SourceError
 from appliance.types import Frame
 
-__all__ = ["EndOfSource", "ImageSource"]
-
-
-class EndOfSource(SourceError):
-    """A non-looping file source has delivered everything."""
+__all__ = ["ImageSource"]
 
 
 class ImageSource:
@@ -32,8 +29,6 @@ class ImageSource:
 
     def open(self) -> None:
         """Decode every matching image; SourceError if none matches or one is unreadable."""
-        from appliance.cli import load_image
-
         paths = sorted(glob.glob(self.spec.arg))  # noqa: PTH207 - a user-given pattern, may be absolute
         if not paths:
             raise SourceError(f"no image matches {self.spec.arg!r}")

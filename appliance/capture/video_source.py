@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from appliance.capture.base import Pacer, SourceSpec
-from appliance.capture.image_source import EndOfSource
+from appliance.capture.base import EndOfSource, Pacer, SourceSpec
 from appliance.capture.opencv_common import OpenCvSource, import_cv2
 from appliance.errors import SourceError
 from appliance.types import Frame

@@ -7,11 +7,15 @@ web page is built from it. ``schema_version`` drives migrations of older saved f
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from appliance.errors import ConfigError
+from appliance.models.catalog import DEFAULT_MODEL
+from appliance.output.osc import FORMAT_NAMES
+from appliance.pose.params import DecoderConfig
+from appliance.schema import StrictModel
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -29,14 +33,14 @@ SCHEMA_VERSION = 1
 _HOST = re.compile(r"^(broadcast|[A-Za-z0-9._:-]{1,253})$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,62}$")
 
-Format = Literal["individual", "individual-bundle", "wekinator", "arr", "bundle"]
+if TYPE_CHECKING:
+    Format = str
+else:
+    #: The OSC format names, from the format registry (``appliance.output.osc.formats``).
+    Format = Literal[FORMAT_NAMES]
 
 
-class _Base(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class TargetConfig(_Base):
+class TargetConfig(StrictModel):
     """Where one OSC stream goes, and in which format."""
 
     host: str = Field("127.0.0.1", description="Host name, IPv4/IPv6 address, or 'broadcast'.")
@@ -54,20 +58,11 @@ class TargetConfig(_Base):
         return v
 
 
-class DecoderConfig(_Base):
-    """Pose decoding thresholds."""
-
-    mode: Literal["multi", "single"] = Field("multi", description="Every person, or only the most prominent.")
-    max_poses: int = Field(10, ge=1, le=20, description="Most people reported per frame.")
-    min_pose_score: float = Field(0.2, ge=0.0, le=1.0, description="Minimum pose score (0..1).")
-    nms_radius: float = Field(10.0, gt=0.0, le=100.0, description="Keypoint suppression radius, model-input pixels.")
-
-
-class InferenceConfig(_Base):
+class InferenceConfig(StrictModel):
     """Model and hardware."""
 
     model: str = Field(
-        "posenet_mobilenet_v1_075_481_641_16_quant_decoder_edgetpu.tflite",
+        DEFAULT_MODEL,
         min_length=1,
         max_length=255,
         description="Model file name in the models folder, or a path.",
@@ -81,7 +76,7 @@ class InferenceConfig(_Base):
     threads: int = Field(2, ge=1, le=8, description="CPU interpreter threads.")
 
 
-class HttpConfig(_Base):
+class HttpConfig(StrictModel):
     """The HTTP API and web page."""
 
     port: int = Field(8080, ge=0, le=65535, description="TCP port (0 picks a free one).")
@@ -92,13 +87,13 @@ class HttpConfig(_Base):
     )
 
 
-class OscControlConfig(_Base):
+class OscControlConfig(StrictModel):
     """The OSC control port, for patches that subscribe themselves."""
 
     port: int = Field(9001, ge=0, le=65535, description="UDP port (0 disables the control port).")
 
 
-class NetworkConfig(_Base):
+class NetworkConfig(StrictModel):
     """Zero-configuration discovery (mDNS / DNS-SD and OSCQuery)."""
 
     discovery: bool = Field(True, description="Advertise _osc._udp, _oscjson._tcp and _http._tcp over mDNS.")
@@ -110,7 +105,7 @@ class NetworkConfig(_Base):
     oscquery_port: int = Field(8081, ge=0, le=65535, description="TCP port of the OSCQuery server (0: off).")
 
 
-class AppConfig(_Base):
+class AppConfig(StrictModel):
     """The whole configuration. Unknown keys are rejected."""
 
     schema_version: Literal[1] = Field(1, description="Configuration format version.")

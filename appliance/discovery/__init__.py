@@ -1,1 +1,1 @@
-"""Zero-configuration discovery: DNS-SD over mDNS, and the OSCQuery namespace."""
+"""Zero-configuration discovery: DNS-SD over mDNS (python-zeroconf)."""

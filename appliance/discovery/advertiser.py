@@ -10,32 +10,22 @@ IPv4 only by default, on the configured interfaces only.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import logging
 import socket
 from dataclasses import dataclass
-from pathlib import Path
 
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from appliance import __version__
+from appliance.sysinfo import machine_id
 
-__all__ = ["SERVICE_TYPES", "Advertiser", "Announcement", "machine_id", "resolve_interfaces"]
+__all__ = ["SERVICE_TYPES", "Advertiser", "Announcement", "resolve_interfaces"]
 
 logger = logging.getLogger(__name__)
 
 SERVICE_TYPES = {"osc": "_osc._udp.local.", "oscjson": "_oscjson._tcp.local.", "http": "_http._tcp.local."}
-
-
-def machine_id() -> str:
-    """4 hex digits, stable for this machine (from /etc/machine-id, else the host name)."""
-    try:
-        seed = Path("/etc/machine-id").read_text().strip()
-    except OSError:
-        seed = ""
-    return hashlib.sha256((seed or socket.gethostname()).encode()).hexdigest()[:4]
 
 
 def resolve_interfaces(items: list[str]) -> list[str]:

@@ -1,4 +1,4 @@
-"""InferenceBackend: a loaded model that turns an input tensor into RawHeads."""
+"""InferenceBackend: a loaded model that turns an input tensor into dequantised output tensors."""
 
 from __future__ import annotations
 
@@ -7,20 +7,32 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from appliance.inference.model import ModelInfo
-from appliance.pose.heads import RawHeads, dequantize
+from appliance.inference.io import ModelIO
 
-__all__ = ["InferenceBackend", "InterpreterBackend"]
+__all__ = ["InferenceBackend", "InterpreterBackend", "Outputs", "dequantize"]
+
+#: A model's outputs in interpreter order, dequantised float32 copies without the batch axis.
+Outputs = tuple[NDArray[np.float32], ...]
+
+
+def dequantize(q: NDArray[np.generic], scale: float, zero_point: int) -> NDArray[np.float32]:
+    """``scale * (q - zero_point)`` as float32; float input with scale 0 is returned as float32."""
+    if scale == 0.0:
+        return np.array(q, dtype=np.float32)
+    out = q.astype(np.float32)
+    out -= np.float32(zero_point)
+    out *= np.float32(scale)
+    return out
 
 
 class InferenceBackend(Protocol):
     """Runs one model. ``name`` says which hardware and why (shown in status and logs)."""
 
     name: str
-    info: ModelInfo
+    io: ModelIO
 
-    def infer(self, tensor: NDArray[np.uint8]) -> RawHeads:
-        """Run (1, H, W, 3) uint8 RGB and return the dequantised heads (copies, not views)."""
+    def infer(self, tensor: NDArray[np.uint8]) -> Outputs:
+        """Run (1, H, W, 3) uint8 RGB and return every output dequantised (copies, not views)."""
         ...
 
     def close(self) -> None:
@@ -31,28 +43,19 @@ class InferenceBackend(Protocol):
 class InterpreterBackend:
     """Any TFLite-interpreter-like object (CPU or Edge TPU delegate) behind InferenceBackend."""
 
-    def __init__(self, interpreter: Any, info: ModelInfo, name: str) -> None:
+    def __init__(self, interpreter: Any, io: ModelIO, name: str) -> None:
         self._interp = interpreter
-        self.info = info
+        self.io = io
         self.name = name
 
-    def infer(self, tensor: NDArray[np.uint8]) -> RawHeads:
-        """Set the input, invoke, dequantise the three heads (float32 copies)."""
+    def infer(self, tensor: NDArray[np.uint8]) -> Outputs:
+        """Set the input, invoke, dequantise every output (float32 copies, batch axis dropped)."""
         interp = self._interp
         if interp is None:
             raise RuntimeError("backend is closed")
-        interp.set_tensor(self.info.input_index, tensor)
+        interp.set_tensor(self.io.input_index, tensor)
         interp.invoke()
-        heads = {
-            key: dequantize(interp.get_tensor(h.index)[0], h.scale, h.zero_point) for key, h in self.info.heads.items()
-        }
-        return RawHeads(
-            heads["heatmaps"],
-            heads["short_offsets"],
-            heads["mid_offsets"],
-            self.info.stride,
-            self.info.input_size,
-        )
+        return tuple(dequantize(interp.get_tensor(t.index)[0], t.scale, t.zero_point) for t in self.io.outputs)
 
     def close(self) -> None:
         """Drop the interpreter (and with it the delegate)."""

@@ -5,8 +5,9 @@ process, and it segfaults while *preparing a model* when it was built against a 
 than the runtime that loads it (Coral's libedgetpu 16.0 was built against TF 2.5; see the README,
 "Edge TPU runtime"). So the child does everything the service will do: open the delegate, build the
 interpreter with the model, allocate and invoke once. ``probe_edgetpu`` runs
-``python -m appliance.inference.probe MODULE DEVICE [MODEL]`` with a timeout and reports success,
-or what failed, at which stage.
+``python -m appliance.inference.probe MODULE DEVICE [NAME]`` with a timeout (the model's runnable
+bytes on standard input, so the child needs no model-specific code) and reports success, or what
+failed, at which stage.
 """
 
 from __future__ import annotations
@@ -16,9 +17,13 @@ import importlib
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from appliance.errors import ModelError
+from appliance.inference.io import read_model_file
 
 __all__ = [
     "DELEGATE_LIBRARY",
@@ -63,21 +68,29 @@ def probe_edgetpu(
     timeout: float = PROBE_TIMEOUT,
     *,
     model: str | Path | None = None,
+    prepare: Callable[[bytes], bytes] | None = None,
     require_library: bool = True,
 ) -> ProbeResult:
     """Try the Edge TPU for ``device`` in a child process: the delegate, and ``model`` if given.
 
-    With ``model``, the child builds the interpreter with the delegate, allocates its tensors and
-    invokes it once on a zero image, which is where a libedgetpu built for another TF Lite crashes.
-    ``require_library`` False skips the cheap "is libedgetpu installed" check (tests use it).
+    With ``model`` (its bytes passed through ``prepare``, as the service will load them), the child
+    builds the interpreter with the delegate, allocates its tensors and invokes it once on a zero
+    image, which is where a libedgetpu built for another TF Lite crashes. ``require_library``
+    False skips the cheap "is libedgetpu installed" check (tests use it).
     """
     if require_library and not edgetpu_library_present():
         return ProbeResult(False, f"{DELEGATE_LIBRARY} is not installed (apt install libedgetpu1-std)", "absent")
     cmd = [sys.executable, "-m", "appliance.inference.probe", runtime_module, device]
+    content = b""
     if model is not None:
-        cmd.append(str(model))
+        try:
+            raw = read_model_file(model)
+            content = prepare(raw) if prepare is not None else raw
+        except ModelError as exc:
+            return ProbeResult(False, str(exc), "error")
+        cmd.append(Path(model).name)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(cmd, input=content, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         stage = _last(_text(exc.stderr), _STAGE) or _OPENING
         where = f"while {stage} (device {device or 'any'})"
@@ -86,7 +99,7 @@ def probe_edgetpu(
         return ProbeResult(False, f"cannot start the Edge TPU probe: {exc}", "error")
     if proc.returncode == 0:
         return ProbeResult(True, "ok")
-    stderr = proc.stderr or ""
+    stderr = _text(proc.stderr)
     stage = _last(stderr, _STAGE) or _OPENING
     if proc.returncode < 0:
         reason = f"Edge TPU delegate crashed ({_signal_name(-proc.returncode)}) while {stage}"
@@ -119,24 +132,16 @@ def edgetpu_library_present() -> bool:
     return ctypes.util.find_library("edgetpu") is not None
 
 
-def _child(runtime_module: str, device: str = "", model: str = "") -> int:
+def _child(runtime_module: str, device: str = "", name: str = "") -> int:
     mod = importlib.import_module(runtime_module)
     try:
         _stage(_OPENING)
         delegate = mod.load_delegate(DELEGATE_LIBRARY, delegate_options(device))
-        if model:
+        if name:
             import numpy as np
 
-            from appliance.errors import ModelError
-            from appliance.inference.model import load_model_bytes, read_model_file
-
-            name = Path(model).name
             _stage(f"reading {name}")
-            try:
-                content, _, _ = load_model_bytes(read_model_file(model))
-            except ModelError as exc:
-                print(_MARK + str(exc), file=sys.stderr, flush=True)
-                return 1
+            content = sys.stdin.buffer.read()
             _stage(f"preparing {name}")
             interp = mod.Interpreter(model_content=content, experimental_delegates=[delegate])
             interp.allocate_tensors()

@@ -1,4 +1,6 @@
-"""LatestFrame: a one-slot mailbox. ``put`` overwrites an unread item and counts it as dropped."""
+"""The pipeline's one-slot hand-offs: ``LatestFrame`` ("capture" -> "prepare", "process" -> "send")
+overwrites an unread item and counts it as dropped; ``Handoff`` ("prepare" -> "process") makes
+the producer wait instead. Each has exactly one producer and one consumer thread."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ class LatestFrame(Generic[T]):
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._item: T | None = None
-        self.dropped = 0
+        self.dropped = 0  # written under the condition's lock by the producer only
 
     def put(self, item: T) -> None:
         """Store ``item``; an item nobody took yet is discarded and counted."""

@@ -1,15 +1,17 @@
 """PipelineRunner: four named threads joined by one-slot hand-offs, none of which queues.
 
 * "capture": source -> LatestFrame (a frame nobody took is replaced and counted as dropped);
-* "prepare": newest frame -> input tensor (resize), exactly one frame ahead of inference, so
-  resizing overlaps ``invoke()`` (which releases the GIL) instead of adding to it;
-* "process": only ``invoke()`` and dequantisation, so the accelerator is never idle waiting for
-  Python; stamps ``heartbeat`` on every iteration, timed-out waits included, so a watchdog can
-  tell a hung native call from an idle camera;
-* "send": decode, map to source pixels, track ids, OSC encoding and UDP fan-out, all overlapping
-  the next ``invoke()``.
+* "prepare": newest frame -> input tensor (fit and resize), exactly one frame ahead of inference,
+  so resizing overlaps ``invoke()`` (which releases the GIL) instead of adding to it;
+* "process": only the backend (``invoke()`` and dequantisation), so the accelerator is never idle
+  waiting for Python; stamps ``heartbeat`` on every iteration, timed-out waits included, so a
+  watchdog can tell a hung native call from an idle camera;
+* "send": decode to source pixels, the pose stages (tracking, ...), then every pose listener (UDP
+  targets, the page's stream, ...), all overlapping the next ``invoke()``.
 
-A failing or absent source is reopened with backoff and reported in the stats.
+Every counter has one writer thread; ``stats()`` reads and sums them. A frame's timings travel with
+it through the hand-offs, and the "send" thread publishes them as one immutable value. A failing or
+absent source is reopened with backoff and reported in the stats.
 """
 
 from __future__ import annotations
@@ -18,21 +20,23 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from appliance.capture.base import FrameSource
-from appliance.capture.image_source import EndOfSource
+from appliance.capture.base import EndOfSource, FrameSource
 from appliance.errors import ApplianceError
 from appliance.log import LogOnce
+from appliance.models.engine import PoseEngine
+from appliance.pipeline.listeners import PoseListener
 from appliance.pipeline.mailbox import Handoff, LatestFrame
-from appliance.pipeline.stats import PipelineStats, TargetStats
-from appliance.pose.engine import PoseEngine
-from appliance.pose.heads import RawHeads
+from appliance.pipeline.stats import FrameTimes, PipelineStats
+from appliance.pose.geometry import InputTransform
+from appliance.pose.stages import PoseStage
 from appliance.pose.tracking import Tracker
-from appliance.transport.targets import TargetSet
 from appliance.types import Frame, Poses
 
 __all__ = ["PipelineRunner"]
@@ -50,60 +54,89 @@ _WINDOW = 2.0  # seconds over which fps is measured
 _SLOW_WINDOW = 10.0  # ... or, below one frame per _WINDOW, over this many
 
 
+@dataclass(slots=True)
+class _Counters:
+    """Counters of one thread; only that thread writes them."""
+
+    items: int = 0
+    errors: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    frame: Frame
+    tensor: NDArray[np.uint8]
+    transform: InputTransform
+    prepare_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Inferred:
+    frame: Frame
+    raw: Any
+    transform: InputTransform
+    prepare_s: float
+    inference_s: float
+
+
 class PipelineRunner:
-    """Owns the two data-plane threads; ``start`` once, ``stop`` (joins) once or more."""
+    """Owns the four data-plane threads; ``start`` once, ``stop`` (joins) once or more.
+
+    ``listeners`` receive every frame's final poses in order (the UDP targets first, usually);
+    ``stages`` transform decoded poses before that (default: tracking only).
+    """
 
     def __init__(
         self,
         source: FrameSource,
         engine: PoseEngine,
-        targets: TargetSet,
-        *,
-        tracker: Tracker | None = None,
-        on_poses: Callable[[Poses], None] | None = None,
+        *listeners: PoseListener,
+        stages: Sequence[PoseStage] | None = None,
     ) -> None:
         self.source = source
         self.engine = engine
-        self.targets = targets
-        self.tracker = tracker or Tracker()
-        self.on_poses = on_poses
+        self.listeners = listeners
+        self.stages: tuple[PoseStage, ...] = tuple(stages) if stages is not None else (Tracker(),)
         self.mailbox: LatestFrame[Frame] = LatestFrame()
-        self._prepared: Handoff[tuple[Frame, NDArray[np.uint8], float]] = Handoff()
-        self._outbox: LatestFrame[tuple[Frame, RawHeads]] = LatestFrame()
-        self.heartbeat = time.monotonic()
-        self.latest: Poses = Poses()
+        self._prepared: Handoff[_Prepared] = Handoff()
+        self._outbox: LatestFrame[_Inferred] = LatestFrame()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
+        # "capture" writes these
+        self._capture = _Counters()
         self._source_state = "starting"
-        self._frames_in = 0
-        self._processed = 0
-        self._errors = 0
         self._last_frame = time.monotonic()
         self._in_times: collections.deque[float] = collections.deque(maxlen=256)
+        # "prepare" and "process" write these
+        self._prepare = _Counters()
+        self._process = _Counters()
+        self.heartbeat = time.monotonic()
+        # "send" writes these
+        self._send = _Counters()
+        self.latest: Poses = Poses()
+        self._times = FrameTimes()
         self._out_times: collections.deque[float] = collections.deque(maxlen=256)
         self._latency: collections.deque[float] = collections.deque(maxlen=512)
-        self._stage = [0.0, 0.0, 0.0, 0.0]  # prepare, inference, decode, send (seconds)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the "capture" and "process" threads."""
+        """Start the "capture", "prepare", "process" and "send" threads."""
         if self._threads:
             raise RuntimeError("pipeline already started")
         self._threads = [
-            threading.Thread(target=self._guard(loop), name=name, daemon=True)
-            for name, loop in (
-                ("capture", self._capture_loop),
-                ("prepare", self._prepare_loop),
-                ("process", self._process_loop),
-                ("send", self._send_loop),
+            threading.Thread(target=self._guard(loop, counters), name=name, daemon=True)
+            for name, loop, counters in (
+                ("capture", self._capture_loop, self._capture),
+                ("prepare", self._prepare_loop, self._prepare),
+                ("process", self._process_loop, self._process),
+                ("send", self._send_loop, self._send),
             )
         ]
         for t in self._threads:
             t.start()
 
     def stop(self, timeout: float = 5.0) -> bool:
-        """Ask both threads to stop, join them, close the source; True if both ended in time."""
+        """Ask the threads to stop, join them, close the source; True if all ended in time."""
         self._stop.set()
         ok = True
         for t in self._threads:
@@ -113,13 +146,14 @@ class PipelineRunner:
             self.source.close()
         return ok
 
-    def _guard(self, loop: Callable[[], None]) -> Callable[[], None]:
+    @staticmethod
+    def _guard(loop: Callable[[], None], counters: _Counters) -> Callable[[], None]:
         def run() -> None:
             try:
                 loop()
             except Exception:  # a bug must not leave a silent, half-dead pipeline
                 logger.exception("pipeline thread %s crashed", threading.current_thread().name)
-                self._errors += 1
+                counters.errors += 1
 
         return run
 
@@ -172,7 +206,7 @@ class PipelineRunner:
                 self._source_state = "ok"
             backoff = REOPEN_BACKOFF[0]
             self._last_frame = now
-            self._frames_in += 1
+            self._capture.items += 1
             self._in_times.append(now)
             self.mailbox.put(frame)
 
@@ -186,12 +220,12 @@ class PipelineRunner:
                 continue
             t0 = time.perf_counter()
             try:
-                tensor = self.engine.prepare(frame.image)
+                tensor, transform = self.engine.prepare(frame.image)
             except Exception as exc:
-                self._errors += 1
+                self._prepare.errors += 1
                 _log_once.warning(("prepare", type(exc).__name__), "preparing a frame failed: %s", exc)
                 continue
-            self._prepared.put((frame, tensor, time.perf_counter() - t0))
+            self._prepared.put(_Prepared(frame, tensor, transform, time.perf_counter() - t0))
 
     # -- process ------------------------------------------------------------------------------
     def _process_loop(self) -> None:
@@ -200,16 +234,15 @@ class PipelineRunner:
             item = self._prepared.get(READ_TIMEOUT)
             if item is None:
                 continue
-            frame, tensor, prep = item
+            t0 = time.perf_counter()
             try:
-                heads = self.engine.run_model(tensor)
+                raw = self.engine.run_model(item.tensor)
             except Exception as exc:  # keep the appliance running; the count shows in the status
-                self._errors += 1
+                self._process.errors += 1
                 _log_once.warning(("process", type(exc).__name__), "inference failed: %s", exc, exc_info=True)
                 continue
-            self._stage[0] = prep
-            self._stage[1] = self.engine.last_times.inference
-            self._outbox.put((frame, heads))
+            inference_s = time.perf_counter() - t0
+            self._outbox.put(_Inferred(item.frame, raw, item.transform, item.prepare_s, inference_s))
 
     # -- send ---------------------------------------------------------------------------------
     def _send_loop(self) -> None:
@@ -217,62 +250,59 @@ class PipelineRunner:
             item = self._outbox.get(READ_TIMEOUT)
             if item is None:
                 continue
-            frame, heads = item
+            frame = item.frame
             t0 = time.perf_counter()
             try:
                 poses = self.engine.poses_from(
-                    heads, frame.size, frame_index=frame.index, t_capture=frame.t_capture, t_wall=frame.t_wall
+                    item.raw, item.transform, frame_index=frame.index, t_capture=frame.t_capture, t_wall=frame.t_wall
                 )
-                poses = self.tracker.update(poses)
+                for stage in self.stages:
+                    poses = stage(poses)
             except Exception as exc:
-                self._errors += 1
+                self._send.errors += 1
                 _log_once.warning(("decode", type(exc).__name__), "decoding a frame failed: %s", exc, exc_info=True)
                 continue
             t1 = time.perf_counter()
-            self.targets.send(poses)
+            for listener in self.listeners:
+                try:
+                    listener.on_poses(poses)
+                except Exception as exc:  # one listener's bug must not starve the others
+                    self._send.errors += 1
+                    key = ("listener", type(listener).__name__, type(exc).__name__)
+                    _log_once.warning(key, "pose listener %s failed: %s", type(listener).__name__, exc, exc_info=True)
             t2 = time.perf_counter()
-            self._stage[2], self._stage[3] = t1 - t0, t2 - t1
+            self._times = FrameTimes(item.prepare_s, item.inference_s, t1 - t0, t2 - t1)
             now = time.monotonic()
             self._latency.append(now - poses.t_capture)
             self._out_times.append(now)
-            self._processed += 1
+            self._send.items += 1
             self.latest = poses
-            if self.on_poses is not None:
-                try:
-                    self.on_poses(poses)
-                except Exception:
-                    self._errors += 1
-                    logger.exception("pose listener failed")
 
     # -- stats --------------------------------------------------------------------------------
     def stats(self) -> PipelineStats:
         """A consistent-enough snapshot; never blocks the data plane."""
         now = time.monotonic()
-        lat = np.array(self._latency, dtype=np.float64) * 1e3
-        pre, inf, dec, send = self._stage
-        targets = tuple(
-            TargetStats(label, c.state, c.datagrams, c.bytes, c.errors, c.dropped, c.last_error)
-            for label, c in self.targets.counters().items()
-        )
+        lat = np.array(list(self._latency), dtype=np.float64) * 1e3  # list(): one atomic copy
+        times = self._times
+        errors = sum(c.errors for c in (self._capture, self._prepare, self._process, self._send))
         return PipelineStats(
             source=self.source.name,
             source_state=self._source_state,
             backend=self.engine.backend.name,
-            frames_in=self._frames_in,
-            frames_processed=self._processed,
+            frames_in=self._capture.items,
+            frames_processed=self._send.items,
             frames_dropped=self.mailbox.dropped + self._outbox.dropped,
-            errors=self._errors + self.targets.encode_errors,
+            errors=errors,
             fps=_rate(self._out_times, now),
             input_fps=_rate(self._in_times, now),
             people=len(self.latest),
-            preprocess_ms=pre * 1e3,
-            inference_ms=inf * 1e3,
-            decode_ms=dec * 1e3,
-            send_ms=send * 1e3,
+            preprocess_ms=times.prepare * 1e3,
+            inference_ms=times.inference * 1e3,
+            decode_ms=times.decode * 1e3,
+            send_ms=times.send * 1e3,
             latency_p50_ms=float(np.percentile(lat, 50)) if lat.size else 0.0,
             latency_p99_ms=float(np.percentile(lat, 99)) if lat.size else 0.0,
             seconds_since_frame=now - self._last_frame,
-            targets=targets,
         )
 
 

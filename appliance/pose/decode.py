@@ -25,12 +25,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from appliance.pose.heads import RawHeads
+from appliance.pose.params import DecoderConfig
 from appliance.types import DECODE_EDGES, NUM_KEYPOINTS
 
 __all__ = ["DEFAULT_IMPLEMENTATION", "DecodedPoses", "decode_multi", "decode_single", "warm_up"]
 
 _REFINE_STEPS = 5
 _F32 = np.float32
+_DEFAULTS = DecoderConfig()  # the configuration's defaults are the decoder's
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,9 +206,9 @@ def warm_up() -> None:
 def decode_multi(
     heads: RawHeads,
     *,
-    max_poses: int = 10,
-    score_threshold: float = 0.2,
-    nms_radius: float = 10.0,
+    max_poses: int = _DEFAULTS.max_poses,
+    score_threshold: float = _DEFAULTS.min_pose_score,
+    nms_radius: float = _DEFAULTS.nms_radius,
     implementation: str | None = None,
 ) -> DecodedPoses:
     """Decode every person, as the Coral PosenetDecoderOp does.

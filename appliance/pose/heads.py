@@ -1,4 +1,4 @@
-"""RawHeads: PoseNet's three dequantised output heads, and their dequantisation."""
+"""RawHeads: PoseNet's three dequantised output heads."""
 
 from __future__ import annotations
 
@@ -7,17 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["RawHeads", "dequantize"]
-
-
-def dequantize(q: NDArray[np.generic], scale: float, zero_point: int) -> NDArray[np.float32]:
-    """``scale * (q - zero_point)`` as float32; float input with scale 0 is returned as float32."""
-    if scale == 0.0:
-        return np.asarray(q, dtype=np.float32)
-    out = q.astype(np.float32)
-    out -= np.float32(zero_point)
-    out *= np.float32(scale)
-    return out
+__all__ = ["RawHeads"]
 
 
 @dataclass(frozen=True, slots=True)

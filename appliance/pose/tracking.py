@@ -13,21 +13,31 @@ __all__ = ["Tracker"]
 
 
 class Tracker:
-    """Gives each person the id they had in a recent frame, or a new one.
+    """A PoseStage: gives each person the id they had in a recent frame, or a new one.
 
     Distances are mean (x, y) distances of keypoints confident in both poses, in normalised
     coordinates (0..1 on each axis); a pair matches below ``max_distance``. A person unseen for ``max_age`` frames is
     forgotten. Ids are small non-negative integers, increasing.
     """
 
+    name = "tracking"
+
     def __init__(self, max_distance: float = 0.08, max_age: int = 15, min_keypoint_score: float = 0.3) -> None:
         self.max_distance = max_distance
         self.max_age = max_age
         self.min_score = min_keypoint_score
+        self._next = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everyone seen (ids keep increasing: an id is never reused)."""
         self._kp = np.zeros((0, 17, 3), np.float32)  # normalised (x, y, score)
         self._ids = np.zeros((0,), np.int32)
         self._age = np.zeros((0,), np.int32)
-        self._next = 0
+
+    def __call__(self, poses: Poses) -> Poses:
+        """Same as ``update``."""
+        return self.update(poses)
 
     def update(self, poses: Poses) -> Poses:
         """Poses with ``ids`` filled in (a new value; the input is not changed)."""

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from appliance.config.atomic import write_atomic
 from appliance.config.models import AppConfig
 from appliance.config.store import ConfigStore, describe_errors
-from appliance.discovery.advertiser import machine_id
+from appliance.sysinfo import machine_id
 
 __all__ = ["DEFAULT_NAMES", "FirstBootPaths", "apply_boot_settings", "set_unique_hostname"]
 

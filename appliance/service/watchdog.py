@@ -1,4 +1,4 @@
-"""Liveness by progress: when to send WATCHDOG=1.
+"""Liveness by progress, and the supervision loop that reports it to systemd.
 
 systemd restarts the service when WATCHDOG=1 stops. We send it only while:
 
@@ -7,11 +7,28 @@ systemd restarts the service when WATCHDOG=1 stops. We send it only while:
 * frames keep coming, *if they ever came*: a camera that delivered and then stalled gets the
   service restarted, but a camera that is absent from the start is a reported status ("no
   camera"), not a restart loop; likewise a pipeline that could not be built (degraded).
+
+``supervise`` runs on the event loop until the stop event (a signal) or the duration: it pets the
+watchdog at half its interval, sends STATUS= lines, and draws the terminal status line.
 """
 
 from __future__ import annotations
 
-__all__ = ["should_pet"]
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Callable
+
+from appliance.core.app import Application
+from appliance.service.sdnotify import Notifier, watchdog_interval
+
+__all__ = ["STATUS_SECONDS", "making_progress", "should_pet", "supervise"]
+
+#: Seconds between STATUS= updates to systemd.
+STATUS_SECONDS = 5.0
+#: Seconds between the loop's wake-ups (status line, watchdog, stop checks).
+TICK_SECONDS = 0.5
 
 
 def should_pet(
@@ -31,3 +48,60 @@ def should_pet(
     if frames_in == 0:
         return True  # no camera yet: a status, not a restart loop
     return now - last_frame <= interval / 2
+
+
+def making_progress(app: Application, now: float, interval: float) -> bool:
+    """``should_pet`` for the application's current pipeline."""
+    runner = app.runner
+    if runner is None:
+        return should_pet(
+            now=now, interval=interval, pipeline_running=False, heartbeat=now, frames_in=0, last_frame=now
+        )
+    stats = runner.stats()
+    return should_pet(
+        now=now,
+        interval=interval,
+        pipeline_running=runner.running,
+        heartbeat=runner.heartbeat,
+        frames_in=stats.frames_in,
+        last_frame=now - stats.seconds_since_frame,
+    )
+
+
+async def supervise(
+    app: Application,
+    notifier: Notifier,
+    stop: asyncio.Event,
+    *,
+    duration: float = 0.0,
+    status_line: bool = False,
+    server_stopped: Callable[[], bool] | None = None,
+) -> None:
+    """READY=1, then WATCHDOG=1 / STATUS= / the terminal line until ``stop``, ``duration`` seconds,
+    or the HTTP server ending by itself (``server_stopped``)."""
+    deadline = time.monotonic() + duration if duration else None
+    interval = watchdog_interval()
+    notifier.ready(app.status_line())
+    next_pet = next_status = time.monotonic()
+    try:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), TICK_SECONDS)
+            if status_line:
+                sys.stderr.write("\r" + app.status_line()[:150].ljust(150))
+                sys.stderr.flush()
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            if server_stopped is not None and server_stopped():
+                break  # uvicorn saw the signal first
+            now = time.monotonic()
+            if interval is not None and now >= next_pet:
+                next_pet = now + interval / 2
+                if making_progress(app, now, interval):
+                    notifier.watchdog()
+            if notifier.enabled and now >= next_status:
+                next_status = now + STATUS_SECONDS
+                notifier.status(app.status_line())
+    finally:
+        if status_line:
+            sys.stderr.write("\n")

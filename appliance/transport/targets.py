@@ -1,8 +1,10 @@
-"""TargetSet: fan poses out to every target, encoding each (format, options) once per frame.
+"""TargetSet: the pose listener that fans poses out to every OSC target, encoding each (format,
+options) once per frame.
 
-Targets given as IP literals open at once; host names are resolved by the "resolver" thread with
-backoff (DNS can block for seconds, so never on the data path) and re-resolved while they fail.
-The target list can be replaced at any time from another thread (copy-on-write).
+``on_poses`` runs on the pipeline's "send" thread. Targets given as IP literals open at once; host
+names are resolved by the "resolver" thread with backoff (DNS can block for seconds, so never on
+the data path) and re-resolved while they fail. The target list can be replaced at any time from
+another thread (copy-on-write).
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from appliance.output.osc.formats import FORMATS
 from appliance.transport.udp import TargetCounters, TargetSpec, UdpTarget
 from appliance.types import Poses
 
-__all__ = ["MAX_TARGETS", "TargetSet"]
+__all__ = ["MAX_TARGETS", "TargetSet", "TargetStats"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +29,24 @@ MAX_TARGETS = 16
 RESOLVE_BACKOFF = (1.0, 30.0)
 
 
+@dataclass(frozen=True, slots=True)
+class TargetStats:
+    """One OSC target's counters at snapshot time."""
+
+    label: str
+    state: str
+    datagrams: int
+    bytes: int
+    errors: int
+    dropped: int
+    last_error: str
+
+
 class TargetSet:
-    """All current OSC targets. ``send`` is for the process thread; the rest for anyone."""
+    """All current OSC targets. ``send``/``on_poses`` is for the "send" thread; the rest for anyone.
+
+    ``encode_errors`` (formats that raised) is written by the "send" thread only.
+    """
 
     def __init__(self, specs: Iterable[TargetSpec] = ()) -> None:
         self._targets: tuple[UdpTarget, ...] = ()
@@ -46,6 +65,13 @@ class TargetSet:
     def counters(self) -> dict[str, TargetCounters]:
         """Counters per target label (live objects; copy for a snapshot)."""
         return {t.spec.label: t.counters for t in self._targets}
+
+    def stats(self) -> tuple[TargetStats, ...]:
+        """A snapshot of every target's counters, in target order."""
+        return tuple(
+            TargetStats(label, c.state, c.datagrams, c.bytes, c.errors, c.dropped, c.last_error)
+            for label, c in self.counters().items()
+        )
 
     def set_targets(self, specs: Iterable[TargetSpec]) -> None:
         """Replace the target list; unchanged targets keep their sockets and counters."""
@@ -80,6 +106,10 @@ class TargetSet:
                     datagrams = []
                 cache[key] = datagrams
             t.send(datagrams)
+
+    def on_poses(self, poses: Poses) -> None:
+        """The pose-listener entry point: same as ``send``."""
+        self.send(poses)
 
     def _ensure_resolver(self) -> None:
         if self._thread is None or not self._thread.is_alive():

@@ -1,9 +1,9 @@
 """The HTTP API (FastAPI): configuration, schema, status, targets, poses, live stream, web page.
 
-Routes call the Application and the ConfigStore; they never touch pipeline threads directly.
-Invalid changes get 422 with ``detail: [{loc, msg, type}]`` naming each failing field, and change
-nothing. The OpenAPI document is at ``/openapi.json``; no documentation UI is served (it would need
-a CDN, and the box has no internet).
+Routes use only the ``Control`` facade; every change is one serialised ``Control.update``, so
+concurrent changes are never lost. Invalid changes get 422 with ``detail: [{loc, msg, type}]``
+naming each failing field, and change nothing. The OpenAPI document is at ``/openapi.json``; no
+documentation UI is served (it would need a CDN, and the box has no internet).
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from appliance import __version__
-from appliance.app import END_OF_STREAM, Application
 from appliance.config.models import AppConfig, Format, TargetConfig
+from appliance.core.facade import Change, Control
+from appliance.output.posejson import poses_to_json
 from appliance.web.security import SecurityMiddleware
+from appliance.web.stream import END_OF_STREAM, PoseStreams, StreamListener
 
 __all__ = ["create_app"]
 
@@ -60,9 +62,20 @@ def _unprocessable(exc: ValidationError) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=422)
 
 
-def create_app(application: Application) -> Any:
-    """The ASGI app: FastAPI routes wrapped in the security middleware."""
-    store = application.store
+class _Refused(Exception):
+    """A change refused before validation (e.g. no target at that index): answered 404."""
+
+    def __init__(self, loc: list[str | int], msg: str) -> None:
+        super().__init__(msg)
+        self.loc, self.msg = loc, msg
+
+
+def create_app(control: Control, streams: PoseStreams | None = None) -> Any:
+    """The ASGI app: FastAPI routes wrapped in the security middleware.
+
+    ``streams`` tracks the open live streams (the server's owner ends them at shutdown).
+    """
+    streams = streams if streams is not None else PoseStreams()
     api = FastAPI(
         title="PoseNet OSC appliance",
         version=__version__,
@@ -71,26 +84,32 @@ def create_app(application: Application) -> Any:
         description="Configure where poses go and in which format; read status and live poses.",
     )
 
-    def save(data: dict[str, Any] | AppConfig) -> Response:
+    def change(fn: Change, status_code: int = 200, view: str = "") -> Response:
+        """One serialised read-modify-write; the new configuration (or its ``view`` key) as JSON."""
         try:
-            saved = store.save(data)
+            saved = control.update(fn)
         except ValidationError as exc:
             return _unprocessable(exc)
+        except _Refused as exc:
+            detail = [{"loc": exc.loc, "msg": exc.msg, "type": "not_found"}]
+            return JSONResponse({"detail": detail}, status_code=404)
         except OSError as exc:
             raise HTTPException(507, f"could not save the configuration: {exc.strerror}") from exc
-        return JSONResponse(saved.model_dump(mode="json"))
+        doc = saved.model_dump(mode="json")
+        return JSONResponse(doc[view] if view else doc, status_code=status_code)
 
     @api.get("/api/config", response_model=AppConfig, summary="The saved configuration")
     def get_config() -> Any:
-        return store.config.model_dump(mode="json")
+        return control.config.model_dump(mode="json")
 
     @api.put("/api/config", response_model=AppConfig, summary="Replace the configuration")
     def put_config(config: AppConfig) -> Response:
-        return save(config)
+        data = config.model_dump(mode="json")
+        return change(lambda _current: data)
 
     @api.patch("/api/config", response_model=AppConfig, summary="Change part of the configuration (merge patch)")
     def patch_config(patch: dict[str, Any] = Body(...)) -> Response:  # noqa: B008
-        return save(_merge(store.config.model_dump(mode="json"), patch))
+        return change(lambda current: _merge(current, patch))
 
     @api.get("/api/config/schema", summary="JSON schema of the configuration")
     def schema() -> dict[str, Any]:
@@ -98,20 +117,16 @@ def create_app(application: Application) -> Any:
 
     @api.get("/api/status", summary="Backend, model, fps, latency, drops, per-target errors, safe mode")
     def status() -> dict[str, Any]:
-        return application.status()
+        return control.status().to_json()
 
     @api.get("/api/targets", response_model=list[TargetConfig], summary="OSC targets")
     def get_targets() -> Any:
-        return [t.model_dump(mode="json") for t in store.config.targets]
+        return [t.model_dump(mode="json") for t in control.config.targets]
 
     @api.post("/api/targets", response_model=list[TargetConfig], status_code=201, summary="Add a target")
     def add_target(target: TargetConfig) -> Response:
-        current = store.config.model_dump(mode="json")
-        current["targets"] = [*current["targets"], target.model_dump(mode="json")]
-        response = save(current)
-        if response.status_code == 200:
-            return JSONResponse(json.loads(bytes(response.body))["targets"], status_code=201)
-        return response
+        new = target.model_dump(mode="json")
+        return change(lambda current: {**current, "targets": [*current["targets"], new]}, 201, "targets")
 
     @api.post(
         "/api/targets/this-computer",
@@ -125,41 +140,38 @@ def create_app(application: Application) -> Any:
 
     @api.delete("/api/targets/{index}", response_model=list[TargetConfig], summary="Remove a target by position")
     def remove_target(index: int) -> Response:
-        current = store.config.model_dump(mode="json")
-        if not 0 <= index < len(current["targets"]):
-            return JSONResponse(
-                {"detail": [{"loc": ["path", "index"], "msg": "no target at this index", "type": "not_found"}]},
-                status_code=404,
-            )
-        del current["targets"][index]
-        response = save(current)
-        if response.status_code == 200:
-            return JSONResponse(json.loads(bytes(response.body))["targets"])
-        return response
+        def remove(current: dict[str, Any]) -> dict[str, Any]:
+            if not 0 <= index < len(current["targets"]):
+                raise _Refused(["path", "index"], "no target at this index")
+            return {**current, "targets": [t for i, t in enumerate(current["targets"]) if i != index]}
+
+        return change(remove, 200, "targets")
 
     @api.get("/api/poses/latest", summary="The newest frame's poses (x, y, score normalised 0..1)")
     def latest() -> dict[str, Any]:
-        return application.latest()
+        return poses_to_json(control.latest())
 
     @api.get("/api/poses/stream", summary="Live poses as server-sent events, one event per frame")
     async def stream(request: Request) -> StreamingResponse:
-        loop = asyncio.get_running_loop()
-        queue = application.subscribe(loop)
+        listener = StreamListener(asyncio.get_running_loop())
+        streams.opened(listener)
+        unsubscribe = control.subscribe(listener)
 
         async def events() -> AsyncIterator[bytes]:
             try:
                 yield b"retry: 2000\n\n"
                 while not await request.is_disconnected():
                     try:
-                        doc = await asyncio.wait_for(queue.get(), STREAM_PING)
+                        poses = await asyncio.wait_for(listener.queue.get(), STREAM_PING)
                     except TimeoutError:
                         yield b": ping\n\n"
                         continue
-                    if doc is END_OF_STREAM:
+                    if poses is END_OF_STREAM:
                         return
-                    yield b"data: " + json.dumps(doc, separators=(",", ":")).encode() + b"\n\n"
+                    yield b"data: " + json.dumps(poses_to_json(poses), separators=(",", ":")).encode() + b"\n\n"
             finally:
-                application.unsubscribe(loop, queue)
+                unsubscribe()
+                streams.closed(listener)
 
         return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
@@ -176,6 +188,6 @@ def create_app(application: Application) -> Any:
 
     return SecurityMiddleware(
         api,
-        token=lambda: store.config.http.token,
-        extra_hosts=lambda: [*store.config.http.allowed_hosts, application.config.device_name.lower() + ".local"],
+        token=lambda: control.config.http.token,
+        extra_hosts=lambda: [*control.config.http.allowed_hosts, control.config.device_name.lower() + ".local"],
     )

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from appliance.capture import create_source, parse_source
-from appliance.capture.image_source import EndOfSource
+from appliance.capture.base import EndOfSource
 from appliance.capture.picamera2_source import Picamera2Source, lores_size
 from appliance.capture.yuv import bgr_to_rgb, yuv420_to_rgb
 from appliance.errors import ConfigError, HardwareUnavailable, SourceError

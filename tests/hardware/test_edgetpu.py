@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance.cli import load_image
-from appliance.inference import create_backend
+from appliance.capture.images import load_image
+from appliance.models import load_model as create_backend
 from appliance.pose.decode import decode_multi
 from appliance.pose.preprocess import to_input_tensor
 from tests.pose.test_decode import PX_TOL, SCORE_TOL, _reference

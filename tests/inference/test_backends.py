@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from appliance.errors import ModelError
-from appliance.inference import cpu_twin, create_backend, edgetpu_twin
+from appliance.inference import cpu_twin, edgetpu_twin
 from appliance.inference.probe import probe_edgetpu
+from appliance.models import family
+from appliance.models import load_model as create_backend
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,6 +93,7 @@ def test_real_runtime_without_libedgetpu_is_a_clean_failure() -> None:
 
 
 CPU_MODEL = "posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite"
+CUT = family("posenet").prepare  # the service probes the bytes it will load: the decoder op cut off
 
 
 @pytest.mark.usefixtures("fake_runtime_env")
@@ -102,7 +105,9 @@ def test_a_delegate_that_crashes_preparing_the_model_is_caught(
     # would pass, and the service would crash on every start.
     monkeypatch.setenv("FAKE_DELEGATE", "segv-prepare")
     assert probe_edgetpu("tests.fakes.crashing_runtime", "usb", require_library=False).ok  # the old, shallow probe
-    result = probe_edgetpu("tests.fakes.crashing_runtime", "usb", model=models_dir / CPU_MODEL, require_library=False)
+    result = probe_edgetpu(
+        "tests.fakes.crashing_runtime", "usb", model=models_dir / CPU_MODEL, prepare=CUT, require_library=False
+    )
     assert not result.ok and result.failure == "crash"
     assert f"crashed (signal 11, SIGSEGV) while preparing {CPU_MODEL}" in result.reason
     assert "does not match" in result.reason
@@ -112,7 +117,12 @@ def test_a_delegate_that_crashes_preparing_the_model_is_caught(
 def test_a_delegate_that_hangs_running_the_model_times_out(monkeypatch: pytest.MonkeyPatch, models_dir: Path) -> None:
     monkeypatch.setenv("FAKE_DELEGATE", "hang-invoke")
     result = probe_edgetpu(
-        "tests.fakes.crashing_runtime", "usb", timeout=8.0, model=models_dir / CPU_MODEL, require_library=False
+        "tests.fakes.crashing_runtime",
+        "usb",
+        timeout=8.0,
+        model=models_dir / CPU_MODEL,
+        prepare=CUT,
+        require_library=False,
     )
     assert not result.ok and result.failure == "hang"
     assert f"hung for 8 s while running {CPU_MODEL}" in result.reason
@@ -121,11 +131,15 @@ def test_a_delegate_that_hangs_running_the_model_times_out(monkeypatch: pytest.M
 @pytest.mark.usefixtures("fake_runtime_env")
 def test_the_probe_runs_the_model_once(monkeypatch: pytest.MonkeyPatch, models_dir: Path, tmp_path: Path) -> None:
     monkeypatch.setenv("FAKE_DELEGATE", "ok")
-    assert probe_edgetpu("tests.fakes.crashing_runtime", "usb", model=models_dir / CPU_MODEL, require_library=False).ok
+    assert probe_edgetpu(
+        "tests.fakes.crashing_runtime", "usb", model=models_dir / CPU_MODEL, prepare=CUT, require_library=False
+    ).ok
     missing = probe_edgetpu("tests.fakes.crashing_runtime", "usb", model=tmp_path / "x.tflite", require_library=False)
     assert not missing.ok and missing.failure == "error" and "model file not found" in missing.reason
     monkeypatch.setenv("FAKE_DELEGATE", "fail")
-    absent = probe_edgetpu("tests.fakes.crashing_runtime", "usb", model=models_dir / CPU_MODEL, require_library=False)
+    absent = probe_edgetpu(
+        "tests.fakes.crashing_runtime", "usb", model=models_dir / CPU_MODEL, prepare=CUT, require_library=False
+    )
     assert not absent.ok and absent.failure == "absent"
 
 

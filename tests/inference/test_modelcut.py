@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from appliance.errors import ModelError
-from appliance.inference.modelcut import DECODER_OP, cut_posenet_decoder, inspect_last_op
 from appliance.inference.runtime import load_runtime
+from appliance.models.modelcut import DECODER_OP, cut_posenet_decoder, inspect_last_op
 
 #: sha256 of each model after the cut; a change here means the cut changed.
 CUT_SHA256 = {

@@ -15,11 +15,11 @@ from pythonosc.osc_message import OscMessage
 
 from appliance.capture import create_source
 from appliance.errors import HardwareUnavailable
-from appliance.inference import create_backend
+from appliance.models import load_model as create_backend
+from appliance.models.engine import PoseEngine
 from appliance.pipeline import runner as runner_mod
 from appliance.pipeline.mailbox import LatestFrame
 from appliance.pipeline.runner import PipelineRunner
-from appliance.pose.engine import PoseEngine
 from appliance.transport.targets import TargetSet
 from appliance.transport.udp import TargetSpec
 from appliance.types import Frame
@@ -55,6 +55,7 @@ def test_images_to_osc_end_to_end(engine: PoseEngine, images_dir: Path, udp_rece
         finally:
             assert runner.stop()
         stats = runner.stats()
+        target_stats = targets.stats()
     header = OscMessage(bundles[-1].content(0).dgram)
     assert header.address == "/posenet/frame" and header.params[1:] == [512, 355, 4]
     # Stable ids: the same photo again gives the same four ids.
@@ -65,7 +66,7 @@ def test_images_to_osc_end_to_end(engine: PoseEngine, images_dir: Path, udp_rece
     assert stats.frames_processed >= 5 and stats.source_state == "ok" and stats.people == 4
     # inference_ms is the last frame's; latencies are over many frames, so compare like with like.
     assert stats.inference_ms > 0 and 0 < stats.latency_p50_ms <= stats.latency_p99_ms
-    assert stats.targets[0].datagrams >= 5 and stats.targets[0].errors == 0
+    assert target_stats[0].datagrams >= 5 and target_stats[0].errors == 0
     assert not runner.running
 
 

@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from appliance.cli import load_image
-from appliance.inference import create_backend
+from appliance.capture.images import load_image
+from appliance.inference.base import dequantize
+from appliance.models import load_model as create_backend
+from appliance.models.engine import DecoderParams, PoseEngine
 from appliance.pose import decode as decode_mod
 from appliance.pose.decode import decode_multi, decode_single
-from appliance.pose.engine import DecoderParams, PoseEngine
-from appliance.pose.heads import RawHeads, dequantize
+from appliance.pose.heads import RawHeads
 from appliance.pose.preprocess import to_input_tensor
 from appliance.types import DECODE_EDGES, NUM_KEYPOINTS
 

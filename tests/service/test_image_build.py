@@ -82,7 +82,7 @@ def test_image_has_no_baked_password_and_the_appliance_never_waits_for_a_console
 
 
 def test_device_models_are_pinned() -> None:
-    from appliance.models import DEFAULT_MODEL, PINNED
+    from appliance.models.catalog import DEFAULT_MODEL, PINNED
 
     assert len(MODELS) == 4 and set(MODELS) <= {m.name for m in PINNED}  # each has a URL and a sha256
     assert DEFAULT_MODEL in MODELS

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from appliance.app import Application
 from appliance.config.store import ConfigStore
+from appliance.core.app import Application
 from appliance.web.server import create_app
 
 JSON = {"Content-Type": "application/json"}

@@ -10,9 +10,9 @@ from typing import Any
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from appliance.app import Application
 from appliance.config.store import ConfigStore
-from appliance.transport.control import start_control
+from appliance.control.oscport import start_control
+from appliance.core.app import Application
 from appliance.transport.targets import MAX_TARGETS
 
 
@@ -51,7 +51,8 @@ async def _with_control(tmp_path: Path, body: Any) -> None:
     store = ConfigStore.in_dir(tmp_path)
     store.load()
     app = Application(store)
-    transport, _ = await start_control(app, "127.0.0.1", 0)
+    transport, protocol = await start_control(app, "127.0.0.1", 0)
+    app.register_server("osc_control", protocol.status)
     patch = Patch(transport.get_extra_info("sockname")[1])
     try:
         await body(app, patch)
@@ -104,7 +105,7 @@ def test_bad_arguments_get_an_error_answer(tmp_path: Path) -> None:
         assert reply.address == "/posenet/error" and "json" in reply.params[0]
         reply = await patch.ask(osc("/posenet/coords", 3))
         assert reply.address == "/posenet/error"
-        assert app.store.config.targets == [] and app.control_errors == 3
+        assert app.store.config.targets == [] and app.status().to_json()["control"]["errors"] == 3
 
     run(_with_control(tmp_path, body))
 
@@ -123,6 +124,6 @@ def test_garbage_is_counted_and_ignored(tmp_path: Path) -> None:
             await loop.sock_sendto(patch.sock, junk, patch.control)
         reply = await patch.ask(osc("/posenet/info"))  # still alive, and answers in order
         assert reply.address == "/posenet/info"
-        assert app.control_errors == 6 and app.store.config.targets == []
+        assert app.status().to_json()["control"]["errors"] == 6 and app.store.config.targets == []
 
     run(_with_control(tmp_path, body))

@@ -23,9 +23,9 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from schemathesis.checks import not_a_server_error
 
-from appliance.app import Application
 from appliance.config.store import ConfigStore
-from appliance.transport.control import start_control
+from appliance.control.oscport import start_control
+from appliance.core.app import Application
 from appliance.transport.udp import TargetSpec
 from appliance.web.server import create_app
 
@@ -127,6 +127,7 @@ def control_port(fuzz_state: tuple[Application, Path]) -> Iterator[int]:
 
     async def start() -> None:
         holder["transport"], holder["protocol"] = await start_control(app, "127.0.0.1", 0)
+        app.register_server("osc_control", holder["protocol"].status)
         ready.set()
 
     # One worker, started now, so the saves' to_thread() makes no new threads during the tests.
@@ -175,9 +176,10 @@ def test_still_alive_and_the_saved_configuration_is_valid(
     assert store.safe_mode == "", store.safe_mode
     assert COUNTS["http"] >= 100 and COUNTS["osc"] >= 100
     ARTIFACTS.mkdir(exist_ok=True)
+    control = app.status().to_json()["control"]
     line = (
         f"fuzz cases: {COUNTS['http']} HTTP (schemathesis), {COUNTS['osc']} OSC control (hypothesis); "
-        f"control messages {app.control_messages}, rejected {app.control_errors}"
+        f"control messages {control['messages']}, rejected {control['errors']}"
     )
     (ARTIFACTS / "fuzz-counts.txt").write_text(line + "\n")
     print(line)

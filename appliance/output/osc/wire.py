@@ -15,6 +15,7 @@ __all__ = [
     "BUNDLE_HEADER",
     "IMMEDIATELY",
     "bundle",
+    "frame_timetag",
     "message",
     "message_prefix",
     "ntp_timetag",
@@ -61,6 +62,11 @@ def ntp_timetag(unix_time: float) -> int:
     seconds = int(unix_time)
     fraction = int((unix_time - seconds) * (1 << 32)) & 0xFFFFFFFF
     return ((seconds + _NTP_EPOCH_OFFSET) << 32) | fraction
+
+
+def frame_timetag(t_wall: float) -> int:
+    """The time tag of a frame captured at Unix time ``t_wall``; IMMEDIATELY when it has none."""
+    return ntp_timetag(t_wall) if t_wall > 0 else IMMEDIATELY
 
 
 def bundle(timetag: int, elements: Iterable[bytes]) -> bytes:

@@ -1,8 +1,8 @@
 // The appliance's page: live skeletons from /api/poses/stream (server-sent events), status from
 // /api/status, and forms that PATCH /api/config. Coordinates arrive normalised 0..1 as (x, y, score).
+// Choices (the OSC formats...) come from the configuration's JSON schema, never a list kept here.
 "use strict";
 const $ = (id) => document.getElementById(id);
-const FORMATS = ["individual", "individual-bundle", "wekinator", "arr", "bundle"];
 // tfjs connectedPartNames, as keypoint indices (PoseNet order).
 const LIMBS = [[11, 5], [7, 5], [7, 9], [11, 13], [13, 15], [12, 6], [8, 6], [8, 10], [12, 14], [14, 16], [5, 6], [11, 12]];
 const COLOURS = ["#ff5a5a", "#5aff8c", "#5ac8ff", "#ffd25a", "#d27aff", "#ff9a5a"];
@@ -85,8 +85,13 @@ async function change(promise, done) {
   catch (e) { message(e.message, true); }
 }
 
+async function loadChoices() {
+  const schema = await api("GET", "/api/config/schema");
+  for (const f of schema.$defs.TargetConfig.properties.format.enum) $("t-format").append(new Option(f, f));
+}
+
 function init() {
-  for (const f of FORMATS) $("t-format").append(new Option(f, f));
+  loadChoices().catch((e) => message(e.message, true));
   $("add-target").onsubmit = (e) => {
     e.preventDefault();
     change(api("POST", "/api/targets", { host: $("t-host").value, port: Number($("t-port").value),

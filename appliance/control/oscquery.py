@@ -5,7 +5,8 @@ CONTENTS; for methods TYPE, ACCESS (1 read-only output, 2 write-only control), R
 where they exist. ``?HOST_INFO`` returns NAME, OSC_IP, OSC_PORT, OSC_TRANSPORT and EXTENSIONS.
 ``?ATTRIBUTE`` returns ``{"ATTRIBUTE": value}``; 204 when the node has no such attribute, 400 for
 an unknown attribute, 404 for an unknown path. The namespace follows the running configuration:
-the output addresses of the formats in use, and the control port's writable addresses.
+the output addresses of the formats in use (as each format module declares them), and the control
+port's writable addresses.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from appliance.app import Application
+from appliance.core.facade import Control
+from appliance.output.osc import FORMAT_NAMES, FORMATS, OscAddress
 from appliance.types import KEYPOINT_NAMES
 
 __all__ = ["ATTRIBUTES", "build_namespace", "create_oscquery_app"]
 
 ATTRIBUTES = ("FULL_PATH", "CONTENTS", "TYPE", "VALUE", "RANGE", "ACCESS", "DESCRIPTION")
-FORMATS = ["individual", "individual-bundle", "wekinator", "arr", "bundle"]
-_UNIT = [{"MIN": 0.0, "MAX": 1.0}]
+_UNIT = {"MIN": 0.0, "MAX": 1.0}
 
 
 def _method(path: str, type_: str, access: int, description: str, **extra: Any) -> dict[str, Any]:
@@ -44,17 +45,15 @@ def _insert(root: dict[str, Any], node: dict[str, Any]) -> None:
     here.setdefault("CONTENTS", {})[parts[-1]] = node
 
 
-def build_namespace(app: Application) -> dict[str, Any]:
-    """The whole OSC address space as an OSCQuery node tree."""
-    cfg = app.config
-    root: dict[str, Any] = {"FULL_PATH": "/", "DESCRIPTION": f"{cfg.device_name}: PoseNet poses as OSC", "CONTENTS": {}}
-    control = [
+def _control_nodes() -> list[dict[str, Any]]:
+    formats = list(FORMAT_NAMES)
+    return [
         _method(
             "/posenet/listeners/add",
             "is",
             2,
             "Subscribe: send poses to the sender's address (port, format)",
-            RANGE=[{"MIN": 1, "MAX": 65535}, {"VALS": FORMATS}],
+            RANGE=[{"MIN": 1, "MAX": 65535}, {"VALS": formats}],
         ),
         _method(
             "/posenet/listeners/remove",
@@ -64,45 +63,48 @@ def build_namespace(app: Application) -> dict[str, Any]:
             RANGE=[{"MIN": 1, "MAX": 65535}],
         ),
         _method("/posenet/listeners/clear", "", 2, "Remove every target"),
-        _method("/posenet/format", "s", 2, "Format of the sender's targets", RANGE=[{"VALS": FORMATS}]),
+        _method("/posenet/format", "s", 2, "Format of the sender's targets", RANGE=[{"VALS": formats}]),
         _method(
             "/posenet/coords", "s", 2, "Coordinates of the sender's targets", RANGE=[{"VALS": ["pixels", "normalized"]}]
         ),
         _method("/posenet/mirror", "i", 2, "Mirror x for the sender's targets", RANGE=[{"MIN": 0, "MAX": 1}]),
         _method("/posenet/info", "", 2, "Ask for /posenet/info name state backend targets"),
     ]
-    for node in control:
+
+
+def _paths(address: OscAddress, max_people: int) -> list[tuple[str, str]]:
+    """Concrete (path, description) pairs of an address pattern, for up to ``max_people``."""
+    people = range(max_people) if "{person}" in address.path else range(1)
+    parts = KEYPOINT_NAMES if "{part}" in address.path else ("",)
+    out = []
+    for i in people:
+        for part in parts:
+            path = address.path.format(person=i, part=part)
+            what = f"Person {i} {part}: " if part else ""
+            out.append((path, what + address.description))
+    return out
+
+
+def build_namespace(control: Control) -> dict[str, Any]:
+    """The whole OSC address space as an OSCQuery node tree."""
+    cfg = control.config
+    root: dict[str, Any] = {"FULL_PATH": "/", "DESCRIPTION": f"{cfg.device_name}: PoseNet poses as OSC", "CONTENTS": {}}
+    for node in _control_nodes():
         _insert(root, node)
-    formats = {t.format for t in cfg.targets} or {"individual"}
-    latest = app.latest()
-    people = len(latest["poses"])
+    in_use = {t.format for t in cfg.targets} or {"individual"}
+    people = len(control.latest())
     max_people = cfg.decoder.max_poses
-    if formats & {"individual", "individual-bundle"}:
-        _insert(
-            root,
-            _method(
-                "/poses/amount",
-                "i",
-                1,
-                "Number of people in the frame",
-                VALUE=[people],
-                RANGE=[{"MIN": 0, "MAX": max_people}],
-            ),
-        )
-        for i in range(max_people):
-            for name in KEYPOINT_NAMES:
-                _insert(
-                    root, _method(f"/poses/{i}/{name}", "fff", 1, f"Person {i} {name}: score, x, y", RANGE=_UNIT * 3)
-                )
-    if "wekinator" in formats:
-        _insert(root, _method("/wek/inputs", "f" * 51, 1, "Best person: score, x, y of the 17 keypoints"))
-    if "arr" in formats:
-        _insert(root, _method("/poses/arr", "iii", 1, "width, height, n, then per person score + 17 x (x, y, score)"))
-    if "bundle" in formats:
-        _insert(root, _method("/posenet/frame", "iiii", 1, "Bundle: frame index, width, height, person count"))
-        _insert(
-            root, _method("/posenet/person", "iif" + "f" * 51, 1, "Bundle: id, index, score, then 17 x (x, y, score)")
-        )
+    for name in FORMAT_NAMES:
+        if name not in in_use:
+            continue
+        for address in FORMATS[name].addresses:
+            extra: dict[str, Any] = {}
+            if address.args == ("count",):
+                extra = {"VALUE": [people], "RANGE": [{"MIN": 0, "MAX": max_people}]}
+            elif address.args == ("score", "x", "y"):
+                extra = {"RANGE": [_UNIT] * 3}
+            for path, description in _paths(address, max_people):
+                _insert(root, _method(path, address.typetags, 1, description, **extra))
     return root
 
 
@@ -116,17 +118,19 @@ def _find(root: dict[str, Any], path: str) -> dict[str, Any] | None:
     return node
 
 
-def create_oscquery_app(app: Application, osc_ip: str = "") -> Starlette:
+def create_oscquery_app(control: Control, osc_ip: str = "") -> Starlette:
     """The OSCQuery HTTP app (read-only)."""
 
     async def handle(request: Request) -> Response:
         query = request.url.query
         if query == "HOST_INFO":
+            discovery = control.status().servers.get("discovery")
+            cfg = control.config
             return JSONResponse(
                 {
-                    "NAME": app.extra_status.get("instance", app.config.device_name),
+                    "NAME": discovery.name if discovery is not None and discovery.name else cfg.device_name,
                     "OSC_IP": osc_ip,
-                    "OSC_PORT": app.config.osc_control.port,
+                    "OSC_PORT": cfg.osc_control.port,
                     "OSC_TRANSPORT": "UDP",
                     "EXTENSIONS": {
                         "ACCESS": True,
@@ -140,7 +144,7 @@ def create_oscquery_app(app: Application, osc_ip: str = "") -> Starlette:
                     },
                 }
             )
-        node = _find(build_namespace(app), request.url.path)
+        node = _find(build_namespace(control), request.url.path)
         if node is None:
             return JSONResponse({"error": f"no OSC node at {request.url.path}"}, status_code=404)
         if not query:

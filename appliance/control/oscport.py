@@ -11,7 +11,8 @@ Messages (answers go back to the sender's address and port):
 * ``/posenet/info``: answer ``/posenet/info ,sssi name state backend targets``.
 
 Targets are bounded (16); a full list answers ``/posenet/error ,s reason``. Malformed packets
-and unknown addresses are counted and ignored. Every change is saved like an HTTP change.
+and unknown addresses are counted and ignored. Every change goes through ``Control.update``, like
+an HTTP change: serialised, validated, saved.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from appliance.app import Application
 from appliance.config.store import describe_errors
+from appliance.core.facade import Change, Control
+from appliance.core.status import ServerStatus
 from appliance.log import LogOnce
+from appliance.output.osc import FORMATS
 from appliance.output.osc.wire import message, parse_packet
 from appliance.transport.targets import MAX_TARGETS
 
@@ -32,26 +35,35 @@ __all__ = ["ControlProtocol", "start_control"]
 
 logger = logging.getLogger(__name__)
 _log_once = LogOnce(logger)
-_FORMATS = ("individual", "individual-bundle", "wekinator", "arr", "bundle")
 
 
 class ControlProtocol(asyncio.DatagramProtocol):
-    """Handles control datagrams on the event loop; config saves run in a worker thread."""
+    """Handles control datagrams on the event loop; config saves run in a worker thread.
 
-    def __init__(self, app: Application) -> None:
-        self.app = app
+    ``messages`` counts datagrams received, ``errors`` those refused (malformed, unknown, invalid).
+    """
+
+    def __init__(self, control: Control) -> None:
+        self.control = control
         self.transport: asyncio.DatagramTransport | None = None
+        self.messages = 0
+        self.errors = 0
         self._pending: set[asyncio.Task[None]] = set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
+    def status(self) -> ServerStatus:
+        """This port's status: where it listens and what it handled."""
+        port = self.transport.get_extra_info("sockname")[1] if self.transport is not None else 0
+        return ServerStatus(port=port, messages=self.messages, rejected=self.errors)
+
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.app.control_messages += 1
+        self.messages += 1
         try:
             messages = parse_packet(data)
         except ValueError as exc:
-            self.app.control_errors += 1
+            self.errors += 1
             _log_once.warning(("malformed", addr[0]), "malformed OSC control packet from %s: %s", addr[0], exc)
             return
         for address, args in messages:
@@ -99,28 +111,24 @@ class ControlProtocol(asyncio.DatagramProtocol):
                 )
                 self.reply(addr, address, "s", [str(value)])
             elif address == "/posenet/info":
-                s = self.app.status()
-                self.reply(
-                    addr,
-                    "/posenet/info",
-                    "sssi",
-                    [s["device_name"], s["state"], s["backend"], len(self.app.store.config.targets)],
-                )
+                s = self.control.status()
+                targets = len(self.control.config.targets)
+                self.reply(addr, "/posenet/info", "sssi", [s.device_name, s.state, s.backend, targets])
             else:
-                self.app.control_errors += 1
+                self.errors += 1
                 _log_once.warning(("unknown", address), "unknown OSC control address %s from %s", address, host)
         except (ValueError, TypeError, ValidationError) as exc:
-            self.app.control_errors += 1
+            self.errors += 1
             reason = describe_errors(exc) if isinstance(exc, ValidationError) else str(exc)
             self.reply(addr, "/posenet/error", "s", [f"{address}: {reason}"[:200]])
         except OSError as exc:
-            self.app.control_errors += 1
+            self.errors += 1
             self.reply(addr, "/posenet/error", "s", [f"{address}: could not save: {exc.strerror}"])
 
     async def _add(self, host: str, sender_port: int, args: list[Any], addr: tuple[str, int]) -> None:
         port = _int(args, 0, sender_port)
         fmt = _str(args, 1) if len(args) > 1 else "individual"
-        if fmt not in _FORMATS:
+        if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r}")
         full = False
 
@@ -139,8 +147,8 @@ class ControlProtocol(asyncio.DatagramProtocol):
         else:
             self.reply(addr, "/posenet/listeners/added", "sis", [host, port, fmt])
 
-    async def _update(self, change: Any) -> None:
-        await asyncio.to_thread(self.app.store.update, change)
+    async def _update(self, change: Change) -> None:
+        await asyncio.to_thread(self.control.update, change)
 
 
 def _int(args: list[Any], i: int, default: Any) -> Any:
@@ -160,8 +168,8 @@ def _str(args: list[Any], i: int) -> str:
     return str(args[i])
 
 
-async def start_control(app: Application, host: str, port: int) -> tuple[asyncio.DatagramTransport, ControlProtocol]:
+async def start_control(control: Control, host: str, port: int) -> tuple[asyncio.DatagramTransport, ControlProtocol]:
     """Listen for control messages on UDP ``host:port``."""
     loop = asyncio.get_running_loop()
-    transport, protocol = await loop.create_datagram_endpoint(lambda: ControlProtocol(app), local_addr=(host, port))
+    transport, protocol = await loop.create_datagram_endpoint(lambda: ControlProtocol(control), local_addr=(host, port))
     return transport, protocol  # type: ignore[return-value]

@@ -1,0 +1,56 @@
+"""Control: the one small interface the control plane (HTTP API, OSC control port, OSCQuery,
+discovery) uses to see and change the box. ``appliance.core.app.Application`` implements it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from appliance.config.models import AppConfig
+from appliance.core.status import ServerStatus, Status
+from appliance.pipeline.listeners import PoseListener
+from appliance.types import Poses
+
+__all__ = ["Change", "Control"]
+
+#: A change: the current configuration as JSON data in, the wanted one out.
+Change = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class Control(Protocol):
+    """Status, the newest poses, one serialised way to change the configuration, subscriptions."""
+
+    @property
+    def config(self) -> AppConfig:
+        """The configuration in force."""
+        ...
+
+    def status(self) -> Status:
+        """A snapshot of everything (never blocks the data plane)."""
+        ...
+
+    def latest(self) -> Poses:
+        """The newest frame's poses (none before the first frame)."""
+        ...
+
+    def update(self, change: Change) -> AppConfig:
+        """Apply ``change`` to the current configuration, validate, save, put in force; serialised
+        with every other change, so none is lost.
+
+        Raises:
+            pydantic.ValidationError: invalid; nothing changed.
+            OSError: could not be saved; nothing changed.
+        """
+        ...
+
+    def subscribe(self, listener: PoseListener) -> Callable[[], None]:
+        """Call ``listener.on_poses`` with every frame (on the "send" thread); returns the unsubscribe."""
+        ...
+
+    def on_change(self, fn: Callable[[AppConfig], None]) -> None:
+        """Call ``fn(config)`` after every change is in force (from the thread that made it)."""
+        ...
+
+    def register_server(self, name: str, status: Callable[[], ServerStatus]) -> None:
+        """Report a control-plane component's status under ``name`` ("http", "oscquery", ...)."""
+        ...

@@ -1,0 +1,103 @@
+"""Typed status: what ``GET /api/status``, ``/posenet/info``, STATUS= and the page report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from appliance.pipeline.stats import PipelineStats
+from appliance.transport.targets import TargetStats
+
+__all__ = ["ServerStatus", "Status"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatus:
+    """One control-plane component: the port it listens on (0: not listening), or why not.
+
+    ``detail`` is a line for people (e.g. discovery's "advertised on 10.0.0.5"), ``name`` a name it
+    goes by (the mDNS instance name), ``messages``/``rejected`` what it handled and refused.
+    """
+
+    port: int = 0
+    error: str = ""
+    detail: str = ""
+    name: str = ""
+    messages: int = 0
+    rejected: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """Everything a person or a patch wants to know about the box, at one moment.
+
+    ``state`` is "running", "safe mode", "degraded" or "source <state>"; ``servers`` is keyed by
+    component ("http", "oscquery", "osc_control", "discovery").
+    """
+
+    version: str
+    device_name: str
+    state: str
+    safe_mode: str
+    degraded: str
+    uptime_s: float
+    model: str
+    backend: str
+    source: str
+    pipeline: PipelineStats | None = None
+    targets: tuple[TargetStats, ...] = ()
+    servers: dict[str, ServerStatus] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``/api/status`` document."""
+        control = self.servers.get("osc_control", ServerStatus())
+        doc: dict[str, Any] = {
+            "version": self.version,
+            "device_name": self.device_name,
+            "state": self.state,
+            "safe_mode": self.safe_mode,
+            "degraded": self.degraded,
+            "uptime_s": round(self.uptime_s, 1),
+            "model": self.model,
+            "backend": self.backend,
+            "source": self.source,
+            "control": {"messages": control.messages, "errors": control.rejected},
+        }
+        for key, server in self.servers.items():
+            if server.port:
+                doc[f"{key}_port"] = server.port
+            if server.error:
+                doc[f"{key}_error"] = server.error
+        discovery = self.servers.get("discovery")
+        if discovery is not None:
+            doc["discovery"] = discovery.error or discovery.detail
+            if discovery.name:
+                doc["instance"] = discovery.name
+        p = self.pipeline
+        if p is not None:
+            doc["pipeline"] = {
+                "source_state": p.source_state,
+                "fps": round(p.fps, 2),
+                "input_fps": round(p.input_fps, 2),
+                "people": p.people,
+                "frames_in": p.frames_in,
+                "frames_processed": p.frames_processed,
+                "frames_dropped": p.frames_dropped,
+                "errors": p.errors,
+                "inference_ms": round(p.inference_ms, 2),
+                "decode_ms": round(p.decode_ms, 3),
+                "latency_p50_ms": round(p.latency_p50_ms, 2),
+                "latency_p99_ms": round(p.latency_p99_ms, 2),
+            }
+            doc["targets"] = [
+                {
+                    "target": t.label,
+                    "state": t.state,
+                    "datagrams": t.datagrams,
+                    "errors": t.errors,
+                    "dropped": t.dropped,
+                    "last_error": t.last_error,
+                }
+                for t in self.targets
+            ]
+        return doc

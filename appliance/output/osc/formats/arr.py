@@ -1,0 +1,47 @@
+"""``arr`` (PoseOSC / VisionOSC): ``/poses/arr`` with ``width, height, n`` as ints, then per pose its
+score and 17 x ``x, y, score`` as floats."""
+
+from __future__ import annotations
+
+import struct
+from functools import lru_cache
+
+import numpy as np
+
+from appliance.output.osc.base import KEYPOINTS_XYS, OscAddress, OscFormat, OutputOptions, output_keypoints
+from appliance.output.osc.wire import message_prefix
+from appliance.types import NUM_KEYPOINTS, Poses
+
+__all__ = ["FORMAT"]
+
+_BE_F32 = np.dtype(">f4")
+
+
+@lru_cache(maxsize=64)
+def _prefix(n: int) -> bytes:
+    return message_prefix("/poses/arr", "iii" + "f" * (n * (1 + 3 * NUM_KEYPOINTS)))
+
+
+def encode(poses: Poses, options: OutputOptions) -> list[bytes]:
+    """PoseOSC ``/poses/arr``: w, h, n (int) then per pose score + 17 x (x, y, score) (float)."""
+    n = len(poses)
+    kp = output_keypoints(poses, options).reshape(n, 3 * NUM_KEYPOINTS)
+    values = np.concatenate([poses.scores.reshape(n, 1).astype(np.float32), kp], axis=1)
+    w, h = poses.frame_size
+    return [_prefix(n) + struct.pack(">iii", w, h, n) + values.astype(_BE_F32).tobytes()]
+
+
+FORMAT = OscFormat(
+    name="arr",
+    description="PoseOSC / VisionOSC: /poses/arr w h n, then per person score and 17 x (x, y, score)",
+    encode=encode,
+    addresses=(
+        OscAddress(
+            "/poses/arr",
+            ("width", "height", "count"),
+            "width, height, n, then per person score + 17 x (x, y, score)",
+            repeat=("score", *KEYPOINTS_XYS),
+        ),
+    ),
+    order=40,
+)

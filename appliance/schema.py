@@ -1,0 +1,13 @@
+"""StrictModel: the base of every configuration section (pydantic v2, unknown keys rejected)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["StrictModel"]
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are refused and assignments are validated; every field has a default and a description."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)

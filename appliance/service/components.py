@@ -1,0 +1,275 @@
+"""The long-lived parts of the running service, each with ``start`` and an idempotent ``close``.
+
+``appliance.service.serve`` starts them in order (pipeline, OSC control port, HTTP, OSCQuery,
+discovery) on one ``AsyncExitStack``, so shutdown is the reverse order by construction. A server
+that cannot listen does not stop the others: it reports why in the status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any, Protocol
+
+from appliance.config.models import AppConfig
+from appliance.core.facade import Control
+from appliance.core.status import ServerStatus
+
+__all__ = [
+    "Component",
+    "ControlPortComponent",
+    "DiscoveryComponent",
+    "HttpComponent",
+    "OscQueryComponent",
+    "PipelineComponent",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between checks of the interface addresses (re-announce when they change).
+ADDRESS_CHECK_SECONDS = 30.0
+
+
+class Component(Protocol):
+    """Something the service starts and stops."""
+
+    name: str
+
+    async def start(self) -> None:
+        """Start; a failure to listen is reported in the status, not raised."""
+        ...
+
+    async def close(self) -> None:
+        """Stop and release everything; idempotent."""
+        ...
+
+
+class PipelineComponent:
+    """The data plane: model loading and device probing run in a worker thread."""
+
+    name = "pipeline"
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def start(self) -> None:
+        """Build and start the pipeline (or settle in a reported degraded state)."""
+        await asyncio.to_thread(self.app.start)
+
+    async def close(self) -> None:
+        """Stop the pipeline threads and close the targets."""
+        await asyncio.to_thread(self.app.stop)
+
+
+class ControlPortComponent:
+    """The OSC control port (UDP)."""
+
+    name = "osc_control"
+
+    def __init__(self, control: Control, host: str, port: int) -> None:
+        self.control, self.host, self.port = control, host, port
+        self._transport: asyncio.DatagramTransport | None = None
+        self._protocol: Any = None
+        self._error = ""
+
+    async def start(self) -> None:
+        """Listen on the configured port."""
+        from appliance.control.oscport import start_control
+
+        try:
+            self._transport, self._protocol = await start_control(self.control, self.host, self.port)
+        except OSError as exc:
+            self._error = str(exc)
+            logger.error("OSC control port %d unavailable: %s", self.port, exc)
+        self.control.register_server(self.name, self.status)
+
+    def status(self) -> ServerStatus:
+        """Where it listens and what it handled, or why it does not listen."""
+        if self._protocol is None:
+            return ServerStatus(error=self._error)
+        return self._protocol.status()  # type: ignore[no-any-return]
+
+    async def close(self) -> None:
+        """Close the socket after the changes being saved are done."""
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()
+            await self._protocol.drain()
+
+
+class UvicornComponent:
+    """One uvicorn server for an ASGI app (the HTTP API and page, or OSCQuery)."""
+
+    def __init__(self, name: str, control: Control, asgi: Any, host: str, port: int) -> None:
+        self.name, self.control, self.asgi, self.host, self.port = name, control, asgi, host, port
+        self._server: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._status = ServerStatus()
+
+    async def start(self) -> None:
+        """Serve, and wait until the socket listens (or the server gave up)."""
+        import uvicorn
+
+        config = uvicorn.Config(
+            self.asgi,
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started and not self._task.done():  # noqa: ASYNC110 - uvicorn exposes only a flag
+            await asyncio.sleep(0.02)
+        if self._server.started:
+            port = self._server.servers[0].sockets[0].getsockname()[1]
+            self._status = ServerStatus(port=port)
+            logger.info("%s on http://%s:%d/", self.name, self.host, port)
+        else:
+            self._status = ServerStatus(error=f"cannot listen on {self.host}:{self.port}")
+            logger.error("%s did not start on %s:%d", self.name, self.host, self.port)
+        self.control.register_server(self.name, lambda: self._status)
+
+    @property
+    def stopped(self) -> bool:
+        """The server ended by itself (uvicorn saw a signal first)."""
+        return self._task is not None and self._task.done()
+
+    async def close(self) -> None:
+        """Stop serving; idempotent."""
+        task, self._task = self._task, None
+        if task is not None:
+            self._server.should_exit = True
+            await task
+
+
+class HttpComponent(UvicornComponent):
+    """The HTTP API and web page; open live streams are ended first so none holds shutdown up."""
+
+    def __init__(self, control: Control, host: str, port: int) -> None:
+        from appliance.web.server import create_app
+        from appliance.web.stream import PoseStreams
+
+        self.streams = PoseStreams()
+        super().__init__("http", control, create_app(control, self.streams), host, port)
+
+    async def start(self) -> None:
+        """Serve the page and API."""
+        await super().start()
+        if self._status.port:
+            logger.warning("web page and API on http://%s:%d/", self.host, self._status.port)
+
+    async def close(self) -> None:
+        """End the live streams, then stop serving."""
+        if self._task is not None:
+            self.streams.end_all()
+            await asyncio.sleep(0.05)  # let open streams send their end
+        await super().close()
+
+
+class OscQueryComponent(UvicornComponent):
+    """The OSCQuery server."""
+
+    def __init__(self, control: Control, host: str, port: int) -> None:
+        from appliance.control.oscquery import create_oscquery_app
+
+        super().__init__("oscquery", control, create_oscquery_app(control), host, port)
+
+
+class DiscoveryComponent:
+    """mDNS / DNS-SD advertisement; re-announced on changes, withdrawn (goodbyes) on close.
+
+    Nothing is announced after ``close`` began: pending re-announcements are cancelled first.
+    """
+
+    name = "discovery"
+
+    def __init__(self, control: Control) -> None:
+        self.control = control
+        self._advertiser: Any = None
+        self._status = ServerStatus()
+        self._closing = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _announcement(self) -> Any:
+        from appliance.discovery.advertiser import Announcement
+
+        cfg = self.control.config
+        status = self.control.status()
+        formats = sorted({t.format for t in cfg.targets}) or ["individual"]
+        return Announcement(
+            device_name=cfg.device_name,
+            osc_port=cfg.osc_control.port,
+            oscquery_port=status.servers.get("oscquery", ServerStatus()).port,
+            http_port=status.servers.get("http", ServerStatus()).port,
+            properties={
+                "model": status.model[:120],
+                "backend": status.backend[:120],
+                "formats": ",".join(formats),
+                "device": cfg.device_name,
+            },
+        )
+
+    async def start(self) -> None:
+        """Advertise on the configured interfaces, and follow changes."""
+        from appliance.discovery.advertiser import Advertiser, resolve_interfaces
+
+        self._loop = asyncio.get_running_loop()
+        self.control.register_server(self.name, lambda: self._status)
+        addresses = await asyncio.to_thread(resolve_interfaces, self.control.config.network.interfaces)
+        if not addresses:
+            self._status = ServerStatus(error="not advertised: no IPv4 address on the chosen interfaces")
+            logger.warning("mDNS: %s", self._status.error)
+            return
+        advertiser = Advertiser(addresses)
+        try:
+            instance = await advertiser.async_start(self._announcement())
+        except OSError as exc:
+            self._status = ServerStatus(error=f"not advertised: {exc}")
+            logger.error("mDNS: %s", self._status.error)
+            await advertiser.async_close()
+            return
+        self._advertiser = advertiser
+        self._status = ServerStatus(detail=f"advertised on {', '.join(addresses)}", name=instance)
+        self.control.on_change(self._changed)
+        self._spawn(self._watch_addresses())
+
+    def _changed(self, _config: AppConfig) -> None:
+        loop = self._loop
+        if loop is not None and not self._closing:
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                loop.call_soon_threadsafe(self._reannounce)
+
+    def _reannounce(self) -> None:
+        if not self._closing and self._advertiser is not None:
+            self._spawn(self._advertiser.async_update(self._announcement()))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _watch_addresses(self) -> None:
+        from appliance.discovery.advertiser import resolve_interfaces
+
+        while True:
+            await asyncio.sleep(ADDRESS_CHECK_SECONDS)
+            addresses = await asyncio.to_thread(resolve_interfaces, self.control.config.network.interfaces)
+            if addresses and addresses != self._advertiser.addresses and not self._closing:
+                logger.warning("addresses changed to %s: re-announcing", ", ".join(addresses))
+                await self._advertiser.async_update(self._announcement(), addresses)
+
+    async def close(self) -> None:
+        """Cancel pending re-announcements, then send the goodbyes; idempotent."""
+        self._closing = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        advertiser, self._advertiser = self._advertiser, None
+        if advertiser is not None:
+            await advertiser.async_close()

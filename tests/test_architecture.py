@@ -1,0 +1,107 @@
+"""The layering in docs/architecture.md is true: no module imports from its own layer's other
+packages or from a higher layer, and the control plane uses only the Control facade."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "appliance"
+DOC = ROOT / "docs" / "architecture.md"
+
+
+def layers() -> dict[str, int]:
+    """Top-level part (``errors``, ``output``, ...) -> layer, from the doc's table."""
+    table: dict[str, int] = {}
+    for line in DOC.read_text().splitlines():
+        m = re.match(r"^\| (\d) \| ((?:`[\w]+` ?)+) \|", line)
+        if m:
+            for name in re.findall(r"`(\w+)`", m.group(2)):
+                table[name] = int(m.group(1))
+    return table
+
+
+def part(module: str) -> str:
+    """``appliance.models.engine`` -> ``models``; ``appliance`` -> ``appliance``."""
+    pieces = module.split(".")
+    return pieces[1] if len(pieces) > 1 else pieces[0]
+
+
+def imports(path: Path, module: str) -> set[str]:
+    """Every appliance module ``path`` imports, at any depth (lazy imports too)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "appliance"}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against the module's package
+                base = module.split(".")[: -node.level]
+                name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                name = node.module or ""
+            if name.split(".")[0] == "appliance":
+                found.add(name)
+                found |= {f"{name}.{a.name}" for a in node.names}
+    return found
+
+
+def modules() -> list[tuple[Path, str]]:
+    out = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(ROOT).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out.append((path, ".".join(parts)))
+    return out
+
+
+def test_every_package_has_a_layer() -> None:
+    table = layers()
+    assert len(table) >= 20, "the layer table in docs/architecture.md was not found"
+    missing = sorted({part(m) for _, m in modules()} - set(table))
+    assert not missing, f"not in the layer table of docs/architecture.md: {missing}"
+
+
+def violations(path: Path, module: str, table: dict[str, int]) -> list[str]:
+    """Imports of ``module`` (at ``path``) from another package of its layer or from a higher one."""
+    mine, wrong = part(module), []
+    for target in imports(path, module):
+        theirs = part(target)
+        if theirs not in table:  # ``from appliance import __version__``
+            theirs = "appliance"
+        if theirs != mine and table[theirs] >= table[mine]:
+            wrong.append(f"{module} (layer {table[mine]}) imports {target} (layer {table[theirs]})")
+    return wrong
+
+
+def test_no_module_imports_from_its_layer_or_above() -> None:
+    table = layers()
+    wrong = [v for path, module in modules() for v in violations(path, module, table)]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_control_plane_sees_only_the_facade() -> None:
+    wrong = [
+        f"{module} imports {target}"
+        for path, module in modules()
+        if part(module) in {"control", "web", "discovery"}
+        for target in imports(path, module)
+        if target.startswith("appliance.core")
+        and not target.startswith(("appliance.core.facade", "appliance.core.status"))
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_checker_catches_upward_and_sideways_imports(tmp_path: Path) -> None:
+    """The check itself works: a pose module importing the application (up) or a source (sideways)."""
+    table = layers()
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from appliance.core.app import Application\n")
+    assert violations(bad, "appliance.pose.bad", table)
+    bad.write_text("from appliance.capture import create_source\n")
+    assert violations(bad, "appliance.pose.bad", table)
+    bad.write_text("from appliance.types import Poses\nfrom . import decode\n")
+    assert not violations(bad, "appliance.pose.bad", table)
