@@ -81,8 +81,35 @@ def option_error(exc: Any, model: type[Any]) -> ConfigError:
     return ConfigError(f"{option}: {err['msg']}")
 
 
-def engine_config(args: argparse.Namespace) -> tuple[Any, Any]:
-    """(InferenceConfig, DecoderConfig) from the engine options; defaults are the models' own.
+def model_location(model: str | None) -> tuple[str | None, Path | None]:
+    """``--model``: a file name in the models folder, or (the owner's command line may) a path, which
+    becomes the models folder of this run: (file name, folder or None)."""
+    if model is None:
+        return None, None
+    p = Path(model)
+    if p.parent != Path() or p.is_file():
+        return p.name, p.parent.resolve()
+    return model, None
+
+
+def media_location(source: str | None) -> tuple[str | None, Path | None]:
+    """``--source images:DIR/PATTERN`` or ``video:DIR/FILE``: the folder becomes this run's media
+    folder and the source names the file inside it (what a saved configuration may hold)."""
+    if source is None:
+        return None, None
+    from appliance.capture import parse_source
+
+    spec = parse_source(source)  # one clear line for a bad spec
+    if spec.type not in ("images", "video"):
+        return source, None
+    folder, name = Path(spec.arg).parent, Path(spec.arg).name
+    opts = spec.text[len(spec.type) + 1 + len(spec.arg) :]
+    return f"{spec.type}:{name}{opts}", folder.expanduser().resolve()
+
+
+def engine_config(args: argparse.Namespace) -> tuple[Any, Any, Path | None]:
+    """(InferenceConfig, DecoderConfig, models folder) from the engine options; defaults are the
+    models' own. A ``--model`` path is the owner's choice: the file name rule is for saved settings.
 
     Raises:
         ConfigError: an option out of range, naming it.
@@ -92,7 +119,8 @@ def engine_config(args: argparse.Namespace) -> tuple[Any, Any]:
     from appliance.config.models import InferenceConfig
     from appliance.pose.params import DecoderConfig
 
-    inf = {k: getattr(args, k) for k in ("model", "backend", "device", "threads") if getattr(args, k) is not None}
+    name, folder = model_location(args.model)
+    inf = {k: getattr(args, k) for k in ("backend", "device", "threads") if getattr(args, k) is not None}
     dec = {k: getattr(args, k) for k in ("min_pose_score", "max_poses", "nms_radius") if getattr(args, k) is not None}
     if args.single:
         dec["mode"] = "single"
@@ -104,7 +132,9 @@ def engine_config(args: argparse.Namespace) -> tuple[Any, Any]:
         inference = InferenceConfig(**inf)
     except ValidationError as exc:
         raise option_error(exc, InferenceConfig) from None
-    return inference, decoder
+    if name is not None:
+        inference = inference.model_copy(update={"model": name})
+    return inference, decoder, folder
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
@@ -193,27 +223,34 @@ def default_targets(fmt: str) -> list[str]:
     return [f"broadcast:9000/{fmt}" if is_raspberry_pi() else f"127.0.0.1:9000/{fmt}"]
 
 
-def apply_cli(config: Any, args: argparse.Namespace, fresh: bool) -> Any:
-    """The configuration with the command line's explicit options applied (validated).
+def apply_cli(config: Any, args: argparse.Namespace, fresh: bool, folders: Any) -> tuple[Any, Any]:
+    """The configuration with the command line's explicit options applied (validated), and the
+    folders of this run (a ``--model`` or file ``--source`` path moves them).
 
     ``fresh``: no saved configuration exists yet, so the first-boot default targets apply.
     """
+    import dataclasses
+
     from pydantic import ValidationError
 
-    from appliance.capture import parse_source
     from appliance.config.models import AppConfig, TargetConfig
     from appliance.config.store import describe_errors
     from appliance.transport.udp import parse_target
 
     data = config.model_dump(mode="json")
-    if args.source:
-        parse_source(args.source)  # one clear line for a bad spec
-        data["source"] = args.source
+    source, media = media_location(args.source)
+    model, models = model_location(args.model)
+    if media is not None:
+        folders = dataclasses.replace(folders, media=media)
+    if models is not None:
+        folders = dataclasses.replace(folders, models=models)
+    if source:
+        data["source"] = source
     elif fresh:
         data["source"] = default_source()
     inf = data["inference"]
     for key, value in (
-        ("model", args.model),
+        ("model", model),
         ("backend", args.backend),
         ("device", args.device),
         ("threads", args.threads),
@@ -251,7 +288,7 @@ def apply_cli(config: Any, args: argparse.Namespace, fresh: bool) -> Any:
     if args.interface:
         data["network"]["interfaces"] = args.interface
     try:
-        return AppConfig.model_validate(data)
+        return AppConfig.model_validate(data), folders
     except ValidationError as exc:
         raise ConfigError(describe_errors(exc)) from None
 
@@ -262,6 +299,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from appliance.config.store import ConfigStore, default_state_dir
     from appliance.core.app import Application
+    from appliance.core.factory import Folders
     from appliance.service.serve import serve
 
     store = (
@@ -271,8 +309,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     fresh = not store.path.exists()
     store.load()
-    store.config = apply_cli(store.config, args, fresh)
-    app = Application(store)
+    store.config, folders = apply_cli(store.config, args, fresh, Folders.default(store.path.parent))
+    app = Application(store, folders)
     tty = sys.stderr.isatty() and not args.quiet
     clean = asyncio.run(serve(app, duration=args.duration, status_line=tty, control=not args.no_control))
     return EXIT_OK if clean else EXIT_FAILURE

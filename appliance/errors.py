@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ApplianceError", "ConfigError", "HardwareUnavailable", "ModelError", "SourceError"]
+__all__ = ["ApplianceError", "ConfigError", "HardwareUnavailable", "ModelError", "RefusedChange", "SourceError"]
 
 
 class ApplianceError(Exception):
@@ -11,6 +11,16 @@ class ApplianceError(Exception):
 
 class ConfigError(ApplianceError):
     """A configuration value, command-line argument or file is invalid."""
+
+
+class RefusedChange(ConfigError):
+    """A valid-looking change that cannot be made here (a port that cannot be bound, a model that is
+    not in the models folder); ``loc`` names the field, as in a validation error."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(f"{'.'.join(map(str, loc))}: {message}")
+        self.loc = loc
+        self.msg = message
 
 
 class HardwareUnavailable(ApplianceError):

@@ -8,6 +8,7 @@ __all__ = ["StrictModel"]
 
 
 class StrictModel(BaseModel):
-    """Unknown keys are refused and assignments are validated; every field has a default and a description."""
+    """Unknown keys are refused, types are not coerced ("7" and true are not integers), assignments
+    are validated; every field has a default and a description."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)

@@ -6,20 +6,34 @@ frame rate, ``WxH`` a size, ``loop`` / ``once`` for files. Examples::
     picamera2            picamera2:1           (camera index)
     v4l2:/dev/video0     v4l2:/dev/v4l/by-id/usb-…-video-index0@30,640x480
     video:clip.mp4       video:clip.mp4@once
-    images:../shared/images/*.jpg@15
+    images:*.jpg@15      (files in the media folder)
     synthetic            synthetic@30,640x480
+
+File sources (``images:``, ``video:``) read from the **media folder** only: a saved or network-made
+configuration names files inside it (relative, no ``..``), never elsewhere; ``check_confined``
+says so. Only the command line, run by the box's owner, may point the media folder elsewhere.
 """
 
 from __future__ import annotations
 
 import importlib
 import re
+from pathlib import Path, PurePosixPath
 
 from appliance.capture.base import EndOfSource, FrameSource, SourceSpec
 from appliance.capture.images import load_image
 from appliance.errors import ConfigError
 
-__all__ = ["SOURCES", "EndOfSource", "FrameSource", "SourceSpec", "create_source", "load_image", "parse_source"]
+__all__ = [
+    "SOURCES",
+    "EndOfSource",
+    "FrameSource",
+    "SourceSpec",
+    "check_confined",
+    "create_source",
+    "load_image",
+    "parse_source",
+]
 
 #: type -> "module:Class"; only the chosen module is imported (picamera2 and cv2 stay optional).
 SOURCES: dict[str, str] = {
@@ -30,7 +44,9 @@ SOURCES: dict[str, str] = {
     "synthetic": "appliance.capture.synthetic_source:SyntheticSource",
 }
 _NEEDS_ARG = {"v4l2", "video", "images"}
+_FILES = {"video", "images"}
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
+_DEVICE = re.compile(r"/dev/video\d{1,3}|/dev/v4l/by-(?:id|path)/[A-Za-z0-9._:+-]{1,200}|\d{1,3}")
 
 
 def parse_source(text: str) -> SourceSpec:
@@ -70,11 +86,32 @@ def parse_source(text: str) -> SourceSpec:
     return SourceSpec(kind, arg, fps, loop, size, raw)
 
 
-def create_source(spec: SourceSpec | str, **kwargs: object) -> FrameSource:
-    """Instantiate (not open) the source for ``spec``; extra keyword arguments go to its class."""
+def check_confined(spec: SourceSpec) -> SourceSpec:
+    """Refuse what a saved or network-made configuration may not name: files outside the media
+    folder (absolute paths, ``..``, ``~``), and V4L2 paths that are not camera devices.
+
+    Raises:
+        ConfigError: naming the rule (never whether some file exists).
+    """
+    if spec.type in _FILES:
+        p = PurePosixPath(spec.arg)
+        if p.is_absolute() or ".." in p.parts or spec.arg.startswith("~") or "\\" in spec.arg:
+            raise ConfigError(
+                f"{spec.type} files are read from the media folder: name a file or pattern inside it, not a path"
+            )
+    elif spec.type == "v4l2" and not _DEVICE.fullmatch(spec.arg):
+        raise ConfigError("v4l2 takes a camera device: /dev/videoN, /dev/v4l/by-id/... or /dev/v4l/by-path/...")
+    return spec
+
+
+def create_source(spec: SourceSpec | str, *, media: Path | None = None, **kwargs: object) -> FrameSource:
+    """Instantiate (not open) the source for ``spec``; file sources read only from inside ``media``
+    (None: paths as given, for programs and benchmarks); other keyword arguments go to the class."""
     if isinstance(spec, str):
         spec = parse_source(spec)
     module_name, _, cls_name = SOURCES[spec.type].partition(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
+    if spec.type in _FILES:
+        kwargs["folder"] = media
     source: FrameSource = cls(spec, **kwargs)
     return source

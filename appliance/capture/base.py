@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import stat
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from appliance.errors import SourceError
 from appliance.types import Frame
 
-__all__ = ["EndOfSource", "FrameSource", "Pacer", "SourceSpec"]
+__all__ = ["MAX_FILE_BYTES", "EndOfSource", "FrameSource", "Pacer", "SourceSpec", "confined_files"]
+
+#: Largest media file a source reads (an image is decoded whole into memory).
+MAX_FILE_BYTES = 256 * 1024 * 1024
 
 
 class EndOfSource(SourceError):
@@ -26,6 +32,24 @@ class SourceSpec:
     loop: bool = True
     size: tuple[int, int] | None = None
     text: str = ""
+
+
+def confined_files(paths: Iterable[str], folder: Path | None) -> list[Path]:
+    """The paths that are regular files inside ``folder`` (links resolved; None: anywhere) and not
+    over the size limit, sorted; everything else (devices, /proc, escapes through links) is left out."""
+    root = folder.resolve() if folder is not None else None
+    out = []
+    for p in paths:
+        real = Path(p).resolve()
+        if root is not None and not real.is_relative_to(root):
+            continue
+        try:
+            st = real.stat()
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and st.st_size <= MAX_FILE_BYTES:
+            out.append(real)
+    return sorted(out)
 
 
 class FrameSource(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from appliance.capture.base import EndOfSource, Pacer, SourceSpec
+from appliance.capture.base import EndOfSource, Pacer, SourceSpec, confined_files
 from appliance.capture.opencv_common import OpenCvSource, import_cv2
 from appliance.errors import SourceError
 from appliance.types import Frame
@@ -15,16 +15,20 @@ __all__ = ["VideoFileSource"]
 class VideoFileSource(OpenCvSource):
     """Frames of a file at its own frame rate (or ``@fps``); ``once`` ends instead of looping."""
 
-    def __init__(self, spec: SourceSpec) -> None:
+    def __init__(self, spec: SourceSpec, folder: Path | None = None) -> None:
         super().__init__(spec, f"video {spec.arg}")
+        self.folder = folder
         self._pacer = Pacer(spec.fps)
 
     def open(self) -> None:
-        """Open the file; SourceError when missing or not a video OpenCV can read."""
+        """Open the file (a regular file inside the folder); SourceError when missing or not a
+        video OpenCV can read."""
         cv2 = import_cv2()
-        if not Path(self.spec.arg).is_file():
+        path = self.folder / self.spec.arg if self.folder is not None else Path(self.spec.arg)
+        found = confined_files([str(path)], self.folder)
+        if not found:
             raise SourceError(f"video file not found: {self.spec.arg}")
-        cap = cv2.VideoCapture(self.spec.arg)
+        cap = cv2.VideoCapture(str(found[0]))
         if not cap.isOpened():
             cap.release()
             raise SourceError(f"not a readable video: {self.spec.arg}")

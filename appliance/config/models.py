@@ -6,6 +6,7 @@ web page is built from it. ``schema_version`` drives migrations of older saved f
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -30,8 +31,10 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-_HOST = re.compile(r"^(broadcast|[A-Za-z0-9._:-]{1,253})$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,62}$")
+# Matched whole (fullmatch): "$" alone would let a trailing newline through.
+_HOST = re.compile(r"broadcast|[A-Za-z0-9._:-]{1,253}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _-]{0,62}")
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.tflite")
 
 if TYPE_CHECKING:
     Format = str
@@ -53,7 +56,7 @@ class TargetConfig(StrictModel):
     @classmethod
     def _host(cls, v: str) -> str:
         v = v.strip().strip("[]")
-        if not _HOST.match(v):
+        if not _HOST.fullmatch(v):
             raise ValueError("must be a host name, an IP address or 'broadcast'")
         return v
 
@@ -65,7 +68,7 @@ class InferenceConfig(StrictModel):
         DEFAULT_MODEL,
         min_length=1,
         max_length=255,
-        description="Model file name in the models folder, or a path.",
+        description="Model file name in the models folder (a name, never a path).",
     )
     backend: Literal["auto", "edgetpu", "cpu"] = Field(
         "auto", description="auto: Edge TPU for _edgetpu models (CPU twin if no Coral), else CPU."
@@ -75,22 +78,61 @@ class InferenceConfig(StrictModel):
     )
     threads: int = Field(2, ge=1, le=8, description="CPU interpreter threads.")
 
+    @field_validator("model")
+    @classmethod
+    def _model(cls, v: str) -> str:
+        if not _MODEL_NAME.fullmatch(v):
+            raise ValueError("must be the file name of a .tflite model in the models folder (no folders)")
+        return v
+
 
 class HttpConfig(StrictModel):
     """The HTTP API and web page."""
 
-    port: int = Field(8080, ge=0, le=65535, description="TCP port (0 picks a free one).")
-    bind: str = Field("0.0.0.0", description="Address to listen on.")
-    token: str = Field("", max_length=256, description="If set, changes need 'Authorization: Bearer <token>'.")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port (0 picks a free one). Used from the next start.")
+    bind: str = Field("0.0.0.0", description="IP address to listen on (0.0.0.0: all). Used from the next start.")
+    token: str = Field(
+        "",
+        max_length=256,
+        description="Access token: when set, every change (HTTP and OSC control port) must carry it. "
+        "Write-only: no answer ever shows it.",
+    )
     allowed_hosts: list[str] = Field(
         default_factory=list, max_length=32, description="Extra Host header names accepted (DNS rebinding guard)."
     )
+
+    @field_validator("bind")
+    @classmethod
+    def _bind(cls, v: str) -> str:
+        try:
+            return str(ipaddress.ip_address(v))
+        except ValueError:
+            raise ValueError("must be an IP address of this box, or 0.0.0.0 for all") from None
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, v: str) -> str:
+        if (v and not v.isprintable()) or v != v.strip():
+            raise ValueError("printable characters only, without leading or trailing spaces")
+        return v
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not _HOST.fullmatch(name) or name == "broadcast":
+                raise ValueError(f"{name!r} is not a host name")
+        return v
 
 
 class OscControlConfig(StrictModel):
     """The OSC control port, for patches that subscribe themselves."""
 
-    port: int = Field(9001, ge=0, le=65535, description="UDP port (0 disables the control port).")
+    port: int = Field(9001, ge=0, le=65535, description="UDP port (0 disables the control port). Next start.")
+    lease_seconds: int = Field(
+        60, ge=10, le=3600, description="How long a subscription made over the control port lasts unless renewed."
+    )
+    subnets_only: bool = Field(True, description="Accept control-port subscriptions only from the box's own subnets.")
 
 
 class NetworkConfig(StrictModel):
@@ -102,7 +144,9 @@ class NetworkConfig(StrictModel):
         max_length=16,
         description="Interface names or IPv4 addresses to advertise on; empty means every non-loopback IPv4 one.",
     )
-    oscquery_port: int = Field(8081, ge=0, le=65535, description="TCP port of the OSCQuery server (0: off).")
+    oscquery_port: int = Field(
+        8081, ge=0, le=65535, description="TCP port of the OSCQuery server (0: off). Used from the next start."
+    )
 
 
 class AppConfig(StrictModel):
@@ -125,23 +169,31 @@ class AppConfig(StrictModel):
     @field_validator("device_name")
     @classmethod
     def _device_name(cls, v: str) -> str:
-        if not _NAME.match(v):
+        if not _NAME.fullmatch(v):
             raise ValueError("1-63 letters, digits, spaces, '-' or '_', starting with a letter or digit")
         return v
 
     @field_validator("source")
     @classmethod
     def _source(cls, v: str) -> str:
-        from appliance.capture import parse_source
+        from appliance.capture import check_confined, parse_source
 
         try:
-            parse_source(v)
+            check_confined(parse_source(v))
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
         return v
 
     @model_validator(mode="after")
     def _ports_distinct(self) -> AppConfig:
-        if self.http.port and self.http.port == self.osc_control.port:
-            raise ValueError("http.port and osc_control.port must differ")
+        ports = {
+            "http.port": self.http.port,
+            "osc_control.port": self.osc_control.port,
+            "network.oscquery_port": self.network.oscquery_port,
+        }
+        used = [(k, p) for k, p in ports.items() if p]
+        for i, (key, port) in enumerate(used):
+            for other, port2 in used[:i]:
+                if port == port2:
+                    raise ValueError(f"{other} and {key} must differ (both are {port}): each server needs its own")
         return self

@@ -3,6 +3,9 @@
 Loading never stops the box: a missing file gives the defaults; a corrupt or invalid one is set
 aside as ``config.json.bad-<time>``, the last good ``.bak`` (or the defaults) is used, and
 ``safe_mode`` says why. Saving validates the whole model in memory first, then writes atomically.
+Every change is one read-modify-write under the store's lock, and listeners hear of changes in the
+order they were saved (inside that lock), so the newest configuration is always the one in force.
+A change that changes nothing writes nothing.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ class ConfigStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self.config = AppConfig()
         self.safe_mode = ""  # why we run on fallback settings; empty when all is well
         self._listeners: list[Callable[[AppConfig], None]] = []
@@ -110,20 +113,40 @@ class ConfigStore:
             OSError: the disk refused; the file on disk is unchanged.
         """
         with self._lock:
-            model = self._save_locked(config)
-        self._publish(model)
+            model = self._save_locked(self._validate(config))
+            self._publish(model)
         return model
 
-    def update(self, change: Callable[[dict[str, Any]], dict[str, Any]]) -> AppConfig:
-        """Apply ``change`` to a copy of the current settings and save, atomically with respect to
-        other saves (read, change and write happen under one lock)."""
+    def update(
+        self,
+        change: Callable[[dict[str, Any]], dict[str, Any]],
+        check: Callable[[AppConfig, AppConfig], None] | None = None,
+    ) -> AppConfig:
+        """Apply ``change`` to a copy of the current settings, validate, ``check(old, new)`` (may raise
+        to refuse), save and publish, atomically with respect to every other change. Returns the
+        configuration in force; nothing is written when nothing changed.
+
+        Raises:
+            ValidationError: invalid; nothing changed.
+            ConfigError: refused by ``check``; nothing changed.
+            OSError: the disk refused; nothing changed.
+        """
         with self._lock:
-            model = self._save_locked(change(self.config.model_dump(mode="json")))
-        self._publish(model)
+            old = self.config
+            model = self._validate(change(old.model_dump(mode="json")))
+            if model == old and self.path.exists() and not self.safe_mode:
+                return old
+            if check is not None:
+                check(old, model)
+            model = self._save_locked(model)
+            self._publish(model)
         return model
 
-    def _save_locked(self, config: AppConfig | dict[str, Any]) -> AppConfig:
-        model = AppConfig.model_validate(config if isinstance(config, dict) else config.model_dump())
+    @staticmethod
+    def _validate(config: AppConfig | dict[str, Any]) -> AppConfig:
+        return AppConfig.model_validate(config if isinstance(config, dict) else config.model_dump())
+
+    def _save_locked(self, model: AppConfig) -> AppConfig:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         data = json.dumps(model.model_dump(mode="json"), indent=2).encode() + b"\n"
         write_atomic(self.path, data)
@@ -136,5 +159,6 @@ class ConfigStore:
             fn(model)
 
     def subscribe(self, fn: Callable[[AppConfig], None]) -> None:
-        """Call ``fn(config)`` after every successful save."""
+        """Call ``fn(config)`` after every successful save, in save order (under the store's lock:
+        ``fn`` must not wait for another thread that saves)."""
         self._listeners.append(fn)

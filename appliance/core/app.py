@@ -13,14 +13,15 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from appliance import __version__
 from appliance.config.models import AppConfig
 from appliance.config.store import ConfigStore
+from appliance.core.checks import check_change
 from appliance.core.facade import Change
-from appliance.core.factory import build_engine, build_source
+from appliance.core.factory import Folders, build_engine, build_source
 from appliance.core.status import ServerStatus, Status
 from appliance.errors import ApplianceError
 from appliance.models.engine import PoseEngine
@@ -36,16 +37,18 @@ logger = logging.getLogger(__name__)
 
 
 def target_specs(config: AppConfig) -> list[TargetSpec]:
-    """The TargetSpecs of a configuration."""
+    """The TargetSpecs of a configuration (the saved, permanent targets)."""
     return [TargetSpec(t.host, t.port, t.format, t.coords, t.mirror) for t in config.targets]
 
 
 class Application:
     """Owns the store, the targets and the pipeline; all public methods are thread-safe."""
 
-    def __init__(self, store: ConfigStore) -> None:
+    def __init__(self, store: ConfigStore, folders: Folders | None = None) -> None:
         self.store = store
+        self.folders = folders or Folders.default(store.path.parent)
         self._config = store.config
+        self._subscriptions: tuple[TargetSpec, ...] = ()  # leased over the control port, never saved
         self.targets = TargetSet(target_specs(self._config))
         self.listeners = ListenerSet()  # the page's streams and other subscribers, across rebuilds
         self.runner: PipelineRunner | None = None
@@ -65,8 +68,24 @@ class Application:
         return self._config
 
     def update(self, change: Change) -> AppConfig:
-        """Read-modify-write under the store's lock, saved, then in force (see ``Control.update``)."""
-        return self.store.update(change)
+        """Read-modify-write under the store's lock, checked, saved, then in force (``Control.update``)."""
+
+        def check(old: AppConfig, new: AppConfig) -> None:
+            ours = [s.port for s in self.status().servers.values() if s.port]
+            check_change(old, new, self.folders.models, ours)
+
+        return self.store.update(change, check)
+
+    @property
+    def subscriptions(self) -> tuple[TargetSpec, ...]:
+        """The targets leased over the OSC control port (in memory only)."""
+        return self._subscriptions
+
+    def set_subscriptions(self, specs: Sequence[TargetSpec]) -> None:
+        """Replace the leased targets; they stream alongside the saved ones until removed or expired."""
+        with self._lock:
+            self._subscriptions = tuple(specs)
+            self.targets.set_targets([*target_specs(self._config), *self._subscriptions])
 
     def subscribe(self, listener: PoseListener) -> Callable[[], None]:
         """Every frame's poses to ``listener`` (on the "send" thread); returns the unsubscribe."""
@@ -94,12 +113,13 @@ class Application:
 
     def _build(self, config: AppConfig) -> None:
         try:
-            engine = build_engine(config.inference, config.decoder)
+            engine = build_engine(config.inference, config.decoder, self.folders.models)
         except ApplianceError as exc:
             self.degraded = f"no model: {exc}"
             logger.error("pipeline not started: %s", self.degraded)
             return
-        runner = PipelineRunner(build_source(config.source, engine), engine, self.targets, self.listeners)
+        source = build_source(config.source, engine, self.folders.media)
+        runner = PipelineRunner(source, engine, self.targets, self.listeners)
         runner.start()
         self.engine, self.runner, self.degraded = engine, runner, ""
 
@@ -123,7 +143,7 @@ class Application:
         with self._lock:
             old, self._config = self._config, new
             if new.targets != old.targets:
-                self.targets.set_targets(target_specs(new))
+                self.targets.set_targets([*target_specs(new), *self._subscriptions])
             if new.decoder != old.decoder and self.engine is not None:
                 self.engine.params = new.decoder
             rebuild = new.source != old.source or new.inference != old.inference or self.runner is None

@@ -3,12 +3,13 @@ discovery) uses to see and change the box. ``appliance.core.app.Application`` im
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from appliance.config.models import AppConfig
 from appliance.core.status import ServerStatus, Status
 from appliance.pipeline.listeners import PoseListener
+from appliance.transport.udp import TargetSpec
 from appliance.types import Poses
 
 __all__ = ["Change", "Control"]
@@ -39,8 +40,18 @@ class Control(Protocol):
 
         Raises:
             pydantic.ValidationError: invalid; nothing changed.
+            RefusedChange: valid but impossible here (a port that cannot be bound...); nothing changed.
             OSError: could not be saved; nothing changed.
         """
+        ...
+
+    @property
+    def subscriptions(self) -> tuple[TargetSpec, ...]:
+        """The OSC targets leased over the control port (in memory, never saved)."""
+        ...
+
+    def set_subscriptions(self, specs: Sequence[TargetSpec]) -> None:
+        """Replace the leased targets (the control port owns the leases and their expiry)."""
         ...
 
     def subscribe(self, listener: PoseListener) -> Callable[[], None]:

@@ -3,32 +3,50 @@ benchmarks make an engine and a source."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 from appliance.capture import FrameSource, create_source, parse_source
 from appliance.config.models import InferenceConfig
 from appliance.models import load_model
-from appliance.models.catalog import resolve_model
+from appliance.models.catalog import models_dir, resolve_model
 from appliance.models.engine import PoseEngine
 from appliance.pose.params import DecoderConfig
 
-__all__ = ["build_engine", "build_source"]
+__all__ = ["Folders", "build_engine", "build_source"]
 
 
-def build_engine(inference: InferenceConfig, decoder: DecoderConfig) -> PoseEngine:
-    """Load the configured model (Edge TPU probed, CPU twin as fallback) behind a PoseEngine.
+@dataclass(frozen=True, slots=True)
+class Folders:
+    """Where the box reads model and media files from. Set by the owner (command line, environment,
+    the unit's directories), never by a configuration change: those name files inside them."""
+
+    models: Path
+    media: Path
+
+    @classmethod
+    def default(cls, state_dir: Path) -> Folders:
+        """The models folder (``$POSENET_MODELS_DIR`` ...) and ``<state dir>/media``."""
+        return cls(models_dir(), state_dir / "media")
+
+
+def build_engine(inference: InferenceConfig, decoder: DecoderConfig, models: Path | None = None) -> PoseEngine:
+    """Load the configured model from ``models`` (Edge TPU probed, CPU twin as fallback).
 
     Raises:
         ModelError: missing, unreadable or unknown model.
         HardwareUnavailable: no TF Lite runtime.
     """
     model = load_model(
-        resolve_model(inference.model), inference.backend, device=inference.device, threads=inference.threads
+        resolve_model(inference.model, models), inference.backend, device=inference.device, threads=inference.threads
     )
     return PoseEngine(model, decoder)
 
 
-def build_source(source: str, engine: PoseEngine) -> FrameSource:
-    """The configured source, not yet opened; the Pi camera's preview stream sized for the model."""
+def build_source(source: str, engine: PoseEngine, media: Path | None = None) -> FrameSource:
+    """The configured source, not yet opened: files from ``media``; the Pi camera's preview stream
+    sized for the model."""
     spec = parse_source(source)
     if spec.type == "picamera2":
         return create_source(spec, input_size=engine.input_size)
-    return create_source(spec)
+    return create_source(spec, media=media)

@@ -68,6 +68,9 @@ class Status:
                 doc[f"{key}_port"] = server.port
             if server.error:
                 doc[f"{key}_error"] = server.error
+        doc["servers"] = {
+            key: {"port": s.port, "error": s.error, "detail": s.detail} for key, s in self.servers.items()
+        }
         discovery = self.servers.get("discovery")
         if discovery is not None:
             doc["discovery"] = discovery.error or discovery.detail

@@ -5,13 +5,17 @@ Model-agnostic: what the outputs mean is for the model family (``appliance.model
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from appliance.errors import ModelError
 
-__all__ = ["EDGETPU_OP", "ModelIO", "TensorInfo", "describe_io", "read_model_file"]
+__all__ = ["EDGETPU_OP", "MAX_MODEL_BYTES", "ModelIO", "TensorInfo", "describe_io", "read_model_file"]
+
+#: Largest model file read (Coral's PoseNet and MoveNet files are 1.1 to 7 MB).
+MAX_MODEL_BYTES = 64 * 1024 * 1024
 
 #: The custom operator an Edge-TPU-compiled model runs on the TPU (needs the libedgetpu delegate).
 EDGETPU_OP = b"edgetpu-custom-op"
@@ -47,10 +51,19 @@ class ModelIO:
 
 
 def read_model_file(path: str | Path) -> bytes:
-    """Read a model file, with a one-line error when it is missing or unreadable."""
+    """Read a model file, with a one-line error when it is missing, unreadable, not a regular file
+    (``/dev/zero`` would be read until memory runs out) or larger than ``MAX_MODEL_BYTES``."""
     p = Path(path)
     try:
-        return p.read_bytes()
+        st = p.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(st.st_mode):
+            raise ModelError(f"model path is not a regular file: {p}")
+        if st.st_size > MAX_MODEL_BYTES:
+            raise ModelError(f"model file is larger than {MAX_MODEL_BYTES >> 20} MiB: {p}")
+        with p.open("rb") as f:
+            return f.read(MAX_MODEL_BYTES + 1)[:MAX_MODEL_BYTES]
     except FileNotFoundError:
         raise ModelError(f"model file not found: {p}") from None
     except IsADirectoryError:

@@ -107,13 +107,14 @@ def models_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(data) / "posenet-appliance" / "models"
 
 
-def resolve_model(model: str | None) -> Path:
-    """A path as given (if it names a file or has a folder part), else that name in models_dir()."""
+def resolve_model(model: str | None, folder: Path | None = None) -> Path:
+    """A bare file name in ``folder`` (default ``models_dir()``); a name with a folder part (the
+    command line's paths) as given."""
     name = model or DEFAULT_MODEL
     p = Path(name)
-    if p.exists() or p.parent != Path():
+    if p.parent != Path():
         return p
-    return models_dir() / name
+    return (folder if folder is not None else models_dir()) / name
 
 
 def sha256_file(path: Path) -> str:

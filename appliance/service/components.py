@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from typing import Any, Protocol
 
@@ -102,20 +103,33 @@ class UvicornComponent:
     """One uvicorn server for an ASGI app (the HTTP API and page, or OSCQuery)."""
 
     def __init__(self, name: str, control: Control, asgi: Any, host: str, port: int) -> None:
+        from appliance.web.limits import ConnectionGuard
+
         self.name, self.control, self.asgi, self.host, self.port = name, control, asgi, host, port
+        self.guard = ConnectionGuard()
         self._server: Any = None
         self._task: asyncio.Task[None] | None = None
         self._status = ServerStatus()
+
+    def status(self) -> ServerStatus:
+        """Where it listens (or why not) and how its connection bound fares."""
+        g = self.guard
+        detail = f"{g.connections} open, {g.refused} refused, {g.evicted} evicted, {g.timed_out} timed out"
+        return dataclasses.replace(self._status, detail=detail)
 
     async def start(self) -> None:
         """Serve, and wait until the socket listens (or the server gave up)."""
         import uvicorn
 
+        from appliance.web.limits import guarded_protocol
+
         config = uvicorn.Config(
             self.asgi,
             host=self.host,
             port=self.port,
-            log_level="warning",
+            http=guarded_protocol(self.guard),
+            ws="none",
+            log_level="error",  # one line per malformed request would let anyone fill the journal
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=1,
@@ -131,7 +145,7 @@ class UvicornComponent:
         else:
             self._status = ServerStatus(error=f"cannot listen on {self.host}:{self.port}")
             logger.error("%s did not start on %s:%d", self.name, self.host, self.port)
-        self.control.register_server(self.name, lambda: self._status)
+        self.control.register_server(self.name, self.status)
 
     @property
     def stopped(self) -> bool:
@@ -174,7 +188,7 @@ class OscQueryComponent(UvicornComponent):
     """The OSCQuery server."""
 
     def __init__(self, control: Control, host: str, port: int) -> None:
-        from appliance.control.oscquery import create_oscquery_app
+        from appliance.web.oscquery import create_oscquery_app
 
         super().__init__("oscquery", control, create_oscquery_app(control), host, port)
 

@@ -3,10 +3,12 @@
 * Host name: a box still called ``raspberrypi`` (or ``posenet``, ``localhost``) becomes
   ``posenet-XXXX`` (XXXX from /etc/machine-id), so two boxes on one network never share a name.
   A name someone chose is left alone.
-* Settings: ``posenet.json`` on the boot partition (readable from any laptop) is validated; a valid
-  file replaces the saved configuration (atomically) and is renamed ``posenet.json.applied``; an
+* Settings: ``posenet.json`` on the boot partition (readable from any laptop) is a JSON merge
+  patch on the saved configuration: the fields it names change, the rest stay (on a new box: the
+  defaults). A valid result is saved (atomically) and the file renamed ``posenet.json.applied``; an
   invalid one is renamed ``posenet.json.invalid`` with the reason in ``posenet.json.error.txt``
-  beside it, and the saved configuration is not touched.
+  beside it, and the saved configuration is not touched. This is also how an owner who lost the
+  access token recovers it: ``{"http": {"token": ""}}`` (physical access to the card is the proof).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from appliance.config.atomic import write_atomic
+from appliance.config.merge import merge_patch
 from appliance.config.models import AppConfig
 from appliance.config.store import ConfigStore, describe_errors
 from appliance.sysinfo import machine_id
@@ -69,15 +72,19 @@ def apply_boot_settings(paths: FirstBootPaths) -> str:
     src = paths.boot / SETTINGS_NAME
     if not src.exists():
         return f"no {SETTINGS_NAME} on the boot partition"
+    store = ConfigStore.in_dir(paths.state_dir)
+    store.load()
     try:
-        config = AppConfig.model_validate(json.loads(src.read_bytes()))
+        patch = json.loads(src.read_bytes())
+        if not isinstance(patch, dict):
+            raise ValueError("the file is not a JSON object")
+        config = AppConfig.model_validate(merge_patch(store.config.model_dump(mode="json"), patch))
     except (ValueError, ValidationError) as exc:
         reason = describe_errors(exc) if isinstance(exc, ValidationError) else str(exc).splitlines()[0]
         src.replace(src.with_name(SETTINGS_NAME + ".invalid"))
         src.with_name(SETTINGS_NAME + ".error.txt").write_text(f"not applied: {reason}\n")
         logger.error("boot settings not applied: %s", reason)
         return f"{SETTINGS_NAME} is invalid ({reason}); kept the saved settings"
-    store = ConfigStore.in_dir(paths.state_dir)
     store.save(config)
     owner = paths.state_dir.stat()
     for f in (store.path, store.path.with_name(store.path.name + ".bak")):

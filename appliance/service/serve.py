@@ -47,7 +47,10 @@ def components(app: Application, control: bool) -> list[Component]:
 
 async def serve(app: Application, *, duration: float = 0.0, status_line: bool = False, control: bool = True) -> bool:
     """Run until a signal (or ``duration`` seconds); returns whether everything stopped cleanly."""
+    from appliance.web.limits import AcceptErrorLog
+
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(AcceptErrorLog())
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)

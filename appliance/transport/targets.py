@@ -23,8 +23,8 @@ __all__ = ["MAX_TARGETS", "TargetSet", "TargetStats"]
 
 logger = logging.getLogger(__name__)
 
-#: Upper bound on targets, so a flood of subscriptions cannot exhaust sockets.
-MAX_TARGETS = 16
+#: Upper bound on sockets: the saved targets (at most 16) plus control-port subscriptions (16).
+MAX_TARGETS = 32
 #: Seconds between resolution attempts of a failing host name (doubling up to the max).
 RESOLVE_BACKOFF = (1.0, 30.0)
 

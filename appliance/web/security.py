@@ -7,11 +7,16 @@
   page cannot send that cross-origin without a CORS preflight, which we never approve), and an
   ``Origin`` header, when present, must name this same host.
 * An optional **access token** protects changes: ``Authorization: Bearer <token>``.
-* Bodies are limited in size.
+* Bodies are limited in size and must arrive within ``BODY_SECONDS``.
+* Every response says the page may not be framed by another site and may load nothing from
+  elsewhere (``X-Frame-Options``, ``Content-Security-Policy``), and is not to be content-sniffed.
+
+``read_only=True`` (the OSCQuery server) keeps the Host check and the headers and refuses changes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import json
@@ -20,10 +25,23 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["MAX_BODY", "SecurityMiddleware"]
+__all__ = ["BODY_SECONDS", "MAX_BODY", "SECURITY_HEADERS", "SecurityMiddleware"]
 
 MAX_BODY = 64 * 1024
+#: Seconds a request body may take to arrive (a slow body would hold a connection forever).
+BODY_SECONDS = 10.0
 _CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+#: Sent with every response: no framing by other sites (clickjacking), nothing loaded from elsewhere.
+SECURITY_HEADERS = [
+    (b"x-frame-options", b"DENY"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+        b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -56,8 +74,10 @@ class SecurityMiddleware:
         token: Callable[[], str],
         extra_hosts: Callable[[], Iterable[str]],
         max_body: int = MAX_BODY,
+        read_only: bool = False,
     ) -> None:
         self.app = app
+        self.read_only = read_only
         self.token = token
         self.extra_hosts = extra_hosts
         self.max_body = max_body
@@ -72,12 +92,16 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        send = _with_headers(send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         host = headers.get("host", "")
         if not host or not self.allowed_host(_host_name(host)):
             await _reply(send, 403, "host", f"Host {host!r} is not a name of this device")
             return
         method = scope["method"].upper()
+        if self.read_only and method not in ("GET", "HEAD", "OPTIONS"):
+            await _reply(send, 405, "method", "this server is read-only")
+            return
         if method in _CHANGING:
             origin = headers.get("origin")
             if origin is not None and (origin == "null" or urlsplit(origin).netloc.lower() != host.lower()):
@@ -101,20 +125,45 @@ class SecurityMiddleware:
             return
         if method in _CHANGING:
             # Bodies are small: read them here, bounded, and replay them to the app.
-            body = bytearray()
-            while True:
-                message = await receive()
-                if message["type"] != "http.request":
-                    return  # client went away
-                body += message.get("body", b"")
-                if len(body) > self.max_body:
-                    await _reply(send, 413, "body", f"request body larger than {self.max_body} bytes")
-                    return
-                if not message.get("more_body", False):
-                    break
-            await self.app(scope, _replay(bytes(body), receive), send)
+            try:
+                body = await asyncio.wait_for(self._read_body(receive), BODY_SECONDS)
+            except TimeoutError:
+                await _reply(send, 408, "body", f"request body not received within {BODY_SECONDS:.0f} s")
+                return
+            except _TooLarge:
+                await _reply(send, 413, "body", f"request body larger than {self.max_body} bytes")
+                return
+            if body is None:
+                return  # client went away
+            await self.app(scope, _replay(body, receive), send)
             return
         await self.app(scope, receive, send)
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            body += message.get("body", b"")
+            if len(body) > self.max_body:
+                raise _TooLarge
+            if not message.get("more_body", False):
+                return bytes(body)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _with_headers(send: Send) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            present = {k.lower() for k, _ in message.get("headers", [])}
+            message["headers"] = [*message.get("headers", []), *(h for h in SECURITY_HEADERS if h[0] not in present)]
+        await send(message)
+
+    return wrapped
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -15,12 +15,15 @@ from importlib import resources
 from typing import Any
 
 from fastapi import Body, FastAPI, HTTPException, Request
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from appliance import __version__
+from appliance.config.merge import merge_patch
 from appliance.config.models import AppConfig, Format, TargetConfig
 from appliance.core.facade import Change, Control
+from appliance.errors import RefusedChange
 from appliance.output.posejson import poses_to_json
 from appliance.web.security import SecurityMiddleware
 from appliance.web.stream import END_OF_STREAM, PoseStreams, StreamListener
@@ -41,17 +44,26 @@ class ThisComputer(BaseModel):
     format: Format = Field("individual", description="OSC format.")
 
 
-def _merge(base: Any, patch: Any) -> Any:
-    """JSON merge patch (RFC 7396): objects merge, null deletes, anything else replaces."""
-    if not isinstance(patch, dict):
-        return patch
-    out = dict(base) if isinstance(base, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = _merge(out.get(key), value)
-    return out
+def config_view(config: AppConfig) -> dict[str, Any]:
+    """The configuration as the API shows it: the access token is write-only, so ``http.token`` is
+    left out and ``http.token_set`` says whether one is set."""
+    doc = config.model_dump(mode="json")
+    doc["http"]["token_set"] = bool(doc["http"].pop("token"))
+    return doc
+
+
+def _as_input(current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """A client's whole configuration as input: the read-only ``http.token_set`` is dropped, and a
+    missing ``http.token`` keeps the current one (what GET showed can be PUT back unchanged)."""
+    data = dict(body)
+    http = data.get("http")
+    if isinstance(http, dict):
+        http = {k: v for k, v in http.items() if k != "token_set"}
+        http.setdefault("token", current["http"]["token"])
+        data["http"] = http
+    elif "http" not in data:
+        data["http"] = {"token": current["http"]["token"]}
+    return data
 
 
 def _unprocessable(exc: ValidationError) -> JSONResponse:
@@ -90,26 +102,47 @@ def create_app(control: Control, streams: PoseStreams | None = None) -> Any:
             saved = control.update(fn)
         except ValidationError as exc:
             return _unprocessable(exc)
+        except RefusedChange as exc:
+            detail = [{"loc": ["body", *exc.loc], "msg": exc.msg, "type": "refused"}]
+            return JSONResponse({"detail": detail}, status_code=422)
         except _Refused as exc:
             detail = [{"loc": exc.loc, "msg": exc.msg, "type": "not_found"}]
             return JSONResponse({"detail": detail}, status_code=404)
         except OSError as exc:
             raise HTTPException(507, f"could not save the configuration: {exc.strerror}") from exc
-        doc = saved.model_dump(mode="json")
+        doc = config_view(saved)
         return JSONResponse(doc[view] if view else doc, status_code=status_code)
 
-    @api.get("/api/config", response_model=AppConfig, summary="The saved configuration")
+    config_body = {"$ref": "#/components/schemas/AppConfig"}
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document, with AppConfig (the PUT body) among the components."""
+        if api.openapi_schema is None:
+            doc = get_openapi(title=api.title, version=api.version, description=api.description, routes=api.routes)
+            schema = AppConfig.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = doc.setdefault("components", {}).setdefault("schemas", {})
+            components.update(schema.pop("$defs", {}))
+            components["AppConfig"] = schema
+            api.openapi_schema = doc
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
+
+    @api.get("/api/config", summary="The configuration (the access token is never shown: http.token_set)")
     def get_config() -> Any:
-        return control.config.model_dump(mode="json")
+        return config_view(control.config)
 
-    @api.put("/api/config", response_model=AppConfig, summary="Replace the configuration")
-    def put_config(config: AppConfig) -> Response:
-        data = config.model_dump(mode="json")
-        return change(lambda _current: data)
+    @api.put(
+        "/api/config",
+        summary="Replace the configuration (a missing http.token keeps the current one)",
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": config_body}}}},
+    )
+    def put_config(body: dict[str, Any] = Body(...)) -> Response:  # noqa: B008
+        return change(lambda current: _as_input(current, body))
 
-    @api.patch("/api/config", response_model=AppConfig, summary="Change part of the configuration (merge patch)")
+    @api.patch("/api/config", summary="Change part of the configuration (JSON merge patch)")
     def patch_config(patch: dict[str, Any] = Body(...)) -> Response:  # noqa: B008
-        return change(lambda current: _merge(current, patch))
+        return change(lambda current: merge_patch(current, _as_input(current, patch) if "http" in patch else patch))
 
     @api.get("/api/config/schema", summary="JSON schema of the configuration")
     def schema() -> dict[str, Any]:

@@ -105,10 +105,10 @@
      "patching_rect": [
       20,
       210,
-      230,
+      380,
       22.0
      ],
-     "text": "route /posenet/frame /posenet/person"
+     "text": "route /posenet/frame /posenet/person /posenet/listeners/confirm"
     }
    },
    {
@@ -175,6 +175,58 @@
      ],
      "text": "frame = index width height count; person = id index score, then 17 x (x y score), keypoints in PoseNet order (nose, leftEye ... rightAnkle), x and y 0..1",
      "linecount": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-13",
+     "maxclass": "newobj",
+     "patching_rect": [
+      420,
+      250,
+      230,
+      22.0
+     ],
+     "text": "prepend /posenet/listeners/confirm"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-14",
+     "maxclass": "toggle",
+     "patching_rect": [
+      520,
+      60,
+      24,
+      24
+     ],
+     "text": ""
+    }
+   },
+   {
+    "box": {
+     "id": "obj-15",
+     "maxclass": "newobj",
+     "patching_rect": [
+      550,
+      60,
+      90,
+      22.0
+     ],
+     "text": "metro 20000"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-16",
+     "maxclass": "comment",
+     "patching_rect": [
+      20,
+      380,
+      700,
+      60.0
+     ],
+     "text": "The box answers a subscription with /posenet/listeners/confirm <nonce> on port 9000: the patch sends the nonce back (right) and then the poses come. The metro renews the subscription every 20 s: the box ends one nobody renews (after 60 s). If the box has an access token, put it last: /posenet/listeners/add 9000 bundle <token>."
     }
    }
   ],
@@ -271,6 +323,54 @@
      ],
      "destination": [
       "obj-11",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-7",
+      2
+     ],
+     "destination": [
+      "obj-13",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-13",
+      0
+     ],
+     "destination": [
+      "obj-5",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-14",
+      0
+     ],
+     "destination": [
+      "obj-15",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-15",
+      0
+     ],
+     "destination": [
+      "obj-3",
       0
      ]
     }

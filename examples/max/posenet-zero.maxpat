@@ -196,10 +196,10 @@
      "patching_rect": [
       500,
       140,
-      230,
+      380,
       22.0
      ],
-     "text": "route /posenet/frame /posenet/person"
+     "text": "route /posenet/frame /posenet/person /posenet/listeners/confirm"
     }
    },
    {
@@ -240,6 +240,58 @@
      ],
      "text": "umenu lists the instance names ('posenet (1a2b)'); zero.resolve gives host and port of its OSC control port; the subscription asks for the 'bundle' format on port 9000.",
      "linecount": 2
+    }
+   },
+   {
+    "box": {
+     "id": "obj-18",
+     "maxclass": "newobj",
+     "patching_rect": [
+      900,
+      180,
+      230,
+      22.0
+     ],
+     "text": "prepend /posenet/listeners/confirm"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-19",
+     "maxclass": "toggle",
+     "patching_rect": [
+      1000,
+      60,
+      24,
+      24
+     ],
+     "text": ""
+    }
+   },
+   {
+    "box": {
+     "id": "obj-20",
+     "maxclass": "newobj",
+     "patching_rect": [
+      1030,
+      60,
+      90,
+      22.0
+     ],
+     "text": "metro 20000"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-21",
+     "maxclass": "comment",
+     "patching_rect": [
+      20,
+      380,
+      700,
+      60.0
+     ],
+     "text": "The box answers a subscription with /posenet/listeners/confirm <nonce> on port 9000: the patch sends the nonce back (right) and then the poses come. The metro renews the subscription every 20 s: the box ends one nobody renews (after 60 s). If the box has an access token, put it last: /posenet/listeners/add 9000 bundle <token>."
     }
    }
   ],
@@ -420,6 +472,54 @@
      ],
      "destination": [
       "obj-16",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-14",
+      2
+     ],
+     "destination": [
+      "obj-18",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-18",
+      0
+     ],
+     "destination": [
+      "obj-10",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-19",
+      0
+     ],
+     "destination": [
+      "obj-20",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-20",
+      0
+     ],
+     "destination": [
+      "obj-12",
       0
      ]
     }

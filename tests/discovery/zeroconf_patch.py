@@ -1,7 +1,8 @@
 """Test peer playing a patch that knows no address (runs inside a private network namespace).
 
 It browses for _oscjson._tcp, reads OSC_PORT from OSCQuery's HOST_INFO, subscribes through that
-control port with /posenet/listeners/add (its own port, bundle format) and prints what arrives.
+control port with /posenet/listeners/add (its own port, bundle format), answers the confirmation
+with its nonce, and prints what arrives.
 usage: zeroconf_patch.py IP SECONDS
 """
 
@@ -58,5 +59,10 @@ while time.time() - t0 < seconds and result["frames"] < 3:
         result["people"] = header.params[3]
     else:
         m = OscMessage(data)
-        result["reply"] = [m.address, *m.params]
+        if m.address == "/posenet/listeners/confirm":
+            c = OscMessageBuilder(address="/posenet/listeners/confirm")
+            c.add_arg(m.params[0])
+            sock.sendto(c.build().dgram, (host, host_info["OSC_PORT"]))
+        else:
+            result["reply"] = [m.address, *m.params]
 print(json.dumps(result))

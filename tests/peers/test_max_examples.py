@@ -22,6 +22,13 @@ def test_max_patch_is_well_formed(name: str) -> None:
     assert any(t.startswith("udpreceive 9000") for t in texts)
     assert "/posenet/listeners/add 9000 bundle" in texts
     assert any(t.startswith("route /posenet/frame /posenet/person") for t in texts)
+    # The subscription's round trip: the confirmation's nonce goes back, a metro renews the lease.
+    route = next(i for i, b in boxes.items() if b.get("text", "").endswith("/posenet/listeners/confirm"))
+    echo = next(i for i, b in boxes.items() if b.get("text", "") == "prepend /posenet/listeners/confirm")
+    sender = next(i for i, b in boxes.items() if b.get("text", "").startswith("udpsend"))
+    links = {(ln["patchline"]["source"][0], ln["patchline"]["destination"][0]) for ln in patcher["lines"]}
+    assert (route, echo) in links and (echo, sender) in links
+    assert "metro 20000" in texts
     assert any(t.startswith("udpsend") for t in texts)
     if "zero" in name:
         assert "zero.browse _osc._udp" in texts and "zero.resolve" in texts

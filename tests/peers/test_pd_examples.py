@@ -1,5 +1,6 @@
-"""The Pd example patches, run headless: each subscribes itself through the control port and prints
-the poses of its format. Nobody types the box's IP into the appliance: the patch asks for poses."""
+"""The Pd example patches, run headless: each subscribes itself through the control port (answering
+the box's confirmation with its nonce) and prints the poses of its format. Nobody types the box's IP
+into the appliance: the patch asks for poses."""
 
 from __future__ import annotations
 
@@ -57,7 +58,47 @@ def test_example_patch_subscribes_and_receives(
         _, err = box.communicate(timeout=15)
     lines = log.read_text().splitlines()
     assert any(expect(ln) for ln in lines), lines[:10]  # type: ignore[operator]
-    saved = json.loads((tmp_path / "config.json").read_text())
-    assert {"host": "127.0.0.1", "port": listen, "format": fmt, "coords": "normalized", "mirror": False} in saved[
-        "targets"
-    ], err
+    # The confirmed subscription was announced back to the patch, with its lease, and never saved.
+    assert f"subscription: added 127.0.0.1 {listen} {fmt} 60" in lines, (lines[:10], err)
+    assert not (tmp_path / "config.json").exists()
+
+
+def test_a_patch_with_the_token_subscribes_and_one_without_gets_nothing(
+    models_dir: Path, images_dir: Path, tmp_path: Path
+) -> None:
+    """With an access token set, the example patch subscribes once it is given the token."""
+    pd = require("pd")
+    control = free_udp_port()
+    env = {**os.environ, "POSENET_MODELS_DIR": str(models_dir)}
+    (tmp_path / "config.json").write_text(json.dumps({"http": {"token": "s3cret"}}))
+    box = subprocess.Popen(
+        appliance_run_args(f"images:{images_dir}/face.jpg@10", MODEL, tmp_path, control_port=control),
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    logs = {}
+    try:
+        wait_udp_bound(control, timeout=60)
+        for name, token in (("without", ""), ("with", "pn-token s3cret; ")):
+            listen = free_udp_port()
+            logs[name] = tmp_path / f"pd-{name}.log"
+            with logs[name].open("w") as out:
+                subprocess.run(
+                    pd_command(
+                        pd,
+                        EXAMPLES / "posenet-bundle.pd",
+                        f"pn-listen {listen}; pn-connect 127.0.0.1 {control}; {token}"
+                        f"pn-subscribe {listen} bundle; pn-quit 3000",
+                    ),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    timeout=30,
+                    check=True,
+                )
+    finally:
+        box.terminate()
+        box.communicate(timeout=15)
+    without, with_token = logs["without"].read_text().splitlines(), logs["with"].read_text().splitlines()
+    assert not any(ln.startswith("frame: ") for ln in without), without[:10]
+    assert any(ln.startswith("frame: ") and ln.endswith(" 512 355 4") for ln in with_token), with_token[:10]

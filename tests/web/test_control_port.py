@@ -1,19 +1,23 @@
-"""The OSC control port over real loopback UDP: subscribe, answers, setters, bounds, garbage."""
+"""The OSC control port over real loopback UDP: subscriptions as confirmed leases, per-sender control,
+the access token, bounds, garbage."""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
+import struct
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from appliance.config.store import ConfigStore
-from appliance.control.oscport import start_control
+from appliance.control import oscport
+from appliance.control.oscport import MAX_PER_HOST, start_control
 from appliance.core.app import Application
-from appliance.transport.targets import MAX_TARGETS
 
 
 def osc(address: str, *args: Any) -> bytes:
@@ -24,7 +28,7 @@ def osc(address: str, *args: Any) -> bytes:
 
 
 class Patch:
-    """A Max/Pd patch stand-in: one UDP socket that sends to the control port and reads answers."""
+    """A Max/Pd patch stand-in: one UDP socket that sends to the control port and reads what comes."""
 
     def __init__(self, control_port: int) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -33,11 +37,29 @@ class Patch:
         self.port = self.sock.getsockname()[1]
         self.control = ("127.0.0.1", control_port)
 
+    async def send(self, data: bytes) -> None:
+        await asyncio.get_running_loop().sock_sendto(self.sock, data, self.control)
+
+    async def recv(self, wait: float = 5) -> OscMessage:
+        return OscMessage(await asyncio.wait_for(asyncio.get_running_loop().sock_recv(self.sock, 65536), wait))
+
     async def ask(self, data: bytes) -> OscMessage:
-        loop = asyncio.get_running_loop()
-        await loop.sock_sendto(self.sock, data, self.control)
-        reply = await asyncio.wait_for(loop.sock_recv(self.sock, 65536), 5)
-        return OscMessage(reply)
+        await self.send(data)
+        return await self.recv()
+
+    async def nothing(self, wait: float = 0.3) -> bool:
+        try:
+            await self.recv(wait)
+        except TimeoutError:
+            return True
+        return False
+
+    async def subscribe(self, *args: Any) -> OscMessage:
+        """add, answer the confirmation (it comes to this socket: the stream's port), get ``added``."""
+        confirm = await self.ask(osc("/posenet/listeners/add", *args))
+        assert confirm.address == "/posenet/listeners/confirm", confirm.params
+        await self.send(osc("/posenet/listeners/confirm", confirm.params[0]))
+        return await self.recv()
 
     def close(self) -> None:
         self.sock.close()
@@ -47,72 +69,176 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-async def _with_control(tmp_path: Path, body: Any) -> None:
+async def _with_control(tmp_path: Path, body: Any, token: str = "", patches: int = 1) -> None:
     store = ConfigStore.in_dir(tmp_path)
     store.load()
+    if token:
+        store.save({"http": {"token": token}})
     app = Application(store)
     transport, protocol = await start_control(app, "127.0.0.1", 0)
     app.register_server("osc_control", protocol.status)
-    patch = Patch(transport.get_extra_info("sockname")[1])
+    port = transport.get_extra_info("sockname")[1]
+    clients = [Patch(port) for _ in range(patches)]
     try:
-        await body(app, patch)
+        await body(app, protocol, *clients)
     finally:
-        patch.close()
+        for c in clients:
+            c.close()
         transport.close()
         await asyncio.to_thread(app.stop)
 
 
-def test_a_patch_subscribes_itself_and_is_saved(tmp_path: Path) -> None:
-    async def body(app: Application, patch: Patch) -> None:
-        reply = await patch.ask(osc("/posenet/listeners/add"))
-        assert reply.address == "/posenet/listeners/added" and reply.params == ["127.0.0.1", patch.port, "individual"]
-        reply = await patch.ask(osc("/posenet/listeners/add", 9500.0, "bundle"))  # Pd sends floats
-        assert reply.params == ["127.0.0.1", 9500, "bundle"]
-        saved = ConfigStore.in_dir(tmp_path).load()
-        assert [(t.port, t.format) for t in saved.targets] == [(patch.port, "individual"), (9500, "bundle")]
-        assert {s.label for s in app.targets.specs} == {f"127.0.0.1:{patch.port}/individual", "127.0.0.1:9500/bundle"}
-        reply = await patch.ask(osc("/posenet/format", "arr"))
-        assert reply.params == ["arr"]
-        assert {t.format for t in app.store.config.targets} == {"arr"}
-        reply = await patch.ask(osc("/posenet/coords", "pixels"))
-        assert {t.coords for t in app.store.config.targets} == {"pixels"}
-        await patch.ask(osc("/posenet/listeners/remove", 9500))
-        assert [t.port for t in app.store.config.targets] == [patch.port]
+def errors(app: Application) -> int:
+    return int(app.status().to_json()["control"]["errors"])
+
+
+def test_a_patch_subscribes_through_a_confirmation_and_nothing_is_saved(tmp_path: Path) -> None:
+    async def body(app: Application, protocol: Any, patch: Patch) -> None:
+        added = await patch.subscribe()
+        assert added.params == ["127.0.0.1", patch.port, "individual", 60]
+        assert {s.label for s in app.targets.specs} == {f"127.0.0.1:{patch.port}/individual"}
+        assert app.subscriptions and not (tmp_path / "config.json").exists()
+        # The patch changes its own subscription.
+        assert (await patch.ask(osc("/posenet/format", "arr"))).params == ["arr"]
+        assert (await patch.ask(osc("/posenet/coords", "pixels"))).params == ["pixels"]
+        assert (await patch.ask(osc("/posenet/mirror", 1))).params == ["True"]
+        (spec,) = app.subscriptions
+        assert (spec.format, spec.coords, spec.mirror) == ("arr", "pixels", True)
         reply = await patch.ask(osc("/posenet/info"))
         assert reply.address == "/posenet/info" and reply.params[3] == 1
-        await patch.ask(osc("/posenet/listeners/clear"))
-        assert app.store.config.targets == []
+        reply = await patch.ask(osc("/posenet/listeners/remove"))
+        assert reply.params == ["127.0.0.1", 1] and app.subscriptions == () and app.targets.specs == ()
 
     run(_with_control(tmp_path, body))
 
 
-def test_targets_are_bounded(tmp_path: Path) -> None:
-    async def body(app: Application, patch: Patch) -> None:
-        for i in range(MAX_TARGETS):
-            assert (await patch.ask(osc("/posenet/listeners/add", 20000 + i))).address == "/posenet/listeners/added"
+def test_the_confirmation_goes_to_the_stream_port_once(tmp_path: Path) -> None:
+    """add for another port: the confirm goes there, repeats send nothing more, the sender hears nothing."""
+
+    async def body(app: Application, protocol: Any, patch: Patch, receiver: Patch) -> None:
+        for _ in range(5):
+            await patch.send(osc("/posenet/listeners/add", receiver.port, "bundle"))
+        confirm = await receiver.recv()
+        assert confirm.address == "/posenet/listeners/confirm" and confirm.params[0].startswith("n")
+        assert await receiver.nothing() and await patch.nothing()
+        assert app.subscriptions == ()  # nothing streams before the confirmation
+        await receiver.send(osc("/posenet/listeners/confirm", confirm.params[0]))  # from any port
+        added = await receiver.recv()
+        assert added.params == ["127.0.0.1", receiver.port, "bundle", 60]
+        # A wrong or replayed nonce does nothing and gets no answer.
+        await receiver.send(osc("/posenet/listeners/confirm", confirm.params[0]))
+        await receiver.send(osc("/posenet/listeners/confirm", "nbogus"))
+        assert await receiver.nothing() and len(app.subscriptions) == 1 and errors(app) == 2
+
+    run(_with_control(tmp_path, body, patches=2))
+
+
+def test_two_patches_on_one_computer_control_only_their_own(tmp_path: Path) -> None:
+    async def body(app: Application, protocol: Any, a: Patch, b: Patch) -> None:
+        await a.subscribe()
+        await b.subscribe()
+        assert (await b.ask(osc("/posenet/coords", "pixels"))).params == ["pixels"]
+        coords = {s.port: s.coords for s in app.subscriptions}
+        assert coords == {a.port: "normalized", b.port: "pixels"}
+        await b.ask(osc("/posenet/listeners/remove"))
+        assert [s.port for s in app.subscriptions] == [a.port]
+        # b has nothing left to change, and cannot touch a's subscription by naming its port.
+        reply = await b.ask(osc("/posenet/format", "arr", a.port))
+        assert reply.address == "/posenet/error" and "no subscription of yours" in reply.params[0]
+        assert app.subscriptions[0].format == "individual"
+
+    run(_with_control(tmp_path, body, patches=2))
+
+
+def test_subscriptions_are_leases(tmp_path: Path) -> None:
+    async def body(app: Application, protocol: Any, patch: Patch) -> None:
+        clock = [1000.0]
+        protocol._now = lambda: clock[0]
+        await patch.subscribe()
+        clock[0] += 59
+        protocol.expire()
+        assert len(app.subscriptions) == 1
+        await patch.subscribe()  # renewing is the same round trip: the address proves itself again
+        clock[0] += 59
+        protocol.expire()
+        assert len(app.subscriptions) == 1
+        clock[0] += 2
+        protocol.expire()
+        assert app.subscriptions == () and app.targets.specs == ()
+
+    run(_with_control(tmp_path, body))
+
+
+def test_subscriptions_are_bounded_per_computer(tmp_path: Path) -> None:
+    async def body(app: Application, protocol: Any, patch: Patch) -> None:
+        for i in range(MAX_PER_HOST):
+            receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            receiver.bind(("127.0.0.1", 0))
+            receiver.settimeout(5)
+            await patch.send(osc("/posenet/listeners/add", receiver.getsockname()[1]))
+            nonce = OscMessage(await asyncio.to_thread(receiver.recv, 1000)).params[0]
+            await patch.send(osc("/posenet/listeners/confirm", nonce))
+            await asyncio.to_thread(receiver.recv, 1000)
+            receiver.close()
+            assert len(app.subscriptions) == i + 1
         reply = await patch.ask(osc("/posenet/listeners/add", 30000))
-        assert reply.address == "/posenet/error" and "full" in reply.params[0]
-        assert len(app.store.config.targets) == MAX_TARGETS
+        assert reply.address == "/posenet/error" and f"at most {MAX_PER_HOST}" in reply.params[0]
+
+    run(_with_control(tmp_path, body))
+
+
+def test_with_a_token_changes_need_it_and_reads_stay_open(tmp_path: Path) -> None:
+    async def body(app: Application, protocol: Any, patch: Patch) -> None:
+        for message in (
+            osc("/posenet/listeners/add"),
+            osc("/posenet/listeners/add", patch.port, "bundle", "wrong"),
+            osc("/posenet/listeners/clear"),
+        ):
+            reply = await patch.ask(message)
+            assert reply.address == "/posenet/error" and "token required" in reply.params[0]
+        assert app.subscriptions == ()
+        added = await patch.subscribe(patch.port, "bundle", "s3cret")
+        assert added.params == ["127.0.0.1", patch.port, "bundle", 60]
+        assert (await patch.ask(osc("/posenet/listeners/clear"))).address == "/posenet/error"
+        assert len(app.subscriptions) == 1
+        assert (await patch.ask(osc("/posenet/info"))).address == "/posenet/info"
+        assert (await patch.ask(osc("/posenet/listeners/clear", "s3cret"))).params == [1]
+        assert app.subscriptions == ()
+
+    run(_with_control(tmp_path, body, token="s3cret"))
+
+
+def test_senders_outside_the_box_networks_cannot_subscribe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(oscport, "own_networks", lambda: [ipaddress.ip_network("10.99.0.0/16")])
+
+    async def body(app: Application, protocol: Any, patch: Patch) -> None:
+        reply = await patch.ask(osc("/posenet/listeners/add"))
+        assert reply.address == "/posenet/error" and "own networks" in reply.params[0]
+        app.update(lambda c: {**c, "osc_control": {**c["osc_control"], "subnets_only": False}})
+        assert (await patch.subscribe()).address == "/posenet/listeners/added"
 
     run(_with_control(tmp_path, body))
 
 
 def test_bad_arguments_get_an_error_answer(tmp_path: Path) -> None:
-    async def body(app: Application, patch: Patch) -> None:
+    async def body(app: Application, protocol: Any, patch: Patch) -> None:
         reply = await patch.ask(osc("/posenet/listeners/add", 70000))
         assert reply.address == "/posenet/error" and "port" in reply.params[0]
         reply = await patch.ask(osc("/posenet/listeners/add", 9000, "json"))
         assert reply.address == "/posenet/error" and "json" in reply.params[0]
         reply = await patch.ask(osc("/posenet/coords", 3))
         assert reply.address == "/posenet/error"
-        assert app.store.config.targets == [] and app.status().to_json()["control"]["errors"] == 3
+        assert app.subscriptions == () and errors(app) == 3
 
     run(_with_control(tmp_path, body))
 
 
 def test_garbage_is_counted_and_ignored(tmp_path: Path) -> None:
-    async def body(app: Application, patch: Patch) -> None:
-        loop = asyncio.get_running_loop()
+    async def body(app: Application, protocol: Any, patch: Patch) -> None:
+        # 1,000 bundles nested in each other (the 22 KB datagram that used to raise RecursionError).
+        nested = osc("/posenet/info")
+        for _ in range(1000):
+            nested = b"#bundle\x00" + bytes(8) + struct.pack(">i", len(nested)) + nested
         for junk in (
             b"",
             b"hello",
@@ -120,10 +246,30 @@ def test_garbage_is_counted_and_ignored(tmp_path: Path) -> None:
             b"#bundle\x00" + b"\xff" * 20,
             osc("/unknown/address", 1),
             b"/a\x00\x00,i\x00\x00\x00",
+            nested,
         ):
-            await loop.sock_sendto(patch.sock, junk, patch.control)
+            await patch.send(junk)
         reply = await patch.ask(osc("/posenet/info"))  # still alive, and answers in order
         assert reply.address == "/posenet/info"
-        assert app.status().to_json()["control"]["errors"] == 6 and app.store.config.targets == []
+        assert errors(app) == 7 and app.subscriptions == ()
+
+    run(_with_control(tmp_path, body))
+
+
+def test_no_address_is_sent_more_than_it_sent(tmp_path: Path) -> None:
+    """Answers to a sender (forged or not) never exceed its bytes plus a small allowance."""
+
+    async def body(app: Application, protocol: Any, patch: Patch) -> None:
+        request = osc("/posenet/info")
+        for _ in range(100):
+            await patch.send(request)
+        sizes = []
+        while True:
+            try:
+                sizes.append(len(await asyncio.wait_for(asyncio.get_running_loop().sock_recv(patch.sock, 9999), 0.3)))
+            except TimeoutError:
+                break
+        assert 0 < len(sizes) < 100
+        assert sum(sizes) <= 100 * len(request) + oscport.REPLY_ALLOWANCE
 
     run(_with_control(tmp_path, body))

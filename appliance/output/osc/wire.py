@@ -121,19 +121,41 @@ def parse_message(data: bytes) -> tuple[str, list[int | float | str]]:
     return address, args
 
 
+#: Deepest nesting of bundles accepted, and most messages in one packet.
+MAX_BUNDLE_DEPTH = 8
+MAX_PACKET_MESSAGES = 256
+
+
 def parse_packet(data: bytes) -> list[tuple[str, list[int | float | str]]]:
-    """The messages of a packet: one message, or every message of a (nested) bundle."""
-    if not data.startswith(BUNDLE_HEADER):
-        return [parse_message(data)]
-    if len(data) < 16:
-        raise ValueError("truncated bundle")
-    out, pos = [], 16
-    while pos < len(data):
-        if pos + 4 > len(data):
-            raise ValueError("truncated bundle element")
-        size = struct.unpack_from(">i", data, pos)[0]
-        if size <= 0 or pos + 4 + size > len(data):
-            raise ValueError("bad bundle element size")
-        out.extend(parse_packet(data[pos + 4 : pos + 4 + size]))
-        pos += 4 + size
+    """The messages of a packet: one message, or every message of a (nested) bundle, in order.
+
+    Iterative (a hostile packet of nested bundles cannot exhaust the stack).
+
+    Raises:
+        ValueError: anything malformed, nested deeper than ``MAX_BUNDLE_DEPTH`` or holding more
+            than ``MAX_PACKET_MESSAGES`` messages.
+    """
+    out: list[tuple[str, list[int | float | str]]] = []
+    stack: list[tuple[memoryview, int]] = [(memoryview(data), 0)]  # (element, depth), last first
+    while stack:
+        element, depth = stack.pop()
+        if bytes(element[:8]) != BUNDLE_HEADER:
+            out.append(parse_message(bytes(element)))
+            if len(out) > MAX_PACKET_MESSAGES:
+                raise ValueError(f"more than {MAX_PACKET_MESSAGES} messages in one packet")
+            continue
+        if depth >= MAX_BUNDLE_DEPTH:
+            raise ValueError(f"bundles nested deeper than {MAX_BUNDLE_DEPTH}")
+        if len(element) < 16:
+            raise ValueError("truncated bundle")
+        children, pos = [], 16
+        while pos < len(element):
+            if pos + 4 > len(element):
+                raise ValueError("truncated bundle element")
+            size = struct.unpack_from(">i", element, pos)[0]
+            if size <= 0 or pos + 4 + size > len(element):
+                raise ValueError("bad bundle element size")
+            children.append((element[pos + 4 : pos + 4 + size], depth + 1))
+            pos += 4 + size
+        stack.extend(reversed(children))
     return out

@@ -19,6 +19,11 @@ async function api(method, path, body) {
   const token = localStorage.getItem("token");
   if (token) opts.headers["Authorization"] = "Bearer " + token;
   const r = await fetch(path, opts);
+  if (r.status === 401 && method !== "GET") {
+    // This box has an access token: ask once, keep it in this browser only, and try again.
+    const given = prompt("This box asks for its access token (set by its owner):");
+    if (given) { localStorage.setItem("token", given); return api(method, path, body); }
+  }
   const data = await r.json().catch(() => ({}));
   if (!r.ok) {
     const detail = Array.isArray(data.detail) ? data.detail.map((d) => `${d.loc.slice(1).join(".")}: ${d.msg}`).join("; ") : (data.detail || r.statusText);

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from appliance.core.facade import Control
 from appliance.output.osc import FORMAT_NAMES, FORMATS, OscAddress
 from appliance.types import KEYPOINT_NAMES
+from appliance.web.security import SecurityMiddleware
 
 __all__ = ["ATTRIBUTES", "build_namespace", "create_oscquery_app"]
 
@@ -118,8 +119,9 @@ def _find(root: dict[str, Any], path: str) -> dict[str, Any] | None:
     return node
 
 
-def create_oscquery_app(control: Control, osc_ip: str = "") -> Starlette:
-    """The OSCQuery HTTP app (read-only)."""
+def create_oscquery_app(control: Control, osc_ip: str = "") -> Any:
+    """The OSCQuery HTTP app: read-only, behind the same Host check as the HTTP API (a page on
+    another site cannot read it through DNS rebinding)."""
 
     async def handle(request: Request) -> Response:
         query = request.url.query
@@ -155,4 +157,9 @@ def create_oscquery_app(control: Control, osc_ip: str = "") -> Starlette:
             return Response(status_code=204)
         return JSONResponse({query: node[query]})
 
-    return Starlette(routes=[Route("/{path:path}", handle, methods=["GET"])])
+    return SecurityMiddleware(
+        Starlette(routes=[Route("/{path:path}", handle, methods=["GET"])]),
+        token=lambda: "",
+        extra_hosts=lambda: [*control.config.http.allowed_hosts, control.config.device_name.lower() + ".local"],
+        read_only=True,
+    )
