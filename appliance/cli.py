@@ -307,8 +307,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.config
         else ConfigStore.in_dir(Path(args.state_dir or default_state_dir()))
     )
+    from appliance.service.lastgood import recover
+
     fresh = not store.path.exists()
     store.load()
+    recover(store)
     store.config, folders = apply_cli(store.config, args, fresh, Folders.default(store.path.parent))
     app = Application(store, folders)
     tty = sys.stderr.isatty() and not args.quiet
@@ -437,6 +440,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from appliance import failpoints
+
+    if failpoints.CONFIG_ERROR:
+        print(f"error: {failpoints.CONFIG_ERROR}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         result: int = args.func(args)
     except (ConfigError, ModelError, SourceError) as exc:

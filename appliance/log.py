@@ -39,3 +39,11 @@ class LogOnce:
                 self._seen.discard(key)
                 return True
             return False
+
+    def recovered(self, prefix: Hashable) -> bool:
+        """Forget every tuple key starting with ``prefix`` (a stage works again: its next fault is
+        logged at WARNING again); returns whether any had been logged."""
+        with self._lock:
+            gone = {k for k in self._seen if isinstance(k, tuple) and k and k[0] == prefix}
+            self._seen -= gone
+            return bool(gone)

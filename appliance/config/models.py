@@ -58,6 +58,8 @@ class TargetConfig(StrictModel):
         v = v.strip().strip("[]")
         if not _HOST.fullmatch(v):
             raise ValueError("must be a host name, an IP address or 'broadcast'")
+        if ":" not in v and any(len(label) > 63 or not label for label in v.rstrip(".").split(".")):
+            raise ValueError("host name labels are 1 to 63 characters")
         return v
 
 

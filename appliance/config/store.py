@@ -10,6 +10,7 @@ A change that changes nothing writes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -20,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from appliance import failpoints
 from appliance.config.atomic import write_atomic
 from appliance.config.models import AppConfig
 
@@ -70,9 +72,22 @@ class ConfigStore:
         """The store for ``state_dir/config.json``."""
         return cls(state_dir / FILE_NAME)
 
+    def remove_stale_temporaries(self) -> int:
+        """Delete the temporary files of saves a power cut interrupted; returns how many."""
+        gone = 0
+        for pattern in (f".{self.path.name}.tmp-*", f".{self.path.name}.bak-tmp-*"):
+            for stale in self.path.parent.glob(pattern):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
+                    gone += 1
+        return gone
+
     def load(self) -> AppConfig:
-        """Load (see the module docstring); never raises for bad file contents."""
+        """Load (see the module docstring); never raises for bad file contents. Temporary files of
+        saves a power cut interrupted are removed first."""
         with self._lock:
+            if self.path.parent.is_dir() and (gone := self.remove_stale_temporaries()):
+                logger.warning("config: removed %d temporary file(s) of interrupted saves", gone)
             self.safe_mode = ""
             if not self.path.exists():
                 self.config = AppConfig()
@@ -147,6 +162,8 @@ class ConfigStore:
         return AppConfig.model_validate(config if isinstance(config, dict) else config.model_dump())
 
     def _save_locked(self, model: AppConfig) -> AppConfig:
+        if failpoints.ACTIVE:
+            failpoints.hit("config.save")
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         data = json.dumps(model.model_dump(mode="json"), indent=2).encode() + b"\n"
         write_atomic(self.path, data)

@@ -3,12 +3,15 @@
 Changes take effect without restarting the process: targets and decoder thresholds are swapped
 live; a new source, model or backend rebuilds the pipeline (old one stopped and joined first). If
 building fails (model missing, camera gone), the application stays up in a reported degraded
-state: the control plane keeps serving and the status says what is wrong. It implements
-``appliance.core.facade.Control`` for the control plane.
+state: the control plane keeps serving and the status says what is wrong. A pipeline that started
+and then died (a thread ended on an exception nobody expected) is rebuilt by ``heal`` with
+back-off; after ``HEAL_LIMIT`` rebuilds within ``HEAL_WINDOW`` it gives up, and the watchdog lets
+systemd restart the process. It implements ``appliance.core.facade.Control`` for the control plane.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import threading
@@ -27,6 +30,8 @@ from appliance.errors import ApplianceError
 from appliance.models.engine import PoseEngine
 from appliance.pipeline.listeners import ListenerSet, PoseListener
 from appliance.pipeline.runner import PipelineRunner
+from appliance.pose.stages import PoseStage
+from appliance.pose.tracking import Tracker
 from appliance.transport.targets import TargetSet
 from appliance.transport.udp import TargetSpec
 from appliance.types import Poses
@@ -34,6 +39,14 @@ from appliance.types import Poses
 __all__ = ["Application", "target_specs"]
 
 logger = logging.getLogger(__name__)
+
+#: Rebuilding a pipeline that died: first and longest wait (seconds, doubling), and how many
+#: rebuilds within HEAL_WINDOW seconds before giving up (the watchdog then restarts the process).
+HEAL_BACKOFF = (1.0, 30.0)
+HEAL_LIMIT = 5
+HEAL_WINDOW = 600.0
+#: The "process" thread's heartbeat older than this: inference is reported as hung.
+HUNG_SECONDS = 10.0
 
 
 def target_specs(config: AppConfig) -> list[TargetSpec]:
@@ -54,6 +67,13 @@ class Application:
         self.runner: PipelineRunner | None = None
         self.engine: PoseEngine | None = None
         self.degraded = ""  # why the pipeline is not running; empty when it is
+        self.stages: tuple[PoseStage, ...] = (Tracker(),)  # kept across rebuilds: ids never repeat
+        self.restarts = 0  # pipelines rebuilt after dying
+        self._past_errors = 0  # errors counted by pipelines since replaced (the status counts since start)
+        self.fault = ""  # the last time the pipeline died, why (kept after it recovered)
+        self.gave_up = False  # too many deaths: the watchdog stops petting
+        self._heals: collections.deque[float] = collections.deque(maxlen=HEAL_LIMIT)
+        self._heal_due = 0.0
         self.started_at = time.time()
         self._lock = threading.RLock()
         self._servers: dict[str, Callable[[], ServerStatus]] = {}
@@ -118,14 +138,57 @@ class Application:
             self.degraded = f"no model: {exc}"
             logger.error("pipeline not started: %s", self.degraded)
             return
+        for stage in self.stages:
+            stage.reset()
+        self._start_runner(engine, config)
+
+    def _start_runner(self, engine: PoseEngine, config: AppConfig) -> None:
         source = build_source(config.source, engine, self.folders.media)
-        runner = PipelineRunner(source, engine, self.targets, self.listeners)
+        runner = PipelineRunner(source, engine, self.targets, self.listeners, stages=self.stages)
         runner.start()
         self.engine, self.runner, self.degraded = engine, runner, ""
+
+    def heal(self) -> None:
+        """If the pipeline died, rebuild it (same model, the source reopened) once its back-off is
+        over; give up after too many (call it periodically, off the event loop: it may block)."""
+        with self._lock:
+            runner, engine = self.runner, self.engine
+            if runner is None or engine is None or not runner.died or self.gave_up or not self._started:
+                return
+            now = time.monotonic()
+            recent = [t for t in self._heals if now - t < HEAL_WINDOW]
+            if not self.degraded:  # just noticed
+                self.fault = runner.failure or "a pipeline thread ended"
+                delay = min(HEAL_BACKOFF[0] * 2 ** len(recent), HEAL_BACKOFF[1])
+                self._heal_due = now + delay
+                if len(recent) >= HEAL_LIMIT:
+                    self.gave_up = True
+                    self.degraded = f"pipeline failed ({self.fault}); gave up after {len(recent)} restarts"
+                    logger.error("%s: the watchdog will have the service restarted", self.degraded)
+                    return
+                self.degraded = f"pipeline failed ({self.fault}); restarting in {delay:.0f} s"
+                logger.error("%s (restart %d)", self.degraded, self.restarts + 1)
+                return
+            if now < self._heal_due:
+                return
+            runner.stop()
+            self._past_errors += runner.stats().errors
+            self._heals.append(now)
+            self.restarts += 1
+            try:
+                self._start_runner(engine, self._config)
+            except Exception as exc:  # the next call tries again, later
+                self.degraded = f"pipeline failed ({self.fault}); restart failed: {exc}"
+                self._heal_due = now + HEAL_BACKOFF[1]
+                logger.exception("rebuilding the pipeline failed")
+                return
+            logger.warning("pipeline rebuilt after: %s (restart %d)", self.fault, self.restarts)
 
     def _teardown(self) -> None:
         runner, engine = self.runner, self.engine
         self.runner = self.engine = None
+        if runner is not None:
+            self._past_errors += runner.stats().errors
         if runner is not None and not runner.stop():
             logger.error("pipeline threads did not stop in time")
         if engine is not None:
@@ -160,11 +223,15 @@ class Application:
         runner, engine, config = self.runner, self.engine, self._config
         stats = runner.stats() if runner is not None else None
         if stats is not None:  # a format that failed to encode is a pipeline error too
-            stats = dataclasses.replace(stats, errors=stats.errors + self.targets.encode_errors)
+            errors = stats.errors + self._past_errors + self.targets.encode_errors
+            stats = dataclasses.replace(stats, errors=errors)
         state = "running"
+        degraded = self.degraded
+        if runner is not None and runner.running and time.monotonic() - runner.heartbeat > HUNG_SECONDS:
+            degraded = f"inference has not returned for {time.monotonic() - runner.heartbeat:.0f} s"
         if self.store.safe_mode:
             state = "safe mode"
-        if self.degraded:
+        if degraded:
             state = "degraded"
         elif stats is not None and stats.source_state != "ok":
             state = f"source {stats.source_state}"
@@ -173,7 +240,7 @@ class Application:
             device_name=config.device_name,
             state=state,
             safe_mode=self.store.safe_mode,
-            degraded=self.degraded,
+            degraded=degraded,
             uptime_s=time.time() - self.started_at,
             model=Path(engine.model.info.path).name if engine else config.inference.model,
             backend=engine.model.name if engine else "none",
@@ -181,12 +248,14 @@ class Application:
             pipeline=stats,
             targets=self.targets.stats() if stats is not None else (),
             servers={name: fn() for name, fn in list(self._servers.items())},
+            restarts=self.restarts,
+            fault=self.fault,
         )
 
     def status_line(self) -> str:
         """One line for a terminal or systemd STATUS=."""
         runner, engine = self.runner, self.engine
-        if runner is None:
+        if runner is None or self.degraded:
             return f"degraded: {self.degraded}"
         backend = engine.model.name if engine else "?"
         send_errors = sum(t.errors for t in self.targets.stats())

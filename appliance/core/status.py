@@ -32,7 +32,8 @@ class Status:
     """Everything a person or a patch wants to know about the box, at one moment.
 
     ``state`` is "running", "safe mode", "degraded" or "source <state>"; ``servers`` is keyed by
-    component ("http", "oscquery", "osc_control", "discovery").
+    component ("http", "oscquery", "osc_control", "discovery"); ``restarts`` counts pipelines rebuilt
+    after dying, ``fault`` is why the last one died.
     """
 
     version: str
@@ -47,6 +48,8 @@ class Status:
     pipeline: PipelineStats | None = None
     targets: tuple[TargetStats, ...] = ()
     servers: dict[str, ServerStatus] = field(default_factory=dict)
+    restarts: int = 0
+    fault: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The ``/api/status`` document."""
@@ -62,6 +65,8 @@ class Status:
             "backend": self.backend,
             "source": self.source,
             "control": {"messages": control.messages, "errors": control.rejected},
+            "pipeline_restarts": self.restarts,
+            "last_fault": self.fault,
         }
         for key, server in self.servers.items():
             if server.port:

@@ -11,7 +11,9 @@
 
 Every counter has one writer thread; ``stats()`` reads and sums them. A frame's timings travel with
 it through the hand-offs, and the "send" thread publishes them as one immutable value. A failing or
-absent source is reopened with backoff and reported in the stats.
+absent source is reopened with backoff and reported in the stats. A frame that fails in a stage is
+counted and dropped, its fault logged once (again after the stage recovers). A thread that dies
+(an exception no stage expected) is reported in ``failure``: the owner rebuilds the pipeline.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from appliance import failpoints
 from appliance.capture.base import EndOfSource, FrameSource
 from appliance.errors import ApplianceError
 from appliance.log import LogOnce
@@ -56,10 +59,24 @@ _SLOW_WINDOW = 10.0  # ... or, below one frame per _WINDOW, over this many
 
 @dataclass(slots=True)
 class _Counters:
-    """Counters of one thread; only that thread writes them."""
+    """Counters of one thread; only that thread writes them. ``faulty``: stages whose last item failed."""
 
     items: int = 0
     errors: int = 0
+    faulty: set[str] = field(default_factory=set)
+
+    def failed(self, stage: str, exc: Exception, what: str) -> None:
+        """Count a failed item and log it once (with its traceback) until the stage recovers."""
+        self.errors += 1
+        self.faulty.add(stage)
+        _log_once.warning((stage, type(exc).__name__), "%s failed: %s", what, exc, exc_info=True)
+
+    def ok(self, stage: str, what: str) -> None:
+        """An item went through: if the stage had failed, say it recovered and re-arm its log."""
+        if stage in self.faulty:
+            self.faulty.discard(stage)
+            if _log_once.recovered(stage):
+                logger.warning("%s works again", what)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +119,7 @@ class PipelineRunner:
         self._outbox: LatestFrame[_Inferred] = LatestFrame()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.failure = ""  # why a thread died, "" while all live (written once, by the dying thread)
         # "capture" writes these
         self._capture = _Counters()
         self._source_state = "starting"
@@ -146,14 +164,15 @@ class PipelineRunner:
             self.source.close()
         return ok
 
-    @staticmethod
-    def _guard(loop: Callable[[], None], counters: _Counters) -> Callable[[], None]:
+    def _guard(self, loop: Callable[[], None], counters: _Counters) -> Callable[[], None]:
         def run() -> None:
             try:
                 loop()
-            except Exception:  # a bug must not leave a silent, half-dead pipeline
-                logger.exception("pipeline thread %s crashed", threading.current_thread().name)
+            except Exception as exc:  # never a silent, half-dead pipeline: say so, the owner rebuilds
+                name = threading.current_thread().name
+                logger.exception("pipeline thread %s died", name)
                 counters.errors += 1
+                self.failure = self.failure or f'thread "{name}" died: {type(exc).__name__}: {exc}'
 
         return run
 
@@ -161,6 +180,11 @@ class PipelineRunner:
     def running(self) -> bool:
         """All threads alive."""
         return bool(self._threads) and all(t.is_alive() for t in self._threads)
+
+    @property
+    def died(self) -> bool:
+        """Started, not asked to stop, and a thread has ended: not the same as never started."""
+        return bool(self._threads) and not self._stop.is_set() and not self.running
 
     # -- capture ------------------------------------------------------------------------------
     def _capture_loop(self) -> None:
@@ -172,13 +196,15 @@ class PipelineRunner:
                     self.source.open()
                 except (ApplianceError, OSError) as exc:
                     self._source_state = f"error: {exc}"
-                    _log_once.warning(("open", str(exc)), "source %s unavailable: %s", self.source.name, exc)
+                    _log_once.warning(("source", "open", str(exc)), "source %s unavailable: %s", self.source.name, exc)
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, REOPEN_BACKOFF[1])
                     continue
                 opened, self._last_frame = True, time.monotonic()
                 logger.info("source %s open", self.source.name)
             try:
+                if failpoints.ACTIVE:
+                    failpoints.hit("capture.read")
                 frame = self.source.read(READ_TIMEOUT)
             except EndOfSource:
                 self._source_state = "ended"
@@ -188,7 +214,9 @@ class PipelineRunner:
                 return
             except (ApplianceError, OSError) as exc:
                 self._source_state = f"error: {exc}"
-                _log_once.warning(("read", str(exc)), "source %s failed: %s; reopening", self.source.name, exc)
+                _log_once.warning(
+                    ("source", "read", str(exc)), "source %s failed: %s; reopening", self.source.name, exc
+                )
                 self.source.close()
                 opened = False
                 self._stop.wait(backoff)
@@ -201,8 +229,9 @@ class PipelineRunner:
                     logger.warning("source %s stalled: no frame for %.1f s", self.source.name, now - self._last_frame)
                 continue
             if self._source_state != "ok":
-                if self._source_state == "stalled":
-                    logger.info("source %s delivers frames again", self.source.name)
+                logged = _log_once.recovered("source")
+                if logged or self._source_state == "stalled":
+                    logger.warning("source %s delivers frames again", self.source.name)
                 self._source_state = "ok"
             backoff = REOPEN_BACKOFF[0]
             self._last_frame = now
@@ -220,11 +249,13 @@ class PipelineRunner:
                 continue
             t0 = time.perf_counter()
             try:
+                if failpoints.ACTIVE:
+                    failpoints.hit("prepare")
                 tensor, transform = self.engine.prepare(frame.image)
             except Exception as exc:
-                self._prepare.errors += 1
-                _log_once.warning(("prepare", type(exc).__name__), "preparing a frame failed: %s", exc)
+                self._prepare.failed("prepare", exc, "preparing a frame")
                 continue
+            self._prepare.ok("prepare", "preparing frames")
             self._prepared.put(_Prepared(frame, tensor, transform, time.perf_counter() - t0))
 
     # -- process ------------------------------------------------------------------------------
@@ -236,11 +267,13 @@ class PipelineRunner:
                 continue
             t0 = time.perf_counter()
             try:
+                if failpoints.ACTIVE:
+                    failpoints.hit("infer")
                 raw = self.engine.run_model(item.tensor)
             except Exception as exc:  # keep the appliance running; the count shows in the status
-                self._process.errors += 1
-                _log_once.warning(("process", type(exc).__name__), "inference failed: %s", exc, exc_info=True)
+                self._process.failed("infer", exc, "inference")
                 continue
+            self._process.ok("infer", "inference")
             inference_s = time.perf_counter() - t0
             self._outbox.put(_Inferred(item.frame, raw, item.transform, item.prepare_s, inference_s))
 
@@ -253,23 +286,27 @@ class PipelineRunner:
             frame = item.frame
             t0 = time.perf_counter()
             try:
+                if failpoints.ACTIVE:
+                    failpoints.hit("decode")
                 poses = self.engine.poses_from(
                     item.raw, item.transform, frame_index=frame.index, t_capture=frame.t_capture, t_wall=frame.t_wall
                 )
                 for stage in self.stages:
                     poses = stage(poses)
             except Exception as exc:
-                self._send.errors += 1
-                _log_once.warning(("decode", type(exc).__name__), "decoding a frame failed: %s", exc, exc_info=True)
+                self._send.failed("decode", exc, "decoding a frame")
                 continue
+            self._send.ok("decode", "decoding")
             t1 = time.perf_counter()
+            if failpoints.ACTIVE:
+                failpoints.hit("send")
             for listener in self.listeners:
                 try:
                     listener.on_poses(poses)
                 except Exception as exc:  # one listener's bug must not starve the others
-                    self._send.errors += 1
-                    key = ("listener", type(listener).__name__, type(exc).__name__)
-                    _log_once.warning(key, "pose listener %s failed: %s", type(listener).__name__, exc, exc_info=True)
+                    self._send.failed("listener", exc, f"pose listener {type(listener).__name__}")
+                else:
+                    self._send.ok("listener", "pose listeners")
             t2 = time.perf_counter()
             self._times = FrameTimes(item.prepare_s, item.inference_s, t1 - t0, t2 - t1)
             now = time.monotonic()

@@ -135,7 +135,7 @@ class UvicornComponent:
             timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve())
+        self._task = asyncio.create_task(self._serve())
         while not self._server.started and not self._task.done():  # noqa: ASYNC110 - uvicorn exposes only a flag
             await asyncio.sleep(0.02)
         if self._server.started:
@@ -146,6 +146,12 @@ class UvicornComponent:
             self._status = ServerStatus(error=f"cannot listen on {self.host}:{self.port}")
             logger.error("%s did not start on %s:%d", self.name, self.host, self.port)
         self.control.register_server(self.name, self.status)
+
+    async def _serve(self) -> None:
+        try:
+            await self._server.serve()
+        except SystemExit:  # uvicorn ends the whole process when it cannot listen: report it instead
+            logger.debug("%s: uvicorn gave up", self.name)
 
     @property
     def stopped(self) -> bool:

@@ -21,6 +21,7 @@ from appliance.service.components import (
     OscQueryComponent,
     PipelineComponent,
 )
+from appliance.service.lastgood import RunRecord
 from appliance.service.sdnotify import Notifier
 from appliance.service.watchdog import supervise
 
@@ -55,9 +56,12 @@ async def serve(app: Application, *, duration: float = 0.0, status_line: bool = 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     notifier = Notifier()
+    record = RunRecord(app.store)
     final = ""
     try:
         async with contextlib.AsyncExitStack() as stack:
+            record.begin()
+            app.on_change(lambda _config: record.begin())  # a new configuration's trial starts
             parts = components(app, control)
             for part in parts:
                 await part.start()
@@ -71,11 +75,13 @@ async def serve(app: Application, *, duration: float = 0.0, status_line: bool = 
                 duration=duration,
                 status_line=status_line,
                 server_stopped=(lambda: http.stopped) if http is not None else None,
+                record=record,
             )
             final = app.status_line()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+    record.end()  # a clean stop: nothing for the next start to hold against these settings
     logger.warning("stopped: %s", final)
     notifier.close()
     return True

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 from appliance.core.app import Application
+from appliance.service.lastgood import RunRecord
 from appliance.service.sdnotify import Notifier, watchdog_interval
 
 __all__ = ["STATUS_SECONDS", "making_progress", "should_pet", "supervise"]
@@ -29,6 +30,8 @@ __all__ = ["STATUS_SECONDS", "making_progress", "should_pet", "supervise"]
 STATUS_SECONDS = 5.0
 #: Seconds between the loop's wake-ups (status line, watchdog, stop checks).
 TICK_SECONDS = 0.5
+#: The interval health is judged over when systemd gives no watchdog (a run from a terminal).
+DEFAULT_INTERVAL = 15.0
 
 
 def should_pet(
@@ -51,9 +54,12 @@ def should_pet(
 
 
 def making_progress(app: Application, now: float, interval: float) -> bool:
-    """``should_pet`` for the application's current pipeline."""
+    """``should_pet`` for the application's current pipeline. A pipeline that died is being rebuilt
+    (pet) until the application gives up (do not: systemd restarts the process)."""
     runner = app.runner
-    if runner is None:
+    if app.gave_up:
+        return False
+    if runner is None or runner.died:
         return should_pet(
             now=now, interval=interval, pipeline_running=False, heartbeat=now, frames_in=0, last_frame=now
         )
@@ -76,13 +82,16 @@ async def supervise(
     duration: float = 0.0,
     status_line: bool = False,
     server_stopped: Callable[[], bool] | None = None,
+    record: RunRecord | None = None,
 ) -> None:
     """READY=1, then WATCHDOG=1 / STATUS= / the terminal line until ``stop``, ``duration`` seconds,
-    or the HTTP server ending by itself (``server_stopped``)."""
+    or the HTTP server ending by itself (``server_stopped``); rebuilds a pipeline that died, and
+    tells ``record`` whether the box makes progress (the last-known-good clock)."""
     deadline = time.monotonic() + duration if duration else None
     interval = watchdog_interval()
     notifier.ready(app.status_line())
     next_pet = next_status = time.monotonic()
+    healing: asyncio.Task[None] | None = None
     try:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -94,14 +103,22 @@ async def supervise(
                 break
             if server_stopped is not None and server_stopped():
                 break  # uvicorn saw the signal first
+            runner = app.runner
+            if runner is not None and runner.died and (healing is None or healing.done()):
+                healing = asyncio.create_task(asyncio.to_thread(app.heal))
             now = time.monotonic()
+            progress = making_progress(app, now, interval or DEFAULT_INTERVAL)
+            if record is not None:
+                record.tick(progress)
             if interval is not None and now >= next_pet:
                 next_pet = now + interval / 2
-                if making_progress(app, now, interval):
+                if progress:
                     notifier.watchdog()
             if notifier.enabled and now >= next_status:
                 next_status = now + STATUS_SECONDS
                 notifier.status(app.status_line())
     finally:
+        if healing is not None:
+            await asyncio.gather(healing, return_exceptions=True)
         if status_line:
             sys.stderr.write("\n")

@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from appliance import failpoints
+from appliance.log import LogOnce
 from appliance.output.osc.formats import FORMATS
 from appliance.transport.udp import TargetCounters, TargetSpec, UdpTarget
 from appliance.types import Poses
@@ -22,6 +24,7 @@ from appliance.types import Poses
 __all__ = ["MAX_TARGETS", "TargetSet", "TargetStats"]
 
 logger = logging.getLogger(__name__)
+_log_once = LogOnce(logger)
 
 #: Upper bound on sockets: the saved targets (at most 16) plus control-port subscriptions (16).
 MAX_TARGETS = 32
@@ -45,7 +48,8 @@ class TargetStats:
 class TargetSet:
     """All current OSC targets. ``send``/``on_poses`` is for the "send" thread; the rest for anyone.
 
-    ``encode_errors`` (formats that raised) is written by the "send" thread only.
+    ``encode_errors`` (formats that raised) is written by the "send" thread only, ``resolver_errors``
+    (unexpected faults while resolving) by the "resolver" thread only.
     """
 
     def __init__(self, specs: Iterable[TargetSpec] = ()) -> None:
@@ -55,6 +59,8 @@ class TargetSet:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.encode_errors = 0
+        self.resolver_errors = 0
+        self._failing: set[str] = set()  # formats whose last encoding raised ("send" thread)
         self.set_targets(specs)
 
     @property
@@ -98,12 +104,19 @@ class TargetSet:
             key = (t.spec.format, t.spec.options)
             datagrams = cache.get(key)
             if datagrams is None:
+                fmt = t.spec.format
                 try:
-                    datagrams = FORMATS[t.spec.format](poses, t.spec.options)
-                except Exception:  # a bug in one format must not stop the others
+                    datagrams = FORMATS[fmt](poses, t.spec.options)
+                except Exception:  # a bug in one format must not stop the others; logged once
                     self.encode_errors += 1
-                    logger.exception("encoding format %s failed", t.spec.format)
+                    self._failing.add(fmt)
+                    _log_once.warning(("encode", fmt), "encoding format %s failed", fmt, exc_info=True)
                     datagrams = []
+                else:
+                    if fmt in self._failing:
+                        self._failing.discard(fmt)
+                        _log_once.clear(("encode", fmt))
+                        logger.warning("format %s encodes again", fmt)
                 cache[key] = datagrams
             t.send(datagrams)
 
@@ -124,7 +137,15 @@ class TargetSet:
             now = time.monotonic()
             for t in self._targets:
                 if t.needs_resolution and t.counters.state in ("starting", "unresolved") and due.get(t.spec, 0) <= now:
-                    if t.open():
+                    try:
+                        if failpoints.ACTIVE:
+                            failpoints.hit("resolve")
+                        opened = t.open()
+                    except Exception:  # one odd name must never end resolution for the others
+                        self.resolver_errors += 1
+                        _log_once.warning(("resolve", t.spec.label), "resolving %s failed", t.spec.label, exc_info=True)
+                        opened = False
+                    if opened:
                         delay.pop(t.spec, None)
                     else:
                         d = min(delay.get(t.spec, RESOLVE_BACKOFF[0] / 2) * 2, RESOLVE_BACKOFF[1])

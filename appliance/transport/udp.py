@@ -127,6 +127,7 @@ class UdpTarget:
     def open(self) -> bool:
         """Resolve (may block on DNS for names: call off the data path) and connect; never raises."""
         host = _literal(self.spec.host) or self.spec.host
+        sock: socket.socket | None = None
         try:
             infos = socket.getaddrinfo(host, self.spec.port, type=socket.SOCK_DGRAM)
             family, _, proto, _, addr = infos[0]
@@ -135,7 +136,9 @@ class UdpTarget:
             if family == socket.AF_INET:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
             sock.connect(addr)
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:  # a label over 63 characters is a UnicodeError
+            if sock is not None:
+                sock.close()
             self.counters.state = "unresolved"
             self.counters.last_error = f"cannot resolve or connect: {exc}"
             _log_once.warning(("open", self.spec.label), "OSC target %s: %s", self.spec.label, self.counters.last_error)

@@ -2,8 +2,8 @@
 
 usage: browse.py IP SECONDS EXPECTED [WATCH]
 Prints one JSON line per resolved service once EXPECTED were resolved (or after SECONDS), then a
-line "READY", then for WATCH more seconds one JSON line per update ({"updated": ...}) or removal
-({"removed": name}).
+line "READY", then for WATCH more seconds one JSON line per addition ({"added": name}), update
+({"updated": ...}) or removal ({"removed": name}).
 """
 
 import json
@@ -39,6 +39,8 @@ def on_change(zeroconf: Zeroconf, service_type: str, name: str, state_change: Se
         item = describe(zeroconf, service_type, name)
         if item:
             found[name] = item
+    elif state_change is ServiceStateChange.Added:
+        print(json.dumps({"added": name}), flush=True)
     elif state_change is ServiceStateChange.Updated and ready:
         item = describe(zeroconf, service_type, name)
         if item:

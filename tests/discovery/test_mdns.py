@@ -165,3 +165,64 @@ def test_a_patch_finds_subscribes_and_receives_without_an_address(
     assert result["host_info"]["OSC_PORT"] == 19001
     assert result["reply"][0] == "/posenet/listeners/added" and result["reply"][3] == "bundle"
     assert result["frames"] == 3 and result["people"] == 4
+
+
+POKE = r"""
+import json, os, signal, sys, time, urllib.request as u
+base = "http://127.0.0.1:18080"
+if sys.argv[1] == "wait":
+    while True:
+        try:
+            u.urlopen(base + "/api/status", timeout=1).read()
+            break
+        except OSError:
+            time.sleep(0.2)
+else:  # the change, and SIGTERM the moment it is answered
+    body = json.dumps({"targets": [{"host": "127.0.0.1", "port": 9, "format": sys.argv[1]}]}).encode()
+    u.urlopen(u.Request(base + "/api/config", data=body, method="PATCH", headers={"Content-Type": "application/json"}))
+    os.kill(int(sys.argv[2]), signal.SIGTERM)
+"""
+
+
+def test_a_change_just_before_shutdown_is_not_announced_after_the_goodbyes(
+    models_dir: Path, images_dir: Path, tmp_path: Path
+) -> None:
+    """Three times: a change, then SIGTERM at once. The last word on each service is its goodbye."""
+    py = sys.executable
+    box = (
+        f"{py} -m appliance run --source 'images:{images_dir}/face.jpg@5' --model {models_dir / MODEL} "
+        f"--state-dir {tmp_path / 'state'} --http-bind 127.0.0.1 --http-port 18080 --control-port 19001 "
+        f"--oscquery-port 18081 --interface 127.0.0.1 --target 127.0.0.1:9/bundle --quiet >> {tmp_path}/box.log 2>&1 &"
+    )
+    poke = tmp_path / "poke.py"
+    poke.write_text(POKE)
+    rounds = []
+    for fmt in ("arr", "individual", "wekinator"):
+        rounds += [box, "A=$!", f"{py} {poke} wait", "sleep 1", f"{py} {poke} {fmt} $A", "wait $A"]
+    script = "\n".join(
+        [
+            "set -e",
+            "ip link set lo up",
+            f"{py} {HERE / 'browse.py'} 127.0.0.1 1 0 60 > {tmp_path / 'events.jsonl'} &",
+            "W=$!",
+            f"until grep -q READY {tmp_path / 'events.jsonl'}; do sleep 0.1; done",
+            *rounds,
+            "sleep 4",
+            "kill $W; wait $W || true",
+        ]
+    )
+    env = {**os.environ, "POSENET_MODELS_DIR": str(models_dir), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        ["unshare", "--net", "sh", "-c", script], capture_output=True, text=True, timeout=150, env=env, check=False
+    )
+    log = (tmp_path / "box.log").read_text() if (tmp_path / "box.log").exists() else ""
+    assert proc.returncode == 0, proc.stderr + log
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    events = [json.loads(line) for line in lines[lines.index("READY") + 1 :]]
+    last: dict[str, str] = {}
+    for e in events:
+        kind, value = next(iter(e.items()))
+        name = value["name"] if kind == "updated" else value
+        last[name] = kind
+    assert len(last) == 3 and set(last.values()) == {"removed"}, events
+    assert log.count("stopped:") == 3 and "never retrieved" not in log and "Traceback" not in log, log[-3000:]
