@@ -36,7 +36,7 @@ def _images(folder: Path) -> list[Path]:
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
-    """Per model size: median invoke() and decode time per image, numpy vs compiled decoder."""
+    """Per model size: median invoke() and decode time per image, the C decoder vs numpy."""
     from appliance.capture.images import load_image
     from appliance.models import load_model
     from appliance.models.catalog import models_dir
@@ -84,7 +84,7 @@ def _pipeline_run(source_spec: str, engine: Any, specs: list[Any], seconds: floa
     with TargetSet(specs) as targets:
         runner = PipelineRunner(create_source(source_spec), engine, targets)
         runner.start()
-        time.sleep(1.0)  # warm-up: first frames, numba load, interpreter caches
+        time.sleep(1.0)  # warm-up: first frames, interpreter caches
         start = runner.stats()
         time.sleep(seconds)
         end = runner.stats()
@@ -249,6 +249,110 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rss_mb(pid: int) -> float:
+    with Path(f"/proc/{pid}/status").open() as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _footprint_once(args: argparse.Namespace, decoder: str, standin_ms: float) -> tuple[float, float]:
+    """(seconds from start to the first datagram, steady RSS in MB) of one real ``run`` process."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(120)
+    model = Path(args.models_dir or os.environ.get("POSENET_MODELS_DIR", ".")) / args.model
+    image = Path(args.images).resolve() / "face.jpg"
+    env = {**os.environ, "POSENET_DECODER": decoder}
+    port = rx.getsockname()[1]
+    with tempfile.TemporaryDirectory() as state:
+        argv = [sys.executable, "-m", "appliance"]
+        if standin_ms:
+            argv += ["bench", "footprint-run", "--standin-ms", str(standin_ms), "--model", str(model)]
+            argv += ["--image", str(image), "--port", str(port), "--state-dir", state]
+        else:
+            argv += ["run", "--source", f"images:{image}@15", "--model", str(model), "--state-dir", state]
+            argv += ["--target", f"127.0.0.1:{port}/bundle", "--http-bind", "127.0.0.1", "--http-port", "0"]
+            argv += ["--control-port", "0", "--oscquery-port", "0", "--no-discovery", "--quiet"]
+            argv += ["--threads", str(args.threads), "--backend", "cpu"]
+        t0 = time.monotonic()
+        proc = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL)
+        try:
+            rx.recv(65536)
+            first = time.monotonic() - t0
+            time.sleep(args.settle)
+            rss = _rss_mb(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+            rx.close()
+    return first, rss
+
+
+def cmd_footprint(args: argparse.Namespace) -> int:
+    """Steady RSS and start-to-first-datagram of ``run``, per decoder, CPU and a 10 ms stand-in backend."""
+    from appliance.pose.decode import available_implementations
+
+    print(f"model {args.model}; medians of {args.repeat} runs; RSS after {args.settle:.0f} s of streaming")
+    print(f"{'backend':22s} {'decoder':8s} {'first datagram s':>17s} {'steady RSS MB':>14s}")
+    for standin in (0.0, 10.0):
+        for decoder in available_implementations():
+            runs = [_footprint_once(args, decoder, standin) for _ in range(args.repeat)]
+            first = statistics.median(r[0] for r in runs)
+            rss = statistics.median(r[1] for r in runs)
+            backend = f"stand-in {standin:.0f} ms" if standin else f"cpu ({args.threads} threads)"
+            print(f"{backend:22s} {decoder:8s} {first:17.2f} {rss:14.1f}")
+    return 0
+
+
+def cmd_footprint_run(args: argparse.Namespace) -> int:
+    """What ``run`` does, with the backend replaced by one that replays this model's outputs every
+    N ms: the part of the footprint an Edge TPU does not change (``bench footprint`` starts it)."""
+    import asyncio
+
+    from appliance.capture.images import load_image
+    from appliance.config.models import AppConfig
+    from appliance.config.store import ConfigStore
+    from appliance.core.app import Application
+    from appliance.core.factory import Folders, build_engine
+    from appliance.inference.replay_backend import ReplayBackend
+    from appliance.models import family
+    from appliance.models.engine import PoseEngine
+    from appliance.pose.preprocess import to_input_tensor
+    from appliance.service.serve import serve
+
+    model, image = Path(args.model), Path(args.image)
+    store = ConfigStore.in_dir(Path(args.state_dir))
+    store.load()
+    store.config = AppConfig.model_validate(
+        {
+            "source": f"images:{image.name}@15",
+            "inference": {"model": model.name, "backend": "cpu"},
+            "targets": [{"host": "127.0.0.1", "port": args.port, "format": "bundle"}],
+            "http": {"bind": "127.0.0.1", "port": 0},
+            "osc_control": {"port": 0},
+            "network": {"discovery": False, "oscquery_port": 0},
+        }
+    )
+
+    def standin(inference: Any, decoder: Any, models: Any = None) -> PoseEngine:
+        real = build_engine(inference, decoder, models)
+        outputs = [real.model.backend.infer(to_input_tensor(load_image(str(image)), real.input_size))]
+        replay = ReplayBackend(real.model.backend.io, outputs, args.standin_ms / 1e3)
+        real.model.close()
+        return PoseEngine(family(real.model.info.family).bind(replay), decoder)
+
+    asyncio.run(serve(Application(store, Folders(model.parent, image.parent), engine_factory=standin)))
+    return 0
+
+
 def add_parser(sub: Any) -> None:
     """Register ``bench`` and its sub-benchmarks on the CLI."""
     bench = sub.add_parser("bench", help="print performance numbers (not a test)")
@@ -271,3 +375,20 @@ def add_parser(sub: Any) -> None:
     pipe.add_argument("--repeat", type=int, default=3)
     pipe.add_argument("--threads", type=int, default=2)
     pipe.set_defaults(func=cmd_pipeline)
+
+    foot = bsub.add_parser("footprint", help="steady RSS and start-to-first-datagram of run, per decoder")
+    foot.add_argument("--images", default="../shared/images", help="folder of test photos")
+    foot.add_argument("--models-dir", help="models folder (default: $POSENET_MODELS_DIR)")
+    foot.add_argument("--model", default="posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite")
+    foot.add_argument("--repeat", type=int, default=3)
+    foot.add_argument("--settle", type=float, default=8.0, help="seconds of streaming before RSS is read")
+    foot.add_argument("--threads", type=int, default=2)
+    foot.set_defaults(func=cmd_footprint)
+
+    child = bsub.add_parser("footprint-run", help="(used by bench footprint) run with a stand-in backend")
+    child.add_argument("--standin-ms", type=float, default=10.0)
+    child.add_argument("--model", required=True)
+    child.add_argument("--image", required=True)
+    child.add_argument("--port", type=int, required=True)
+    child.add_argument("--state-dir", required=True)
+    child.set_defaults(func=cmd_footprint_run)

@@ -58,7 +58,8 @@ live() { ((!IMAGE)) && [[ -d /run/systemd/system ]] && ! systemd-detect-virt --q
 step "system packages"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends python3 python3-venv python3-pip ca-certificates >/dev/null
+# gcc and libc6-dev: the pose decoder is C, compiled when the appliance is installed (no JIT at run time)
+apt-get install -y -qq --no-install-recommends python3 python3-venv python3-pip ca-certificates gcc libc6-dev >/dev/null
 if ((SKIP_PI)); then
     echo "skipping python3-picamera2 and Coral's libedgetpu1-std (--skip-pi-repos)"
 else
@@ -113,11 +114,16 @@ else
     "${PIP[@]}" install -q "$SRC"
 fi
 install -m 644 "$SRC/README.md" "$PREFIX/README.md"
+# The C pose decoder must have been built (gcc is installed above): say so, or stop here.
+DECODER=$("$PREFIX/venv/bin/python" -c 'from appliance.pose.decode import DEFAULT_IMPLEMENTATION as d; print(d)')
+echo "pose decoder: $DECODER"
+[[ "$DECODER" == c ]] || { echo "the C pose decoder was not built (is gcc installed?)" >&2; exit 1; }
 {   # what is installed, for whoever debugs this box later
     if [[ -f "$SRC/build/BUILD-INFO" ]]; then cat "$SRC/build/BUILD-INFO"
     elif git -C "$SRC" rev-parse HEAD >/dev/null 2>&1; then echo "appliance $(git -C "$SRC" describe --always --dirty)"; fi
     echo "installed $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -m), Python ${PYV:0:1}.${PYV:1}, $( [[ -f "$LOCK" ]] && basename "$LOCK" || echo 'no lock')"
     echo "Edge TPU runtime: $(installed_edgetpu | paste -sd ' ')"
+    echo "pose decoder: $DECODER"
     "${PIP[@]}" freeze --local 2>/dev/null | sed 's/^/  /'
 } > "$PREFIX/INSTALL-INFO"
 
@@ -130,15 +136,6 @@ fi
 
 step "settings"
 install -d -m 700 -o posenet -g posenet /var/lib/posenet-appliance
-install -d -m 700 -o posenet -g posenet /var/cache/posenet-appliance /var/cache/posenet-appliance/numba
-if ((!IMAGE)); then
-    # Compile the decoder kernel now, as the service user into the service's cache, so the first
-    # start does not spend seconds on it. Not for images: the cache is tied to this machine's CPU.
-    t0=$SECONDS
-    runuser -u posenet -- env NUMBA_CACHE_DIR=/var/cache/posenet-appliance/numba "$PREFIX/venv/bin/python" \
-        -c 'from appliance.pose.decode import warm_up; warm_up()'
-    echo "decoder kernel compiled in $((SECONDS - t0)) s"
-fi
 if [[ -n "$CONFIG" && ! -e /var/lib/posenet-appliance/config.json ]]; then
     "$PREFIX/venv/bin/posenet-appliance" validate-config "$CONFIG"
     install -m 600 -o posenet -g posenet "$CONFIG" /var/lib/posenet-appliance/config.json

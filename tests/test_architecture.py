@@ -16,7 +16,7 @@ def layers() -> dict[str, int]:
     """Top-level part (``errors``, ``output``, ...) -> layer, from the doc's table."""
     table: dict[str, int] = {}
     for line in DOC.read_text().splitlines():
-        m = re.match(r"^\| (\d) \| ((?:`[\w]+` ?)+) \|", line)
+        m = re.match(r"^\| (\d+) \| ((?:`[\w]+` ?)+) \|", line)
         if m:
             for name in re.findall(r"`(\w+)`", m.group(2)):
                 table[name] = int(m.group(1))

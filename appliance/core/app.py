@@ -57,9 +57,15 @@ def target_specs(config: AppConfig) -> list[TargetSpec]:
 class Application:
     """Owns the store, the targets and the pipeline; all public methods are thread-safe."""
 
-    def __init__(self, store: ConfigStore, folders: Folders | None = None) -> None:
+    def __init__(
+        self,
+        store: ConfigStore,
+        folders: Folders | None = None,
+        engine_factory: Callable[..., PoseEngine] = build_engine,
+    ) -> None:
         self.store = store
         self.folders = folders or Folders.default(store.path.parent)
+        self._build_engine = engine_factory  # (inference, decoder, models folder) -> PoseEngine
         self._config = store.config
         self._subscriptions: tuple[TargetSpec, ...] = ()  # leased over the control port, never saved
         self.targets = TargetSet(target_specs(self._config))
@@ -133,7 +139,7 @@ class Application:
 
     def _build(self, config: AppConfig) -> None:
         try:
-            engine = build_engine(config.inference, config.decoder, self.folders.models)
+            engine = self._build_engine(config.inference, config.decoder, self.folders.models)
         except ApplianceError as exc:
             self.degraded = f"no model: {exc}"
             logger.error("pipeline not started: %s", self.degraded)

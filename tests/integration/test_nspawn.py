@@ -29,7 +29,7 @@ def test_service_under_real_systemd(models_dir: Path, tmp_path: Path) -> None:
     result = install(rootfs, "--edgetpu-deb", f"/root/{deb.name}")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "requirements-py311.txt (hash-checked)" in result.stdout  # the locked set, as on a Pi
-    assert "decoder kernel compiled in" in result.stdout  # into the service's cache, before the first start
+    assert "pose decoder: c" in result.stdout  # the C decoder was built by the install
     assert f"Edge TPU runtime from {deb.name}" in result.stdout
     info = (rootfs / "opt/posenet-appliance/INSTALL-INFO").read_text()
     assert "Edge TPU runtime: libedgetpu1-std 16.0test1" in info, info

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,8 @@ from appliance.types import DECODE_EDGES, NUM_KEYPOINTS
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SIZES = ["353_481", "481_641", "721_1281"]
-IMPLS = ["numpy"] + (["jit"] if decode_mod._kernel is not None else [])
+IMPLS = decode_mod.available_implementations()
+COMPILED = [i for i in IMPLS if i != "numpy"]
 
 # project-posenet posenet_engine_test.py: poses in order, pose score ±0.1, EVERY keypoint's score
 # ±0.1 and x, y ±4 px. We apply it to both families (libcoral's own test is looser: ±0.04 of the
@@ -88,14 +90,20 @@ def _recorded_heads() -> RawHeads:
     return RawHeads(heads["heatmaps"], heads["short_offsets"], heads["mid_offsets"], 16, (481, 641))
 
 
-@pytest.mark.skipif(len(IMPLS) < 2, reason="numba not installed: only the numpy decoder exists")
+def test_ci_builds_the_c_decoder() -> None:
+    """CI has a C compiler, so the compiled decoder must be there (a device without one falls back)."""
+    if os.environ.get("POSENET_REQUIRE_MODELS") == "1":
+        assert "c" in IMPLS, "the C decoder was not built: is a C compiler installed?"
+
+
+@pytest.mark.parametrize("impl", COMPILED)
 @pytest.mark.parametrize(
     ("max_poses", "thr", "radius"), [(20, 0.2, 10.0), (2, 0.2, 10.0), (20, 0.05, 20.0), (5, 0.4, 5.0)]
 )
-def test_numpy_and_jit_agree(max_poses: int, thr: float, radius: float) -> None:
+def test_numpy_and_compiled_agree(impl: str, max_poses: int, thr: float, radius: float) -> None:
     heads = _recorded_heads()
     a = decode_multi(heads, max_poses=max_poses, score_threshold=thr, nms_radius=radius, implementation="numpy")
-    b = decode_multi(heads, max_poses=max_poses, score_threshold=thr, nms_radius=radius, implementation="jit")
+    b = decode_multi(heads, max_poses=max_poses, score_threshold=thr, nms_radius=radius, implementation=impl)
     assert len(a) == len(b) > 0
     np.testing.assert_allclose(a.yx, b.yx, atol=1e-2)
     np.testing.assert_allclose(a.scores, b.scores, atol=1e-4)
