@@ -5,9 +5,11 @@ reproduce a field fault (as etcd's gofail and TiKV's fail-rs do).
 
 * ``raise``: the n-th call of ``point`` raises ``RuntimeError`` (once);
 * ``hang``: the n-th call blocks forever (a wedged driver);
-* ``crash``: the n-th call aborts the process (SIGABRT, as a native library crash would).
+* ``crash``: the n-th call aborts the process (SIGABRT, as a native library crash would);
+* ``stall``: the n-th call sleeps ``STALL_SECONDS`` (a camera that stops for a moment).
 
-``@n`` defaults to 1. Points: ``capture.read``, ``prepare``, ``infer``, ``decode``, ``send`` (the
+``@n`` defaults to 1; ``@n%m`` fires again every m calls after that (for soak runs). A point may
+have several rules. Points: ``capture.read``, ``prepare``, ``infer``, ``decode``, ``send`` (the
 four data-plane threads), ``config.save``, ``resolve`` (the target resolver). Unset, a failpoint
 costs one boolean test at its call site: ``if failpoints.ACTIVE: failpoints.hit("infer")``.
 """
@@ -27,17 +29,26 @@ __all__ = ["ACTIVE", "CONFIG_ERROR", "POINTS", "configure", "hit"]
 logger = logging.getLogger(__name__)
 
 POINTS = ("capture.read", "prepare", "infer", "decode", "send", "config.save", "resolve")
-_ACTIONS = ("raise", "hang", "crash")
+_ACTIONS = ("raise", "hang", "crash", "stall")
+#: Seconds a ``stall`` lasts.
+STALL_SECONDS = 3.0
 
 
 @dataclass(slots=True)
 class _Rule:
     action: str
     at: int
+    every: int = 0
     calls: int = 0
 
+    def due(self) -> bool:
+        self.calls += 1
+        if self.calls == self.at:
+            return True
+        return bool(self.every) and self.calls > self.at and (self.calls - self.at) % self.every == 0
 
-_rules: dict[str, _Rule] = {}
+
+_rules: dict[str, list[_Rule]] = {}
 _lock = threading.Lock()
 #: True when any failpoint is configured; call sites test it before calling ``hit``.
 ACTIVE = False
@@ -52,21 +63,22 @@ def configure(spec: str) -> None:
         ConfigError: an unknown point or action, or a bad count, naming it.
     """
     global ACTIVE
-    rules: dict[str, _Rule] = {}
+    rules: dict[str, list[_Rule]] = {}
     for item in filter(None, (s.strip() for s in spec.split(","))):
         point, sep, rest = item.partition("=")
-        action, _, count = rest.partition("@")
+        action, _, when = rest.partition("@")
+        count, _, period = when.partition("%")
         if not sep or point not in POINTS:
             raise ConfigError(f"failpoint {item!r}: the point must be one of {', '.join(POINTS)}")
         if action not in _ACTIONS:
             raise ConfigError(f"failpoint {item!r}: the action must be one of {', '.join(_ACTIONS)}")
         try:
-            at = int(count) if count else 1
+            at, every = int(count) if count else 1, int(period) if period else 0
         except ValueError:
-            raise ConfigError(f"failpoint {item!r}: @n must be a number") from None
-        if at < 1:
+            raise ConfigError(f"failpoint {item!r}: @n and %m must be numbers") from None
+        if at < 1 or every < 0:
             raise ConfigError(f"failpoint {item!r}: @n must be at least 1")
-        rules[point] = _Rule(action, at)
+        rules.setdefault(point, []).append(_Rule(action, at, every))
     with _lock:
         _rules.clear()
         _rules.update(rules)
@@ -78,20 +90,18 @@ def configure(spec: str) -> None:
 def hit(point: str) -> None:
     """Count a call of ``point`` and inject its fault when its turn comes."""
     with _lock:
-        rule = _rules.get(point)
-        if rule is None:
-            return
-        rule.calls += 1
-        fire = rule.calls == rule.at
-    if not fire:
-        return
-    logger.warning("failpoint %s: %s (call %d)", point, rule.action, rule.at)
-    if rule.action == "raise":
-        raise RuntimeError(f"failpoint {point} fired")
-    if rule.action == "crash":
-        os.abort()
-    while True:  # hang
-        time.sleep(3600)
+        fired = [(r.action, r.calls) for r in _rules.get(point, ()) if r.due()]
+    for action, call in fired:
+        logger.warning("failpoint %s: %s (call %d)", point, action, call)
+        if action == "raise":
+            raise RuntimeError(f"failpoint {point} fired")
+        if action == "crash":
+            os.abort()
+        if action == "stall":
+            time.sleep(STALL_SECONDS)
+            continue
+        while True:  # hang
+            time.sleep(3600)
 
 
 try:

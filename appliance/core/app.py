@@ -5,13 +5,13 @@ live; a new source, model or backend rebuilds the pipeline (old one stopped and 
 building fails (model missing, camera gone), the application stays up in a reported degraded
 state: the control plane keeps serving and the status says what is wrong. A pipeline that started
 and then died (a thread ended on an exception nobody expected) is rebuilt by ``heal`` with
-back-off; after ``HEAL_LIMIT`` rebuilds within ``HEAL_WINDOW`` it gives up, and the watchdog lets
-systemd restart the process. It implements ``appliance.core.facade.Control`` for the control plane.
+back-off; after ``HEAL_LIMIT`` rebuilt pipelines in a row died within ``STABLE_SECONDS`` it gives
+up, and the watchdog lets systemd restart the process. It implements ``appliance.core.facade.Control``
+for the control plane.
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import logging
 import threading
@@ -40,11 +40,13 @@ __all__ = ["Application", "target_specs"]
 
 logger = logging.getLogger(__name__)
 
-#: Rebuilding a pipeline that died: first and longest wait (seconds, doubling), and how many
-#: rebuilds within HEAL_WINDOW seconds before giving up (the watchdog then restarts the process).
+#: Rebuilding a pipeline that died: first and longest wait (seconds). The wait doubles only while
+#: rebuilt pipelines die again within STABLE_SECONDS (a crash loop); after HEAL_LIMIT such deaths in a
+#: row the application gives up (the watchdog then has systemd restart the process). A pipeline that
+#: ran longer than that before dying is rebuilt after the first wait again.
 HEAL_BACKOFF = (1.0, 30.0)
 HEAL_LIMIT = 5
-HEAL_WINDOW = 600.0
+STABLE_SECONDS = 60.0
 #: The "process" thread's heartbeat older than this: inference is reported as hung.
 HUNG_SECONDS = 10.0
 
@@ -78,7 +80,8 @@ class Application:
         self._past_errors = 0  # errors counted by pipelines since replaced (the status counts since start)
         self.fault = ""  # the last time the pipeline died, why (kept after it recovered)
         self.gave_up = False  # too many deaths: the watchdog stops petting
-        self._heals: collections.deque[float] = collections.deque(maxlen=HEAL_LIMIT)
+        self._streak = 0  # rebuilt pipelines that died again within STABLE_SECONDS, in a row
+        self._rebuilt_at = -STABLE_SECONDS
         self._heal_due = 0.0
         self.started_at = time.time()
         self._lock = threading.RLock()
@@ -162,14 +165,14 @@ class Application:
             if runner is None or engine is None or not runner.died or self.gave_up or not self._started:
                 return
             now = time.monotonic()
-            recent = [t for t in self._heals if now - t < HEAL_WINDOW]
             if not self.degraded:  # just noticed
                 self.fault = runner.failure or "a pipeline thread ended"
-                delay = min(HEAL_BACKOFF[0] * 2 ** len(recent), HEAL_BACKOFF[1])
+                self._streak = self._streak + 1 if now - self._rebuilt_at < STABLE_SECONDS else 0
+                delay = min(HEAL_BACKOFF[0] * 2**self._streak, HEAL_BACKOFF[1])
                 self._heal_due = now + delay
-                if len(recent) >= HEAL_LIMIT:
+                if self._streak >= HEAL_LIMIT:
                     self.gave_up = True
-                    self.degraded = f"pipeline failed ({self.fault}); gave up after {len(recent)} restarts"
+                    self.degraded = f"pipeline failed ({self.fault}); gave up after {self._streak} quick deaths"
                     logger.error("%s: the watchdog will have the service restarted", self.degraded)
                     return
                 self.degraded = f"pipeline failed ({self.fault}); restarting in {delay:.0f} s"
@@ -179,7 +182,7 @@ class Application:
                 return
             runner.stop()
             self._past_errors += runner.stats().errors
-            self._heals.append(now)
+            self._rebuilt_at = time.monotonic()
             self.restarts += 1
             try:
                 self._start_runner(engine, self._config)

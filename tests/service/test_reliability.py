@@ -52,6 +52,14 @@ def test_failpoints_parse_and_fire_once() -> None:
         with pytest.raises(RuntimeError):
             failpoints.hit("decode")
         failpoints.hit("prepare")  # not armed
+        failpoints.configure("send=raise@2%3, send=raise@4")
+        fired = []
+        for call in range(1, 12):
+            try:
+                failpoints.hit("send")
+            except RuntimeError:
+                fired.append(call)
+        assert fired == [2, 4, 5, 8, 11]  # @2 then every 3 (2, 5, 8, 11), and @4 once
         for bad, message in (("infer=explode", "action"), ("nowhere=raise", "point"), ("infer=raise@0", "at least")):
             with pytest.raises(ConfigError, match=message):
                 failpoints.configure(bad)
@@ -214,7 +222,7 @@ def test_a_pipeline_that_keeps_dying_is_rebuilt_then_given_up(
             states.append(app.status().to_json()["state"])
             assert making_progress(app, time.monotonic(), 15.0) is not app.gave_up
             time.sleep(0.02)
-        assert app.gave_up and app.restarts == 3
+        assert app.gave_up and app.restarts == 3  # three rebuilt pipelines died at once: a crash loop
         assert "degraded" in states and "KeyError" in app.fault and "gave up" in app.degraded
         assert not making_progress(app, time.monotonic(), 15.0)  # systemd restarts the process
     finally:
