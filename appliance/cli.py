@@ -267,13 +267,14 @@ def apply_cli(config: Any, args: argparse.Namespace, fresh: bool, folders: Any) 
             dec[key] = value
     if args.single:
         dec["mode"] = "single"
-    fmt = args.format or _field_default(TargetConfig, "format")
+    fmt = args.format or _field_default(TargetConfig, "format")  # or a preset: parse_target expands it
     texts = args.target or (default_targets(fmt) if fresh else [])
     if texts:
-        coords = args.coords or _field_default(TargetConfig, "coords")
-        specs = [parse_target(t, fmt, coords, args.mirror) for t in texts]
+        specs = [parse_target(t, fmt, args.coords, args.mirror) for t in texts]
         data["targets"] = [
-            {"host": s.host, "port": s.port, "format": s.format, "coords": s.coords, "mirror": s.mirror} for s in specs
+            {"host": s.host, "port": s.port, "format": s.format, "coords": s.coords, "mirror": s.mirror}
+            | ({"timetag": args.timetag} if args.timetag else {})
+            for s in specs
         ]
     if args.http_port is not None:
         data["http"]["port"] = args.http_port
@@ -353,7 +354,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
-    from appliance.output.osc import FORMAT_NAMES
+    from appliance.output.osc import FORMAT_NAMES, FORMATS
+    from appliance.output.osc.presets import PRESETS
+
+    in_pixels = ", ".join(name for name in FORMAT_NAMES if FORMATS[name].default_coords == "pixels")
 
     parser = _Parser(prog="posenet-appliance", description="PoseNet on a Coral Edge TPU, poses out as OSC.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -374,7 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--target",
         action="append",
         metavar="HOST:PORT[/FORMAT]",
-        help="OSC destination, repeatable (default: broadcast:9000 on a Pi, else 127.0.0.1:9000)",
+        help="OSC destination, repeatable (default: broadcast:9000 on a Pi, else 127.0.0.1:9000); "
+        "FORMAT may be a preset, and HOST/p5-poses-osc or HOST/wekinator need no port",
     )
     run.add_argument("--config", help="configuration file (read, and written on changes)")
     run.add_argument(
@@ -391,14 +396,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--format",
         default=None,
-        choices=list(FORMAT_NAMES),
-        help="format of targets that do not name one (default individual)",
+        choices=list(dict.fromkeys([*FORMAT_NAMES, *PRESETS])),
+        help="format (or preset) of targets that do not name one (default individual)",
     )
     run.add_argument(
         "--coords",
         choices=["pixels", "normalized"],
         default=None,
-        help="source pixels or 0..1 (default normalized)",
+        help=f"camera pixels or 0..1 (default: the format's own: pixels for {in_pixels}, else 0..1)",
+    )
+    run.add_argument(
+        "--timetag",
+        choices=["immediate", "capture"],
+        default=None,
+        help="bundles' time tag: immediate (default) or the capture time (receivers with synchronised clocks)",
     )
     run.add_argument("--mirror", action="store_true", help="flip x (selfie view)")
     run.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run until stopped)")

@@ -14,7 +14,9 @@ from pydantic import Field, field_validator, model_validator
 
 from appliance.errors import ConfigError
 from appliance.models.catalog import DEFAULT_MODEL
-from appliance.output.osc import FORMAT_NAMES
+from appliance.output.osc import FORMAT_NAMES, FORMATS
+from appliance.output.osc.base import MAX_DATAGRAM
+from appliance.output.osc.presets import PRESETS
 from appliance.pose.params import DecoderConfig
 from appliance.schema import StrictModel
 
@@ -26,7 +28,9 @@ __all__ = [
     "HttpConfig",
     "InferenceConfig",
     "NetworkConfig",
+    "OscConfig",
     "OscControlConfig",
+    "PresetName",
     "TargetConfig",
 ]
 
@@ -38,9 +42,11 @@ _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.tflite")
 
 if TYPE_CHECKING:
     Format = str
+    PresetName = str
 else:
     #: The OSC format names, from the format registry (``appliance.output.osc.formats``).
     Format = Literal[FORMAT_NAMES]
+    PresetName = Literal[tuple(PRESETS)]
 
 
 class TargetConfig(StrictModel):
@@ -49,8 +55,41 @@ class TargetConfig(StrictModel):
     host: str = Field("127.0.0.1", description="Host name, IPv4/IPv6 address, or 'broadcast'.")
     port: int = Field(9000, ge=1, le=65535, description="UDP port of the receiver.")
     format: Format = Field("individual", description="OSC message format.")
-    coords: Literal["pixels", "normalized"] = Field("normalized", description="Camera pixels or 0..1.")
+    coords: Literal["pixels", "normalized"] = Field(
+        "pixels",
+        description="Camera pixels or 0..1; when left out, the format's own default (what the tools it "
+        "imitates send: pixels for individual, individual-bundle and arr; 0..1 for wekinator and bundle).",
+    )
     mirror: bool = Field(False, description="Flip x, for a selfie view.")
+    timetag: Literal["immediate", "capture"] = Field(
+        "immediate",
+        description="Bundles' time tag: immediate (1), or the capture time for receivers whose clock is "
+        "synchronised with the box's (liblo and SuperCollider hold a bundle until its time).",
+    )
+    preset: PresetName | None = Field(
+        None,
+        exclude=True,
+        description="Fill format, coordinates and port from a preset (p5-poses-osc, poseosc, wekinator); "
+        "anything given explicitly wins. Not saved.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: object) -> object:
+        """A preset's values, then the format's default coordinates, for what was left out."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        preset = PRESETS.get(data["preset"]) if isinstance(data.get("preset"), str) else None
+        if preset is not None:
+            data.setdefault("format", preset.format)
+            data.setdefault("coords", preset.coords)
+            if preset.port is not None:
+                data.setdefault("port", preset.port)
+        fmt = FORMATS.get(data.get("format", "individual"))  # type: ignore[arg-type]
+        if fmt is not None:
+            data.setdefault("coords", fmt.default_coords)
+        return data
 
     @field_validator("host")
     @classmethod
@@ -137,6 +176,19 @@ class OscControlConfig(StrictModel):
     subnets_only: bool = Field(True, description="Accept control-port subscriptions only from the box's own subnets.")
 
 
+class OscConfig(StrictModel):
+    """How OSC datagrams are sent."""
+
+    max_datagram: int = Field(
+        MAX_DATAGRAM,
+        ge=512,
+        le=65000,
+        description="Largest UDP datagram sent (bytes); formats that can be split never exceed it. 1472 "
+        "fits one Ethernet or Wi-Fi frame (no IP fragmentation, which venue Wi-Fi drops first) and oscP5's "
+        "1536-byte buffer.",
+    )
+
+
 class NetworkConfig(StrictModel):
     """Zero-configuration discovery (mDNS / DNS-SD and OSCQuery)."""
 
@@ -165,6 +217,7 @@ class AppConfig(StrictModel):
         default_factory=list, description="OSC destinations (at most 16)."
     )
     http: HttpConfig = Field(default_factory=HttpConfig, description="HTTP API and web page.")
+    osc: OscConfig = Field(default_factory=OscConfig, description="OSC datagrams.")
     osc_control: OscControlConfig = Field(default_factory=OscControlConfig, description="OSC control port.")
     network: NetworkConfig = Field(default_factory=NetworkConfig, description="Network interfaces.")
 

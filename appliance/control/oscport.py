@@ -41,10 +41,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from appliance.control.messages import matching
 from appliance.core.facade import Control
 from appliance.core.status import ServerStatus
 from appliance.log import LogOnce
 from appliance.output.osc import FORMATS
+from appliance.output.osc.presets import PRESETS
 from appliance.output.osc.wire import message, parse_packet
 from appliance.transport.udp import TargetSpec
 
@@ -191,15 +193,25 @@ class ControlProtocol(asyncio.DatagramProtocol):
             self.errors += 1
             _log_once.warning(("malformed", addr[0]), "malformed OSC control packet from %s: %s", addr[0], exc)
             return
-        for address, args in messages:
+        for pattern, args in messages:
             try:
-                self._handle(address, list(args), addr)
-            except _Refused as exc:
+                targets = matching(pattern)
+            except ValueError as exc:
                 self.errors += 1
-                self.reply(addr, "/posenet/error", "s", [f"{address}: {exc}"[:200]])
-            except Exception:  # a bug here must not end the control port
+                self.reply(addr, "/posenet/error", "s", [f"{pattern}: {exc}"[:200]])
+                continue
+            if not targets:
                 self.errors += 1
-                _log_once.warning(("bug", address), "control message %s failed", address, exc_info=True)
+                _log_once.warning(("unknown", pattern), "unknown OSC control address %s from %s", pattern, addr[0])
+            for address in targets:  # an OSC address pattern may name several
+                try:
+                    self._handle(address, list(args), addr)
+                except _Refused as exc:
+                    self.errors += 1
+                    self.reply(addr, "/posenet/error", "s", [f"{address}: {exc}"[:200]])
+                except Exception:  # a bug here must not end the control port
+                    self.errors += 1
+                    _log_once.warning(("bug", address), "control message %s failed", address, exc_info=True)
 
     def _handle(self, address: str, args: list[Any], addr: tuple[str, int]) -> None:
         if address == "/posenet/info":
@@ -220,9 +232,6 @@ class ControlProtocol(asyncio.DatagramProtocol):
             self.reply(addr, "/posenet/listeners/cleared", "i", [gone])
         elif address in ("/posenet/format", "/posenet/coords", "/posenet/mirror"):
             self._set(address, self._authorised(args), addr)
-        else:
-            self.errors += 1
-            _log_once.warning(("unknown", address), "unknown OSC control address %s from %s", address, addr[0])
 
     def _authorised(self, args: list[Any]) -> list[Any]:
         """The arguments without the token; _Refused when a token is set and not given."""
@@ -245,15 +254,22 @@ class ControlProtocol(asyncio.DatagramProtocol):
 
     # -- subscriptions ----------------------------------------------------------------------------
     def _add(self, args: list[Any], addr: tuple[str, int]) -> None:
+        """``[port [format|preset]]`` or ``[format|preset]`` (the preset's port, else the sender's)."""
         host = addr[0]
-        port = _int(args, 0, addr[1])
-        fmt = _str(args, 1) if len(args) > 1 else "individual"
+        if args and isinstance(args[0], str):
+            args = [None, *args]
         if len(args) > 2:
-            raise _Refused("expected [port [format]]")
+            raise _Refused("expected [port [format or preset]]")
+        name = _str(args, 1) if len(args) > 1 else "individual"
+        preset = PRESETS.get(name)
+        fmt = preset.format if preset is not None else name
+        if fmt not in FORMATS:
+            raise _Refused(f"unknown format {name!r}; one of {', '.join([*FORMATS, *PRESETS])}")
+        coords = preset.coords if preset is not None else FORMATS[fmt].default_coords
+        fallback = preset.port if preset is not None and preset.port else addr[1]
+        port = _int(args, 0, fallback) if args and args[0] is not None else fallback
         if not 1 <= port <= 65535:
             raise _Refused(f"port {port} is out of range 1..65535")
-        if fmt not in FORMATS:
-            raise _Refused(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
         if not self._own_subnet(host):
             raise _Refused("subscriptions are accepted from this box's own networks only")
         key = (host, port)
@@ -266,7 +282,9 @@ class ControlProtocol(asyncio.DatagramProtocol):
         if any(p.spec.host == host and p.spec.port == port for p in self._pending.values()):
             return  # one confirmation in flight per address is enough: send nothing more there
         current = self._leases.get(key)
-        spec = current.spec if current is not None and len(args) < 2 else TargetSpec(host, port, fmt)
+        limit = self.control.config.osc.max_datagram
+        fresh = TargetSpec(host, port, fmt, coords, max_datagram=limit)
+        spec = current.spec if current is not None and len(args) < 2 else fresh
         nonce = "n" + secrets.token_hex(8)  # starts with a letter: Pd and Max keep it a symbol
         self._pending[nonce] = _Pending(spec, addr, now)
         while len(self._pending) > MAX_PENDING:

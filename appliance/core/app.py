@@ -53,7 +53,8 @@ HUNG_SECONDS = 10.0
 
 def target_specs(config: AppConfig) -> list[TargetSpec]:
     """The TargetSpecs of a configuration (the saved, permanent targets)."""
-    return [TargetSpec(t.host, t.port, t.format, t.coords, t.mirror) for t in config.targets]
+    limit = config.osc.max_datagram
+    return [TargetSpec(t.host, t.port, t.format, t.coords, t.mirror, t.timetag, limit) for t in config.targets]
 
 
 class Application:
@@ -214,7 +215,7 @@ class Application:
         """Make ``new`` the running configuration, restarting only what changed."""
         with self._lock:
             old, self._config = self._config, new
-            if new.targets != old.targets:
+            if new.targets != old.targets or new.osc != old.osc:
                 self.targets.set_targets([*target_specs(new), *self._subscriptions])
             if new.decoder != old.decoder and self.engine is not None:
                 self.engine.params = new.decoder

@@ -102,10 +102,11 @@ class ControlPortComponent:
 class UvicornComponent:
     """One uvicorn server for an ASGI app (the HTTP API and page, or OSCQuery)."""
 
-    def __init__(self, name: str, control: Control, asgi: Any, host: str, port: int) -> None:
+    def __init__(self, name: str, control: Control, asgi: Any, host: str, port: int, websockets: bool = False) -> None:
         from appliance.web.limits import ConnectionGuard
 
         self.name, self.control, self.asgi, self.host, self.port = name, control, asgi, host, port
+        self.websockets = websockets
         self.guard = ConnectionGuard()
         self._server: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -128,7 +129,7 @@ class UvicornComponent:
             host=self.host,
             port=self.port,
             http=guarded_protocol(self.guard),
-            ws="none",
+            ws="wsproto" if self.websockets else "none",
             log_level="error",  # one line per malformed request would let anyone fill the journal
             access_log=False,
             lifespan="off",
@@ -196,7 +197,7 @@ class OscQueryComponent(UvicornComponent):
     def __init__(self, control: Control, host: str, port: int) -> None:
         from appliance.web.oscquery import create_oscquery_app
 
-        super().__init__("oscquery", control, create_oscquery_app(control), host, port)
+        super().__init__("oscquery", control, create_oscquery_app(control), host, port, websockets=True)
 
 
 class DiscoveryComponent:

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 from appliance.errors import ConfigError
 from appliance.log import LogOnce
-from appliance.output.osc.base import Coords, OutputOptions
+from appliance.output.osc.base import MAX_DATAGRAM, Coords, OutputOptions, TimeTag
 from appliance.output.osc.formats import FORMATS
+from appliance.output.osc.presets import PRESETS
 
 __all__ = ["BROADCAST_HOST", "TargetCounters", "TargetSpec", "UdpTarget", "parse_target"]
 
@@ -37,13 +38,16 @@ RECOVERY_SECONDS = 2.0
 
 @dataclass(frozen=True, slots=True)
 class TargetSpec:
-    """One destination: host (name, IPv4/IPv6 literal or "broadcast"), port, format, coordinates."""
+    """One destination: host (name, IPv4/IPv6 literal or "broadcast"), port, format, and how the
+    format is encoded for it (coordinates, mirror, time tag, largest datagram)."""
 
     host: str
     port: int
     format: str = "individual"
     coords: Coords = "normalized"
     mirror: bool = False
+    timetag: TimeTag = "immediate"
+    max_datagram: int = MAX_DATAGRAM
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535:
@@ -56,7 +60,7 @@ class TargetSpec:
     @property
     def options(self) -> OutputOptions:
         """The encoder options of this target."""
-        return OutputOptions(self.coords, self.mirror)
+        return OutputOptions(self.coords, self.mirror, self.timetag, self.max_datagram)
 
     @property
     def label(self) -> str:
@@ -66,26 +70,36 @@ class TargetSpec:
 
 
 def parse_target(
-    text: str, default_format: str = "individual", coords: Coords = "normalized", mirror: bool = False
+    text: str, default_format: str = "individual", coords: Coords | None = None, mirror: bool = False
 ) -> TargetSpec:
-    """Parse ``HOST:PORT[/FORMAT]`` (``[v6addr]:PORT`` for IPv6, ``broadcast:PORT``).
+    """Parse ``HOST:PORT[/FORMAT]`` (``[v6addr]:PORT`` for IPv6, ``broadcast:PORT``); FORMAT may be a
+    preset, and with a preset that has its own port (``HOST/p5-poses-osc``) the port may be left out.
+    Coordinates: ``coords`` if given, else the preset's, else the format's default.
 
     Raises:
         ConfigError: not host:port, port not a number or out of range, unknown format.
     """
     spec, _, fmt = text.strip().partition("/")
     fmt = fmt or default_format
+    preset = PRESETS.get(fmt)
+    if preset is not None:
+        fmt, coords = preset.format, coords or preset.coords
+        if preset.port is not None and spec and (spec.endswith("]") or ":" not in spec):
+            return TargetSpec(spec.strip("[]"), preset.port, fmt, coords, mirror)
+    elif fmt in FORMATS:
+        coords = coords or FORMATS[fmt].default_coords
     if spec.startswith("["):
         host, sep, port_s = spec[1:].partition("]:")
     else:
         host, sep, port_s = spec.rpartition(":")
     if not sep or not host or not port_s:
-        raise ConfigError(f"target {text!r} is not HOST:PORT[/FORMAT]")
+        with_port = ", ".join(name for name, p in PRESETS.items() if p.port)
+        raise ConfigError(f"target {text!r} is not HOST:PORT[/FORMAT] (or HOST/PRESET for {with_port})")
     try:
         port = int(port_s)
     except ValueError:
         raise ConfigError(f"target {text!r}: port {port_s!r} is not a number") from None
-    return TargetSpec(host, port, fmt, coords, mirror)
+    return TargetSpec(host, port, fmt, coords or "normalized", mirror)
 
 
 @dataclass(slots=True)

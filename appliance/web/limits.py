@@ -130,6 +130,10 @@ def guarded_protocol(guard: ConnectionGuard) -> type[H11Protocol]:
             guard.idle(self)
             super().on_response_complete()
 
+        def handle_websocket_upgrade(self, event: Any) -> None:
+            guard.closed(self)  # the connection is the WebSocket's now (bounded by its own server)
+            super().handle_websocket_upgrade(event)
+
     return GuardedH11Protocol
 
 

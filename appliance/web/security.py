@@ -89,6 +89,12 @@ class SecurityMiddleware:
         return _is_ip(name) or name in self.names or name in {h.lower() for h in self.extra_hosts()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # the same Host check: no DNS rebinding onto a WebSocket either
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            host = headers.get("host", "")
+            if not host or not self.allowed_host(_host_name(host)):
+                await send({"type": "websocket.close", "code": 1008})
+                return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

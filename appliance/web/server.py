@@ -12,7 +12,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Body, FastAPI, HTTPException, Request
 from fastapi.openapi.utils import get_openapi
@@ -21,9 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from appliance import __version__
 from appliance.config.merge import merge_patch
-from appliance.config.models import AppConfig, Format, TargetConfig
+from appliance.config.models import AppConfig, Format, PresetName, TargetConfig
 from appliance.core.facade import Change, Control
 from appliance.errors import RefusedChange
+from appliance.output.osc import FORMATS
+from appliance.output.osc.presets import PRESETS
 from appliance.output.posejson import poses_to_json
 from appliance.web.security import SecurityMiddleware
 from appliance.web.stream import END_OF_STREAM, PoseStreams, StreamListener
@@ -37,11 +39,13 @@ _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css":
 
 
 class ThisComputer(BaseModel):
-    """Add the requesting computer as a target."""
+    """Add the requesting computer as a target (what is left out: the preset's, or the format's)."""
 
     model_config = ConfigDict(extra="forbid")
-    port: int = Field(9000, ge=1, le=65535, description="UDP port on this computer.")
-    format: Format = Field("individual", description="OSC format.")
+    port: int | None = Field(None, ge=1, le=65535, description="UDP port on this computer (default 9000).")
+    format: Format | None = Field(None, description="OSC format (default individual).")
+    coords: Literal["pixels", "normalized"] | None = Field(None, description="Default: the format's own.")
+    preset: PresetName | None = Field(None, description="A preset: format, coordinates and port.")
 
 
 def config_view(config: AppConfig) -> dict[str, Any]:
@@ -148,6 +152,17 @@ def create_app(control: Control, streams: PoseStreams | None = None) -> Any:
     def schema() -> dict[str, Any]:
         return AppConfig.model_json_schema()
 
+    @api.get("/api/presets", summary="Presets: format, coordinates and port of receivers people already run")
+    def presets() -> dict[str, Any]:
+        return {
+            name: {"format": p.format, "coords": p.coords, "port": p.port, "description": p.description}
+            for name, p in PRESETS.items()
+        }
+
+    @api.get("/api/formats", summary="OSC formats: description and default coordinates")
+    def formats() -> dict[str, Any]:
+        return {name: {"description": f.description, "coords": f.default_coords} for name, f in FORMATS.items()}
+
     @api.get("/api/status", summary="Backend, model, fps, latency, drops, per-target errors, safe mode")
     def status() -> dict[str, Any]:
         return control.status().to_json()
@@ -169,7 +184,15 @@ def create_app(control: Control, streams: PoseStreams | None = None) -> Any:
     )
     def add_this_computer(request: Request, body: ThisComputer) -> Response:
         host = request.client.host if request.client else "127.0.0.1"
-        return add_target(TargetConfig(host=host, port=body.port, format=body.format))
+        given = {k: v for k, v in body.model_dump().items() if v is not None}
+        preset = PRESETS.get(given.get("preset", ""))
+        if preset is None or preset.port is None:
+            given.setdefault("port", 9000)
+        try:
+            target = TargetConfig.model_validate({"host": host, **given})
+        except ValidationError as exc:
+            return _unprocessable(exc)
+        return add_target(target)
 
     @api.delete("/api/targets/{index}", response_model=list[TargetConfig], summary="Remove a target by position")
     def remove_target(index: int) -> Response:

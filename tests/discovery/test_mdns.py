@@ -123,8 +123,9 @@ def test_two_boxes_are_found_with_txt_records_and_oscquery(models_dir: Path, ima
     assert host["EXTENSIONS"]["ACCESS"] is True
     assert q["/posenet/format?TYPE"]["body"] == {"TYPE": "s"}
     assert q["/posenet/format?VALUE"]["status"] == 204  # write-only: no value
-    assert q["/poses/amount?VALUE"]["status"] == 404  # this box sends "bundle": no /poses namespace
-    assert q["/posenet/frame?VALUE"]["status"] == 204  # an output without a queryable value
+    assert q["/poses/amount?VALUE"]["body"] == {"VALUE": [4]}  # every format's outputs, this frame's values
+    frame = q["/posenet/frame?VALUE"]["body"]["VALUE"]
+    assert frame[1:4] == [512, 355, 4] and len(frame) == 6
     assert q["/nope"]["status"] == 404 and q["/posenet?BOGUS"]["status"] == 400
     add = q["/posenet/listeners/add"]["body"]
     assert add["ACCESS"] == 2 and add["TYPE"] == "is" and add["FULL_PATH"] == "/posenet/listeners/add"
@@ -162,9 +163,12 @@ def test_a_patch_finds_subscribes_and_receives_without_an_address(
     )
     assert proc.returncode == 0, proc.stderr + (tmp_path / "box.log").read_text()
     result = json.loads((tmp_path / "patch.json").read_text())
-    assert result["host_info"]["OSC_PORT"] == 19001
+    assert result["host_info"]["osc_port"] == 19001 and result["host_info"]["osc_ip"] == "127.0.0.1"
+    assert result["host_info"]["name"].startswith("posenet (") and result["amount"] == [4]
+    assert result["add_type"] == ["int", "str"]  # python-oscquery typed the method from our TYPE "is"
     assert result["reply"][0] == "/posenet/listeners/added" and result["reply"][3] == "bundle"
     assert result["frames"] == 3 and result["people"] == 4
+    assert result["listened"] == [["/poses/amount", 4]] * 3  # LISTEN over the OSCQuery WebSocket
 
 
 POKE = r"""

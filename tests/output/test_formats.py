@@ -71,13 +71,20 @@ def test_individual_matches_python_osc_and_sends_all_17() -> None:
     assert OscMessage(got[-1]).address == "/poses/1/rightAnkle"
 
 
-def test_individual_bundle_wraps_the_same_messages_with_the_capture_time() -> None:
+def test_individual_bundle_carries_the_same_messages_a_person_per_datagram() -> None:
     p = sample_poses()
-    (got,) = FORMATS["individual-bundle"](p, OutputOptions())
-    assert got == bundle_bytes(ntp_timetag(T_WALL), expected_individual(p))
-    b = OscBundle(got)
-    assert b.num_contents == 35
-    assert abs(b.timestamp - T_WALL) < 1e-6
+    got = FORMATS["individual-bundle"](p, OutputOptions())
+    frame = msg("/poses/frame", [("i", 42), ("i", 1_700_000_000), ("i", 250_000)])
+    amount, *people = expected_individual(p)
+    # Whole people per datagram (one person is about 800 bytes), the header first in each.
+    assert got == [
+        bundle_bytes(IMMEDIATELY, [frame, amount, *people[:17]]),
+        bundle_bytes(1, [frame, amount, *people[17:]]),
+    ]
+    assert all(len(d) <= 1472 for d in got)
+    (one,) = FORMATS["individual-bundle"](p, OutputOptions(max_datagram=4000, timetag="capture"))
+    b = OscBundle(one)
+    assert b.num_contents == 36 and abs(b.timestamp - T_WALL) < 1e-6
 
 
 def test_wekinator_is_51_floats_of_the_best_person_or_zeros() -> None:
@@ -106,17 +113,42 @@ def test_arr_layout() -> None:
 
 def test_bundle_format() -> None:
     p = sample_poses()
-    (got,) = FORMATS["bundle"](p, OutputOptions(coords="pixels"))
+    (got,) = FORMATS["bundle"](p, OutputOptions(coords="pixels", timetag="capture"))
     kp = p.keypoints.astype(np.float64)
-    elements = [msg("/posenet/frame", [("i", 42), ("i", 640), ("i", 480), ("i", 2)])]
+    elements = [msg("/posenet/frame", [("i", v) for v in (42, 640, 480, 2, 1_700_000_000, 250_000)])]
     for i in range(2):
         args = [("i", 7 + i), ("i", i), ("f", p.scores[i])] + [("f", v) for v in kp[i].reshape(-1)]
         elements.append(msg("/posenet/person", args))
     assert got == bundle_bytes(ntp_timetag(T_WALL), elements)
+    (immediate,) = FORMATS["bundle"](p, OutputOptions(coords="pixels"))  # the default time tag
+    assert immediate == bundle_bytes(IMMEDIATELY, elements)
     untimed = Poses(frame_size=(320, 240))
     (empty,) = FORMATS["bundle"](untimed, OutputOptions())
     assert struct.unpack(">Q", empty[8:16])[0] == IMMEDIATELY
-    assert OscMessage(OscBundle(empty).content(0).dgram).params == [0, 320, 240, 0]
+    assert OscMessage(OscBundle(empty).content(0).dgram).params == [0, 320, 240, 0, 0, 0]
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.parametrize("people", [2, 6, 10])
+def test_no_datagram_is_larger_than_the_limit(fmt: str, people: int) -> None:
+    """Up to 10 people, every format fits 1,472 bytes (one Ethernet frame, oscP5's 1,536 buffer);
+    split bundles carry whole people and, together, every person once."""
+    p = sample_poses(people)
+    got = FORMATS[fmt](p, OutputOptions())
+    assert all(len(d) <= 1472 for d in got), [len(d) for d in got]
+    if fmt == "bundle":
+        persons = [OscMessage(b.content(i).dgram) for b in map(OscBundle, got) for i in range(1, b.num_contents)]
+        assert sorted(m.params[1] for m in persons) == list(range(people))
+        assert {OscMessage(OscBundle(d).content(0).dgram).params[3] for d in got} == {people}
+    if fmt == "arr":
+        n = OscMessage(got[0]).params[2]
+        assert n == min(people, 5) and len(OscMessage(got[0]).params) == 3 + 52 * n
+    # A smaller setting is honoured too; only a single person bigger than it travels alone.
+    small = FORMATS[fmt](p, OutputOptions(max_datagram=600))
+    if fmt == "individual-bundle":
+        assert len(small) == people and all(OscBundle(d).num_contents == 2 + 17 for d in small)
+    else:
+        assert all(len(d) <= 600 for d in small)
 
 
 def test_coordinates_pixels_normalized_and_mirror() -> None:

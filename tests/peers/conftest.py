@@ -40,15 +40,23 @@ def wait_udp_bound(port: int, timeout: float = 5.0) -> None:
 
 
 def run_appliance(
-    models_dir: Path, images_dir: Path, targets: list[str], seconds: float, state_dir: Path
+    models_dir: Path,
+    images_dir: Path,
+    targets: list[str],
+    seconds: float,
+    state_dir: Path,
+    *extra: str,
+    image: str = "face.jpg",
 ) -> subprocess.CompletedProcess[str]:
+    """The real appliance for ``seconds``, sending the photo ``image`` to ``targets``."""
     args = appliance_run_args(
-        f"images:{images_dir}/face.jpg@10",
+        f"images:{images_dir}/{image}@10",
         models_dir / MODEL,
         state_dir,
         "--duration",
         str(seconds),
         "--no-control",
+        *extra,
         target=targets[0],
     )
     for t in targets[1:]:

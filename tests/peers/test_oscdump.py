@@ -1,13 +1,16 @@
-"""liblo's oscdump parses all four formats and shows the bundle format's capture-time timetag."""
+"""liblo's oscdump parses all four formats and, with ``--timetag capture``, shows the bundle format's
+capture-time timetag (also carried as the frame message's last two arguments); and it hears a
+p5-poses-osc preset on port 12000."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 from collections import defaultdict
 from pathlib import Path
 
-from tests.conftest import free_udp_port
-from tests.peers.conftest import require, run_appliance, wait_udp_bound
+from tests.conftest import appliance_run_args, free_udp_port
+from tests.peers.conftest import MODEL, require, run_appliance, wait_udp_bound
 
 NTP_UNIX = 2208988800
 
@@ -29,8 +32,9 @@ def test_oscdump_parses_every_format(models_dir: Path, images_dir: Path, tmp_pat
     try:
         for port in ports.values():
             wait_udp_bound(port)
+        targets = [f"127.0.0.1:{p}/{f}" for f, p in ports.items()]
         run = run_appliance(
-            models_dir, images_dir, [f"127.0.0.1:{p}/{f}" for f, p in ports.items()], 2.5, tmp_path / "state"
+            models_dir, images_dir, targets, 2.5, tmp_path / "state", "--coords", "normalized", "--timetag", "capture"
         )
         assert run.returncode == 0, run.stderr
     finally:
@@ -58,7 +62,9 @@ def test_oscdump_parses_every_format(models_dir: Path, images_dir: Path, tmp_pat
     frames = [r for r in bundle if r[1] == "/posenet/frame"]
     people = [r for r in bundle if r[1] == "/posenet/person"]
     assert frames and len(people) == 4 * len(frames)
-    assert all(r[2] == "iiii" and r[4:7] == ["512", "355", "4"] for r in frames)
+    assert all(r[2] == "iiiiii" and r[4:7] == ["512", "355", "4"] for r in frames)
+    # The frame message carries the capture time too: the same instant as the time tag.
+    assert all(abs(int(r[7]) + int(r[8]) / 1e6 - ntp(r[0])) < 1e-5 for r in frames)
     assert all(r[2] == "iif" + "f" * 51 for r in people)
     # Every message of a frame carries that frame's time tag, and frames differ.
     by_tag: dict[str, list[list[str]]] = defaultdict(list)
@@ -72,3 +78,38 @@ def test_oscdump_parses_every_format(models_dir: Path, images_dir: Path, tmp_pat
     assert tags[0] < plain[-1]
     gaps = [min(p - t for p in plain if p >= t) for t in tags if any(p >= t for p in plain)]
     assert gaps and max(gaps) < 1.0
+
+
+def test_a_p5_poses_osc_receiver_on_12000_works_by_choosing_the_preset(
+    models_dir: Path, images_dir: Path, tmp_path: Path
+) -> None:
+    """The receiver listens where p5-poses-osc sketches do (port 12000, in a private network
+    namespace so the port is ours) and expects camera pixels: the target names only the preset."""
+    oscdump = require("oscdump")
+    args = appliance_run_args(
+        f"images:{images_dir}/face.jpg@10",
+        models_dir / MODEL,
+        tmp_path / "state",
+        "--duration",
+        "2.5",
+        "--no-control",
+        target="127.0.0.1/p5-poses-osc",
+    )
+    script = "\n".join(
+        [
+            "set -e",
+            "ip link set lo up",
+            f"{oscdump} -L 12000 > {tmp_path}/dump.log 2>&1 &",
+            "DUMP=$!",
+            "sleep 0.5",
+            shlex.join(args),
+            "kill $DUMP",
+        ]
+    )
+    proc = subprocess.run(["unshare", "--net", "sh", "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rows = [ln.split() for ln in (tmp_path / "dump.log").read_text().splitlines()]
+    assert ["/poses/amount", "i", "4"] in [r[1:4] for r in rows]
+    xs = [float(r[4]) for r in rows if len(r) == 6 and r[2] == "fff"]  # score, x, y
+    ys = [float(r[5]) for r in rows if len(r) == 6 and r[2] == "fff"]
+    assert xs and max(xs) > 100 and max(xs) <= 512 and max(ys) <= 355  # camera pixels, as p5-poses-osc sends

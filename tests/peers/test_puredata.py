@@ -25,7 +25,8 @@ def test_pd_receives_individual_and_every_value_is_valid(models_dir: Path, image
         )
         try:
             wait_udp_bound(port)
-            run = run_appliance(models_dir, images_dir, [f"127.0.0.1:{port}/individual"], 2.5, tmp_path / "state")
+            targets = [f"127.0.0.1:{port}/individual"]
+            run = run_appliance(models_dir, images_dir, targets, 2.5, tmp_path / "state", "--coords", "normalized")
             assert run.returncode == 0, run.stderr
         finally:
             proc.terminate()

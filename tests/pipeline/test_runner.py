@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -57,12 +58,13 @@ def test_images_to_osc_end_to_end(engine: PoseEngine, images_dir: Path, udp_rece
         stats = runner.stats()
         target_stats = targets.stats()
     header = OscMessage(bundles[-1].content(0).dgram)
-    assert header.address == "/posenet/frame" and header.params[1:] == [512, 355, 4]
+    assert header.address == "/posenet/frame" and header.params[1:4] == [512, 355, 4]
     # Stable ids: the same photo again gives the same four ids.
     ids = [sorted(OscMessage(b.content(i).dgram).params[0] for i in range(1, 5)) for b in bundles]
     assert ids[0] == ids[-1] == [0, 1, 2, 3]
-    # The time tag is the capture time (wall clock), before now and recent.
-    assert 0 <= time.time() - bundles[-1].timestamp < 5
+    # Sent immediately (time tag 1); the capture time (Unix, wall clock) rides in the frame message.
+    assert struct.unpack(">Q", bundles[-1].dgram[8:16])[0] == 1
+    assert 0 <= time.time() - (header.params[4] + header.params[5] / 1e6) < 5
     assert stats.frames_processed >= 5 and stats.source_state == "ok" and stats.people == 4
     # inference_ms is the last frame's; latencies are over many frames, so compare like with like.
     assert stats.inference_ms > 0 and 0 < stats.latency_p50_ms <= stats.latency_p99_ms

@@ -79,6 +79,7 @@ def test_targets_add_remove_and_this_computer(client: TestClient) -> None:
         "format": "wekinator",
         "coords": "normalized",
         "mirror": False,
+        "timetag": "immediate",
     }
     assert client.delete("/api/targets/0").status_code == 200
     assert [t["port"] for t in client.get("/api/targets").json()] == [9123]

@@ -100,10 +100,10 @@ def test_a_patch_subscribes_through_a_confirmation_and_nothing_is_saved(tmp_path
         assert app.subscriptions and not (tmp_path / "config.json").exists()
         # The patch changes its own subscription.
         assert (await patch.ask(osc("/posenet/format", "arr"))).params == ["arr"]
-        assert (await patch.ask(osc("/posenet/coords", "pixels"))).params == ["pixels"]
+        assert (await patch.ask(osc("/posenet/coords", "normalized"))).params == ["normalized"]
         assert (await patch.ask(osc("/posenet/mirror", 1))).params == ["True"]
         (spec,) = app.subscriptions
-        assert (spec.format, spec.coords, spec.mirror) == ("arr", "pixels", True)
+        assert (spec.format, spec.coords, spec.mirror) == ("arr", "normalized", True)
         reply = await patch.ask(osc("/posenet/info"))
         assert reply.address == "/posenet/info" and reply.params[3] == 1
         reply = await patch.ask(osc("/posenet/listeners/remove"))
@@ -137,9 +137,9 @@ def test_two_patches_on_one_computer_control_only_their_own(tmp_path: Path) -> N
     async def body(app: Application, protocol: Any, a: Patch, b: Patch) -> None:
         await a.subscribe()
         await b.subscribe()
-        assert (await b.ask(osc("/posenet/coords", "pixels"))).params == ["pixels"]
+        assert (await b.ask(osc("/posenet/coords", "normalized"))).params == ["normalized"]
         coords = {s.port: s.coords for s in app.subscriptions}
-        assert coords == {a.port: "normalized", b.port: "pixels"}
+        assert coords == {a.port: "pixels", b.port: "normalized"}  # individual: pixels unless asked
         await b.ask(osc("/posenet/listeners/remove"))
         assert [s.port for s in app.subscriptions] == [a.port]
         # b has nothing left to change, and cannot touch a's subscription by naming its port.
@@ -271,5 +271,49 @@ def test_no_address_is_sent_more_than_it_sent(tmp_path: Path) -> None:
                 break
         assert 0 < len(sizes) < 100
         assert sum(sizes) <= 100 * len(request) + oscport.REPLY_ALLOWANCE
+
+    run(_with_control(tmp_path, body))
+
+
+def test_momentary_methods_take_n_i_or_nothing_and_doubles_are_numbers(tmp_path: Path) -> None:
+    """OSCQuery clients send N or I (the proposal's 'no value' types) to momentary methods, and some
+    senders (SuperCollider, ossia) send numbers as doubles ``,d``."""
+
+    def typed(address: str, tag: str, value: Any = None) -> bytes:
+        def pad(b: bytes) -> bytes:
+            return b + b"\0" * (4 - len(b) % 4)
+
+        payload = struct.pack(">d", value) if tag == "d" else b""  # N and I carry no bytes
+        return pad(address.encode()) + pad(b"," + tag.encode()) + payload
+
+    async def body(app: Application, protocol: Any, patch: Patch) -> None:
+        for message in (osc("/posenet/info"), typed("/posenet/info", "N"), typed("/posenet/info", "I")):
+            assert (await patch.ask(message)).address == "/posenet/info"
+        assert (await patch.ask(typed("/posenet/listeners/clear", "N"))).params == [0]
+        confirm = await patch.ask(typed("/posenet/listeners/add", "d", float(patch.port)))
+        await patch.send(osc("/posenet/listeners/confirm", confirm.params[0]))
+        assert (await patch.recv()).params[1] == patch.port
+        assert (await patch.ask(typed("/posenet/mirror", "d", 1.0))).params == ["True"]
+        assert errors(app) == 0
+
+    run(_with_control(tmp_path, body))
+
+
+def test_address_patterns_are_matched(tmp_path: Path) -> None:
+    """OSC 1.0 address patterns: ``?``, ``*``, ``[...]``, ``{a,b}``; a broken one is answered."""
+
+    async def body(app: Application, protocol: Any, patch: Patch) -> None:
+        assert (await patch.ask(osc("/posenet/inf?"))).address == "/posenet/info"
+        assert (await patch.ask(osc("/posenet/{info,nothing}"))).address == "/posenet/info"
+        await patch.subscribe()
+        assert (await patch.ask(osc("/posenet/[c]oords", "normalized"))).params == ["normalized"]
+        reply = await patch.ask(osc("/posenet/listeners/re*"))  # remove, and only remove
+        assert reply.address == "/posenet/listeners/removed" and reply.params == ["127.0.0.1", 1]
+        assert await patch.nothing()
+        reply = await patch.ask(osc("/posenet/[info"))
+        assert reply.address == "/posenet/error" and "unclosed [" in reply.params[0]
+        await patch.send(osc("/posenet/*/nothing"))  # matches nothing: counted, no answer
+        assert (await patch.ask(osc("/posenet/info"))).address == "/posenet/info"
+        assert errors(app) == 2
 
     run(_with_control(tmp_path, body))

@@ -104,14 +104,28 @@ def test_page_shows_skeletons_status_and_changes_targets(appliance: str) -> None
                 "host": "127.0.0.3",
                 "port": 7001,
                 "format": "arr",
-                "coords": "normalized",
+                "coords": "pixels",  # the form follows the format's own coordinates
                 "mirror": False,
+                "timetag": "immediate",
             } in _config(appliance)["targets"]
             # "Send to this computer" adds the browser's own address.
             page.fill("#t-port", "7002")
             page.click("#this-computer")
             page.wait_for_function("document.getElementById('message').textContent === 'sending to this computer'")
             assert any(t["host"] == "127.0.0.1" and t["port"] == 7002 for t in _config(appliance)["targets"])
+            # A preset fills in the form: one choice for a p5-poses-osc sketch on this computer.
+            page.select_option("#t-preset", "p5-poses-osc")
+            assert page.input_value("#t-port") == "12000" and page.input_value("#t-coords") == "pixels"
+            page.click("#this-computer")
+            page.wait_for_function("document.getElementById('message').textContent === 'sending to this computer'")
+            assert {
+                "host": "127.0.0.1",
+                "port": 12000,
+                "format": "individual",
+                "coords": "pixels",
+                "mirror": False,
+                "timetag": "immediate",
+            } in _config(appliance)["targets"]
             # An invalid threshold is refused with the field named, and nothing changes.
             page.fill("#d-score", "2")
             page.evaluate("document.getElementById('d-score').removeAttribute('max')")

@@ -10,27 +10,37 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from appliance.output.osc.wire import IMMEDIATELY, frame_timetag
 from appliance.types import Poses
 
 __all__ = [
     "KEYPOINTS_XYS",
+    "MAX_DATAGRAM",
     "ArgKind",
     "Coords",
     "Encoder",
     "OscAddress",
     "OscFormat",
     "OutputOptions",
+    "TimeTag",
     "output_keypoints",
 ]
 
 Coords = Literal["pixels", "normalized"]
+#: "immediate": bundles carry time tag 1 (process on arrival); "capture": the frame's capture time
+#: (for receivers whose clock is synchronised with the box's: liblo and SuperCollider hold a bundle
+#: until its time).
+TimeTag = Literal["immediate", "capture"]
+#: One UDP datagram that fits an Ethernet frame (1500 - 20 IPv4 - 8 UDP): no IP fragmentation.
+MAX_DATAGRAM = 1472
 
 #: What an OSC argument means; OSCQuery derives TYPE and RANGE from it. Integers: ``count`` (people
 #: in the frame), ``index`` (0-based position, best first), ``id`` (stable person id), ``frame``
-#: (frame number), ``width``/``height`` (source pixels). Floats: ``score`` (0..1), ``x``/``y`` (a
-#: coordinate in the target's space: source pixels or 0..1).
-ArgKind = Literal["count", "index", "id", "frame", "width", "height", "score", "x", "y"]
-_INT_KINDS = frozenset({"count", "index", "id", "frame", "width", "height"})
+#: (frame number), ``width``/``height`` (source pixels), ``seconds``/``microseconds`` (the capture
+#: time, Unix time on the box's clock). Floats: ``score`` (0..1), ``x``/``y`` (a coordinate in the
+#: target's space: source pixels or 0..1).
+ArgKind = Literal["count", "index", "id", "frame", "width", "height", "seconds", "microseconds", "score", "x", "y"]
+_INT_KINDS = frozenset({"count", "index", "id", "frame", "width", "height", "seconds", "microseconds"})
 #: The arguments of 17 keypoints as (x, y, score) triplets, in PoseNet order.
 KEYPOINTS_XYS: tuple[ArgKind, ...] = ("x", "y", "score") * 17
 
@@ -40,13 +50,21 @@ Encoder = Callable[[Poses, "OutputOptions"], list[bytes]]
 
 @dataclass(frozen=True, slots=True)
 class OutputOptions:
-    """How coordinates leave the box: source ``pixels`` or ``normalized`` 0..1, optionally mirrored.
+    """How poses leave the box for one target.
 
-    ``mirror`` flips x (x -> width - x, or 1 - x) so the output matches a selfie view.
+    ``coords``: source ``pixels`` or ``normalized`` 0..1; ``mirror`` flips x (x -> width - x, or
+    1 - x) for a selfie view; ``timetag`` of bundles; ``max_datagram``: formats that can be split
+    send no datagram over this many bytes.
     """
 
     coords: Coords = "normalized"
     mirror: bool = False
+    timetag: TimeTag = "immediate"
+    max_datagram: int = MAX_DATAGRAM
+
+    def bundle_timetag(self, t_wall: float) -> int:
+        """The time tag of a frame captured at Unix time ``t_wall`` for this target."""
+        return frame_timetag(t_wall) if self.timetag == "capture" else IMMEDIATELY
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +100,8 @@ def _tags(kinds: tuple[ArgKind, ...]) -> str:
 class OscFormat:
     """An output format as its module declares it; calling it encodes (``FORMATS[name](poses, opts)``).
 
-    ``order`` places it in lists shown to people (config choices, CLI, page).
+    ``order`` places it in lists shown to people (config choices, CLI, page); ``default_coords`` is
+    what targets of this format get unless they say otherwise (the tools a format imitates decide).
     """
 
     name: str
@@ -90,6 +109,7 @@ class OscFormat:
     encode: Encoder
     addresses: tuple[OscAddress, ...]
     order: int = 100
+    default_coords: Coords = "normalized"
 
     def __call__(self, poses: Poses, options: OutputOptions) -> list[bytes]:
         return self.encode(poses, options)

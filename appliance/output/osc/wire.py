@@ -15,6 +15,7 @@ __all__ = [
     "BUNDLE_HEADER",
     "IMMEDIATELY",
     "bundle",
+    "bundles",
     "frame_timetag",
     "message",
     "message_prefix",
@@ -22,6 +23,8 @@ __all__ = [
     "osc_string",
     "parse_message",
     "parse_packet",
+    "split_packet",
+    "time_args",
 ]
 
 BUNDLE_HEADER = b"#bundle\x00"
@@ -78,6 +81,36 @@ def bundle(timetag: int, elements: Iterable[bytes]) -> bytes:
     return b"".join(parts)
 
 
+def bundles(timetag: int, header: Sequence[bytes], groups: Sequence[Sequence[bytes]], limit: int) -> list[bytes]:
+    """Bundles of at most ``limit`` bytes (one UDP datagram each), ``header`` first in every one.
+
+    ``groups`` (one person's messages each) keep their order and are never split across bundles; a
+    group too big for any bundle travels alone with the header. Receivers reassemble a frame by its
+    header (frame number, count).
+    """
+    head = 16 + sum(4 + len(h) for h in header)
+    out: list[bytes] = []
+    batch: list[bytes] = []
+    size = head
+    for group in groups:
+        need = sum(4 + len(m) for m in group)
+        if batch and size + need > limit:
+            out.append(bundle(timetag, [*header, *batch]))
+            batch, size = [], head
+        batch.extend(group)
+        size += need
+    if batch or not out:
+        out.append(bundle(timetag, [*header, *batch]))
+    return out
+
+
+def time_args(t_wall: float) -> tuple[int, int]:
+    """A Unix time in seconds as (whole seconds, microseconds): two OSC int32s every receiver reads
+    (seconds fit an int32 until 2038)."""
+    seconds, micro = divmod(round(t_wall * 1e6), 1_000_000)
+    return seconds, micro
+
+
 def _read_string(data: bytes, pos: int) -> tuple[str, int]:
     end = data.find(b"\x00", pos)
     if end < 0:
@@ -87,7 +120,8 @@ def _read_string(data: bytes, pos: int) -> tuple[str, int]:
 
 
 def parse_message(data: bytes) -> tuple[str, list[int | float | str]]:
-    """Decode one OSC message with ``i``, ``f``, ``s``, ``T``, ``F`` arguments.
+    """Decode one OSC message: ``i``, ``h`` (ints), ``f``, ``d`` (floats), ``s``, ``S`` (strings),
+    ``T``/``F`` (1/0); ``N`` (nil) and ``I`` (impulse) carry no value and add no argument.
 
     Raises:
         ValueError: anything malformed (truncated, bad padding, unknown type tag, non-ASCII).
@@ -107,11 +141,18 @@ def parse_message(data: bytes) -> tuple[str, list[int | float | str]]:
                 raise ValueError("truncated argument")
             args.append(struct.unpack_from(">i" if tag == "i" else ">f", data, pos)[0])
             pos += 4
-        elif tag == "s":
+        elif tag in "hd":
+            if pos + 8 > len(data):
+                raise ValueError("truncated argument")
+            args.append(struct.unpack_from(">q" if tag == "h" else ">d", data, pos)[0])
+            pos += 8
+        elif tag in "sS":
             value, pos = _read_string(data, pos)
             args.append(value)
         elif tag in "TF":
             args.append(int(tag == "T"))
+        elif tag in "NI":
+            continue
         else:
             raise ValueError(f"unsupported OSC type tag {tag!r}")
         if pos > len(data):
@@ -126,21 +167,20 @@ MAX_BUNDLE_DEPTH = 8
 MAX_PACKET_MESSAGES = 256
 
 
-def parse_packet(data: bytes) -> list[tuple[str, list[int | float | str]]]:
-    """The messages of a packet: one message, or every message of a (nested) bundle, in order.
-
-    Iterative (a hostile packet of nested bundles cannot exhaust the stack).
+def split_packet(data: bytes) -> list[bytes]:
+    """The messages of a packet, as bytes: one message, or every message of a (nested) bundle, in
+    order. Iterative (a hostile packet of nested bundles cannot exhaust the stack).
 
     Raises:
-        ValueError: anything malformed, nested deeper than ``MAX_BUNDLE_DEPTH`` or holding more
+        ValueError: a malformed bundle, nested deeper than ``MAX_BUNDLE_DEPTH`` or holding more
             than ``MAX_PACKET_MESSAGES`` messages.
     """
-    out: list[tuple[str, list[int | float | str]]] = []
+    out: list[bytes] = []
     stack: list[tuple[memoryview, int]] = [(memoryview(data), 0)]  # (element, depth), last first
     while stack:
         element, depth = stack.pop()
         if bytes(element[:8]) != BUNDLE_HEADER:
-            out.append(parse_message(bytes(element)))
+            out.append(bytes(element))
             if len(out) > MAX_PACKET_MESSAGES:
                 raise ValueError(f"more than {MAX_PACKET_MESSAGES} messages in one packet")
             continue
@@ -159,3 +199,12 @@ def parse_packet(data: bytes) -> list[tuple[str, list[int | float | str]]]:
             pos += 4 + size
         stack.extend(reversed(children))
     return out
+
+
+def parse_packet(data: bytes) -> list[tuple[str, list[int | float | str]]]:
+    """The messages of a packet, decoded (see ``split_packet`` and ``parse_message``).
+
+    Raises:
+        ValueError: anything malformed.
+    """
+    return [parse_message(m) for m in split_packet(data)]

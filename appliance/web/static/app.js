@@ -60,6 +60,7 @@ function showStatus(s) {
     ["latency p50", p.latency_p50_ms + " ms"], ["dropped", p.frames_dropped]];
   if (s.safe_mode) rows.push(["safe mode", s.safe_mode]);
   if (s.degraded) rows.push(["problem", s.degraded]);
+  if (s.pipeline_restarts) rows.push(["pipeline restarts", `${s.pipeline_restarts} (last: ${s.last_fault})`]);
   for (const t of s.targets || []) if (t.errors) rows.push([t.target, `${t.errors} errors: ${t.last_error}`]);
   $("status").replaceChildren(...rows.flatMap(([k, v]) => {
     const dt = document.createElement("dt"); dt.textContent = k;
@@ -91,8 +92,24 @@ async function change(promise, done) {
 }
 
 async function loadChoices() {
-  const schema = await api("GET", "/api/config/schema");
-  for (const f of schema.$defs.TargetConfig.properties.format.enum) $("t-format").append(new Option(f, f));
+  const formats = await api("GET", "/api/formats");
+  for (const f of Object.keys(formats)) $("t-format").append(new Option(f, f));
+  // Each format's own coordinates unless changed: pixels for the ones imitating pixel tools.
+  const followFormat = () => {
+    $("tc-format-label").textContent = $("t-format").value;
+    $("t-coords").value = formats[$("t-format").value].coords;
+  };
+  $("t-format").onchange = followFormat;
+  followFormat();
+  const presets = await api("GET", "/api/presets");
+  for (const [name, p] of Object.entries(presets)) $("t-preset").append(new Option(`${name}: ${p.description}`, name));
+  // A preset fills in the form (format, coordinates, port); anything can still be changed before adding.
+  $("t-preset").onchange = () => {
+    const p = presets[$("t-preset").value];
+    if (!p) return;
+    $("t-format").value = p.format; followFormat(); $("t-coords").value = p.coords;
+    if (p.port) { $("t-port").value = p.port; $("tc-port-label").textContent = p.port; }
+  };
 }
 
 function init() {
@@ -103,9 +120,8 @@ function init() {
       format: $("t-format").value, coords: $("t-coords").value, mirror: $("t-mirror").checked }), "target added");
   };
   $("this-computer").onclick = () => change(api("POST", "/api/targets/this-computer",
-    { port: Number($("t-port").value), format: $("t-format").value }), "sending to this computer");
+    { port: Number($("t-port").value), format: $("t-format").value, coords: $("t-coords").value }), "sending to this computer");
   $("t-port").oninput = () => { $("tc-port-label").textContent = $("t-port").value; };
-  $("t-format").onchange = () => { $("tc-format-label").textContent = $("t-format").value; };
   $("decoder").onsubmit = (e) => {
     e.preventDefault();
     change(api("PATCH", "/api/config", { decoder: { min_pose_score: Number($("d-score").value),

@@ -1,6 +1,7 @@
 """``individual`` (p5-poses-osc / ml5.js): ``/poses/amount ,i N``, then for each pose i (0-based, best
 first) and each of the 17 keypoints in PoseNet order ``/poses/{i}/{part} ,fff score x y``. Every
-message is its own datagram, as the original Node bridge sends them."""
+message is its own datagram, as the original Node bridge sends them. Camera pixels by default, as
+p5-poses-osc sends them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from appliance.output.osc.base import OscAddress, OscFormat, OutputOptions, outp
 from appliance.output.osc.wire import message_prefix
 from appliance.types import KEYPOINT_NAMES, NUM_KEYPOINTS, Poses
 
-__all__ = ["ADDRESSES", "FORMAT", "individual_messages"]
+__all__ = ["ADDRESSES", "FORMAT", "individual_messages", "people_messages"]
 
 _BE_F32 = np.dtype(">f4")
 _AMOUNT = message_prefix("/poses/amount", "i")
@@ -29,16 +30,26 @@ def _prefixes(index: int) -> tuple[bytes, ...]:
     return tuple(message_prefix(f"/poses/{index}/{name}", "fff") for name in KEYPOINT_NAMES)
 
 
-def individual_messages(poses: Poses, options: OutputOptions) -> list[bytes]:
-    """The 1 + 17 N messages (not yet datagrams or a bundle)."""
+def amount_message(poses: Poses) -> bytes:
+    """``/poses/amount ,i N``."""
+    return _AMOUNT + struct.pack(">i", len(poses))
+
+
+def people_messages(poses: Poses, options: OutputOptions) -> list[list[bytes]]:
+    """Per person (best first) its 17 ``/poses/{i}/{part}`` messages."""
     kp = output_keypoints(poses, options)
     # (score, x, y) per keypoint, big-endian, 12 bytes each.
     payload = kp[:, :, [2, 0, 1]].astype(_BE_F32).tobytes()
-    out = [_AMOUNT + struct.pack(">i", len(poses))]
+    out = []
     for i in range(len(poses)):
         base = i * NUM_KEYPOINTS * 12
-        out.extend(prefix + payload[base + 12 * k : base + 12 * k + 12] for k, prefix in enumerate(_prefixes(i)))
+        out.append([prefix + payload[base + 12 * k : base + 12 * k + 12] for k, prefix in enumerate(_prefixes(i))])
     return out
+
+
+def individual_messages(poses: Poses, options: OutputOptions) -> list[bytes]:
+    """The 1 + 17 N messages, each its own datagram."""
+    return [amount_message(poses), *(m for person in people_messages(poses, options) for m in person)]
 
 
 FORMAT = OscFormat(
@@ -47,4 +58,5 @@ FORMAT = OscFormat(
     encode=individual_messages,
     addresses=ADDRESSES,
     order=10,
+    default_coords="pixels",
 )
