@@ -583,13 +583,22 @@ def _soak_report(
         print(
             f"  {t - start:7.1f} s  {fps(t - 10, t):5.1f} / {fps(t, t + 10):5.1f} fps  {recover:5.2f} s  {line[-60:]}"
         )
-    gaps = [b - a for a, b in itertools.pairwise(times) if b - a > 1.0 and receiving(a) and receiving(b)]
+    fault_times = [t for t, _ in faults]
+
+    def explained(a: float, b: float) -> bool:  # a fault started this pause
+        return any(a - 0.5 <= t <= b for t in fault_times)
+
+    gaps = [
+        b - a
+        for a, b in itertools.pairwise(times)
+        if b - a > 1.0 and receiving(a) and receiving(b) and not explained(a, b)
+    ]
     rss0, rss1 = (state.rss[0][1], state.rss[-1][1]) if state.rss else (0.0, 0.0)
     print(
         f"\nsummary over {elapsed / 60:.1f} min: {len(times)} frames ({len(times) / elapsed:.1f} fps), "
         f"{len(faults)} failpoint faults, {len(off)} receiver outages; worst recovery "
         f"{max(recoveries, default=0):.2f} s, median {statistics.median(recoveries) if recoveries else 0:.2f} s; "
-        f"{len(gaps)} gaps over 1 s outside faults"
+        f"{len(gaps)} pauses over 1 s not caused by a fault or a receiver outage"
     )
     print(f"RSS after the first minute {rss0:.1f} MB, at the end {rss1:.1f} MB (growth {rss1 - rss0:+.1f} MB)")
     kept = saved.get("device_name") == state.last_name
