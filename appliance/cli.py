@@ -145,6 +145,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
     images = [(p, load_image(p)) for p in args.images]  # fail before loading the model
     engine = build_engine(*engine_config(args))
+    engine.params = engine.params.model_copy(update={"crop_to_person": False})  # unrelated stills
     model_name = Path(engine.model.info.path).name
     for path, image in images:
         poses = engine.process(image)
@@ -267,6 +268,8 @@ def apply_cli(config: Any, args: argparse.Namespace, fresh: bool, folders: Any) 
             dec[key] = value
     if args.single:
         dec["mode"] = "single"
+    if args.smoothing is not None:
+        data["smoothing"]["enabled"] = args.smoothing == "on"
     fmt = args.format or _field_default(TargetConfig, "format")  # or a preset: parse_target expands it
     texts = args.target or (default_targets(fmt) if fresh else [])
     if texts:
@@ -412,6 +415,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="bundles' time tag: immediate (default) or the capture time (receivers with synchronised clocks)",
     )
     run.add_argument("--mirror", action="store_true", help="flip x (selfie view)")
+    run.add_argument(
+        "--smoothing",
+        choices=["on", "off"],
+        default=None,
+        help="One Euro smoothing of keypoints per tracked person (default on; smoothing.* in the config)",
+    )
     run.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run until stopped)")
     run.add_argument("-q", "--quiet", action="store_true", help="no live status line")
     _add_engine_args(run)

@@ -145,7 +145,9 @@ class Poses:
     ``keypoints`` is float32 (N, 17, 3), last axis **(x, y, score)** with x, y in **source-image
     pixels** (origin top-left, y down) and score in [0, 1]. ``scores`` is float32 (N,) pose scores,
     ``ids`` int32 (N,) stable person ids (-1 until tracked). ``frame_size`` is (width, height) of
-    the source image. Nobody seen means N = 0, never None.
+    the source image. Nobody seen means N = 0, never None. ``entered`` and ``left`` (int32 ids) are
+    this frame's events: people confirmed for the first time, and people gone for longer than the
+    tracker's grace time (filled in by the tracking stage).
     """
 
     keypoints: NDArray[np.float32] = field(default_factory=_empty_keypoints)
@@ -155,6 +157,8 @@ class Poses:
     frame_index: int = 0
     t_capture: float = 0.0
     t_wall: float = 0.0
+    entered: NDArray[np.int32] = field(default_factory=_empty_ids)
+    left: NDArray[np.int32] = field(default_factory=_empty_ids)
 
     def __len__(self) -> int:
         return int(self.keypoints.shape[0])

@@ -17,7 +17,7 @@ from appliance.models.catalog import DEFAULT_MODEL
 from appliance.output.osc import FORMAT_NAMES, FORMATS
 from appliance.output.osc.base import MAX_DATAGRAM
 from appliance.output.osc.presets import PRESETS
-from appliance.pose.params import DecoderConfig
+from appliance.pose.params import DecoderConfig, SmoothingConfig, TrackingConfig
 from appliance.schema import StrictModel
 
 __all__ = [
@@ -213,6 +213,8 @@ class AppConfig(StrictModel):
     )
     inference: InferenceConfig = Field(default_factory=InferenceConfig, description="Model and hardware.")
     decoder: DecoderConfig = Field(default_factory=DecoderConfig, description="Pose decoding thresholds.")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Person ids, enter and leave.")
+    smoothing: SmoothingConfig = Field(default_factory=SmoothingConfig, description="Keypoint smoothing (One Euro).")
     targets: Annotated[list[TargetConfig], Field(max_length=16)] = Field(
         default_factory=list, description="OSC destinations (at most 16)."
     )

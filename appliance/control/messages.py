@@ -11,7 +11,7 @@ from typing import Any
 from appliance.output.osc import FORMAT_NAMES
 from appliance.output.osc.presets import PRESETS
 
-__all__ = ["CONTROL_METHODS", "ControlMethod", "matching"]
+__all__ = ["CONTROL_METHODS", "SAVED_SETTINGS", "ControlMethod", "matching"]
 
 _PORT = {"MIN": 1, "MAX": 65535}
 
@@ -63,7 +63,38 @@ CONTROL_METHODS: tuple[ControlMethod, ...] = (
     ),
     ControlMethod("/posenet/mirror", "i", "Mirror x for your subscriptions", [{"MIN": 0, "MAX": 1}], [0], True),
     ControlMethod("/posenet/info", "N", "Ask for /posenet/info name state backend targets", None, [None], False),
+    ControlMethod(
+        "/posenet/smoothing/enabled",
+        "i",
+        "Saved setting: One Euro smoothing of keypoints on (1) or off (0), for every target",
+        [{"MIN": 0, "MAX": 1}],
+        [1],
+        True,
+    ),
+    ControlMethod(
+        "/posenet/smoothing/min_cutoff",
+        "f",
+        "Saved setting: smoothing cutoff when still (Hz): lower is steadier",
+        [{"MIN": 0.01, "MAX": 30.0}],
+        [0.8],
+        True,
+    ),
+    ControlMethod(
+        "/posenet/smoothing/beta",
+        "f",
+        "Saved setting: how much faster smoothing follows per person-height per second of speed",
+        [{"MIN": 0.0, "MAX": 100.0}],
+        [6.0],
+        True,
+    ),
 )
+
+#: Control methods that change a saved setting: address -> (section, key).
+SAVED_SETTINGS: dict[str, tuple[str, str]] = {
+    "/posenet/smoothing/enabled": ("smoothing", "enabled"),
+    "/posenet/smoothing/min_cutoff": ("smoothing", "min_cutoff"),
+    "/posenet/smoothing/beta": ("smoothing", "beta"),
+}
 
 _SPECIAL = re.compile(r"[*?\[\]{}]")
 

@@ -21,6 +21,11 @@ Control of one's own subscriptions (those created from the same sender address a
 sender. No address is ever sent more than it sent (plus ``REPLY_ALLOWANCE`` bytes, which refill at
 ``REPLY_REFILL`` bytes per second): a forged source can reflect, but never amplify.
 
+Saved settings (for everyone, kept across restarts): ``/posenet/smoothing/enabled ,i 0|1``,
+``/posenet/smoothing/min_cutoff ,f``, ``/posenet/smoothing/beta ,f``; answered with the value in
+force once saved (off the event loop; a burst of changes to one setting is written one at a time,
+the last value winning), or ``/posenet/error`` naming the field.
+
 When ``http.token`` is set, every message that changes something carries it as its **last
 argument** (a string): ``/posenet/listeners/add 9000 bundle s3cret``. Without it nothing changes
 and the sender gets ``/posenet/error``. Reads (``/posenet/info``) and confirmations stay open.
@@ -41,9 +46,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from appliance.control.messages import matching
+from pydantic import ValidationError
+
+from appliance.control.messages import SAVED_SETTINGS, matching
 from appliance.core.facade import Control
 from appliance.core.status import ServerStatus
+from appliance.errors import ConfigError
 from appliance.log import LogOnce
 from appliance.output.osc import FORMATS
 from appliance.output.osc.presets import PRESETS
@@ -123,6 +131,10 @@ class ControlProtocol(asyncio.DatagramProtocol):
         self._nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
         self._nets_at = -SUBNETS_SECONDS
         self._timer: asyncio.TimerHandle | None = None
+        # Saved settings being written (off the loop): address -> its task, and the latest value asked
+        # for with whom to answer; a flood of changes to one setting costs one save at a time.
+        self._saves: dict[str, asyncio.Task[None]] = {}
+        self._wanted: dict[str, tuple[Any, tuple[str, int]]] = {}
 
     # -- plumbing ---------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -152,7 +164,9 @@ class ControlProtocol(asyncio.DatagramProtocol):
         return dict(self._leases)
 
     async def drain(self) -> None:
-        """Nothing runs in the background here (subscriptions are not saved); kept for symmetry."""
+        """Wait for the saves under way (shutdown: nothing acknowledged is lost)."""
+        while self._saves:
+            await asyncio.gather(*list(self._saves.values()), return_exceptions=True)
 
     def _credit(self, host: str, received: int = 0, spend: int = 0) -> bool:
         """The byte budget of ``host``: what it sent us plus a slowly refilling allowance; False (and
@@ -232,6 +246,8 @@ class ControlProtocol(asyncio.DatagramProtocol):
             self.reply(addr, "/posenet/listeners/cleared", "i", [gone])
         elif address in ("/posenet/format", "/posenet/coords", "/posenet/mirror"):
             self._set(address, self._authorised(args), addr)
+        elif address in SAVED_SETTINGS:
+            self._save(address, self._authorised(args), addr)
 
     def _authorised(self, args: list[Any]) -> list[Any]:
         """The arguments without the token; _Refused when a token is set and not given."""
@@ -324,6 +340,49 @@ class ControlProtocol(asyncio.DatagramProtocol):
             self._leases[k] = replace(lease, spec=replace(lease.spec, **{key: value}))
         self._push()
         self.reply(addr, address, "s", [str(value)])
+
+    # -- saved settings -----------------------------------------------------------------------------
+    def _save(self, address: str, args: list[Any], addr: tuple[str, int]) -> None:
+        """Change a saved setting (``SAVED_SETTINGS``) for everyone; answered with the value in force
+        once saved, or ``/posenet/error`` naming the field."""
+        if len(args) != 1 or isinstance(args[0], str):
+            raise _Refused("expected one number")
+        value: Any = args[0]
+        if address.endswith("/enabled"):
+            value = bool(_int(args, 0, 0))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            value = float(value)
+        self._wanted[address] = (value, addr)
+        if address not in self._saves:
+            self._saves[address] = asyncio.get_running_loop().create_task(self._saving(address))
+
+    async def _saving(self, address: str) -> None:
+        section, key = SAVED_SETTINGS[address]
+        try:
+            while address in self._wanted:
+                value, addr = self._wanted.pop(address)
+
+                def change(current: dict[str, Any], v: Any = value) -> dict[str, Any]:
+                    return {**current, section: {**current[section], key: v}}
+
+                try:
+                    config = await asyncio.to_thread(self.control.update, change)
+                except ValidationError as exc:
+                    self.errors += 1
+                    msg = exc.errors()[0]["msg"] if exc.errors() else str(exc)
+                    self.reply(addr, "/posenet/error", "s", [f"{address}: {section}.{key}: {msg}"[:200]])
+                    continue
+                except (ConfigError, OSError) as exc:
+                    self.errors += 1
+                    self.reply(addr, "/posenet/error", "s", [f"{address}: {exc}"[:200]])
+                    continue
+                now = getattr(getattr(config, section), key)
+                if isinstance(now, bool):
+                    self.reply(addr, address, "i", [int(now)])
+                else:
+                    self.reply(addr, address, "f", [float(now)])
+        finally:
+            del self._saves[address]
 
     def _drop(self, which: Any) -> int:
         gone = [k for k, lease in self._leases.items() if which(k, lease)]

@@ -1,13 +1,13 @@
 """Application: builds the data plane from the configuration and keeps it in step with changes.
 
-Changes take effect without restarting the process: targets and decoder thresholds are swapped
-live; a new source, model or backend rebuilds the pipeline (old one stopped and joined first). If
-building fails (model missing, camera gone), the application stays up in a reported degraded
-state: the control plane keeps serving and the status says what is wrong. A pipeline that started
-and then died (a thread ended on an exception nobody expected) is rebuilt by ``heal`` with
-back-off; after ``HEAL_LIMIT`` rebuilt pipelines in a row died within ``STABLE_SECONDS`` it gives
-up, and the watchdog lets systemd restart the process. It implements ``appliance.core.facade.Control``
-for the control plane.
+Changes take effect without restarting the process: targets, decoder thresholds, tracking and
+smoothing settings are swapped live; a new source, model or backend rebuilds the pipeline (old one
+stopped and joined first). If building fails (model missing, camera gone), the application stays up
+in a reported degraded state: the control plane keeps serving and the status says what is wrong. A
+pipeline that started and then died (a thread ended on an exception nobody expected) is rebuilt by
+``heal`` with back-off; after ``HEAL_LIMIT`` rebuilt pipelines in a row died within
+``STABLE_SECONDS`` it gives up, and the watchdog lets systemd restart the process. It implements
+``appliance.core.facade.Control`` for the control plane.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from appliance.errors import ApplianceError
 from appliance.models.engine import PoseEngine
 from appliance.pipeline.listeners import ListenerSet, PoseListener
 from appliance.pipeline.runner import PipelineRunner
+from appliance.pose.smoothing import Smoother
 from appliance.pose.stages import PoseStage
 from appliance.pose.tracking import Tracker
 from appliance.transport.targets import TargetSet
@@ -76,7 +77,10 @@ class Application:
         self.runner: PipelineRunner | None = None
         self.engine: PoseEngine | None = None
         self.degraded = ""  # why the pipeline is not running; empty when it is
-        self.stages: tuple[PoseStage, ...] = (Tracker(),)  # kept across rebuilds: ids never repeat
+        # Kept across rebuilds (ids never repeat); their settings are swapped live.
+        self.tracker = Tracker(self._config.tracking)
+        self.smoother = Smoother(self._config.smoothing)
+        self.stages: tuple[PoseStage, ...] = (self.tracker, self.smoother)
         self.restarts = 0  # pipelines rebuilt after dying
         self._past_errors = 0  # errors counted by pipelines since replaced (the status counts since start)
         self.fault = ""  # the last time the pipeline died, why (kept after it recovered)
@@ -219,6 +223,7 @@ class Application:
                 self.targets.set_targets([*target_specs(new), *self._subscriptions])
             if new.decoder != old.decoder and self.engine is not None:
                 self.engine.params = new.decoder
+            self.tracker.config, self.smoother.config = new.tracking, new.smoothing  # read once per frame
             rebuild = new.source != old.source or new.inference != old.inference or self.runner is None
             if self._started and rebuild:
                 logger.info("source or model changed: rebuilding the pipeline")

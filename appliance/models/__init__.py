@@ -23,6 +23,7 @@ __all__ = ["FAMILIES", "ModelFamily", "ModelInfo", "PoseModel", "family", "ident
 #: family name -> module declaring ``FAMILY``; imported only when needed.
 FAMILIES: dict[str, str] = {
     "posenet": "appliance.models.posenet",
+    "movenet": "appliance.models.movenet",
 }
 
 _TFLITE_IDENT = b"TFL3"

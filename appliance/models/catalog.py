@@ -25,7 +25,8 @@ __all__ = [
 #: Default: the 481x641 Edge TPU model (newer conversion), with automatic fallback to its CPU twin.
 DEFAULT_MODEL = "posenet_mobilenet_v1_075_481_641_16_quant_decoder_edgetpu.tflite"
 
-_TEST_DATA = "https://github.com/google-coral/test_data/raw/104342d2d3480b3e66203073dac24f4e2dbb4c41/posenet/"
+_TEST_DATA_ROOT = "https://github.com/google-coral/test_data/raw/104342d2d3480b3e66203073dac24f4e2dbb4c41/"
+_TEST_DATA = _TEST_DATA_ROOT + "posenet/"
 _PROJECT = (
     "https://github.com/google-coral/project-posenet/raw/37cfb84eaff9fa7a02bbc8b60a36d6d422859c5f/models/mobilenet/"
 )
@@ -91,6 +92,18 @@ PINNED: tuple[PinnedModel, ...] = tuple(
             "posenet_mobilenet_v1_075_481_641_quant_decoder_edgetpu.tflite",
             1680872,
             "73837902b843122386133a517a732b5c3887cfdd21fa6ae4ac1db4b61da28318",
+        ),
+        (
+            _TEST_DATA_ROOT,
+            "movenet_single_pose_lightning_ptq.tflite",
+            2894840,
+            "cd7cc22fa946e5d146a7b98d496853e1923e22828d3972d579973f27f91bb105",
+        ),
+        (
+            _TEST_DATA_ROOT,
+            "movenet_single_pose_lightning_ptq_edgetpu.tflite",
+            3087168,
+            "25c88b77586f65c5c80d868c0555fb194f2b38c0b55aa491f4a93b7d7da58e78",
         ),
     )
 )

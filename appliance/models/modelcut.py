@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from appliance.errors import ModelError
 
-__all__ = ["DECODER_OP", "CutResult", "cut_posenet_decoder", "inspect_last_op"]
+__all__ = ["DECODER_OP", "CutResult", "cut_posenet_decoder", "inspect_last_op", "io_shapes"]
 
 DECODER_OP = b"PosenetDecoderOp"
 _IDENT = b"TFL3"
@@ -121,6 +121,34 @@ def _last_op(r: _Reader) -> _LastOp:
     ins_vec, n_ins = r.vector(op, 1)
     inputs = tuple(r.i32(ins_vec + 4 + 4 * k) for k in range(n_ins))
     return _LastOp(custom, inputs, outs_vec, n_outs, ops_vec, n_ops)
+
+
+def io_shapes(content: bytes) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
+    """Shapes of the first subgraph's input and output tensors, read from the flatbuffer (SubGraph
+    field 0 ``tensors``, 1 ``inputs``, 2 ``outputs``; Tensor field 0 ``shape``), without a runtime.
+
+    Raises:
+        ModelError: not a TFLite model, or a malformed one.
+    """
+    r = _Reader(content)
+    _last_op(r)  # checks the identifier and the subgraph
+    root = r.u32(0)
+    subgraphs_vec, _ = r.vector(root, 2)
+    sg = r.table_at(subgraphs_vec, 0)
+    tensors_vec, n_tensors = r.vector(sg, 0)
+
+    def shapes(field: int) -> list[tuple[int, ...]]:
+        vec, n = r.vector(sg, field)
+        out = []
+        for k in range(n):
+            t = r.i32(vec + 4 + 4 * k)
+            if not 0 <= t < n_tensors:
+                raise ModelError("not a valid TFLite flatbuffer (tensor index out of range)")
+            shape_vec, dims = r.vector(r.table_at(tensors_vec, t), 0)
+            out.append(tuple(r.i32(shape_vec + 4 + 4 * d) for d in range(dims)))
+        return out
+
+    return shapes(1), shapes(2)
 
 
 def inspect_last_op(content: bytes) -> tuple[str, tuple[int, ...]]:

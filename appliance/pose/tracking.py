@@ -1,71 +1,172 @@
-"""Stable person ids across frames: greedy matching on mean keypoint distance. Pure given inputs."""
+"""Stable person ids across frames, through short occlusions, with enter and leave events.
+
+Matching is on keypoint similarity, not array position: OKS (COCO's object keypoint similarity)
+between each detection and each known person's *predicted* keypoints (their last keypoints moved
+by their recent velocity, so two people crossing keep their ids), greedily from the most similar
+pair down to ``min_similarity``.
+
+* A new detection starts a *tentative* person; after ``confirm_frames`` frames in a row it is
+  confirmed: it gets reported from then on, and its id appears in ``Poses.entered`` once. A
+  tentative person missing a frame is dropped (a one-frame false detection never appears).
+* A confirmed person unseen for longer than ``grace_seconds`` (capture time) is forgotten and
+  their id appears in ``Poses.left`` once. Until then they keep their id when they reappear.
+* Ids are never reused while the process runs (``reset`` keeps counting).
+
+All coordinates here are **source pixels (x, y)**. Pure given its inputs; runs on the "send" thread.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
+from appliance.pose.params import TrackingConfig
 from appliance.types import Poses
 
-__all__ = ["Tracker"]
+__all__ = ["COCO_SIGMAS", "Tracker", "oks"]
+
+#: COCO's per-keypoint standard deviations (PoseNet / COCO keypoint order), the OKS falloff.
+COCO_SIGMAS = np.array(
+    [0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89],
+    np.float32,
+) / np.float32(10.0)
+_K2 = (2 * COCO_SIGMAS) ** 2
+#: Keypoints below this score are not compared (nor used for a person's area or velocity).
+MIN_KEYPOINT_SCORE = 0.2
+#: The smallest area (source pixels squared) OKS scales by: keeps tiny or degenerate poses sane.
+MIN_AREA = 32.0 * 32.0
+#: Velocity is predicted for at most this long (seconds): a person hidden longer is looked for where
+#: they were last heading, not extrapolated across the frame.
+MAX_PREDICT = 0.5
+
+
+def _area(kp: NDArray[np.float32]) -> float:
+    """Bounding-box area (source pixels squared) of one pose's confident keypoints (17, 3)."""
+    ok = kp[:, 2] >= MIN_KEYPOINT_SCORE
+    pts = kp[ok, :2] if ok.sum() >= 2 else kp[:, :2]
+    span = pts.max(axis=0) - pts.min(axis=0)
+    return max(float(span[0] * span[1]), MIN_AREA)
+
+
+def _centre(kp: NDArray[np.float32]) -> NDArray[np.float32]:
+    ok = kp[:, 2] >= MIN_KEYPOINT_SCORE
+    pts = kp[ok, :2] if ok.any() else kp[:, :2]
+    out: NDArray[np.float32] = pts.mean(axis=0)
+    return out
+
+
+def oks(a: NDArray[np.float32], b: NDArray[np.float32], area: float) -> float:
+    """Object keypoint similarity (0..1) of two poses (17, 3) = (x, y, score) in source pixels,
+    over the keypoints confident in both, at scale ``area`` (pixels squared); 0 if none are."""
+    both = (a[:, 2] >= MIN_KEYPOINT_SCORE) & (b[:, 2] >= MIN_KEYPOINT_SCORE)
+    if not both.any():
+        return 0.0
+    d2 = ((a[:, :2] - b[:, :2]) ** 2).sum(axis=1)
+    return float(np.exp(-d2[both] / (2 * area * _K2[both])).mean())
+
+
+@dataclass(slots=True)
+class _Person:
+    id: int
+    keypoints: NDArray[np.float32]  # last seen (17, 3)
+    seen: float  # capture time last seen
+    hits: int = 1  # frames in a row while tentative
+    confirmed: bool = False
+    velocity: NDArray[np.float32] = field(default_factory=lambda: np.zeros(2, np.float32))  # px/s
+
+    def predicted(self, t: float) -> NDArray[np.float32]:
+        dt = min(max(t - self.seen, 0.0), MAX_PREDICT)
+        out = self.keypoints.copy()
+        out[:, :2] += self.velocity * np.float32(dt)
+        return out
 
 
 class Tracker:
-    """A PoseStage: gives each person the id they had in a recent frame, or a new one.
-
-    Distances are mean (x, y) distances of keypoints confident in both poses, in normalised
-    coordinates (0..1 on each axis); a pair matches below ``max_distance``. A person unseen for ``max_age`` frames is
-    forgotten. Ids are small non-negative integers, increasing.
-    """
+    """A PoseStage: fills ``ids`` (confirmed people only are reported), ``entered`` and ``left``."""
 
     name = "tracking"
 
-    def __init__(self, max_distance: float = 0.08, max_age: int = 15, min_keypoint_score: float = 0.3) -> None:
-        self.max_distance = max_distance
-        self.max_age = max_age
-        self.min_score = min_keypoint_score
+    def __init__(self, config: TrackingConfig | None = None) -> None:
+        self.config = config if config is not None else TrackingConfig()
         self._next = 0
-        self.reset()
+        self._people: list[_Person] = []
+        self._pending_left: list[int] = []
 
     def reset(self) -> None:
-        """Forget everyone seen (ids keep increasing: an id is never reused)."""
-        self._kp = np.zeros((0, 17, 3), np.float32)  # normalised (x, y, score)
-        self._ids = np.zeros((0,), np.int32)
-        self._age = np.zeros((0,), np.int32)
+        """Forget everyone (a new source or model): the confirmed leave with the next frame; ids
+        keep increasing, so an id is never reused."""
+        self._pending_left += [p.id for p in self._people if p.confirmed]
+        self._people = []
 
     def __call__(self, poses: Poses) -> Poses:
         """Same as ``update``."""
         return self.update(poses)
 
     def update(self, poses: Poses) -> Poses:
-        """Poses with ``ids`` filled in (a new value; the input is not changed)."""
+        """This frame's confirmed people with their ids, and the frame's events (a new value)."""
+        cfg, t = self.config, poses.t_capture
         n = len(poses)
-        kp = poses.normalized()
-        ids = np.full(n, -1, np.int32)
-        if n and len(self._ids):
-            cost = self._cost(kp, self._kp)
-            for flat in np.argsort(cost, axis=None):
-                i, j = divmod(int(flat), cost.shape[1])
-                if cost[i, j] > self.max_distance:
-                    break
-                if ids[i] == -1 and self._ids[j] not in ids:
-                    ids[i] = self._ids[j]
-        for i in np.flatnonzero(ids == -1):
-            ids[i] = self._next
-            self._next += 1
-        # Remember matched and new people; age out the rest.
-        keep = ~np.isin(self._ids, ids) & (self._age + 1 < self.max_age)
-        self._kp = np.concatenate([kp, self._kp[keep]])
-        self._ids = np.concatenate([ids, self._ids[keep]])
-        self._age = np.concatenate([np.zeros(n, np.int32), self._age[keep] + 1])
-        return dataclasses.replace(poses, ids=ids)
+        kps = poses.keypoints
+        match = self._match(kps, t, cfg.min_similarity) if n and self._people else {}
+        entered: list[int] = []
+        left, self._pending_left = self._pending_left, []
+        survivors: list[_Person] = []
+        report = np.full(n, -1, np.int32)
+        matched_people = set()
+        for i in range(n):
+            j = match.get(i)
+            if j is None:
+                person = _Person(self._next, kps[i].copy(), t)
+                self._next += 1
+            else:
+                person = self._people[j]
+                matched_people.add(j)
+                dt = t - person.seen
+                if dt > 0:
+                    step = (_centre(kps[i]) - _centre(person.keypoints)) / np.float32(dt)
+                    person.velocity = (0.5 * person.velocity + 0.5 * step).astype(np.float32)
+                person.keypoints, person.seen = kps[i].copy(), t
+                person.hits += 1
+            if not person.confirmed and person.hits >= cfg.confirm_frames:
+                person.confirmed = True
+                entered.append(person.id)
+            if person.confirmed:
+                report[i] = person.id
+            survivors.append(person)
+        for j, person in enumerate(self._people):
+            if j in matched_people:
+                continue
+            if person.confirmed and t - person.seen <= cfg.grace_seconds:
+                survivors.append(person)  # unseen, within its grace time: keeps its id
+            elif person.confirmed:
+                left.append(person.id)
+            # a tentative person missing a frame is dropped without a word
+        self._people = survivors
+        keep = report >= 0
+        return dataclasses.replace(
+            poses,
+            keypoints=poses.keypoints[keep],
+            scores=poses.scores[keep],
+            ids=report[keep],
+            entered=np.array(entered, np.int32),
+            left=np.array(left, np.int32),
+        )
 
-    def _cost(self, a: NDArray[np.float32], b: NDArray[np.float32]) -> NDArray[np.float32]:
-        d = np.linalg.norm(a[:, None, :, :2] - b[None, :, :, :2], axis=3)  # (n, m, 17)
-        both = (a[:, None, :, 2] >= self.min_score) & (b[None, :, :, 2] >= self.min_score)
-        counts = both.sum(axis=2)
-        mean = np.where(counts > 0, (d * both).sum(axis=2) / np.maximum(counts, 1), np.inf)
-        out: NDArray[np.float32] = mean.astype(np.float32)
+    def _match(self, kps: NDArray[np.float32], t: float, least: float) -> dict[int, int]:
+        """detection index -> known person index, greedily by OKS against predicted keypoints."""
+        predicted = [p.predicted(t) for p in self._people]
+        areas = [_area(p.keypoints) for p in self._people]
+        sim = np.array([[oks(kp, pred, area) for pred, area in zip(predicted, areas, strict=True)] for kp in kps])
+        out: dict[int, int] = {}
+        taken: set[int] = set()
+        for flat in np.argsort(-sim, axis=None):
+            i, j = divmod(int(flat), sim.shape[1])
+            if sim[i, j] < least:
+                break
+            if i not in out and j not in taken:
+                out[i] = j
+                taken.add(j)
         return out

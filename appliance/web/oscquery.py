@@ -36,7 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from appliance.control.messages import CONTROL_METHODS
+from appliance.control.messages import CONTROL_METHODS, SAVED_SETTINGS
 from appliance.core.facade import Control
 from appliance.output.osc import FORMAT_NAMES, FORMATS, OscAddress, OutputOptions
 from appliance.output.osc.base import Coords
@@ -106,6 +106,8 @@ def _container(path: str, description: str) -> dict[str, Any]:
 
 
 def _insert(root: dict[str, Any], node: dict[str, Any]) -> None:
+    """Put ``node`` at its FULL_PATH, making the containers above it. OSC's address space is a tree
+    whose leaves are the methods: no method has another below it (python-oscquery refuses that)."""
     parts = [p for p in node["FULL_PATH"].split("/") if p]
     here = root
     for i, part in enumerate(parts[:-1]):
@@ -138,6 +140,10 @@ def build_namespace(control: Control) -> dict[str, Any]:
     for m in CONTROL_METHODS:
         node = {"FULL_PATH": m.address, "ACCESS": 2, "DESCRIPTION": m.description, "TYPE": m.typetags}
         node["VALUE"] = m.value  # a placeholder: the type of what to send (python-oscquery reads types from it)
+        saved = SAVED_SETTINGS.get(m.address)
+        if saved is not None:  # a saved setting: readable too, its value the one in force
+            current = getattr(getattr(cfg, saved[0]), saved[1])
+            node["ACCESS"], node["VALUE"] = 3, [int(current) if isinstance(current, bool) else current]
         if m.range is not None:
             node["RANGE"] = m.range
         _insert(root, node)
@@ -226,7 +232,7 @@ def create_oscquery_app(control: Control) -> Any:
             return JSONResponse({"error": f"unknown attribute {query}"}, status_code=400, headers=_CORS)
         if query == "VALUE" and not node["ACCESS"] & 1:
             return Response(status_code=204, headers=_CORS)
-        if query == "VALUE" and "CONTENTS" not in node and control.latest().frame_size == (0, 0):
+        if query == "VALUE" and "TYPE" in node and control.latest().frame_size == (0, 0):
             return JSONResponse({}, headers=_CORS)  # no value yet: the tree's zeros are placeholders
         if query not in node:
             return JSONResponse({}, headers=_CORS)  # a container's TYPE, a value not there yet

@@ -108,7 +108,7 @@
       380,
       22.0
      ],
-     "text": "route /posenet/frame /posenet/person /posenet/listeners/confirm"
+     "text": "route /posenet/frame /posenet/person/pose /posenet/listeners/confirm"
     }
    },
    {

@@ -39,3 +39,26 @@ def test_edgetpu_model_matches_edgetpu_reference(models_dir: Path, images_dir: P
             if family:
                 x, y = x * w_in, y * h_in
             assert abs(got.yx[i, k, 1] - x) <= PX_TOL and abs(got.yx[i, k, 0] - y) <= PX_TOL, (i, k)
+
+
+def test_movenet_edgetpu_matches_its_edgetpu_reference(models_dir: Path, images_dir: Path) -> None:
+    """libcoral's movenet_test on the TPU: keypoints above 0.4 in both within 0.04 (normalised)."""
+    import csv
+
+    import numpy as np
+
+    from appliance.pose.geometry import InputTransform
+    from appliance.pose.preprocess import transform_image
+
+    name = "movenet_single_pose_lightning_ptq_edgetpu.tflite"
+    model = create_backend(models_dir / name, "edgetpu", device=DEVICE)
+    assert model.name.startswith("edgetpu"), model.name
+    image = load_image(str(images_dir / "squat.bmp"))
+    transform = InputTransform.stretch((image.shape[1], image.shape[0]), model.info.input_size)
+    raw = model.infer(transform_image(image, transform))
+    with (models_dir / "reference" / name.replace(".tflite", "_reference.csv")).open() as f:
+        ref = np.array(
+            [[float(r["keypoint_x"]), float(r["keypoint_y"]), float(r["keypoint_score"])] for r in csv.DictReader(f)]
+        )
+    both = (raw[:, 2] > 0.4) & (ref[:, 2] > 0.4)
+    assert both.sum() >= 8 and np.abs(raw[:, [1, 0]] - ref[:, :2])[both].max() <= 0.04

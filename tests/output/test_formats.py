@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 from pathlib import Path
@@ -112,13 +113,22 @@ def test_arr_layout() -> None:
 
 
 def test_bundle_format() -> None:
-    p = sample_poses()
+    p = dataclasses.replace(sample_poses(), left=np.array([3], np.int32), entered=np.array([8], np.int32))
     (got,) = FORMATS["bundle"](p, OutputOptions(coords="pixels", timetag="capture"))
     kp = p.keypoints.astype(np.float64)
-    elements = [msg("/posenet/frame", [("i", v) for v in (42, 640, 480, 2, 1_700_000_000, 250_000)])]
+    elements = [
+        msg("/posenet/frame", [("i", v) for v in (42, 640, 480, 2, 1_700_000_000, 250_000)]),
+        msg("/posenet/person/leave", [("i", 3)]),
+        msg("/posenet/person/enter", [("i", 8)]),
+    ]
     for i in range(2):
         args = [("i", 7 + i), ("i", i), ("f", p.scores[i])] + [("f", v) for v in kp[i].reshape(-1)]
-        elements.append(msg("/posenet/person", args))
+        elements.append(msg("/posenet/person/pose", args))
+        # Keypoints k >= 4 have score k/16 >= 0.2: the box spans them; shoulders and hips (5, 6, 11,
+        # 12) make the centre.
+        box = [40 + i, 80 + 2 * i, 160 + i, 320 + 2 * i]
+        elements.append(msg("/posenet/person/box", [("i", 7 + i)] + [("f", v) for v in box]))
+        elements.append(msg("/posenet/person/centre", [("i", 7 + i), ("f", 85 + i), ("f", 170 + 2 * i)]))
     assert got == bundle_bytes(ntp_timetag(T_WALL), elements)
     (immediate,) = FORMATS["bundle"](p, OutputOptions(coords="pixels"))  # the default time tag
     assert immediate == bundle_bytes(IMMEDIATELY, elements)
@@ -137,8 +147,14 @@ def test_no_datagram_is_larger_than_the_limit(fmt: str, people: int) -> None:
     got = FORMATS[fmt](p, OutputOptions())
     assert all(len(d) <= 1472 for d in got), [len(d) for d in got]
     if fmt == "bundle":
-        persons = [OscMessage(b.content(i).dgram) for b in map(OscBundle, got) for i in range(1, b.num_contents)]
+        messages = [OscMessage(b.content(i).dgram) for b in map(OscBundle, got) for i in range(1, b.num_contents)]
+        persons = [m for m in messages if m.address == "/posenet/person/pose"]
         assert sorted(m.params[1] for m in persons) == list(range(people))
+        # A person's box and centre travel in the same bundle as the person.
+        for b in map(OscBundle, got):
+            inside = [OscMessage(b.content(i).dgram) for i in range(1, b.num_contents)]
+            ids = [m.params[0] for m in inside if m.address == "/posenet/person/pose"]
+            assert [m.params[0] for m in inside if m.address == "/posenet/person/box"] == ids
         assert {OscMessage(OscBundle(d).content(0).dgram).params[3] for d in got} == {people}
     if fmt == "arr":
         n = OscMessage(got[0]).params[2]

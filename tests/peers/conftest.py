@@ -47,11 +47,13 @@ def run_appliance(
     state_dir: Path,
     *extra: str,
     image: str = "face.jpg",
+    model: str = MODEL,
+    source: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """The real appliance for ``seconds``, sending the photo ``image`` to ``targets``."""
+    """The real appliance for ``seconds``, sending the photo ``image`` (or ``source``) to ``targets``."""
     args = appliance_run_args(
-        f"images:{images_dir}/{image}@10",
-        models_dir / MODEL,
+        source or f"images:{images_dir}/{image}@10",
+        models_dir / model,
         state_dir,
         "--duration",
         str(seconds),

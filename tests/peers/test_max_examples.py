@@ -21,7 +21,7 @@ def test_max_patch_is_well_formed(name: str) -> None:
         assert src[0] in boxes and dst[0] in boxes, line
     assert any(t.startswith("udpreceive 9000") for t in texts)
     assert "/posenet/listeners/add 9000 bundle" in texts
-    assert any(t.startswith("route /posenet/frame /posenet/person") for t in texts)
+    assert any(t.startswith("route /posenet/frame /posenet/person/pose") for t in texts)
     # The subscription's round trip: the confirmation's nonce goes back, a metro renews the lease.
     route = next(i for i, b in boxes.items() if b.get("text", "").endswith("/posenet/listeners/confirm"))
     echo = next(i for i, b in boxes.items() if b.get("text", "") == "prepend /posenet/listeners/confirm")

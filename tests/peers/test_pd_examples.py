@@ -58,6 +58,10 @@ def test_example_patch_subscribes_and_receives(
         _, err = box.communicate(timeout=15)
     lines = log.read_text().splitlines()
     assert any(expect(ln) for ln in lines), lines[:10]  # type: ignore[operator]
+    if fmt == "bundle":  # the person's messages and the events, each to its own print
+        printed = {ln.split(":")[0] for ln in lines}
+        assert {"person", "keypoints", "box", "centre", "enter"} <= printed, sorted(printed)
+        assert sum(ln.startswith("enter: ") for ln in lines) == 4  # four people, each enters once
     # The confirmed subscription was announced back to the patch, with its lease, and never saved.
     assert f"subscription: added 127.0.0.1 {listen} {fmt} 60" in lines, (lines[:10], err)
     assert not (tmp_path / "config.json").exists()

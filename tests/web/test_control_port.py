@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import socket
 import struct
 from pathlib import Path
@@ -317,3 +318,40 @@ def test_address_patterns_are_matched(tmp_path: Path) -> None:
         assert errors(app) == 2
 
     run(_with_control(tmp_path, body))
+
+
+def test_smoothing_is_a_saved_setting_changed_from_a_patch(tmp_path: Path) -> None:
+    async def body(app: Application, protocol: Any, patch: Patch) -> None:
+        assert (await patch.ask(osc("/posenet/smoothing/enabled", 0))).params == [0]
+        assert app.config.smoothing.enabled is False
+        reply = await patch.ask(osc("/posenet/smoothing/beta", 7.5))
+        assert reply.address == "/posenet/smoothing/beta" and reply.params == [7.5]
+        saved = json.loads((tmp_path / "config.json").read_text())
+        assert saved["smoothing"]["enabled"] is False and saved["smoothing"]["beta"] == 7.5
+        assert app.smoother.config.beta == 7.5  # in force in the running stage
+        reply = await patch.ask(osc("/posenet/smoothing/min_cutoff", -1.0))
+        assert reply.address == "/posenet/error" and "smoothing.min_cutoff" in reply.params[0]
+        assert app.config.smoothing.min_cutoff == 0.8  # unchanged
+        # A burst of changes: saved one at a time, the last one wins (superseded ones are not written).
+        saves = []
+        original = app.store._save_locked
+        app.store._save_locked = lambda model: saves.append(model.smoothing.beta) or original(model)  # type: ignore[method-assign]
+        for v in range(1, 21):
+            await patch.send(osc("/posenet/smoothing/beta", float(v)))
+        await asyncio.sleep(0.3)
+        await protocol.drain()
+        assert app.config.smoothing.beta == 20.0
+        assert json.loads((tmp_path / "config.json").read_text())["smoothing"]["beta"] == 20.0
+        assert saves[-1] == 20.0 and len(saves) < 20, saves
+
+    run(_with_control(tmp_path, body))
+
+
+def test_saved_settings_need_the_token_when_one_is_set(tmp_path: Path) -> None:
+    async def body(app: Application, protocol: Any, patch: Patch) -> None:
+        refused = await patch.ask(osc("/posenet/smoothing/enabled", 0))
+        assert refused.address == "/posenet/error" and "token" in refused.params[0]
+        assert app.config.smoothing.enabled is True
+        assert (await patch.ask(osc("/posenet/smoothing/enabled", 0, "s3cret"))).params == [0]
+
+    run(_with_control(tmp_path, body, token="s3cret"))

@@ -133,6 +133,13 @@ def test_page_shows_skeletons_status_and_changes_targets(appliance: str) -> None
             page.wait_for_function("document.getElementById('message').classList.contains('error')")
             assert "decoder.min_pose_score" in page.text_content("#message")
             assert _config(appliance)["decoder"]["min_pose_score"] == 0.2
+            # Smoothing off and a new beta, saved.
+            page.uncheck("#s-enabled")
+            page.fill("#s-beta", "6")
+            page.click("#save-smoothing")
+            page.wait_for_function("document.getElementById('message').textContent === 'saved'")
+            smoothing = _config(appliance)["smoothing"]
+            assert smoothing["enabled"] is False and smoothing["beta"] == 6
             # Remove the first target from the table.
             before = len(_config(appliance)["targets"])
             page.click("#targets button.remove >> nth=0")

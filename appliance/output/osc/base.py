@@ -24,6 +24,7 @@ __all__ = [
     "OutputOptions",
     "TimeTag",
     "output_keypoints",
+    "person_boxes",
 ]
 
 Coords = Literal["pixels", "normalized"]
@@ -129,3 +130,26 @@ def output_keypoints(poses: Poses, options: OutputOptions) -> NDArray[np.float32
     if options.mirror:
         kp[:, :, 0] = np.float32(poses.frame_size[0]) - kp[:, :, 0]
     return kp
+
+
+#: Keypoints at least this confident make a person's box and centre (all of them if fewer than two are).
+BOX_MIN_SCORE = 0.2
+_TORSO = (5, 6, 11, 12)  # shoulders and hips
+
+
+def person_boxes(kp: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Each person's bounding box (N, 4) = (x0, y0, x1, y1) and centre (N, 2) = (x, y), in the space
+    of ``kp`` ((N, 17, 3) = (x, y, score) from ``output_keypoints``: already in the target's
+    coordinates and mirrored). The box spans the confident keypoints; the centre is the mean of the
+    confident shoulders and hips (where the body is, steadier than the box's middle), else of the
+    confident keypoints."""
+    n = kp.shape[0]
+    boxes = np.zeros((n, 4), np.float32)
+    centres = np.zeros((n, 2), np.float32)
+    for i in range(n):
+        ok = kp[i, :, 2] >= BOX_MIN_SCORE
+        pts = kp[i, ok, :2] if ok.sum() >= 2 else kp[i, :, :2]
+        boxes[i, :2], boxes[i, 2:] = pts.min(axis=0), pts.max(axis=0)
+        torso = [k for k in _TORSO if ok[k]]
+        centres[i] = kp[i, torso, :2].mean(axis=0) if torso else pts.mean(axis=0)
+    return boxes, centres

@@ -84,6 +84,9 @@ function showConfig(c) {
   $("d-score").value = c.decoder.min_pose_score;
   $("d-max").value = c.decoder.max_poses;
   $("d-nms").value = c.decoder.nms_radius;
+  $("s-enabled").checked = c.smoothing.enabled;
+  $("s-cutoff").value = c.smoothing.min_cutoff;
+  $("s-beta").value = c.smoothing.beta;
 }
 
 async function change(promise, done) {
@@ -126,6 +129,11 @@ function init() {
     e.preventDefault();
     change(api("PATCH", "/api/config", { decoder: { min_pose_score: Number($("d-score").value),
       max_poses: Number($("d-max").value), nms_radius: Number($("d-nms").value) } }), "saved");
+  };
+  $("smoothing").onsubmit = (e) => {
+    e.preventDefault();
+    change(api("PATCH", "/api/config", { smoothing: { enabled: $("s-enabled").checked,
+      min_cutoff: Number($("s-cutoff").value), beta: Number($("s-beta").value) } }), "saved");
   };
   api("GET", "/api/config").then(showConfig).catch((e) => message(e.message, true));
   const poll = () => api("GET", "/api/status").then(showStatus).catch(() => {});

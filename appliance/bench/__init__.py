@@ -134,7 +134,9 @@ def _plain_python_osc(fmt: str, poses: Any, client: Any) -> None:
         bb = osc_bundle_builder.OscBundleBuilder(poses.t_wall)
         bb.add_content(message("/posenet/frame", [poses.frame_index, *poses.frame_size, n], "iiii"))
         for i in range(n):
-            bb.add_content(message("/posenet/person", [i, i, poses.scores[i], *kp[i].reshape(-1)], "iif" + "f" * 51))
+            bb.add_content(
+                message("/posenet/person/pose", [i, i, poses.scores[i], *kp[i].reshape(-1)], "iif" + "f" * 51)
+            )
         client.send(bb.build())
 
 
@@ -650,6 +652,10 @@ def add_parser(sub: Any) -> None:
     soak.add_argument("--model", default="posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite")
     soak.add_argument("--failpoints", default=SOAK_FAILPOINTS, help="POSENET_FAILPOINTS for the service")
     soak.set_defaults(func=cmd_soak)
+
+    from appliance.bench.motion import add_parsers
+
+    add_parsers(bsub)
 
     child = bsub.add_parser("footprint-run", help="(used by bench footprint) run with a stand-in backend")
     child.add_argument("--standin-ms", type=float, default=10.0)
