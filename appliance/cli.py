@@ -355,6 +355,80 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check camera, Edge TPU, runtime, models, temperature, power, clock, network, disk; exit 1 if any
+    check fails. With the service running, its own checks (they know whether frames arrive)."""
+    import json
+    import urllib.request
+
+    from pydantic import ValidationError
+
+    from appliance.config.models import AppConfig
+    from appliance.config.store import default_state_dir, describe_errors
+    from appliance.core.doctor import Facts, run_checks
+    from appliance.core.status import Check, report
+    from appliance.inference.io import read_model_file
+    from appliance.inference.probe import probe_edgetpu
+    from appliance.inference.runtime import load_runtime
+    from appliance.models import identify
+    from appliance.models.catalog import models_dir, resolve_model
+    from appliance.sysinfo import coral_usb_devices
+
+    path = Path(args.config) if args.config else Path(args.state_dir or default_state_dir()) / "config.json"
+    checks: list[Check] = []
+    config = AppConfig()
+    if path.exists():
+        try:
+            config = AppConfig.model_validate(json.loads(path.read_bytes()))
+        except (ValueError, ValidationError) as exc:
+            reason = describe_errors(exc) if isinstance(exc, ValidationError) else str(exc).splitlines()[0]
+            checks.append(
+                Check(
+                    "config",
+                    "fail",
+                    f"{path} is not valid: {reason}",
+                    "fix it on the page; the service runs on the last good one",
+                )
+            )
+    source = ""
+    doc = None
+    try:  # the running service knows more: whether frames arrive, which backend runs and why
+        with urllib.request.urlopen(f"http://127.0.0.1:{config.http.port}/api/health", timeout=3) as r:
+            doc = json.loads(r.read())
+        source = f" (from the service running on port {config.http.port})"
+    except (OSError, ValueError):
+        doc = None
+    if doc is None:
+        folder = models_dir(args.models_dir)
+        probe = None
+        if args.probe and coral_usb_devices():
+            model = resolve_model(config.inference.model, folder)
+
+            def probe() -> tuple[bool, str, str]:
+                try:
+                    family = identify(read_model_file(model))
+                    result = probe_edgetpu(
+                        load_runtime().module, config.inference.device, model=model, prepare=family.prepare
+                    )
+                except ApplianceError as exc:
+                    return False, str(exc), "loading the model"
+                return result.ok, result.reason, result.failure or "ok"
+
+        found = run_checks(config, folder, path.parent, facts=Facts(probe=probe))
+        doc = report([*checks, *found])
+    elif checks:
+        doc = report([*checks, *(Check(**c) for c in doc["checks"])])
+    if args.json:
+        print(json.dumps(doc))
+    else:
+        print(f"posenet-appliance doctor{source}")
+        for c in doc["checks"]:
+            print(f"  {c['status'].upper():5s} {c['name']:12s} {c['detail']}")
+            if c["fix"]:
+                print(f"        {'':12s} fix: {c['fix']}")
+    return EXIT_FAILURE if any(c["status"] == "fail" for c in doc["checks"]) else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
     from appliance.output.osc import FORMAT_NAMES, FORMATS
@@ -437,6 +511,19 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate-config", help="check a configuration file (exit 0 valid, 1 invalid)")
     val.add_argument("file")
     val.set_defaults(func=cmd_validate)
+
+    doc = sub.add_parser("doctor", help="check camera, Edge TPU, runtime, models, power, clock, network, disk")
+    doc.add_argument("--json", action="store_true", help='print {"checks": [{name, status, detail, fix}, ...]}')
+    doc.add_argument("--config", help="configuration file (default: config.json in the state directory)")
+    doc.add_argument("--state-dir", help="folder of the saved configuration (default: $STATE_DIRECTORY ...)")
+    doc.add_argument("--models-dir", help="models folder (default: $POSENET_MODELS_DIR or the user data dir)")
+    doc.add_argument(
+        "--no-probe",
+        dest="probe",
+        action="store_false",
+        help="do not try the Edge TPU (when the service is not running)",
+    )
+    doc.set_defaults(func=cmd_doctor)
 
     mod = sub.add_parser("models", help="list or download the pinned Coral models")
     mod.add_argument("action", choices=["list", "fetch"])

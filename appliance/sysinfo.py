@@ -1,4 +1,5 @@
-"""Facts about the machine we run on: a short stable id, and whether it is a Raspberry Pi."""
+"""Facts about the machine we run on: a short stable id, whether it is a Raspberry Pi, and the
+hardware facts the doctor reports (temperature, Coral devices, throttling, clock, video devices)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,18 @@ import hashlib
 import socket
 from pathlib import Path
 
-__all__ = ["is_raspberry_pi", "machine_id"]
+__all__ = [
+    "CORAL_USB_IDS",
+    "apex_devices",
+    "clock_synchronised",
+    "coral_usb_devices",
+    "is_raspberry_pi",
+    "machine_id",
+    "package_version",
+    "temperature_c",
+    "throttled",
+    "v4l2_devices",
+]
 
 
 def machine_id() -> str:
@@ -24,3 +36,117 @@ def is_raspberry_pi() -> bool:
         return "Raspberry Pi" in Path("/proc/device-tree/model").read_text(errors="replace")
     except OSError:
         return False
+
+
+# -- hardware facts for the doctor (each reads under ``root``, so tests can give a fake sysfs) --------
+#: Coral USB Accelerator ids: before its first use (the runtime loads its firmware), and after.
+CORAL_USB_IDS = {
+    ("1a6e", "089a"): "Coral USB Accelerator (no firmware loaded yet)",
+    ("18d1", "9302"): "Coral USB Accelerator",
+}
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(errors="replace").strip()
+    except OSError:
+        return None
+
+
+def temperature_c(root: Path = Path("/")) -> float | None:
+    """The hottest thermal zone in °C (the SoC on a Pi), or None when none is readable."""
+    temps = []
+    for zone in sorted((root / "sys/class/thermal").glob("thermal_zone*")):
+        raw = _read(zone / "temp")
+        if raw is not None and raw.lstrip("-").isdigit():
+            temps.append(int(raw) / 1000.0)
+    return max(temps) if temps else None
+
+
+def coral_usb_devices(root: Path = Path("/")) -> list[tuple[str, str, int]]:
+    """Coral USB Accelerators plugged in: (what, "vendor:product", link speed in Mbit/s: 480 is a
+    USB 2 port, 5000 a USB 3 one)."""
+    found = []
+    for dev in sorted((root / "sys/bus/usb/devices").glob("*")):
+        vendor, product = _read(dev / "idVendor") or "", _read(dev / "idProduct") or ""
+        what = CORAL_USB_IDS.get((vendor, product))
+        if what is not None:
+            try:
+                speed = int(float(_read(dev / "speed") or "0"))
+            except ValueError:
+                speed = 0
+            found.append((what, f"{vendor}:{product}", speed))
+    return found
+
+
+def apex_devices(root: Path = Path("/")) -> list[str]:
+    """Coral PCIe / M.2 devices (``/dev/apex_N``, made by the gasket driver)."""
+    return sorted(str(p) for p in (root / "dev").glob("apex_*"))
+
+
+def v4l2_devices(root: Path = Path("/")) -> list[tuple[str, str]]:
+    """Video devices: ("/dev/videoN", their name), from sysfs."""
+    out = []
+    for dev in sorted((root / "sys/class/video4linux").glob("video*")):
+        out.append((f"/dev/{dev.name}", _read(dev / "name") or ""))
+    return out
+
+
+def throttled() -> int | None:
+    """``vcgencmd get_throttled`` as a number (bit 0 under-voltage now, 1 frequency capped now, 2
+    throttled now, 3 soft temperature limit now; bits 16-19 the same since boot); None without
+    vcgencmd (not a Raspberry Pi, or its tools not installed)."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("vcgencmd")
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run([exe, "get_throttled"], capture_output=True, text=True, timeout=5, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    _, _, value = out.strip().partition("=")
+    try:
+        return int(value, 16)
+    except ValueError:
+        return None
+
+
+def clock_synchronised() -> bool | None:
+    """Whether the kernel says the system clock is synchronised (NTP), from ``adjtimex``; None when
+    it cannot be asked."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        libc = ctypes.CDLL(name, use_errno=True)
+        buf = ctypes.create_string_buffer(512)  # struct timex, modes = 0: read only
+        state = libc.adjtimex(buf)
+    except (OSError, AttributeError):
+        return None
+    if state < 0:
+        return None
+    return bool(state != 5)  # TIME_ERROR: the clock is not synchronised
+
+
+def package_version(name: str) -> str | None:
+    """The installed Debian package version of ``name``; None when it is not installed (or no dpkg)."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("dpkg-query")
+    if exe is None:
+        return None
+    try:
+        proc = subprocess.run(
+            [exe, "-W", "-f=${Status} ${Version}", name], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0 or not proc.stdout.startswith("install ok installed"):
+        return None
+    return proc.stdout.rsplit(" ", 1)[-1]

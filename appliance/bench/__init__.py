@@ -336,10 +336,10 @@ def cmd_footprint_run(args: argparse.Namespace) -> int:
     store.load()
     store.config = AppConfig.model_validate(
         {
-            "source": f"images:{image.name}@15",
+            "source": f"images:{image.name}@{args.fps:g}",
             "inference": {"model": model.name, "backend": "cpu"},
             "targets": [{"host": "127.0.0.1", "port": args.port, "format": "bundle"}],
-            "http": {"bind": "127.0.0.1", "port": 0},
+            "http": {"bind": "127.0.0.1", "port": args.http_port},
             "osc_control": {"port": 0},
             "network": {"discovery": False, "oscquery_port": 0},
         }
@@ -653,9 +653,10 @@ def add_parser(sub: Any) -> None:
     soak.add_argument("--failpoints", default=SOAK_FAILPOINTS, help="POSENET_FAILPOINTS for the service")
     soak.set_defaults(func=cmd_soak)
 
-    from appliance.bench.motion import add_parsers
+    from appliance.bench import camera, motion
 
-    add_parsers(bsub)
+    motion.add_parsers(bsub)
+    camera.add_parser(bsub)
 
     child = bsub.add_parser("footprint-run", help="(used by bench footprint) run with a stand-in backend")
     child.add_argument("--standin-ms", type=float, default=10.0)
@@ -663,4 +664,6 @@ def add_parser(sub: Any) -> None:
     child.add_argument("--image", required=True)
     child.add_argument("--port", type=int, required=True)
     child.add_argument("--state-dir", required=True)
+    child.add_argument("--fps", type=float, default=15.0)
+    child.add_argument("--http-port", type=int, default=0)
     child.set_defaults(func=cmd_footprint_run)

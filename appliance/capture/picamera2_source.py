@@ -18,7 +18,7 @@ from appliance.capture.yuv import bgr_to_rgb, yuv420_to_rgb
 from appliance.errors import HardwareUnavailable, SourceError
 from appliance.types import Frame
 
-__all__ = ["Picamera2Source", "lores_size"]
+__all__ = ["Picamera2Source", "list_cameras", "lores_size"]
 
 
 def lores_size(input_size: tuple[int, int] | None, fallback: tuple[int, int] = (640, 480)) -> tuple[int, int]:
@@ -110,3 +110,16 @@ class Picamera2Source:
                 cam.stop()
             finally:
                 cam.close()
+
+
+def list_cameras() -> list[str] | None:
+    """The cameras libcamera sees (their model names, by index); None when picamera2 is not installed."""
+    try:
+        picamera2 = importlib.import_module("picamera2")
+    except Exception:  # ImportError, or libcamera failing to load: picamera2 cannot be used either way
+        return None
+    try:
+        info = picamera2.Picamera2.global_camera_info()
+    except Exception:
+        return []
+    return [str(c.get("Model", "camera")) for c in info]

@@ -141,6 +141,11 @@ class HttpConfig(StrictModel):
     allowed_hosts: list[str] = Field(
         default_factory=list, max_length=32, description="Extra Host header names accepted (DNS rebinding guard)."
     )
+    camera_view: bool = Field(
+        True,
+        description="Show the camera picture on the page (GET /api/camera.jpg; it needs the token when one is "
+        "set). Off: the picture is never served. It is never stored either way.",
+    )
 
     @field_validator("bind")
     @classmethod

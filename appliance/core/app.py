@@ -18,14 +18,17 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from appliance import __version__
 from appliance.config.models import AppConfig
 from appliance.config.store import ConfigStore
 from appliance.core.checks import check_change
+from appliance.core.choices import list_models, list_sources
+from appliance.core.doctor import run_checks
 from appliance.core.facade import Change
 from appliance.core.factory import Folders, build_engine, build_source
-from appliance.core.status import ServerStatus, Status
+from appliance.core.status import Check, Peer, ServerStatus, Status
 from appliance.errors import ApplianceError
 from appliance.models.engine import PoseEngine
 from appliance.pipeline.listeners import ListenerSet, PoseListener
@@ -33,9 +36,10 @@ from appliance.pipeline.runner import PipelineRunner
 from appliance.pose.smoothing import Smoother
 from appliance.pose.stages import PoseStage
 from appliance.pose.tracking import Tracker
+from appliance.sysinfo import temperature_c
 from appliance.transport.targets import TargetSet
 from appliance.transport.udp import TargetSpec
-from appliance.types import Poses
+from appliance.types import Frame, Poses
 
 __all__ = ["Application", "target_specs"]
 
@@ -92,6 +96,7 @@ class Application:
         self._lock = threading.RLock()
         self._servers: dict[str, Callable[[], ServerStatus]] = {}
         self._on_change: list[Callable[[AppConfig], None]] = []
+        self._peers: Callable[[], list[Peer]] = list
         self._started = False
         store.subscribe(self.apply)
 
@@ -137,6 +142,27 @@ class Application:
         """The newest frame's poses (none before the first frame)."""
         runner = self.runner
         return runner.latest if runner is not None else Poses()
+
+    def health(self) -> list[Check]:
+        """The doctor's checks, with this service's live status (``Control.health``; blocking)."""
+        return run_checks(self._config, self.folders.models, self.store.path.parent, live=self.status())
+
+    def choices(self) -> dict[str, list[dict[str, Any]]]:
+        """Sources and models to choose from (``Control.choices``)."""
+        return {"sources": list_sources(self.folders.media), "models": list_models(self.folders.models)}
+
+    def peers(self) -> list[Peer]:
+        """The other boxes discovery has seen (``Control.peers``)."""
+        return self._peers()
+
+    def register_peers(self, peers: Callable[[], list[Peer]]) -> None:
+        """Where the other boxes come from (the discovery component)."""
+        self._peers = peers
+
+    def latest_frame(self) -> tuple[Frame, Poses] | None:
+        """The newest frame with its poses (``Control.latest_frame``)."""
+        runner = self.runner
+        return runner.latest_frame if runner is not None else None
 
     # -- pipeline ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -265,6 +291,7 @@ class Application:
             servers={name: fn() for name, fn in list(self._servers.items())},
             restarts=self.restarts,
             fault=self.fault,
+            temperature_c=temperature_c(),
         )
 
     def status_line(self) -> str:

@@ -7,10 +7,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from appliance.config.models import AppConfig
-from appliance.core.status import ServerStatus, Status
+from appliance.core.status import Check, Peer, ServerStatus, Status
 from appliance.pipeline.listeners import PoseListener
 from appliance.transport.udp import TargetSpec
-from appliance.types import Poses
+from appliance.types import Frame, Poses
 
 __all__ = ["Change", "Control"]
 
@@ -32,6 +32,27 @@ class Control(Protocol):
 
     def latest(self) -> Poses:
         """The newest frame's poses (none before the first frame)."""
+        ...
+
+    def health(self) -> list[Check]:
+        """The doctor's checks with what the running service knows (blocking: call off the loop)."""
+        ...
+
+    def choices(self) -> dict[str, list[dict[str, Any]]]:
+        """What the settings can name: ``sources`` (cameras found, media files) and ``models``
+        (installed, with family and size). Blocking: call off the loop."""
+        ...
+
+    def peers(self) -> list[Peer]:
+        """The other boxes seen on the network (mDNS), newest knowledge first; [] without discovery."""
+        ...
+
+    def register_peers(self, peers: Callable[[], list[Peer]]) -> None:
+        """Where ``peers`` comes from (the discovery component)."""
+        ...
+
+    def latest_frame(self) -> tuple[Frame, Poses] | None:
+        """The newest frame (its image, (H, W, 3) uint8 RGB) with its poses; None before the first."""
         ...
 
     def update(self, change: Change) -> AppConfig:

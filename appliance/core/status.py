@@ -2,13 +2,45 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 from appliance.pipeline.stats import PipelineStats
 from appliance.transport.targets import TargetStats
 
-__all__ = ["ServerStatus", "Status"]
+__all__ = ["Check", "CheckStatus", "Peer", "ServerStatus", "Status", "report"]
+
+CheckStatus = Literal["ok", "warn", "fail"]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One doctor check: its ``name``, ``status``, a one-line ``detail`` and a one-line ``fix``
+    ("" when nothing needs doing)."""
+
+    name: str
+    status: CheckStatus
+    detail: str
+    fix: str = ""
+
+
+def report(checks: Sequence[Check]) -> dict[str, Any]:
+    """The doctor's JSON document: ``{"status": worst, "checks": [{name, status, detail, fix}, ...]}``."""
+    order = {"ok": 0, "warn": 1, "fail": 2}
+    worst = max((c.status for c in checks), key=order.__getitem__, default="ok")
+    return {"status": worst, "checks": [asdict(c) for c in checks]}
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """Another box seen on the network (mDNS): its instance ``name``, IPv4 ``address``, HTTP port,
+    and its TXT record (``version``, ``model``, ``backend``, ``device`` ...)."""
+
+    name: str
+    address: str
+    http_port: int
+    txt: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +82,7 @@ class Status:
     servers: dict[str, ServerStatus] = field(default_factory=dict)
     restarts: int = 0
     fault: str = ""
+    temperature_c: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The ``/api/status`` document."""
@@ -67,6 +100,7 @@ class Status:
             "control": {"messages": control.messages, "errors": control.rejected},
             "pipeline_restarts": self.restarts,
             "last_fault": self.fault,
+            "temperature_c": None if self.temperature_c is None else round(self.temperature_c, 1),
         }
         for key, server in self.servers.items():
             if server.port:
@@ -92,8 +126,11 @@ class Status:
                 "frames_processed": p.frames_processed,
                 "frames_dropped": p.frames_dropped,
                 "errors": p.errors,
+                "prepare_ms": round(p.preprocess_ms, 2),
                 "inference_ms": round(p.inference_ms, 2),
                 "decode_ms": round(p.decode_ms, 3),
+                "send_ms": round(p.send_ms, 3),
+                "seconds_since_frame": round(p.seconds_since_frame, 1),
                 "latency_p50_ms": round(p.latency_p50_ms, 2),
                 "latency_p99_ms": round(p.latency_p99_ms, 2),
             }

@@ -132,6 +132,9 @@ class PipelineRunner:
         # "send" writes these
         self._send = _Counters()
         self.latest: Poses = Poses()
+        # The newest frame and its poses, for the page's camera view: one reference swapped per frame
+        # (nothing is copied or encoded unless someone asks).
+        self.latest_frame: tuple[Frame, Poses] | None = None
         self._times = FrameTimes()
         self._out_times: collections.deque[float] = collections.deque(maxlen=256)
         self._latency: collections.deque[float] = collections.deque(maxlen=512)
@@ -314,6 +317,7 @@ class PipelineRunner:
             self._out_times.append(now)
             self._send.items += 1
             self.latest = poses
+            self.latest_frame = (frame, poses)
 
     # -- stats --------------------------------------------------------------------------------
     def stats(self) -> PipelineStats:

@@ -255,6 +255,7 @@ class DiscoveryComponent:
             await advertiser.async_close()
             return
         self._advertiser = advertiser
+        self.control.register_peers(advertiser.peers)
         self._status = ServerStatus(detail=f"advertised on {', '.join(addresses)}", name=instance)
         self.control.on_change(self._changed)
         self._spawn(self._watch_addresses())

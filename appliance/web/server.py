@@ -9,6 +9,7 @@ documentation UI is served (it would need a CDN, and the box has no internet).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -23,10 +24,13 @@ from appliance import __version__
 from appliance.config.merge import merge_patch
 from appliance.config.models import AppConfig, Format, PresetName, TargetConfig
 from appliance.core.facade import Change, Control
+from appliance.core.status import report
 from appliance.errors import RefusedChange
 from appliance.output.osc import FORMATS
 from appliance.output.osc.presets import PRESETS
 from appliance.output.posejson import poses_to_json
+from appliance.web.camera import CameraView
+from appliance.web.fleet import Fleet
 from appliance.web.security import SecurityMiddleware
 from appliance.web.stream import END_OF_STREAM, PoseStreams, StreamListener
 
@@ -76,6 +80,10 @@ def _unprocessable(exc: ValidationError) -> JSONResponse:
         for err in exc.errors(include_url=False, include_context=False, include_input=False)
     ]
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+def _refused(status: int, loc: list[str | int], msg: str) -> JSONResponse:
+    return JSONResponse({"detail": [{"loc": loc, "msg": msg, "type": "refused"}]}, status_code=status)
 
 
 class _Refused(Exception):
@@ -202,6 +210,41 @@ def create_app(control: Control, streams: PoseStreams | None = None) -> Any:
             return {**current, "targets": [t for i, t in enumerate(current["targets"]) if i != index]}
 
         return change(remove, 200, "targets")
+
+    camera = CameraView(control)
+    fleet = Fleet(control)
+
+    @api.get("/api/health", summary="The doctor's checks: camera, Edge TPU, runtime, models, power, clock, ...")
+    def health() -> dict[str, Any]:
+        return report(control.health())
+
+    @api.get("/api/fleet", summary="The other boxes on the network (mDNS), with their state")
+    async def get_fleet() -> list[dict[str, Any]]:
+        return await fleet.entries()
+
+    @api.get("/api/choices", summary="Sources (cameras found, media files) and installed models to choose from")
+    def choices() -> dict[str, Any]:
+        return control.choices()
+
+    @api.get(
+        "/api/camera.jpg",
+        summary="The newest camera frame as JPEG (at most 640 px wide); needs the token when one is set",
+        responses={200: {"content": {"image/jpeg": {}}}, 401: {}, 404: {}},
+    )
+    def camera_jpg(request: Request) -> Response:
+        config = control.config.http
+        if not config.camera_view:
+            return _refused(404, ["config", "http", "camera_view"], "the camera view is off on this box")
+        if config.token:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {config.token}".encode()):
+                return _refused(401, ["header", "authorization"], "the camera picture needs the access token")
+        got = camera.jpeg()
+        if got is None:
+            return _refused(404, ["pipeline"], "no frame yet (the camera or the pipeline is not running)")
+        data, index, (w, h) = got
+        headers = {"Cache-Control": "no-store", "X-Frame-Index": str(index), "X-Frame-Size": f"{w}x{h}"}
+        return Response(data, media_type="image/jpeg", headers=headers)
 
     @api.get("/api/poses/latest", summary="The newest frame's poses (x, y, score normalised 0..1)")
     def latest() -> dict[str, Any]:

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from appliance.config.store import ConfigStore
 from appliance.core.app import Application
+from appliance.types import Poses
 from appliance.web.server import create_app
 
 JSON = {"Content-Type": "application/json"}
@@ -181,3 +182,25 @@ def test_corrupt_saved_config_starts_in_safe_mode_and_says_so(tmp_path: Path) ->
     finally:
         app.stop()
     assert any(".bad-" in p.name for p in tmp_path.iterdir())
+
+
+def test_the_live_stream_carries_at_most_30_frames_a_second() -> None:
+    """A box at 120 fps hands a page at most 30 frames a second, dropped on the send thread."""
+    import asyncio
+    import time
+
+    from appliance.web.stream import StreamListener
+
+    async def run() -> int:
+        listener = StreamListener(asyncio.get_running_loop())
+        got = 0
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 1.0:
+            listener.on_poses(Poses(frame_index=1))
+            await asyncio.sleep(1 / 120)
+            while not listener.queue.empty():
+                listener.queue.get_nowait()
+                got += 1
+        return got
+
+    assert 25 <= asyncio.run(run()) <= 33  # 30 a second, and one more at each end of the window

@@ -1,19 +1,21 @@
 """The web page in a real browser (Debian's Chromium driven by Playwright) against a real appliance.
 
 The appliance runs as ``posenet-appliance run`` with still images, the HTTP server on loopback.
-A screenshot is kept in ``tests/artifacts/webpage.png``.
+Screenshots at phone and laptop widths are kept in ``tests/artifacts/`` (``webpage-phone.png``,
+``webpage-laptop.png``, ``webpage-settings-error.png``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +47,7 @@ COUNT_LIT_PIXELS = """() => {
 @pytest.fixture
 def appliance(models_dir: Path, images_dir: Path, tmp_path: Path) -> Iterator[str]:
     port = free_tcp_port()
+    (tmp_path / "config.json").write_text(json.dumps({"device_name": "stage-left"}))
     proc = subprocess.Popen(
         appliance_run_args(
             f"images:{images_dir}/face.jpg@8", models_dir / MODEL, tmp_path, http_port=port, target="127.0.0.1:9/bundle"
@@ -62,6 +65,7 @@ def appliance(models_dir: Path, images_dir: Path, tmp_path: Path) -> Iterator[st
         except OSError:
             time.sleep(0.2)
     yield base
+    assert not [p for p in tmp_path.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg")]  # never stored
     proc.terminate()
     _, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err
@@ -72,52 +76,133 @@ def _config(base: str) -> dict:  # type: ignore[type-arg]
         return json.load(r)  # type: ignore[no-any-return]
 
 
-def test_page_shows_skeletons_status_and_changes_targets(appliance: str) -> None:
+PICTURE_DRAWN = """() => {
+    const c = document.getElementById('view');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const colours = new Set();
+    for (let i = 0; i < d.length; i += 4 * 7) colours.add((d[i] >> 3) << 10 | (d[i + 1] >> 3) << 5 | (d[i + 2] >> 3));
+    return colours.size;
+}"""
+
+
+def _chromium() -> object:
     if not Path(CHROMIUM).exists():
         msg = "Debian chromium is not installed (.ci/setup installs it)"
         if os.environ.get("POSENET_REQUIRE_MODELS") == "1":
             pytest.fail(msg)
         pytest.skip(msg)
-    sync_api = pytest.importorskip("playwright.sync_api")
+    return pytest.importorskip("playwright.sync_api")
+
+
+def test_the_view_shows_the_camera_with_skeletons_ids_and_scores(appliance: str) -> None:
+    sync_api: Any = _chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=OFFLINE)
         try:
-            # Playwright's wait_for_function evaluates strings, which the page's own CSP forbids:
-            # this test drives the page, test_the_page_works_under_its_content_security_policy
-            # checks the policy.
-            page = browser.new_page(viewport={"width": 1300, "height": 760}, bypass_csp=True)
+            for name, viewport in (
+                ("phone", {"width": 390, "height": 844}),
+                ("laptop", {"width": 1366, "height": 900}),
+            ):
+                # Playwright evaluates strings, which the page's own CSP forbids: drive with bypass_csp;
+                # test_the_page_works_under_its_content_security_policy checks the policy.
+                page = browser.new_page(viewport=viewport, bypass_csp=True, device_scale_factor=1)
+                page.goto(appliance + "/")
+                sync_api.expect(page.locator("#state")).to_have_text("running", timeout=20000)
+                page.wait_for_function(
+                    "document.getElementById('summary').textContent.includes('4 people')", timeout=20000
+                )
+                # The camera picture is drawn (thousands of colours, not a black canvas with lines) ...
+                page.wait_for_function(PICTURE_DRAWN.replace("return colours.size;", "return colours.size > 2000;"))
+                # ... with the status at a glance in the header.
+                sync_api.expect(page.locator("#g-people")).to_have_text("4")
+                assert float(page.text_content("#g-fps") or "0") > 0
+                sync_api.expect(page.locator("#g-backend")).to_contain_text("cpu")
+                sync_api.expect(page.locator("#health li[data-check=runtime]")).to_contain_text("pose decoder")
+                page.screenshot(path=str(ARTIFACTS / f"webpage-{name}.png"), full_page=True)
+                if name == "phone":  # readable on a phone: nothing wider than the screen
+                    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+                page.close()
+            # Turning the picture off leaves only the skeletons on black.
+            page = browser.new_page(bypass_csp=True)
             page.goto(appliance + "/")
-            page.wait_for_function("document.getElementById('state').textContent === 'running'", timeout=20000)
-            page.wait_for_function("document.getElementById('summary').textContent.includes('4 people')", timeout=20000)
-            # Skeletons were drawn: the canvas is no longer all black.
-            lit = page.evaluate(COUNT_LIT_PIXELS)
-            assert lit > 500
-            assert "cpu" in page.text_content("#status")
+            page.wait_for_function(PICTURE_DRAWN.replace("return colours.size;", "return colours.size > 2000;"))
+            page.uncheck("#show-picture")
+            lit = COUNT_LIT_PIXELS.replace("return n;", "return n / (c.width * c.height) < 0.1;")
+            page.wait_for_function(lit)
+        finally:
+            browser.close()
 
-            # Add a target with the form.
-            page.fill("#t-host", "127.0.0.3")
-            page.fill("#t-port", "7001")
-            page.select_option("#t-format", "arr")
-            page.click("#add-target button[type=submit]")
-            page.wait_for_function("document.getElementById('message').textContent === 'target added'")
-            assert {
-                "host": "127.0.0.3",
-                "port": 7001,
-                "format": "arr",
-                "coords": "pixels",  # the form follows the format's own coordinates
-                "mirror": False,
-                "timetag": "immediate",
-            } in _config(appliance)["targets"]
-            # "Send to this computer" adds the browser's own address.
-            page.fill("#t-port", "7002")
-            page.click("#this-computer")
-            page.wait_for_function("document.getElementById('message').textContent === 'sending to this computer'")
-            assert any(t["host"] == "127.0.0.1" and t["port"] == 7002 for t in _config(appliance)["targets"])
-            # A preset fills in the form: one choice for a p5-poses-osc sketch on this computer.
+
+def test_every_setting_is_on_the_page_changes_persist_and_errors_show_at_the_field(
+    appliance: str, tmp_path: Path
+) -> None:
+    sync_api: Any = _chromium()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=OFFLINE)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 900}, bypass_csp=True)
+            page.goto(appliance + "/")
+            page.wait_for_selector("body[data-ready]", timeout=20000)
+            # Every leaf of the schema has a field (except the token, which has its own form).
+            schema = json.loads(urllib.request.urlopen(appliance + "/api/config/schema", timeout=5).read())
+            wanted = _leaves(schema, schema, "") - {"schema_version", "http.token"}
+            wanted = {w for w in wanted if not w.startswith("targets")}
+            shown = set(page.eval_on_selector_all("#settings [data-path]", "els => els.map(e => e.dataset.path)"))
+            assert wanted <= shown, wanted - shown
+            # The model is chosen from the installed ones, with their family.
+            options = page.eval_on_selector_all("#f-inference-model option", "els => els.map(e => e.textContent)")
+            assert any("movenet" in o for o in options) and any("posenet" in o for o in options)
+            # A setting changed, saved, and there after a reload (and in the saved file).
+            page.fill("#f-device_name", "stage-right")
+            page.locator("#f-device_name").evaluate("e => e.form.requestSubmit()")
+            sync_api.expect(page.locator("#message")).to_have_text("saved")
+            page.reload()
+            page.wait_for_selector("body[data-ready]", timeout=20000)
+            sync_api.expect(page.locator("#name")).to_have_text("stage-right", timeout=10000)
+            sync_api.expect(page.locator("#f-device_name")).to_have_value("stage-right")
+            assert json.loads((tmp_path / "config.json").read_text())["device_name"] == "stage-right"
+            # An invalid value is shown at its field, and nothing changes.
+            page.fill("#f-decoder-max_poses", "50")
+            page.locator("#f-decoder-max_poses").evaluate("e => { e.removeAttribute('max'); e.form.requestSubmit(); }")
+            sync_api.expect(page.locator("#e-decoder-max_poses")).to_contain_text("less than or equal to 20")
+            sync_api.expect(page.locator("#f-decoder-max_poses")).to_have_class("invalid")
+            assert _config(appliance)["decoder"]["max_poses"] == 10
+            page.locator("#f-decoder-max_poses").scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "webpage-settings-error.png"))
+            # Smoothing from the page.
+            page.uncheck("#f-smoothing-enabled")
+            page.fill("#f-smoothing-beta", "6.5")
+            page.locator("#f-smoothing-beta").evaluate("e => e.form.requestSubmit()")
+            sync_api.expect(page.locator("#message")).to_have_text("saved")
+            smoothing = _config(appliance)["smoothing"]
+            assert smoothing["enabled"] is False and smoothing["beta"] == 6.5
+        finally:
+            browser.close()
+
+
+def _leaves(schema: dict[str, Any], node: dict[str, Any], path: str) -> set[str]:
+    if "$ref" in node:
+        node = schema["$defs"][node["$ref"].split("/")[-1]]
+    if node.get("type") == "object" and "properties" in node:
+        return set().union(*(_leaves(schema, v, f"{path}.{k}" if path else k) for k, v in node["properties"].items()))
+    return {path}
+
+
+def test_targets_presets_and_this_computer(appliance: str) -> None:
+    sync_api: Any = _chromium()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=OFFLINE)
+        try:
+            page = browser.new_page(bypass_csp=True)
+            page.goto(appliance + "/")
+            page.wait_for_selector("body[data-ready]", timeout=20000)
+            sync_api.expect(page.locator("#targets tbody tr")).to_have_count(1)
+            # A preset fills in the quick form: one choice for a p5-poses-osc sketch on this computer.
             page.select_option("#t-preset", "p5-poses-osc")
             assert page.input_value("#t-port") == "12000" and page.input_value("#t-coords") == "pixels"
             page.click("#this-computer")
-            page.wait_for_function("document.getElementById('message').textContent === 'sending to this computer'")
+            sync_api.expect(page.locator("#message")).to_have_text("sending to this computer")
             assert {
                 "host": "127.0.0.1",
                 "port": 12000,
@@ -126,37 +211,57 @@ def test_page_shows_skeletons_status_and_changes_targets(appliance: str) -> None
                 "mirror": False,
                 "timetag": "immediate",
             } in _config(appliance)["targets"]
-            # An invalid threshold is refused with the field named, and nothing changes.
-            page.fill("#d-score", "2")
-            page.evaluate("document.getElementById('d-score').removeAttribute('max')")
-            page.click("#save-decoder")
-            page.wait_for_function("document.getElementById('message').classList.contains('error')")
-            assert "decoder.min_pose_score" in page.text_content("#message")
-            assert _config(appliance)["decoder"]["min_pose_score"] == 0.2
-            # Smoothing off and a new beta, saved.
-            page.uncheck("#s-enabled")
-            page.fill("#s-beta", "6")
-            page.click("#save-smoothing")
-            page.wait_for_function("document.getElementById('message').textContent === 'saved'")
-            smoothing = _config(appliance)["smoothing"]
-            assert smoothing["enabled"] is False and smoothing["beta"] == 6
-            # Remove the first target from the table.
-            before = len(_config(appliance)["targets"])
-            page.click("#targets button.remove >> nth=0")
-            page.wait_for_function("document.getElementById('message').textContent === 'target removed'")
-            assert len(_config(appliance)["targets"]) == before - 1
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "webpage.png"), full_page=True)
+            # Edit the table: a new row, a bad port shown at its cell, then fixed and saved.
+            page.click("#add-row")
+            row = page.locator("#targets tbody tr").nth(2)
+            row.locator("[data-path$='.host']").fill("127.0.0.3")
+            row.locator("[data-path$='.port']").fill("0")
+            page.click("#save-targets")
+            sync_api.expect(page.locator("#e-targets-2-port")).to_contain_text("greater than or equal to 1")
+            row.locator("[data-path$='.port']").fill("7001")
+            row.locator("[data-path$='.format']").select_option("arr")
+            page.click("#save-targets")
+            sync_api.expect(page.locator("#message")).to_have_text("targets saved")
+            assert [t["port"] for t in _config(appliance)["targets"]] == [9, 12000, 7001]
+            page.locator("#targets tbody tr").first.locator("button.remove").click()
+            page.click("#save-targets")
+            sync_api.expect(page.locator("#message")).to_have_text("targets saved")
+            assert [t["port"] for t in _config(appliance)["targets"]] == [12000, 7001]
         finally:
             browser.close()
-    assert shutil.which("chromium") or Path(CHROMIUM).exists()
+
+
+def test_the_camera_picture_is_guarded(appliance: str) -> None:
+    """The token protects the picture; http.camera_view turns it off; it is JPEG, small, not cached."""
+    with urllib.request.urlopen(appliance + "/api/camera.jpg", timeout=5) as r:
+        data = r.read()
+        assert r.headers["Content-Type"] == "image/jpeg" and r.headers["Cache-Control"] == "no-store"
+        assert data[:2] == b"\xff\xd8" and r.headers["X-Frame-Size"] == "512x355"
+    _patch(appliance, {"http": {"token": "s3cret"}})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(appliance + "/api/camera.jpg", timeout=5)
+    assert refused.value.code == 401
+    refused.value.close()
+    ok = urllib.request.Request(appliance + "/api/camera.jpg", headers={"Authorization": "Bearer s3cret"})
+    with urllib.request.urlopen(ok, timeout=5) as r:
+        assert r.read()[:2] == b"\xff\xd8"
+    _patch(appliance, {"http": {"camera_view": False}}, "s3cret")
+    with pytest.raises(urllib.error.HTTPError) as off:
+        urllib.request.urlopen(ok, timeout=5)
+    assert off.value.code == 404 and "camera_view" in off.value.read().decode()
+    off.value.close()
+
+
+def _patch(base: str, body: dict[str, Any], token: str = "") -> None:
+    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
+    req = urllib.request.Request(base + "/api/config", data=json.dumps(body).encode(), method="PATCH", headers=headers)
+    with urllib.request.urlopen(req, timeout=5):
+        pass
 
 
 def test_the_page_works_under_its_content_security_policy(appliance: str) -> None:
     """With the policy in force (no framing, nothing from elsewhere), the page runs without a violation."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is not installed (.ci/setup installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api: Any = _chromium()
     with urllib.request.urlopen(appliance + "/", timeout=5) as r:
         assert r.headers["X-Frame-Options"] == "DENY"
         assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
@@ -167,9 +272,10 @@ def test_the_page_works_under_its_content_security_policy(appliance: str) -> Non
             violations: list[str] = []
             page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
             page.goto(appliance + "/")
-            state = page.locator("#state")
-            sync_api.expect(state).to_have_text("running", timeout=20000)
-            sync_api.expect(page.locator("#t-format option")).to_have_count(5)  # choices from the schema
+            sync_api.expect(page.locator("#state")).to_have_text("running", timeout=20000)
+            sync_api.expect(page.locator("#t-format option")).to_have_count(5)  # choices from the server
+            sync_api.expect(page.locator("#health li")).to_have_count(9, timeout=10000)
+            page.wait_for_timeout(1000)  # a few camera pictures drawn
             assert violations == []
             # Another site cannot frame it: Chromium refuses to render it in an iframe.
             page.set_content(f'<iframe id="f" src="{appliance}/"></iframe>')

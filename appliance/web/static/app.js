@@ -1,144 +1,448 @@
-// The appliance's page: live skeletons from /api/poses/stream (server-sent events), status from
-// /api/status, and forms that PATCH /api/config. Coordinates arrive normalised 0..1 as (x, y, score).
-// Choices (the OSC formats...) come from the configuration's JSON schema, never a list kept here.
+// The box's own screen. Live skeletons from /api/poses/stream (server-sent events; keypoints arrive
+// normalised 0..1 as (x, y, score)) drawn over the camera picture (/api/camera.jpg, a few times a
+// second, only while the page is visible); status from /api/status; the doctor's checks from
+// /api/health; the other boxes from /api/fleet. Every setting is built from the configuration's JSON
+// schema (/api/config/schema): no list of fields or choices is kept here, so a new setting appears
+// by itself. Changes are PATCHed; a refused one is shown at its field.
 "use strict";
 const $ = (id) => document.getElementById(id);
 // tfjs connectedPartNames, as keypoint indices (PoseNet order).
 const LIMBS = [[11, 5], [7, 5], [7, 9], [11, 13], [13, 15], [12, 6], [8, 6], [8, 10], [12, 14], [14, 16], [5, 6], [11, 12]];
 const COLOURS = ["#ff5a5a", "#5aff8c", "#5ac8ff", "#ffd25a", "#d27aff", "#ff9a5a"];
-let config = null;
+// Groups of top-level settings, for the eye only: any other setting the schema has gets its own group.
+const GROUPS = [
+  ["General", ["device_name", "source", "inference"]],
+  ["Detection", ["decoder"]],
+  ["People: ids and smoothing", ["tracking", "smoothing"]],
+  ["Network and ports", ["network", "http", "osc_control", "osc"]],
+];
+const SPECIAL = new Set(["schema_version", "targets", "http.token"]);
+let config = null, schema = null, choices = { sources: [], models: [] }, formats = {}, presets = {};
+let picture = null, lastFrame = null;
+
+function el(tag, props = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "dataset") Object.assign(e.dataset, v);
+    else if (k in e) e[k] = v;
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) if (c !== null && c !== undefined) e.append(c);
+  return e;
+}
 
 function message(text, isError) {
   $("message").textContent = text;
   $("message").className = isError ? "error" : "";
 }
 
-async function api(method, path, body) {
-  const opts = { method, headers: {} };
-  if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
+function authHeaders() {
   const token = localStorage.getItem("token");
-  if (token) opts.headers["Authorization"] = "Bearer " + token;
+  return token ? { Authorization: "Bearer " + token } : {};
+}
+
+class ApiError extends Error {
+  constructor(status, detail) {
+    const text = Array.isArray(detail) ? detail.map((d) => `${d.loc.slice(1).join(".")}: ${d.msg}`).join("; ") : String(detail);
+    super(`${status}: ${text}`);
+    this.status = status;
+    this.detail = Array.isArray(detail) ? detail : [];
+  }
+}
+
+async function api(method, path, body) {
+  const opts = { method, headers: authHeaders() };
+  if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
   const r = await fetch(path, opts);
-  if (r.status === 401 && method !== "GET") {
-    // This box has an access token: ask once, keep it in this browser only, and try again.
-    const given = prompt("This box asks for its access token (set by its owner):");
-    if (given) { localStorage.setItem("token", given); return api(method, path, body); }
-  }
+  if (r.status === 401 && method !== "GET" && askToken()) return api(method, path, body);
   const data = await r.json().catch(() => ({}));
-  if (!r.ok) {
-    const detail = Array.isArray(data.detail) ? data.detail.map((d) => `${d.loc.slice(1).join(".")}: ${d.msg}`).join("; ") : (data.detail || r.statusText);
-    throw new Error(`${r.status}: ${detail}`);
-  }
+  if (!r.ok) throw new ApiError(r.status, data.detail || r.statusText);
   return data;
 }
 
+function askToken() {
+  // This box has an access token: ask once, keep it in this browser only.
+  const given = prompt("This box asks for its access token (set by its owner):");
+  if (given) { localStorage.setItem("token", given); return true; }
+  return false;
+}
+
+// -- the view: camera picture and skeletons ---------------------------------------------------------
+async function pollPicture() {
+  const note = $("picture-note");
+  try {
+    if (!$("show-picture").checked) { picture = null; note.textContent = ""; return; }
+    if (document.visibilityState !== "visible") return;
+    const r = await fetch("/api/camera.jpg", { headers: authHeaders(), cache: "no-store" });
+    if (r.ok) {
+      picture = await createImageBitmap(await r.blob());
+      note.textContent = "";
+      if (lastFrame) draw(lastFrame);
+    } else {
+      picture = null;
+      const detail = JSON.stringify((await r.json().catch(() => ({}))).detail || "");
+      note.textContent = detail.includes("camera_view") ? "the camera picture is off on this box (Network and ports › camera view)"
+        : r.status === 401 ? "the camera picture needs this box's access token (Settings › Access)"
+        : "no picture yet";
+    }
+  } catch (e) {
+    note.textContent = "no picture: " + e.message;
+  } finally {
+    setTimeout(pollPicture, 250);
+  }
+}
+
 function draw(frame) {
+  lastFrame = frame;
   const c = $("view"), g = c.getContext("2d");
-  if (frame.width && frame.height) { c.width = 640; c.height = Math.round(640 * frame.height / frame.width); }
-  g.fillStyle = "#000"; g.fillRect(0, 0, c.width, c.height);
+  const aspect = frame.width && frame.height ? frame.height / frame.width : (picture ? picture.height / picture.width : 0.75);
+  const w = 960, h = Math.round(960 * aspect);
+  if (c.width !== w || c.height !== h) { c.width = w; c.height = h; }
+  const mirror = $("mirror-view").checked;
+  g.fillStyle = "#000"; g.fillRect(0, 0, w, h);
+  if (picture) {
+    g.save();
+    if (mirror) { g.translate(w, 0); g.scale(-1, 1); }
+    g.drawImage(picture, 0, 0, w, h);
+    g.restore();
+  }
+  const scores = $("show-scores").checked;
   frame.poses.forEach((pose, i) => {
     const colour = COLOURS[(pose.id >= 0 ? pose.id : i) % COLOURS.length];
-    const kp = pose.keypoints.map(([x, y, s]) => [x * c.width, y * c.height, s]);
-    g.strokeStyle = colour; g.fillStyle = colour; g.lineWidth = 3;
+    const kp = pose.keypoints.map(([x, y, s]) => [(mirror ? 1 - x : x) * w, y * h, s]);
+    g.strokeStyle = colour; g.fillStyle = colour; g.lineWidth = 4;
     for (const [a, b] of LIMBS) {
       if (kp[a][2] < 0.3 || kp[b][2] < 0.3) continue;
       g.beginPath(); g.moveTo(kp[a][0], kp[a][1]); g.lineTo(kp[b][0], kp[b][1]); g.stroke();
     }
-    for (const [x, y, s] of kp) if (s >= 0.3) { g.beginPath(); g.arc(x, y, 4, 0, 2 * Math.PI); g.fill(); }
+    g.font = "13px system-ui, sans-serif";
+    for (const [x, y, s] of kp) {
+      if (s < 0.3) continue;
+      g.globalAlpha = 0.4 + 0.6 * s;
+      g.beginPath(); g.arc(x, y, 5, 0, 2 * Math.PI); g.fill();
+      if (scores) { g.fillStyle = "#fff"; g.fillText(s.toFixed(2), x + 6, y - 4); g.fillStyle = colour; }
+    }
+    g.globalAlpha = 1;
+    const seen = kp.filter((p) => p[2] >= 0.3);
+    if (seen.length) {
+      const top = Math.min(...seen.map((p) => p[1])), left = Math.min(...seen.map((p) => p[0]));
+      const label = `id ${pose.id >= 0 ? pose.id : "–"} · ${pose.score.toFixed(2)}`;
+      g.font = "bold 16px system-ui, sans-serif";
+      const tw = g.measureText(label).width;
+      g.fillStyle = "rgba(0,0,0,.65)"; g.fillRect(left - 2, Math.max(0, top - 26), tw + 8, 20);
+      g.fillStyle = colour; g.fillText(label, left + 2, Math.max(15, top - 11));
+    }
   });
   $("summary").textContent = `frame ${frame.frame}: ${frame.poses.length} ${frame.poses.length === 1 ? "person" : "people"}`;
 }
 
+// -- status, health, fleet ----------------------------------------------------------------------------
+function rows(target, pairs) {
+  target.replaceChildren(...pairs.flatMap(([k, v]) => [el("dt", { textContent: k }), el("dd", { textContent: v === undefined || v === null ? "–" : String(v) })]));
+}
+
 function showStatus(s) {
   $("name").textContent = s.device_name;
+  document.title = `${s.device_name} · PoseNet OSC`;
   const st = $("state");
   st.textContent = s.state;
   st.className = "pill " + (s.state === "running" ? "ok" : s.state === "degraded" ? "bad" : "warn");
   const p = s.pipeline || {};
-  const rows = [["backend", s.backend], ["model", s.model], ["source", s.source],
-    ["fps", p.fps], ["people", p.people], ["inference", p.inference_ms + " ms"],
-    ["latency p50", p.latency_p50_ms + " ms"], ["dropped", p.frames_dropped]];
-  if (s.safe_mode) rows.push(["safe mode", s.safe_mode]);
-  if (s.degraded) rows.push(["problem", s.degraded]);
-  if (s.pipeline_restarts) rows.push(["pipeline restarts", `${s.pipeline_restarts} (last: ${s.last_fault})`]);
-  for (const t of s.targets || []) if (t.errors) rows.push([t.target, `${t.errors} errors: ${t.last_error}`]);
-  $("status").replaceChildren(...rows.flatMap(([k, v]) => {
-    const dt = document.createElement("dt"); dt.textContent = k;
-    const dd = document.createElement("dd"); dd.textContent = v === undefined ? "–" : v;
-    return [dt, dd];
-  }));
+  $("g-fps").textContent = p.fps ?? "–";
+  $("g-people").textContent = p.people ?? "–";
+  $("g-backend").textContent = s.backend;
+  $("g-temp").textContent = s.temperature_c == null ? "no temperature sensor" : `${s.temperature_c} °C`;
+  const pairs = [["backend", s.backend], ["model", s.model], ["source", `${s.source} (${p.source_state ?? "–"})`],
+    ["fps", `${p.fps ?? "–"} out of ${p.input_fps ?? "–"} in`], ["people", p.people],
+    ["prepare", `${p.prepare_ms ?? "–"} ms`], ["inference", `${p.inference_ms ?? "–"} ms`],
+    ["decode", `${p.decode_ms ?? "–"} ms`], ["send", `${p.send_ms ?? "–"} ms`],
+    ["latency p50 / p99", `${p.latency_p50_ms ?? "–"} / ${p.latency_p99_ms ?? "–"} ms`],
+    ["frames in / out / dropped", `${p.frames_in ?? "–"} / ${p.frames_processed ?? "–"} / ${p.frames_dropped ?? "–"}`],
+    ["uptime", `${Math.round(s.uptime_s)} s`], ["version", s.version]];
+  if (s.instance) pairs.push(["mDNS name", s.instance]);
+  if (s.safe_mode) pairs.push(["safe mode", s.safe_mode]);
+  if (s.degraded) pairs.push(["problem", s.degraded]);
+  if (s.pipeline_restarts) pairs.push(["pipeline restarts", `${s.pipeline_restarts} (last: ${s.last_fault})`]);
+  for (const t of s.targets || []) pairs.push([t.target, `${t.state}, ${t.datagrams} sent${t.errors ? `, ${t.errors} errors: ${t.last_error}` : ""}`]);
+  rows($("status"), pairs);
 }
 
-function showConfig(c) {
-  config = c;
-  const body = $("targets").querySelector("tbody");
-  body.replaceChildren(...c.targets.map((t, i) => {
-    const tr = document.createElement("tr");
-    for (const v of [t.host, t.port, t.format, t.coords, t.mirror ? "yes" : "no"]) {
-      const td = document.createElement("td"); td.textContent = v; tr.append(td);
+async function loadHealth() {
+  try {
+    const doc = await api("GET", "/api/health");
+    $("health").replaceChildren(...doc.checks.map((c) => el("li", { className: c.status, dataset: { check: c.name } },
+      el("span", { className: "badge", textContent: c.status }), el("b", { textContent: c.name }),
+      el("span", { className: "detail", textContent: c.detail }),
+      c.fix ? el("span", { className: "fix", textContent: "→ " + c.fix }) : null)));
+  } catch (e) {
+    $("health").replaceChildren(el("li", { className: "muted", textContent: "health unavailable: " + e.message }));
+  }
+}
+
+async function loadFleet() {
+  try {
+    const boxes = await api("GET", "/api/fleet");
+    if (!boxes.length) { $("fleet").replaceChildren(el("li", { className: "muted", textContent: "no other box seen on this network" })); return; }
+    $("fleet").replaceChildren(...boxes.map((b) => el("li", {},
+      el("a", { href: b.url, textContent: b.name }),
+      el("span", { className: "pill " + (b.state === "running" ? "ok" : b.state === "unreachable" ? "bad" : "warn"), textContent: b.state }),
+      el("span", { textContent: b.fps == null ? "" : `${b.fps} fps, ${b.people} people` }),
+      el("span", { className: "muted", textContent: `${b.backend} · ${b.address}` }))));
+  } catch (e) {
+    $("fleet").replaceChildren(el("li", { className: "muted", textContent: "fleet unavailable: " + e.message }));
+  }
+}
+
+// -- settings, from the schema ----------------------------------------------------------------------
+function resolve(prop) {
+  let p = prop;
+  if (p.$ref) p = { ...schema.$defs[p.$ref.split("/").pop()], ...p };
+  if (p.anyOf) p = { ...p.anyOf.find((a) => a.type !== "null"), ...p, nullable: true };
+  return p;
+}
+
+function get(obj, path) { return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj); }
+
+function fieldFor(path, prop, value) {
+  const p = resolve(prop);
+  const id = "f-" + path.replaceAll(".", "-");
+  let input;
+  if (path === "inference.model") {
+    input = el("select", { id });
+    const names = choices.models.map((m) => m.name);
+    if (!names.includes(value)) input.append(el("option", { value, textContent: `${value} (not installed)` }));
+    for (const m of choices.models) {
+      const usable = m.family === "posenet" || m.family === "movenet";
+      input.append(el("option", { value: m.name, disabled: !usable,
+        textContent: `${m.name} — ${usable ? m.family : "not a pose model"}, ${(m.size / 1048576).toFixed(1)} MB${m.edgetpu ? ", Edge TPU" : ""}` }));
     }
-    const td = document.createElement("td"), b = document.createElement("button");
-    b.textContent = "Remove"; b.className = "remove"; b.onclick = () => change(api("DELETE", `/api/targets/${i}`), "target removed");
-    td.append(b); tr.append(td); return tr;
-  }));
-  $("d-score").value = c.decoder.min_pose_score;
-  $("d-max").value = c.decoder.max_poses;
-  $("d-nms").value = c.decoder.nms_radius;
-  $("s-enabled").checked = c.smoothing.enabled;
-  $("s-cutoff").value = c.smoothing.min_cutoff;
-  $("s-beta").value = c.smoothing.beta;
+    input.value = value;
+    input.dataset.kind = "str";
+  } else if (p.enum) {
+    input = el("select", { id }, ...p.enum.map((v) => el("option", { value: v, textContent: v })));
+    input.value = value;
+    input.dataset.kind = typeof p.enum[0] === "number" ? "num" : "str";
+  } else if (p.type === "boolean") {
+    input = el("input", { id, type: "checkbox", checked: !!value });
+    input.dataset.kind = "bool";
+  } else if (p.type === "integer" || p.type === "number") {
+    input = el("input", { id, type: "number", value: value ?? "", step: p.type === "integer" ? "1" : "any" });
+    const min = p.minimum ?? p.exclusiveMinimum, max = p.maximum ?? p.exclusiveMaximum;
+    if (min !== undefined) input.min = min;
+    if (max !== undefined) input.max = max;
+    input.dataset.kind = p.type === "integer" ? "int" : "num";
+  } else if (p.type === "array") {
+    input = el("input", { id, value: (value || []).join(", "), placeholder: "comma-separated" });
+    input.dataset.kind = "list";
+  } else {
+    input = el("input", { id, value: value ?? "" });
+    input.dataset.kind = "str";
+    if (path === "source") input.setAttribute("list", "source-choices");
+  }
+  input.dataset.path = path;
+  const label = el("label", { htmlFor: id, textContent: (p.title || path.split(".").pop()).replace(/_/g, " ") });
+  const field = el("div", { className: "field" }, label, input,
+    p.description ? el("span", { className: "help", textContent: p.description }) : null,
+    el("span", { className: "error", id: "e-" + path.replaceAll(".", "-") }));
+  if (path === "source") {
+    field.append(el("datalist", { id: "source-choices" }, ...choices.sources.map((s) => el("option", { value: s.source, label: s.label }))));
+  }
+  return field;
 }
 
-async function change(promise, done) {
-  try { await promise; message(done, false); showConfig(await api("GET", "/api/config")); }
-  catch (e) { message(e.message, true); }
+function fieldsOf(path, prop, value) {
+  if (SPECIAL.has(path)) return [];
+  const p = resolve(prop);
+  if (p.type === "object" && p.properties) {
+    const inner = Object.entries(p.properties).flatMap(([k, sub]) => fieldsOf(`${path}.${k}`, sub, value?.[k]));
+    if (!inner.length) return [];
+    return [el("fieldset", {}, el("legend", { textContent: p.title || path }), ...inner)];
+  }
+  if (p.const !== undefined) return [];
+  return [fieldFor(path, prop, value)];
+}
+
+function renderSettings() {
+  const props = schema.properties;
+  const seen = new Set(GROUPS.flatMap(([, keys]) => keys));
+  const groups = [...GROUPS, ["Other", Object.keys(props).filter((k) => !seen.has(k) && !SPECIAL.has(k))]];
+  const forms = groups.filter(([, keys]) => keys.length).map(([title, keys]) => {
+    const form = el("form", { className: "settings", dataset: { keys: keys.join(" ") } },
+      el("h3", { textContent: title }), ...keys.flatMap((k) => fieldsOf(k, props[k], config[k])),
+      el("div", { className: "row" }, el("button", { type: "submit", textContent: `Save ${title.toLowerCase()}` })));
+    form.onsubmit = (e) => { e.preventDefault(); saveForm(form); };
+    return form;
+  });
+  $("settings").replaceChildren(...forms, accessForm());
+}
+
+function accessForm() {
+  const form = el("form", { className: "settings", id: "access" },
+    el("h3", { textContent: "Access" }),
+    el("p", { className: "muted", id: "token-state", textContent: config.http.token_set
+      ? "An access token is set: every change needs it (this browser keeps it once given)."
+      : "No access token: anyone on this network can change this box." }),
+    el("div", { className: "field" }, el("label", { htmlFor: "token-new", textContent: "new token" }),
+      el("input", { id: "token-new", type: "password", autocomplete: "new-password", dataset: { path: "http.token" } }),
+      el("span", { className: "error", id: "e-http-token" })),
+    el("div", { className: "row" }, el("button", { type: "submit", id: "token-set", textContent: "Set token" }),
+      el("button", { type: "button", id: "token-clear", textContent: "Clear token" })));
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    const value = $("token-new").value;
+    if (await change(api("PATCH", "/api/config", { http: { token: value } }), "token set", form)) localStorage.setItem("token", value);
+  };
+  form.querySelector("#token-clear").onclick = async () => {
+    if (await change(api("PATCH", "/api/config", { http: { token: "" } }), "token cleared", form)) localStorage.removeItem("token");
+  };
+  return form;
+}
+
+function valueOf(input) {
+  const v = input.value;
+  switch (input.dataset.kind) {
+    case "bool": return input.checked;
+    case "int": return v === "" ? null : Number.isInteger(Number(v)) ? Number(v) : v;
+    case "num": return v === "" ? null : Number.isNaN(Number(v)) ? v : Number(v);
+    case "list": return v.split(",").map((s) => s.trim()).filter(Boolean);
+    default: return v;
+  }
+}
+
+function collect(root) {
+  const out = {};
+  for (const input of root.querySelectorAll("[data-path]")) {
+    if (input.dataset.path === "http.token") continue;
+    const keys = input.dataset.path.split(".");
+    let o = out;
+    for (const k of keys.slice(0, -1)) o = o[k] = o[k] || {};
+    o[keys.at(-1)] = valueOf(input);
+  }
+  return out;
+}
+
+function clearErrors(root) {
+  for (const e of root.querySelectorAll(".invalid")) e.classList.remove("invalid");
+  for (const e of root.querySelectorAll(".error")) e.textContent = "";
+}
+
+function showErrors(err, root) {
+  let shown = 0;
+  for (const d of err.detail || []) {
+    const path = d.loc.slice(1).join(".");
+    const input = root.querySelector(`[data-path="${CSS.escape(path)}"]`);
+    if (!input) continue;
+    input.classList.add("invalid");
+    const where = $("e-" + path.replaceAll(".", "-"));
+    if (where) where.textContent = d.msg;
+    if (!shown++) input.focus();
+  }
+}
+
+async function change(promise, done, root) {
+  if (root) clearErrors(root);
+  try {
+    await promise;
+    message(done, false);
+    config = await api("GET", "/api/config");
+    return true;
+  } catch (e) {
+    message(e.message, true);
+    if (root && e instanceof ApiError) showErrors(e, root);
+    return false;
+  }
+}
+
+async function saveForm(form) {
+  if (await change(api("PATCH", "/api/config", collect(form)), "saved", form)) {
+    renderTargets();
+    loadChoices().then(renderSettings).catch(() => {});
+  }
+}
+
+// -- targets --------------------------------------------------------------------------------------
+function targetRow(t, i) {
+  const cell = (name, input) => { input.dataset.path = `targets.${i}.${name}`; return el("td", {}, input, el("span", { className: "error", id: `e-targets-${i}-${name}` })); };
+  const select = (options, value) => { const s = el("select", {}, ...options.map((o) => el("option", { value: o, textContent: o }))); s.value = value; s.dataset.kind = "str"; return s; };
+  const host = el("input", { value: t.host, placeholder: "host or IP", size: 14, ariaLabel: "host" }); host.dataset.kind = "str";
+  const port = el("input", { type: "number", min: 1, max: 65535, value: t.port, ariaLabel: "port" }); port.dataset.kind = "int";
+  const mirror = el("input", { type: "checkbox", checked: t.mirror, ariaLabel: "mirror" }); mirror.dataset.kind = "bool";
+  const remove = el("button", { type: "button", className: "remove", textContent: "Remove" });
+  const tr = el("tr", {}, cell("host", host), cell("port", port), cell("format", select(Object.keys(formats), t.format)),
+    cell("coords", select(["pixels", "normalized"], t.coords)), cell("mirror", mirror),
+    cell("timetag", select(["immediate", "capture"], t.timetag)), el("td", {}, remove));
+  remove.onclick = () => { tr.remove(); message("removed: Save targets to keep it so", false); };
+  return tr;
+}
+
+function renderTargets(list) {
+  const targets = list || config.targets;
+  $("targets").querySelector("tbody").replaceChildren(...targets.map(targetRow));
+}
+
+function tableTargets() {
+  return [...$("targets").querySelectorAll("tbody tr")].map((tr) => {
+    const t = {};
+    for (const input of tr.querySelectorAll("[data-path]")) t[input.dataset.path.split(".").pop()] = valueOf(input);
+    return t;
+  });
+}
+
+function renumber() {
+  $("targets").querySelectorAll("tbody tr").forEach((tr, i) => tr.querySelectorAll("[data-path]").forEach((input) => {
+    const name = input.dataset.path.split(".").pop();
+    input.dataset.path = `targets.${i}.${name}`;
+    input.nextSibling.id = `e-targets-${i}-${name}`;
+  }));
 }
 
 async function loadChoices() {
-  const formats = await api("GET", "/api/formats");
+  choices = await api("GET", "/api/choices");
+}
+
+async function init() {
+  [schema, formats, presets, config] = await Promise.all([api("GET", "/api/config/schema"), api("GET", "/api/formats"),
+    api("GET", "/api/presets"), api("GET", "/api/config")]);
+  await loadChoices().catch(() => {});
   for (const f of Object.keys(formats)) $("t-format").append(new Option(f, f));
-  // Each format's own coordinates unless changed: pixels for the ones imitating pixel tools.
-  const followFormat = () => {
-    $("tc-format-label").textContent = $("t-format").value;
-    $("t-coords").value = formats[$("t-format").value].coords;
-  };
+  for (const [name, p] of Object.entries(presets)) $("t-preset").append(new Option(`${name}: ${p.description}`, name));
+  const followFormat = () => { $("t-coords").value = formats[$("t-format").value].coords; };
   $("t-format").onchange = followFormat;
   followFormat();
-  const presets = await api("GET", "/api/presets");
-  for (const [name, p] of Object.entries(presets)) $("t-preset").append(new Option(`${name}: ${p.description}`, name));
-  // A preset fills in the form (format, coordinates, port); anything can still be changed before adding.
   $("t-preset").onchange = () => {
     const p = presets[$("t-preset").value];
     if (!p) return;
-    $("t-format").value = p.format; followFormat(); $("t-coords").value = p.coords;
-    if (p.port) { $("t-port").value = p.port; $("tc-port-label").textContent = p.port; }
+    $("t-format").value = p.format; $("t-coords").value = p.coords;
+    if (p.port) $("t-port").value = p.port;
   };
+  $("add-row").onclick = () => {
+    const tbody = $("targets").querySelector("tbody");
+    tbody.append(targetRow({ host: "", port: 9000, format: "individual", coords: "pixels", mirror: false, timetag: "immediate" }, tbody.children.length));
+  };
+  $("save-targets").onclick = async () => {
+    renumber();
+    if (await change(api("PATCH", "/api/config", { targets: tableTargets() }), "targets saved", $("targets-card"))) renderTargets();
+  };
+  $("this-computer").onclick = async () => {
+    const body = { port: Number($("t-port").value), format: $("t-format").value, coords: $("t-coords").value };
+    if (await change(api("POST", "/api/targets/this-computer", body), "sending to this computer", $("targets-card"))) renderTargets();
+  };
+  renderSettings();
+  renderTargets();
+  document.body.dataset.ready = "1"; // everything drawn and wired (tests wait for it)
 }
 
-function init() {
-  loadChoices().catch((e) => message(e.message, true));
-  $("add-target").onsubmit = (e) => {
-    e.preventDefault();
-    change(api("POST", "/api/targets", { host: $("t-host").value, port: Number($("t-port").value),
-      format: $("t-format").value, coords: $("t-coords").value, mirror: $("t-mirror").checked }), "target added");
-  };
-  $("this-computer").onclick = () => change(api("POST", "/api/targets/this-computer",
-    { port: Number($("t-port").value), format: $("t-format").value, coords: $("t-coords").value }), "sending to this computer");
-  $("t-port").oninput = () => { $("tc-port-label").textContent = $("t-port").value; };
-  $("decoder").onsubmit = (e) => {
-    e.preventDefault();
-    change(api("PATCH", "/api/config", { decoder: { min_pose_score: Number($("d-score").value),
-      max_poses: Number($("d-max").value), nms_radius: Number($("d-nms").value) } }), "saved");
-  };
-  $("smoothing").onsubmit = (e) => {
-    e.preventDefault();
-    change(api("PATCH", "/api/config", { smoothing: { enabled: $("s-enabled").checked,
-      min_cutoff: Number($("s-cutoff").value), beta: Number($("s-beta").value) } }), "saved");
-  };
-  api("GET", "/api/config").then(showConfig).catch((e) => message(e.message, true));
-  const poll = () => api("GET", "/api/status").then(showStatus).catch(() => {});
+function start() {
+  init().catch((e) => message(e.message, true));
+  const poll = () => api("GET", "/api/status").then(showStatus).catch(() => { $("state").textContent = "unreachable"; $("state").className = "pill bad"; });
   poll(); setInterval(poll, 1000);
+  loadHealth(); setInterval(loadHealth, 30000);
+  $("recheck").onclick = loadHealth;
+  loadFleet(); setInterval(loadFleet, 5000);
+  for (const id of ["mirror-view", "show-scores", "show-picture"]) $(id).onchange = () => lastFrame && draw(lastFrame);
+  pollPicture();
   const events = new EventSource("/api/poses/stream");
   events.onmessage = (e) => draw(JSON.parse(e.data));
 }
-init();
+
+start();
