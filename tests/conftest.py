@@ -141,3 +141,19 @@ def appliance_run_args(
         "--quiet",
         *extra,
     ]
+
+
+def wait_http(port: int, timeout: float = 60.0, host: str = "127.0.0.1") -> None:
+    """Until the appliance on ``port`` answers ``GET /api/status`` (a started service)."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{host}:{port}/api/status", timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

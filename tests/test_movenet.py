@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from appliance.capture.images import load_image
 from appliance.errors import ModelError
@@ -21,7 +20,7 @@ from appliance.models.movenet import crop_region
 from appliance.pose.geometry import InputTransform
 from appliance.pose.params import DecoderConfig
 from appliance.pose.preprocess import transform_image
-from appliance.pose.scenes import skeleton
+from appliance.pose.scenes import far_away, skeleton
 from appliance.types import KEYPOINT_NAMES
 
 LIGHTNING = "movenet_single_pose_lightning_ptq.tflite"
@@ -111,12 +110,9 @@ def test_the_crop_follows_the_person() -> None:
 def test_cropping_gains_accuracy_on_a_distant_performer(model, images_dir: Path) -> None:  # type: ignore[no-untyped-def]
     """The squatter shrunk to a quarter in a 1600x1200 frame: with the crop, the keypoints land closer
     to where the full-size photo puts them."""
-    photo = Image.open(images_dir / "squat.bmp").convert("RGB")
-    truth = PoseEngine(model, DecoderConfig(crop_to_person=False)).process(np.asarray(photo))
-    small = photo.resize((photo.width // 4, photo.height // 4), Image.Resampling.LANCZOS)
-    frame = Image.new("RGB", (1600, 1200), (235, 235, 235))
-    frame.paste(small, (700, 600))
-    image = np.asarray(frame)
+    photo = load_image(str(images_dir / "squat.bmp"))
+    truth = PoseEngine(model, DecoderConfig(crop_to_person=False)).process(photo)
+    image = far_away(photo)  # a quarter of the size, top-left at (700, 600)
     expected = truth.keypoints[0, :, :2] / 4 + np.array([700, 600], np.float32)
     confident = truth.keypoints[0, :, 2] >= 0.5
 

@@ -15,9 +15,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parser", "median_time"]
+__all__ = ["add_parser", "data_args", "median_time"]
 
 SIZES = ("353_481", "481_641", "721_1281")
+
+
+def data_args(parser: Any) -> Any:
+    """The options every benchmark takes: where the test photos and the models are."""
+    parser.add_argument("--images", default="../shared/images", help="folder of test photos")
+    parser.add_argument("--models-dir", help="models folder (default: $POSENET_MODELS_DIR)")
+    return parser
 
 
 def median_time(fn: Callable[[], object], repeat: int, warmup: int = 3) -> float:
@@ -618,8 +625,7 @@ def add_parser(sub: Any) -> None:
     bench = sub.add_parser("bench", help="print performance numbers (not a test)")
     bsub = bench.add_subparsers(dest="bench", required=True, parser_class=type(bench))
     eng = bsub.add_parser("engine", help="invoke() and decode time per model size and image")
-    eng.add_argument("--images", default="../shared/images", help="folder of test photos")
-    eng.add_argument("--models-dir", help="models folder (default: $POSENET_MODELS_DIR)")
+    data_args(eng)
     eng.add_argument("--sizes", nargs="+", default=list(SIZES), choices=SIZES)
     eng.add_argument("--families", nargs="+", default=["_16", ""], help='"_16" (test_data) and/or "" (project-posenet)')
     eng.add_argument("--repeat", type=int, default=200)
@@ -628,8 +634,7 @@ def add_parser(sub: Any) -> None:
     eng.set_defaults(func=cmd_engine)
 
     pipe = bsub.add_parser("pipeline", help="pipeline throughput, latency, OSC encode+send cost")
-    pipe.add_argument("--images", default="../shared/images", help="folder of test photos")
-    pipe.add_argument("--models-dir", help="models folder (default: $POSENET_MODELS_DIR)")
+    data_args(pipe)
     pipe.add_argument("--model", default="posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite")
     pipe.add_argument("--seconds", type=float, default=4.0, help="length of each timed run")
     pipe.add_argument("--repeat", type=int, default=3)
@@ -637,8 +642,7 @@ def add_parser(sub: Any) -> None:
     pipe.set_defaults(func=cmd_pipeline)
 
     foot = bsub.add_parser("footprint", help="steady RSS and start-to-first-datagram of run, per decoder")
-    foot.add_argument("--images", default="../shared/images", help="folder of test photos")
-    foot.add_argument("--models-dir", help="models folder (default: $POSENET_MODELS_DIR)")
+    data_args(foot)
     foot.add_argument("--model", default="posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite")
     foot.add_argument("--repeat", type=int, default=3)
     foot.add_argument("--settle", type=float, default=8.0, help="seconds of streaming before RSS is read")
@@ -647,8 +651,7 @@ def add_parser(sub: Any) -> None:
 
     soak = bsub.add_parser("soak", help="the real service under faults in a loop for N minutes")
     soak.add_argument("--minutes", type=float, default=30.0)
-    soak.add_argument("--images", default="../shared/images", help="folder of test photos")
-    soak.add_argument("--models-dir", help="models folder (default: $POSENET_MODELS_DIR)")
+    data_args(soak)
     soak.add_argument("--model", default="posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite")
     soak.add_argument("--failpoints", default=SOAK_FAILPOINTS, help="POSENET_FAILPOINTS for the service")
     soak.set_defaults(func=cmd_soak)

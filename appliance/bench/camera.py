@@ -137,9 +137,10 @@ def cmd_camera(args: argparse.Namespace) -> int:
 
 def add_parser(bsub: Any) -> None:
     """Register ``bench camera``."""
+    from appliance.bench import data_args
+
     cam = bsub.add_parser("camera", help="pipeline fps with and without a viewer of the camera picture")
-    cam.add_argument("--images", default="../shared/images", help="folder of test photos")
-    cam.add_argument("--models-dir", help="models folder (default: $POSENET_MODELS_DIR)")
+    data_args(cam)
     cam.add_argument("--model", default="posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite")
     cam.add_argument("--fps", type=float, default=200.0, help="how fast frames are offered (faster than processed)")
     cam.add_argument("--seconds", type=float, default=6.0, help="length of each phase")

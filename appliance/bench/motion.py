@@ -311,14 +311,10 @@ def cmd_movenet(args: argparse.Namespace) -> int:
     print(f"  PoseNet 481x641, test_image.bmp: {len(worst)} poses, max {max(worst):.4f} normalised (tolerance 0.04)")
 
     print("\ncropping around the person (a distant performer: squat.bmp at 1/4 size in a 1600x1200 frame):")
-    from PIL import Image
+    from appliance.pose.scenes import far_away
 
-    photo = Image.fromarray(squat)
     truth = PoseEngine(model, DecoderConfig(crop_to_person=False)).process(squat)
-    small = photo.resize((photo.width // 4, photo.height // 4), Image.Resampling.LANCZOS)
-    frame = Image.new("RGB", (1600, 1200), (235, 235, 235))
-    frame.paste(small, (700, 600))
-    image = np.asarray(frame)
+    image = far_away(squat)
     expected = truth.keypoints[0, :, :2] / 4 + np.array([700, 600], np.float32)
     confident = truth.keypoints[0, :, 2] >= 0.5
     for crop in (False, True):
@@ -337,10 +333,11 @@ def cmd_movenet(args: argparse.Namespace) -> int:
 
 def add_parsers(bsub: Any) -> None:
     """Register ``bench smoothing``, ``bench ids`` and ``bench movenet``."""
+    from appliance.bench import data_args
+
     sm = bsub.add_parser("smoothing", help="jitter of a still person and lag behind a moving one, on vs off")
-    sm.add_argument("--images", default="../shared/images", help="folder of test photos")
+    data_args(sm)
     sm.add_argument("--image", default="squat.bmp")
-    sm.add_argument("--models-dir", help="models folder (default: $POSENET_MODELS_DIR)")
     sm.add_argument("--model", default=POSENET)
     sm.add_argument("--frames", type=int, default=90, help=f"frames per sequence (more than {STAND + 40})")
     sm.add_argument("--noise", type=float, default=6.0, help="Gaussian pixel noise sigma (0..255)")
@@ -353,8 +350,7 @@ def add_parsers(bsub: Any) -> None:
     sm.set_defaults(func=cmd_smoothing)
 
     ids = bsub.add_parser("ids", help="id switches on crossing and occlusion sequences; blackout events")
-    ids.add_argument("--images", default="../shared/images", help="folder of test photos")
-    ids.add_argument("--models-dir", help="models folder (default: $POSENET_MODELS_DIR)")
+    data_args(ids)
     ids.add_argument("--model", default=POSENET)
     ids.add_argument("--noise", type=float, default=2.0, help="keypoint noise (source pixels)")
     ids.add_argument("--threads", type=int, default=2)
@@ -362,8 +358,7 @@ def add_parsers(bsub: Any) -> None:
     ids.set_defaults(func=cmd_ids)
 
     mv = bsub.add_parser("movenet", help="MoveNet vs PoseNet: invoke time, agreement with Google's references")
-    mv.add_argument("--images", default="../shared/images", help="folder of test photos")
-    mv.add_argument("--models-dir", help="models folder (default: $POSENET_MODELS_DIR)")
+    data_args(mv)
     mv.add_argument("--repeat", type=int, default=50)
     mv.add_argument("--threads", type=int, default=2)
     mv.set_defaults(func=cmd_movenet)

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from appliance.types import NUM_KEYPOINTS, Poses
 
-__all__ = ["Walker", "scene", "skeleton"]
+__all__ = ["Walker", "far_away", "scene", "skeleton"]
 
 #: A standing person 200 px tall, centred on the hips' midpoint: (x, y) offsets in PoseNet order.
 _TEMPLATE = np.array(
@@ -88,3 +88,18 @@ def scene(
         )
         truth.append([shown[i][0].true_id for i in order])
     return out, truth
+
+
+def far_away(
+    image: NDArray[np.uint8], factor: int = 4, canvas: tuple[int, int] = (1600, 1200), at: tuple[int, int] = (700, 600)
+) -> NDArray[np.uint8]:
+    """A distant performer: ``image`` ((H, W, 3) uint8 RGB) shrunk by ``factor`` and pasted with its
+    top-left corner at ``at`` ((x, y) pixels) of a light grey ``canvas`` ((width, height)). A point
+    (x, y) of ``image`` lands at (x / factor + at[0], y / factor + at[1])."""
+    from PIL import Image
+
+    photo = Image.fromarray(image)
+    small = photo.resize((photo.width // factor, photo.height // factor), Image.Resampling.LANCZOS)
+    frame = Image.new("RGB", canvas, (235, 235, 235))
+    frame.paste(small, at)
+    return np.asarray(frame)

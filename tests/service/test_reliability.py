@@ -33,7 +33,7 @@ from appliance.service.watchdog import making_progress
 from appliance.transport.targets import TargetSet
 from appliance.transport.udp import TargetSpec
 from appliance.types import Frame
-from tests.conftest import appliance_run_args, free_tcp_port, free_udp_port
+from tests.conftest import appliance_run_args, free_tcp_port, free_udp_port, wait_http
 from tests.output.test_formats import sample_poses
 
 MODEL = "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite"
@@ -240,13 +240,7 @@ def test_concurrent_changes_all_stick(models_dir: Path, images_dir: Path, tmp_pa
     )
     base = f"http://127.0.0.1:{http}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                _status(http)
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_http(http)
         codes: list[int] = []
 
         def post(i: int) -> None:
@@ -331,13 +325,7 @@ def test_the_service_comes_back_on_the_last_good_settings(models_dir: Path, imag
     (tmp_path / "config.good.json").write_text(json.dumps({"device_name": "before"}))
     proc = subprocess.Popen(args, stderr=subprocess.DEVNULL, env=env)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                _status(http)
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_http(http)
         req = urllib.request.Request(
             f"http://127.0.0.1:{http}/api/config",
             data=b'{"device_name": "after"}',
