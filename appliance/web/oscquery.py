@@ -44,6 +44,7 @@ from appliance.output.osc.wire import parse_message, split_packet
 from appliance.sysinfo import machine_id
 from appliance.types import KEYPOINT_NAMES, Poses
 from appliance.web.security import SecurityMiddleware
+from appliance.web.stream import StreamListener
 
 __all__ = ["ATTRIBUTES", "build_namespace", "create_oscquery_app", "frame_messages"]
 
@@ -185,29 +186,31 @@ def _name(control: Control) -> str:
     return f"{control.config.device_name} ({machine_id()})"
 
 
-class _Listener:
-    """One LISTEN client: the paths it wants, fed each frame's poses through a small queue."""
+class _Listener(StreamListener):
+    """One LISTEN client: the page's stream listener (newest frames win) at every frame, fed only
+    while it listens to some path."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        super().__init__(loop, max_fps=float("inf"))
         self.paths: set[str] = set()
-        self.queue: asyncio.Queue[Poses] = asyncio.Queue(maxsize=2)
 
     def on_poses(self, poses: Poses) -> None:
         """On the "send" thread: hand the frame to the loop, never wait."""
         if self.paths:
-            self.loop.call_soon_threadsafe(self._offer, poses)
-
-    def _offer(self, poses: Poses) -> None:
-        if self.queue.full():
-            self.queue.get_nowait()
-        self.queue.put_nowait(poses)
+            super().on_poses(poses)
 
 
 def create_oscquery_app(control: Control) -> Any:
     """The OSCQuery app: read-only HTTP and LISTEN over WebSocket, behind the same Host check as the
     HTTP API (a page on another site cannot read it through DNS rebinding)."""
     listeners: set[_Listener] = set()
+    encoded: list[tuple[Poses, dict[str, list[bytes]]]] = []  # the newest frame's messages, for every listener
+
+    def messages_of(poses: Poses) -> dict[str, list[bytes]]:
+        """``frame_messages`` once per frame however many clients listen (all on the event loop)."""
+        if not encoded or encoded[0][0] is not poses:
+            encoded[:] = [(poses, frame_messages(control, poses))]
+        return encoded[0][1]
 
     async def handle(request: Request) -> Response:
         query = request.url.query
@@ -272,7 +275,7 @@ def create_oscquery_app(control: Control) -> Any:
         while True:
             poses = await listener.queue.get()
             wanted = set(listener.paths)
-            for address, messages in frame_messages(control, poses).items():
+            for address, messages in messages_of(poses).items():
                 if address in wanted:
                     for message in messages:
                         await websocket.send_bytes(message)

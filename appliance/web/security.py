@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["BODY_SECONDS", "MAX_BODY", "SECURITY_HEADERS", "SecurityMiddleware"]
+__all__ = ["BODY_SECONDS", "MAX_BODY", "SECURITY_HEADERS", "SecurityMiddleware", "bearer_ok"]
 
 MAX_BODY = 64 * 1024
 #: Seconds a request body may take to arrive (a slow body would hold a connection forever).
@@ -48,6 +48,11 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def bearer_ok(authorization: str, token: str) -> bool:
+    """Whether an ``Authorization`` header value carries ``token`` (compared in constant time)."""
+    return hmac.compare_digest(authorization.encode(), f"Bearer {token}".encode())
 
 
 def _host_name(host_header: str) -> str:
@@ -114,11 +119,9 @@ class SecurityMiddleware:
                 await _reply(send, 403, "origin", f"cross-origin request from {origin} refused")
                 return
             token = self.token()
-            if token:
-                given = headers.get("authorization", "")
-                if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                    await _reply(send, 401, "authorization", "missing or wrong access token")
-                    return
+            if token and not bearer_ok(headers.get("authorization", ""), token):
+                await _reply(send, 401, "authorization", "missing or wrong access token")
+                return
             ctype = headers.get("content-type", "").split(";")[0].strip().lower()
             length = headers.get("content-length")
             has_body = (length is not None and length != "0") or "transfer-encoding" in headers

@@ -9,7 +9,6 @@ documentation UI is served (it would need a CDN, and the box has no internet).
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -31,7 +30,7 @@ from appliance.output.osc.presets import PRESETS
 from appliance.output.posejson import poses_to_json
 from appliance.web.camera import CameraView
 from appliance.web.fleet import Fleet
-from appliance.web.security import SecurityMiddleware
+from appliance.web.security import SecurityMiddleware, bearer_ok
 from appliance.web.stream import END_OF_STREAM, PoseStreams, StreamListener
 
 __all__ = ["create_app"]
@@ -235,10 +234,8 @@ def create_app(control: Control, streams: PoseStreams | None = None) -> Any:
         config = control.config.http
         if not config.camera_view:
             return _refused(404, ["config", "http", "camera_view"], "the camera view is off on this box")
-        if config.token:
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {config.token}".encode()):
-                return _refused(401, ["header", "authorization"], "the camera picture needs the access token")
+        if config.token and not bearer_ok(request.headers.get("authorization", ""), config.token):
+            return _refused(401, ["header", "authorization"], "the camera picture needs the access token")
         got = camera.jpeg()
         if got is None:
             return _refused(404, ["pipeline"], "no frame yet (the camera or the pipeline is not running)")
