@@ -21,6 +21,7 @@ __all__ = [
     "Frame",
     "Keypoint",
     "Poses",
+    "confident_xy",
 ]
 
 
@@ -171,3 +172,12 @@ class Poses:
             out[:, :, 0] /= w
             out[:, :, 1] /= h
         return out
+
+
+def confident_xy(kp: NDArray[np.float32], min_score: float) -> NDArray[np.float32]:
+    """The (x, y) of one pose's keypoints ((17, 3) = (x, y, score)) scoring at least ``min_score``;
+    all 17 when fewer than two do (a box or a size needs two points). The person's extent, for
+    their bounding box, their size and their scale."""
+    ok = kp[:, 2] >= min_score
+    out: NDArray[np.float32] = kp[ok, :2] if ok.sum() >= 2 else kp[:, :2]
+    return out

@@ -267,31 +267,40 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
+def service_argv(args: argparse.Namespace, state: str, port: int, fps: float, standin_ms: float) -> list[str]:
+    """The real service on face.jpg at ``fps``, bundles to ``port`` on loopback, HTTP on a free loopback
+    port, no control port, OSCQuery or mDNS: ``run`` on the CPU, or with ``standin_ms`` the same with a
+    backend replaying the model's outputs every that many ms (``bench footprint-run``)."""
+    import os
+    import sys
+
+    model = Path(args.models_dir or os.environ.get("POSENET_MODELS_DIR", ".")) / args.model
+    image = Path(args.images).resolve() / "face.jpg"
+    argv = [sys.executable, "-m", "appliance"]
+    if standin_ms:
+        argv += ["bench", "footprint-run", "--standin-ms", str(standin_ms), "--model", str(model)]
+        argv += ["--image", str(image), "--port", str(port), "--state-dir", state, "--fps", str(fps)]
+    else:
+        argv += ["run", "--source", f"images:{image}@{fps:g}", "--model", str(model), "--state-dir", state]
+        argv += ["--target", f"127.0.0.1:{port}/bundle", "--http-bind", "127.0.0.1", "--http-port", "0"]
+        argv += ["--control-port", "0", "--oscquery-port", "0", "--no-discovery", "--quiet"]
+        argv += ["--threads", str(args.threads), "--backend", "cpu"]
+    return argv
+
+
 def _footprint_once(args: argparse.Namespace, decoder: str, standin_ms: float) -> tuple[float, float]:
     """(seconds from start to the first datagram, steady RSS in MB) of one real ``run`` process."""
     import os
     import socket
     import subprocess
-    import sys
     import tempfile
 
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.bind(("127.0.0.1", 0))
     rx.settimeout(120)
-    model = Path(args.models_dir or os.environ.get("POSENET_MODELS_DIR", ".")) / args.model
-    image = Path(args.images).resolve() / "face.jpg"
     env = {**os.environ, "POSENET_DECODER": decoder}
-    port = rx.getsockname()[1]
     with tempfile.TemporaryDirectory() as state:
-        argv = [sys.executable, "-m", "appliance"]
-        if standin_ms:
-            argv += ["bench", "footprint-run", "--standin-ms", str(standin_ms), "--model", str(model)]
-            argv += ["--image", str(image), "--port", str(port), "--state-dir", state]
-        else:
-            argv += ["run", "--source", f"images:{image}@15", "--model", str(model), "--state-dir", state]
-            argv += ["--target", f"127.0.0.1:{port}/bundle", "--http-bind", "127.0.0.1", "--http-port", "0"]
-            argv += ["--control-port", "0", "--oscquery-port", "0", "--no-discovery", "--quiet"]
-            argv += ["--threads", str(args.threads), "--backend", "cpu"]
+        argv = service_argv(args, state, rx.getsockname()[1], 15.0, standin_ms)
         t0 = time.monotonic()
         proc = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL)
         try:

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 __all__ = ["add_parser"]
@@ -75,18 +72,9 @@ def _phase(base: str, seconds: float, watch: str) -> tuple[float, dict[str, int]
 
 
 def _start(args: argparse.Namespace, state: str, standin_ms: float) -> tuple[subprocess.Popen[str], str]:
-    model = Path(args.models_dir or os.environ.get("POSENET_MODELS_DIR", ".")) / args.model
-    image = Path(args.images).resolve() / "face.jpg"
-    argv = [sys.executable, "-m", "appliance"]
-    if standin_ms:
-        argv += ["bench", "footprint-run", "--standin-ms", str(standin_ms), "--model", str(model)]
-        argv += ["--image", str(image), "--port", "9", "--state-dir", state, "--fps", str(args.fps)]
-    else:
-        argv += ["run", "--source", f"images:{image}@{args.fps:g}", "--model", str(model), "--state-dir", state]
-        argv += ["--target", "127.0.0.1:9/bundle", "--http-bind", "127.0.0.1", "--http-port", "0"]
-        argv += ["--control-port", "0", "--oscquery-port", "0", "--no-discovery", "--quiet"]
-        argv += ["--threads", str(args.threads), "--backend", "cpu"]
-    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    from appliance.bench import service_argv
+
+    proc = subprocess.Popen(service_argv(args, state, 9, args.fps, standin_ms), stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     deadline = time.monotonic() + 120
     for line in proc.stderr:

@@ -80,10 +80,8 @@ def _camera(config: AppConfig, live: Status | None, f: Facts) -> Check:
         spec = parse_source(config.source)
     except ConfigError as exc:
         return Check("camera", "fail", f"the source setting is not valid: {exc}", "set a source on the page")
-    frames = _frames(live)
     if spec.type in ("images", "video", "synthetic"):
-        what = f"source is {spec.type} ({config.source}): no camera needed"
-        return Check("camera", frames[0] if frames else "ok", what + (f"; {frames[1]}" if frames else ""), _fix(frames))
+        return _found(f"source is {spec.type} ({config.source}): no camera needed", live)
     if spec.type == "v4l2":
         devices = sysinfo.v4l2_devices(f.root)
         names = ", ".join(f"{d} ({n})" for d, n in devices) or "none"
@@ -91,10 +89,7 @@ def _camera(config: AppConfig, live: Status | None, f: Facts) -> Check:
         if not (f.root / wanted.lstrip("/")).exists():
             detail = f"{wanted} is absent; video devices: {names}"
             return Check("camera", "fail", detail, "plug the USB camera in, or choose another")
-        detail = f"{wanted} present; video devices: {names}"
-        if frames:
-            return Check("camera", frames[0], f"{detail}; {frames[1]}", _fix(frames))
-        return Check("camera", "ok", detail)
+        return _found(f"{wanted} present; video devices: {names}", live)
     cameras = (f.cameras or _libcamera_cameras)()
     if cameras is None:
         return Check(
@@ -110,10 +105,7 @@ def _camera(config: AppConfig, live: Status | None, f: Facts) -> Check:
             "libcamera finds no camera",
             "check the ribbon cable (contacts, direction) and camera_auto_detect=1 in /boot/firmware/config.txt",
         )
-    detail = f"libcamera: {', '.join(cameras)}"
-    if frames:
-        return Check("camera", frames[0], f"{detail}; {frames[1]}", _fix(frames))
-    return Check("camera", "ok", detail)
+    return _found(f"libcamera: {', '.join(cameras)}", live)
 
 
 def _libcamera_cameras() -> list[str] | None:
@@ -133,10 +125,15 @@ def _frames(live: Status | None) -> tuple[CheckStatus, str] | None:
     return "ok", f"frames arriving at {p.fps:.1f} fps"
 
 
-def _fix(frames: tuple[CheckStatus, str] | None) -> str:
-    if frames and frames[0] != "ok":
-        return "see the status for the source's error; the service retries by itself"
-    return ""
+def _found(detail: str, live: Status | None) -> Check:
+    """A camera (or a file source) that is there: ok, unless the running service says its frames
+    are not arriving."""
+    frames = _frames(live)
+    if frames is None:
+        return Check("camera", "ok", detail)
+    status, said = frames
+    fix = "" if status == "ok" else "see the status for the source's error; the service retries by itself"
+    return Check("camera", status, f"{detail}; {said}", fix)
 
 
 def _edgetpu(config: AppConfig, models: Path, live: Status | None, f: Facts) -> Check:

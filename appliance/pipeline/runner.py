@@ -131,9 +131,8 @@ class PipelineRunner:
         self.heartbeat = time.monotonic()
         # "send" writes these
         self._send = _Counters()
-        self.latest: Poses = Poses()
-        # The newest frame and its poses, for the page's camera view: one reference swapped per frame
-        # (nothing is copied or encoded unless someone asks).
+        # The newest frame and its poses (the page's camera view, ``latest``): one reference swapped
+        # per frame (nothing is copied or encoded unless someone asks).
         self.latest_frame: tuple[Frame, Poses] | None = None
         self._times = FrameTimes()
         self._out_times: collections.deque[float] = collections.deque(maxlen=256)
@@ -316,8 +315,13 @@ class PipelineRunner:
             self._latency.append(now - poses.t_capture)
             self._out_times.append(now)
             self._send.items += 1
-            self.latest = poses
             self.latest_frame = (frame, poses)
+
+    @property
+    def latest(self) -> Poses:
+        """The newest frame's poses (none before the first frame)."""
+        latest = self.latest_frame
+        return latest[1] if latest is not None else Poses()
 
     # -- stats --------------------------------------------------------------------------------
     def stats(self) -> PipelineStats:

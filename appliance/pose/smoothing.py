@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from appliance.pose.params import SmoothingConfig
-from appliance.types import NUM_KEYPOINTS, Poses
+from appliance.types import NUM_KEYPOINTS, Poses, confident_xy
 
 __all__ = ["OneEuro", "Smoother", "alpha"]
 
@@ -57,7 +57,7 @@ class OneEuro:
         """One pose (17, 3) = (x, y, score) in source pixels, smoothed (a new array)."""
         raw = kp[:, :2].astype(np.float64)
         ok = kp[:, 2] >= cfg.min_keypoint_score
-        height = _height(kp, ok)
+        height = _height(kp, cfg.min_keypoint_score)
         self.scale = height if self.scale == 0.0 else 0.8 * self.scale + 0.2 * height
         dt = t - self.t
         go = ok & self.live & (dt > 0.0) & (dt <= MAX_GAP)  # continue: seen within MAX_GAP
@@ -77,8 +77,8 @@ class OneEuro:
         return out
 
 
-def _height(kp: NDArray[np.float32], ok: NDArray[np.bool_]) -> float:
-    pts = kp[ok, :2] if ok.sum() >= 2 else kp[:, :2]
+def _height(kp: NDArray[np.float32], min_score: float) -> float:
+    pts = confident_xy(kp, min_score)
     span = pts.max(axis=0) - pts.min(axis=0)
     return max(float(span.max()), MIN_SCALE)
 

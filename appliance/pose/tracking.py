@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from appliance.pose.params import TrackingConfig
-from appliance.types import Poses
+from appliance.types import Poses, confident_xy
 
 __all__ = ["COCO_SIGMAS", "Tracker", "oks"]
 
@@ -45,8 +45,7 @@ MAX_PREDICT = 0.5
 
 def _area(kp: NDArray[np.float32]) -> float:
     """Bounding-box area (source pixels squared) of one pose's confident keypoints (17, 3)."""
-    ok = kp[:, 2] >= MIN_KEYPOINT_SCORE
-    pts = kp[ok, :2] if ok.sum() >= 2 else kp[:, :2]
+    pts = confident_xy(kp, MIN_KEYPOINT_SCORE)
     span = pts.max(axis=0) - pts.min(axis=0)
     return max(float(span[0] * span[1]), MIN_AREA)
 

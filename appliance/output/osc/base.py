@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from appliance.output.osc.wire import IMMEDIATELY, frame_timetag
-from appliance.types import Poses
+from appliance.types import Poses, confident_xy
 
 __all__ = [
     "KEYPOINTS_XYS",
@@ -147,9 +147,8 @@ def person_boxes(kp: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[
     boxes = np.zeros((n, 4), np.float32)
     centres = np.zeros((n, 2), np.float32)
     for i in range(n):
-        ok = kp[i, :, 2] >= BOX_MIN_SCORE
-        pts = kp[i, ok, :2] if ok.sum() >= 2 else kp[i, :, :2]
+        pts = confident_xy(kp[i], BOX_MIN_SCORE)
         boxes[i, :2], boxes[i, 2:] = pts.min(axis=0), pts.max(axis=0)
-        torso = [k for k in _TORSO if ok[k]]
+        torso = [k for k in _TORSO if kp[i, k, 2] >= BOX_MIN_SCORE]
         centres[i] = kp[i, torso, :2].mean(axis=0) if torso else pts.mean(axis=0)
     return boxes, centres
