@@ -128,46 +128,21 @@ def test_cropping_gains_accuracy_on_a_distant_performer(model, images_dir: Path)
 
 
 def test_run_streams_movenet_poses_in_every_format(models_dir: Path, images_dir: Path, tmp_path: Path) -> None:
-    from pythonosc.osc_bundle import OscBundle
-    from pythonosc.osc_message import OscMessage
-
     from appliance.output.osc import FORMAT_NAMES
-    from tests.peers.conftest import run_appliance
-    from tests.peers.test_receivers import Sink
+    from tests.peers.conftest import run_into_sinks
 
-    sinks = {fmt: Sink() for fmt in FORMAT_NAMES}
-    try:
-        run = run_appliance(
-            models_dir,
-            images_dir,
-            [f"127.0.0.1:{s.port}/{fmt}" for fmt, s in sinks.items()],
-            3.0,
-            tmp_path / "state",
-            image="squat.bmp",
-            model=LIGHTNING,
-        )
-    finally:
-        for s in sinks.values():
-            s.close()
+    run, sinks = run_into_sinks(
+        FORMAT_NAMES, models_dir, images_dir, 3.0, tmp_path / "state", image="squat.bmp", model=LIGHTNING
+    )
     assert run.returncode == 0, run.stderr
 
-    def messages(fmt: str) -> list[OscMessage]:
-        out = []
-        for d in sinks[fmt].got:
-            if d.startswith(b"#bundle"):
-                b = OscBundle(d)
-                out += [OscMessage(b.content(i).dgram) for i in range(b.num_contents)]
-            else:
-                out.append(OscMessage(d))
-        return out
-
-    assert ["/poses/amount", 1] in [[m.address, *m.params] for m in messages("individual")]
-    assert any(m.address == "/poses/0/leftKnee" and m.params[1] > 100 for m in messages("individual"))
-    assert any(m.address == "/poses/0/nose" for m in messages("individual-bundle"))
-    wek = [m for m in messages("wekinator") if any(m.params)]
+    assert ["/poses/amount", 1] in [[m.address, *m.params] for m in sinks["individual"].messages()]
+    assert any(m.address == "/poses/0/leftKnee" and m.params[1] > 100 for m in sinks["individual"].messages())
+    assert any(m.address == "/poses/0/nose" for m in sinks["individual-bundle"].messages())
+    wek = [m for m in sinks["wekinator"].messages() if any(m.params)]
     assert wek and len(wek[-1].params) == 51
-    arr = [m.params for m in messages("arr") if m.params[2] == 1]
+    arr = [m.params for m in sinks["arr"].messages() if m.params[2] == 1]
     assert arr and arr[-1][:2] == [500, 610] and len(arr[-1]) == 3 + 52
-    bundle = messages("bundle")
+    bundle = sinks["bundle"].messages()
     assert [m.params[0] for m in bundle if m.address == "/posenet/person/enter"] == [0]  # once
     assert any(m.address == "/posenet/person/box" for m in bundle)

@@ -11,13 +11,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.discovery.boxes import box_command
+
 ROOT = Path(__file__).resolve().parents[2]
-MODEL = "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite"
 AVAHI_CONF = """[server]
 host-name=peer-b
 use-ipv4=yes
@@ -43,11 +43,7 @@ def test_avahi_browse_resolves_all_three_services(models_dir: Path, images_dir: 
     (tmp_path / "avahi.conf").write_text(AVAHI_CONF)
     (tmp_path / "dbus").mkdir()
     bus = f"unix:path={tmp_path}/dbus/system_bus_socket"
-    run = (
-        f"{sys.executable} -m appliance run --source 'images:{images_dir}/face.jpg@5' --model {models_dir / MODEL} "
-        f"--state-dir {tmp_path / 'state'} --http-bind 127.0.0.1 --http-port 18080 --control-port 19001 "
-        f"--oscquery-port 18081 --interface 127.0.0.1 --target 127.0.0.1:9/individual --quiet"
-    )
+    run = box_command(models_dir, images_dir, tmp_path / "state", target="127.0.0.1:9/individual")
     script = "\n".join(
         [
             "set -e",

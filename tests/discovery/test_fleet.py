@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.discovery.boxes import box_command
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-MODEL = "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite"
 CHROMIUM = os.environ.get("POSENET_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
@@ -29,12 +30,8 @@ def test_each_box_lists_the_other(models_dir: Path, images_dir: Path, tmp_path: 
         state = tmp_path / name
         state.mkdir()
         (state / "config.json").write_text(json.dumps({"device_name": name}))
-        return (
-            f"{py} -m appliance run --source 'images:{images_dir}/face.jpg@5' --model {models_dir / MODEL} "
-            f"--state-dir {state} --http-bind 127.0.0.1 --http-port {http} --control-port {control} "
-            f"--oscquery-port {oscquery} --interface 127.0.0.1 --target 127.0.0.1:9/bundle --quiet "
-            f"> {tmp_path / name}.log 2>&1 &"
-        )
+        box = box_command(models_dir, images_dir, state, http=http, control=control, oscquery=oscquery)
+        return f"{box} > {tmp_path / name}.log 2>&1 &"
 
     browser = [CHROMIUM, str(ARTIFACTS / "fleet.png")] if Path(CHROMIUM).exists() else []
     ARTIFACTS.mkdir(exist_ok=True)

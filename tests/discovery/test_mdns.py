@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.discovery.boxes import box_command
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-MODEL = "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite"
 
 CHECK_OSCQUERY = r"""
 import json, sys, urllib.request, urllib.error
@@ -54,12 +55,8 @@ def test_two_boxes_are_found_with_txt_records_and_oscquery(models_dir: Path, ima
     py = sys.executable
 
     def appliance(name: str, http: int, control: int, oscquery: int) -> str:
-        return (
-            f"{py} -m appliance run --source 'images:{images_dir}/face.jpg@5' --model {models_dir / MODEL} "
-            f"--state-dir {tmp_path / name} --http-bind 127.0.0.1 --http-port {http} --control-port {control} "
-            f"--oscquery-port {oscquery} --interface 127.0.0.1 --target 127.0.0.1:9/bundle --quiet "
-            f"> {tmp_path / name}.log 2>&1 &"
-        )
+        box = box_command(models_dir, images_dir, tmp_path / name, http=http, control=control, oscquery=oscquery)
+        return f"{box} > {tmp_path / name}.log 2>&1 &"
 
     script = "\n".join(
         [
@@ -149,9 +146,8 @@ def test_a_patch_finds_subscribes_and_receives_without_an_address(
         [
             "set -e",
             "ip link set lo up",
-            f"{py} -m appliance run --source 'images:{images_dir}/face.jpg@10' --model {models_dir / MODEL} "
-            f"--state-dir {tmp_path / 'state'} --http-bind 127.0.0.1 --http-port 18080 --control-port 19001 "
-            f"--oscquery-port 18081 --interface 127.0.0.1 --target 127.0.0.1:9/arr --quiet > {tmp_path}/box.log 2>&1 &",
+            box_command(models_dir, images_dir, tmp_path / "state", fps=10, target="127.0.0.1:9/arr")
+            + f" > {tmp_path}/box.log 2>&1 &",
             "BOX=$!",
             f"{py} {HERE / 'zeroconf_patch.py'} 127.0.0.1 40 > {tmp_path}/patch.json",
             "kill -TERM $BOX; wait $BOX",
@@ -193,11 +189,7 @@ def test_a_change_just_before_shutdown_is_not_announced_after_the_goodbyes(
 ) -> None:
     """Three times: a change, then SIGTERM at once. The last word on each service is its goodbye."""
     py = sys.executable
-    box = (
-        f"{py} -m appliance run --source 'images:{images_dir}/face.jpg@5' --model {models_dir / MODEL} "
-        f"--state-dir {tmp_path / 'state'} --http-bind 127.0.0.1 --http-port 18080 --control-port 19001 "
-        f"--oscquery-port 18081 --interface 127.0.0.1 --target 127.0.0.1:9/bundle --quiet >> {tmp_path}/box.log 2>&1 &"
-    )
+    box = box_command(models_dir, images_dir, tmp_path / "state") + f" >> {tmp_path}/box.log 2>&1 &"
     poke = tmp_path / "poke.py"
     poke.write_text(POKE)
     rounds = []

@@ -8,11 +8,8 @@ import glob
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -22,7 +19,7 @@ from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 
 from tests.conftest import free_udp_port
-from tests.peers.conftest import run_appliance, wait_udp_bound
+from tests.peers.conftest import run_appliance, run_into_sinks, wait_udp_bound
 
 HERE = Path(__file__).resolve().parent
 OSCP5_BUFFER = 1536  # oscP5's default datagram buffer: anything bigger kills its receive thread
@@ -43,51 +40,12 @@ def six_people(images_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return folder
 
 
-class Sink:
-    """A receiver that keeps every datagram it gets (and its size)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.got: list[bytes] = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="sink", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                self.got.append(self.sock.recv(65536))
-            except TimeoutError:
-                continue
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(5)
-        self.sock.close()
-
-
 @pytest.mark.parametrize(("image", "people"), [("test_couple.jpg", 2), ("six.jpg", 6)])
 def test_an_oscp5_sized_receiver_gets_every_format_whole(
     models_dir: Path, images_dir: Path, six_people: Path, tmp_path: Path, image: str, people: int
 ) -> None:
-    sinks = {fmt: Sink() for fmt in FORMATS}
     folder = six_people if image == "six.jpg" else images_dir
-    try:
-        run = run_appliance(
-            models_dir,
-            folder,
-            [f"127.0.0.1:{s.port}/{fmt}" for fmt, s in sinks.items()],
-            3.0,
-            tmp_path / "state",
-            image=image,
-        )
-        time.sleep(0.3)
-    finally:
-        for s in sinks.values():
-            s.close()
+    run, sinks = run_into_sinks(FORMATS, models_dir, folder, 3.0, tmp_path / "state", image=image)
     assert run.returncode == 0, run.stderr
     for fmt, sink in sinks.items():
         assert sink.got, fmt

@@ -7,11 +7,8 @@ import shutil
 from pathlib import Path
 
 from PIL import Image
-from pythonosc.osc_bundle import OscBundle
-from pythonosc.osc_message import OscMessage
 
-from tests.peers.conftest import run_appliance
-from tests.peers.test_receivers import Sink
+from tests.peers.conftest import run_into_sinks
 
 
 def test_a_short_blackout_sends_nothing_and_a_long_one_a_leave_and_a_new_enter(
@@ -29,27 +26,17 @@ def test_a_short_blackout_sends_nothing_and_a_long_one_a_leave_and_a_new_enter(
             shutil.copyfile(images_dir / "face.jpg" if what == "face" else black, frames / f"{n:04d}.jpg")
             n += 1
     black.unlink()
-    sink = Sink()
-    try:
-        run = run_appliance(
-            models_dir,
-            frames,
-            [f"127.0.0.1:{sink.port}/bundle"],
-            9.0,
-            tmp_path / "state",
-            source=f"images:{frames}/*.jpg@10,once",
-        )
-    finally:
-        sink.close()
+    run, sinks = run_into_sinks(
+        ["bundle"], models_dir, frames, 9.0, tmp_path / "state", source=f"images:{frames}/*.jpg@10,once"
+    )
     assert run.returncode == 0, run.stderr
     events: list[tuple[str, int, int]] = []  # (event, id, frame number)
-    for d in sink.got:
-        b = OscBundle(d)
-        frame = OscMessage(b.content(0).dgram).params[0]
-        for i in range(1, b.num_contents):
-            m = OscMessage(b.content(i).dgram)
-            if m.address in ("/posenet/person/enter", "/posenet/person/leave"):
-                events.append((m.address.rsplit("/", 1)[1], m.params[0], frame))
+    frame = -1
+    for m in sinks["bundle"].messages():
+        if m.address == "/posenet/frame":
+            frame = m.params[0]
+        elif m.address in ("/posenet/person/enter", "/posenet/person/leave"):
+            events.append((m.address.rsplit("/", 1)[1], m.params[0], frame))
     enters = [(i, f) for e, i, f in events if e == "enter"]
     leaves = [(i, f) for e, i, f in events if e == "leave"]
     # Four people enter once; the 3-frame blackout (frames 16-18) sends nothing; the 2 s one
