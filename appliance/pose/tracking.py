@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from appliance.pose.params import TrackingConfig
 from appliance.types import Poses, confident_xy
 
-__all__ = ["COCO_SIGMAS", "Tracker", "oks"]
+__all__ = ["COCO_SIGMAS", "Tracker", "oks", "oks_matrix"]
 
 #: COCO's per-keypoint standard deviations (PoseNet / COCO keypoint order), the OKS falloff.
 COCO_SIGMAS = np.array(
@@ -57,14 +57,22 @@ def _centre(kp: NDArray[np.float32]) -> NDArray[np.float32]:
     return out
 
 
+def oks_matrix(a: NDArray[np.float32], b: NDArray[np.float32], areas: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Object keypoint similarity (0..1) of every pose of ``a`` (n, 17, 3) with every pose of ``b``
+    (m, 17, 3), (x, y, score) in source pixels, over the keypoints confident in both, at the scale
+    ``areas`` (m,) of ``b``'s poses (pixels squared): (n, m); 0 where no keypoint is confident in both."""
+    both = (a[:, None, :, 2] >= MIN_KEYPOINT_SCORE) & (b[None, :, :, 2] >= MIN_KEYPOINT_SCORE)
+    d2 = ((a[:, None, :, :2] - b[None, :, :, :2]) ** 2).sum(axis=3)
+    e = np.exp(-d2 / (2 * areas[None, :, None] * _K2))
+    counts = both.sum(axis=2)
+    out: NDArray[np.float64] = np.where(counts > 0, (e * both).sum(axis=2) / np.maximum(counts, 1), 0.0)
+    return out
+
+
 def oks(a: NDArray[np.float32], b: NDArray[np.float32], area: float) -> float:
     """Object keypoint similarity (0..1) of two poses (17, 3) = (x, y, score) in source pixels,
     over the keypoints confident in both, at scale ``area`` (pixels squared); 0 if none are."""
-    both = (a[:, 2] >= MIN_KEYPOINT_SCORE) & (b[:, 2] >= MIN_KEYPOINT_SCORE)
-    if not both.any():
-        return 0.0
-    d2 = ((a[:, :2] - b[:, :2]) ** 2).sum(axis=1)
-    return float(np.exp(-d2[both] / (2 * area * _K2[both])).mean())
+    return float(oks_matrix(a[None], b[None], np.array([area]))[0, 0])
 
 
 @dataclass(slots=True)
@@ -156,9 +164,9 @@ class Tracker:
 
     def _match(self, kps: NDArray[np.float32], t: float, least: float) -> dict[int, int]:
         """detection index -> known person index, greedily by OKS against predicted keypoints."""
-        predicted = [p.predicted(t) for p in self._people]
-        areas = [_area(p.keypoints) for p in self._people]
-        sim = np.array([[oks(kp, pred, area) for pred, area in zip(predicted, areas, strict=True)] for kp in kps])
+        predicted = np.stack([p.predicted(t) for p in self._people])
+        areas = np.array([_area(p.keypoints) for p in self._people])
+        sim = oks_matrix(kps, predicted, areas)
         out: dict[int, int] = {}
         taken: set[int] = set()
         for flat in np.argsort(-sim, axis=None):
