@@ -39,7 +39,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from appliance.control.messages import CONTROL_METHODS, SAVED_SETTINGS
 from appliance.core.facade import Control
 from appliance.output.osc import FORMAT_NAMES, FORMATS, OscAddress, OutputOptions
-from appliance.output.osc.base import Coords
+from appliance.output.osc.base import Coords, typetags
 from appliance.output.osc.wire import parse_message, split_packet
 from appliance.sysinfo import machine_id
 from appliance.types import KEYPOINT_NAMES, Poses
@@ -156,11 +156,11 @@ def build_namespace(control: Control) -> dict[str, Any]:
                 args = sent.get(path)
                 if args is not None and address.repeat:  # variable length: this frame's people
                     kinds += list(address.repeat) * ((len(args) - len(kinds)) // len(address.repeat))
-                typetags = "".join("f" if k in ("score", "x", "y") else "i" for k in kinds)
-                node = {"FULL_PATH": path, "ACCESS": 1, "DESCRIPTION": f"{description} ({name})", "TYPE": typetags}
+                tags = typetags(kinds)
+                node = {"FULL_PATH": path, "ACCESS": 1, "DESCRIPTION": f"{description} ({name})", "TYPE": tags}
                 # Zeros until a frame has them (before the first frame, or for people not in view):
                 # python-oscquery refuses a readable method without a VALUE.
-                node["VALUE"] = _values(args, typetags) if args is not None else [0] * len(typetags)
+                node["VALUE"] = _values(args, tags) if args is not None else [0] * len(tags)
                 ranges = [_range(k, coords, size, max_people) for k in kinds]
                 if any(r is not None for r in ranges):
                     node["RANGE"] = ranges

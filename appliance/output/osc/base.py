@@ -3,7 +3,7 @@ declaration a format module makes of itself (``OscFormat`` with its ``OscAddress
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,6 +25,7 @@ __all__ = [
     "TimeTag",
     "output_keypoints",
     "person_boxes",
+    "typetags",
 ]
 
 Coords = Literal["pixels", "normalized"]
@@ -82,18 +83,10 @@ class OscAddress:
     description: str
     repeat: tuple[ArgKind, ...] = ()
 
-    @property
-    def typetags(self) -> str:
-        """OSC type tags of the fixed arguments (``i`` for counts and indices, ``f`` otherwise)."""
-        return _tags(self.args)
 
-    @property
-    def repeat_typetags(self) -> str:
-        """OSC type tags of one repeated group ("" for fixed-length messages)."""
-        return _tags(self.repeat)
-
-
-def _tags(kinds: tuple[ArgKind, ...]) -> str:
+def typetags(kinds: Sequence[ArgKind]) -> str:
+    """OSC type tags of arguments of these kinds (``i`` for counts, indices, ids, frames, sizes and
+    times, ``f`` for scores and coordinates)."""
     return "".join("i" if k in _INT_KINDS else "f" for k in kinds)
 
 
