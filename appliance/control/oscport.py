@@ -54,7 +54,7 @@ from appliance.core.status import ServerStatus
 from appliance.errors import ConfigError
 from appliance.log import LogOnce
 from appliance.output.osc import FORMATS
-from appliance.output.osc.presets import PRESETS
+from appliance.output.osc.presets import PRESETS, resolve
 from appliance.output.osc.wire import message, parse_packet
 from appliance.transport.udp import TargetSpec
 
@@ -277,12 +277,10 @@ class ControlProtocol(asyncio.DatagramProtocol):
         if len(args) > 2:
             raise _Refused("expected [port [format or preset]]")
         name = _str(args, 1) if len(args) > 1 else "individual"
-        preset = PRESETS.get(name)
-        fmt = preset.format if preset is not None else name
-        if fmt not in FORMATS:
+        fmt, coords, own_port = resolve(name)
+        if coords is None:
             raise _Refused(f"unknown format {name!r}; one of {', '.join([*FORMATS, *PRESETS])}")
-        coords = preset.coords if preset is not None else FORMATS[fmt].default_coords
-        fallback = preset.port if preset is not None and preset.port else addr[1]
+        fallback = own_port or addr[1]
         port = _int(args, 0, fallback) if args and args[0] is not None else fallback
         if not 1 <= port <= 65535:
             raise _Refused(f"port {port} is out of range 1..65535")

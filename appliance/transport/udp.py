@@ -21,7 +21,7 @@ from appliance.errors import ConfigError
 from appliance.log import LogOnce
 from appliance.output.osc.base import MAX_DATAGRAM, Coords, OutputOptions, TimeTag
 from appliance.output.osc.formats import FORMATS
-from appliance.output.osc.presets import PRESETS
+from appliance.output.osc.presets import PRESETS, resolve
 
 __all__ = ["BROADCAST_HOST", "TargetCounters", "TargetSpec", "UdpTarget", "parse_target"]
 
@@ -79,15 +79,11 @@ def parse_target(
     Raises:
         ConfigError: not host:port, port not a number or out of range, unknown format.
     """
-    spec, _, fmt = text.strip().partition("/")
-    fmt = fmt or default_format
-    preset = PRESETS.get(fmt)
-    if preset is not None:
-        fmt, coords = preset.format, coords or preset.coords
-        if preset.port is not None and spec and (spec.endswith("]") or ":" not in spec):
-            return TargetSpec(spec.strip("[]"), preset.port, fmt, coords, mirror)
-    elif fmt in FORMATS:
-        coords = coords or FORMATS[fmt].default_coords
+    spec, _, name = text.strip().partition("/")
+    fmt, own_coords, own_port = resolve(name or default_format)
+    coords = coords or own_coords
+    if own_port is not None and spec and (spec.endswith("]") or ":" not in spec):
+        return TargetSpec(spec.strip("[]"), own_port, fmt, coords or "normalized", mirror)
     if spec.startswith("["):
         host, sep, port_s = spec[1:].partition("]:")
     else:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from appliance.output.osc.base import Coords
 
-__all__ = ["PRESETS", "Preset"]
+__all__ = ["PRESETS", "Preset", "resolve"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +31,15 @@ PRESETS: dict[str, Preset] = {
     "poseosc": Preset("arr", "pixels", None, "PoseOSC / VisionOSC patches: /poses/arr in camera pixels"),
     "wekinator": Preset("wekinator", "normalized", 6448, "Wekinator: 51 inputs, 0..1, on its port 6448"),
 }
+
+
+def resolve(name: str) -> tuple[str, Coords | None, int | None]:
+    """A format or preset name -> (format, coordinates, port): a preset's own; a format's default
+    coordinates and no port; an unknown name as it is with neither (the caller refuses it)."""
+    from appliance.output.osc import FORMATS
+
+    preset = PRESETS.get(name)
+    if preset is not None:
+        return preset.format, preset.coords, preset.port
+    known = FORMATS.get(name)
+    return name, known.default_coords if known is not None else None, None
