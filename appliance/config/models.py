@@ -135,16 +135,21 @@ class HttpConfig(StrictModel):
     token: str = Field(
         "",
         max_length=256,
-        description="Access token: when set, every change (HTTP and OSC control port) must carry it. "
-        "Write-only: no answer ever shows it.",
+        description="Access token of the box's owner: every change from another computer must carry it (a box "
+        "without one accepts changes only from itself). At least 12 characters. Write-only: no answer shows it.",
     )
     allowed_hosts: list[str] = Field(
         default_factory=list, max_length=32, description="Extra Host header names accepted (DNS rebinding guard)."
     )
     camera_view: bool = Field(
-        True,
-        description="Show the camera picture on the page (GET /api/camera.jpg; it needs the token when one is "
-        "set). Off: the picture is never served. It is never stored either way.",
+        False,
+        description="Serve the camera picture (GET /api/camera.jpg) to the owner only (the token, or the box "
+        "itself). Off by default (privacy by default): the picture is never served. It is never stored either way.",
+    )
+    poses_need_token: bool = Field(
+        False,
+        description="Put the live poses (/api/poses/*) and OSCQuery's values and LISTEN behind the token. Off: they "
+        "are public, as the poses the box broadcasts are.",
     )
 
     @field_validator("bind")
@@ -179,6 +184,19 @@ class OscControlConfig(StrictModel):
         60, ge=10, le=3600, description="How long a subscription made over the control port lasts unless renewed."
     )
     subnets_only: bool = Field(True, description="Accept control-port subscriptions only from the box's own subnets.")
+    subscribe_key: str = Field(
+        "",
+        max_length=256,
+        description="When set, a patch subscribing over the control port must give this key (its last argument) "
+        "instead of nothing; revocable, and never the access token. Write-only: no answer shows it.",
+    )
+
+    @field_validator("subscribe_key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        if (v and not v.isprintable()) or v != v.strip() or " " in v:
+            raise ValueError("printable characters only, without spaces")
+        return v
 
 
 class OscConfig(StrictModel):

@@ -56,20 +56,23 @@ def config_view(config: AppConfig) -> dict[str, Any]:
     left out and ``http.token_set`` says whether one is set."""
     doc = config.model_dump(mode="json")
     doc["http"]["token_set"] = bool(doc["http"].pop("token"))
+    doc["osc_control"]["subscribe_key_set"] = bool(doc["osc_control"].pop("subscribe_key"))
     return doc
 
 
 def _as_input(current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    """A client's whole configuration as input: the read-only ``http.token_set`` is dropped, and a
-    missing ``http.token`` keeps the current one (what GET showed can be PUT back unchanged)."""
+    """A client's whole configuration as input: the read-only ``http.token_set`` and
+    ``osc_control.subscribe_key_set`` are dropped, and a missing ``http.token`` or
+    ``osc_control.subscribe_key`` keeps the current one (what GET showed can be PUT back unchanged)."""
     data = dict(body)
-    http = data.get("http")
-    if isinstance(http, dict):
-        http = {k: v for k, v in http.items() if k != "token_set"}
-        http.setdefault("token", current["http"]["token"])
-        data["http"] = http
-    elif "http" not in data:
-        data["http"] = {"token": current["http"]["token"]}
+    for section, secret in (("http", "token"), ("osc_control", "subscribe_key")):
+        part = data.get(section)
+        if isinstance(part, dict):
+            part = {k: v for k, v in part.items() if k != f"{secret}_set"}
+            part.setdefault(secret, current[section][secret])
+            data[section] = part
+        elif section not in data:
+            data[section] = {secret: current[section][secret]}
     return data
 
 
@@ -153,7 +156,8 @@ def create_app(control: Control, streams: PoseStreams | None = None) -> Any:
 
     @api.patch("/api/config", summary="Change part of the configuration (JSON merge patch)")
     def patch_config(patch: dict[str, Any] = Body(...)) -> Response:  # noqa: B008
-        return change(lambda current: merge_patch(current, _as_input(current, patch) if "http" in patch else patch))
+        secret = "http" in patch or "osc_control" in patch
+        return change(lambda current: merge_patch(current, _as_input(current, patch) if secret else patch))
 
     @api.get("/api/config/schema", summary="JSON schema of the configuration")
     def schema() -> dict[str, Any]:
