@@ -97,6 +97,8 @@ class Application:
         self._servers: dict[str, Callable[[], ServerStatus]] = {}
         self._on_change: list[Callable[[AppConfig], None]] = []
         self._peers: Callable[[], list[Peer]] = list
+        #: The event loop's worst recent lag in ms (set by the service's loop-lag monitor).
+        self.loop_lag: Callable[[], float] = lambda: 0.0
         self._started = False
         store.subscribe(self.apply)
 
@@ -292,6 +294,7 @@ class Application:
             restarts=self.restarts,
             fault=self.fault,
             temperature_c=temperature_c(),
+            loop_lag_ms=self.loop_lag(),
         )
 
     def status_line(self) -> str:

@@ -83,6 +83,7 @@ class Status:
     restarts: int = 0
     fault: str = ""
     temperature_c: float | None = None
+    loop_lag_ms: float = 0.0  # the event loop's worst lag over the last minute (service/looplag.py)
 
     def to_json(self) -> dict[str, Any]:
         """The ``/api/status`` document."""
@@ -101,6 +102,7 @@ class Status:
             "pipeline_restarts": self.restarts,
             "last_fault": self.fault,
             "temperature_c": None if self.temperature_c is None else round(self.temperature_c, 1),
+            "loop_lag_ms": round(self.loop_lag_ms, 1),
         }
         for key, server in self.servers.items():
             if server.port:
