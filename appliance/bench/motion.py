@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from appliance.bench.common import data_args, median_time
+
 __all__ = ["add_parsers"]
 
 POSENET = "posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite"
@@ -250,7 +252,6 @@ def _reference(path: Path) -> NDArray[np.float64]:
 
 def cmd_movenet(args: argparse.Namespace) -> int:
     """MoveNet Lightning vs PoseNet: invoke time here, and agreement with Google's references."""
-    from appliance.bench import median_time
     from appliance.capture.images import load_image
     from appliance.models import load_model
     from appliance.models.catalog import models_dir
@@ -333,8 +334,6 @@ def cmd_movenet(args: argparse.Namespace) -> int:
 
 def add_parsers(bsub: Any) -> None:
     """Register ``bench smoothing``, ``bench ids`` and ``bench movenet``."""
-    from appliance.bench import data_args
-
     sm = bsub.add_parser("smoothing", help="jitter of a still person and lag behind a moving one, on vs off")
     data_args(sm)
     sm.add_argument("--image", default="squat.bmp")
