@@ -113,13 +113,16 @@ class Frame:
     """One captured image: ``image`` is (H, W, 3) uint8 RGB, C-contiguous.
 
     ``index`` increases per source; ``t_capture`` is ``time.monotonic()`` seconds at capture and
-    ``t_wall`` the matching ``time.time()`` (for OSC timetags).
+    ``t_wall`` the matching ``time.time()`` (for OSC timetags). ``scene`` changes where the source
+    cuts to another scene (the next photo of a slideshow, a video starting over): nobody seen before
+    a cut is the same person after it.
     """
 
     image: NDArray[np.uint8]
     index: int
     t_capture: float
     t_wall: float
+    scene: int = 0
 
     @property
     def size(self) -> tuple[int, int]:
@@ -148,7 +151,8 @@ class Poses:
     ``ids`` int32 (N,) stable person ids (-1 until tracked). ``frame_size`` is (width, height) of
     the source image. Nobody seen means N = 0, never None. ``entered`` and ``left`` (int32 ids) are
     this frame's events: people confirmed for the first time, and people gone for longer than the
-    tracker's grace time (filled in by the tracking stage).
+    tracker's grace time or cut away from (filled in by the tracking stage). ``scene`` is the frame's
+    (``Frame.scene``).
     """
 
     keypoints: NDArray[np.float32] = field(default_factory=_empty_keypoints)
@@ -160,6 +164,7 @@ class Poses:
     t_wall: float = 0.0
     entered: NDArray[np.int32] = field(default_factory=_empty_ids)
     left: NDArray[np.int32] = field(default_factory=_empty_ids)
+    scene: int = 0
 
     def __len__(self) -> int:
         return int(self.keypoints.shape[0])

@@ -122,7 +122,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
                 tb.infer(tensor)
                 n += 1
             bare = n / (time.perf_counter() - t0)
-            _, fps = _pipeline_run(f"images:{images}/*.jpg@{2 * bare:.0f}", t_engine, specs, args.seconds)
+            _, fps = _pipeline_run(f"images:{images}/*.jpg@{2 * bare:.0f},hold=0", t_engine, specs, args.seconds)
             ratios.append(fps / bare)
             pipe.append(fps)
             bare_l.append(bare)
@@ -135,7 +135,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
 
     # 2. Latency, the source slower than the pipeline so frames never wait.
     lat_fps = max(1.0, 0.6 * statistics.median(pipe_fps))
-    stats, _ = _pipeline_run(f"images:{images}/*.jpg@{lat_fps:.1f}", engine, specs, args.seconds * 2)
+    stats, _ = _pipeline_run(f"images:{images}/*.jpg@{lat_fps:.1f},hold=0", engine, specs, args.seconds * 2)
     print(
         f"latency capture->send at {lat_fps:.0f} fps: p50 {stats.latency_p50_ms:.2f} ms, p99 "
         f"{stats.latency_p99_ms:.2f} ms; inference {stats.inference_ms:.2f} ms, preprocess "
@@ -174,13 +174,13 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     ]
     replay = PoseEngine(family(backend.info.family).bind(ReplayBackend(backend.backend.io, outputs, 0.010)))
     for _ in range(1):
-        stats, fps = _pipeline_run(f"images:{images}/*.jpg@1000", replay, specs, args.seconds * 2)
+        stats, fps = _pipeline_run(f"images:{images}/*.jpg@1000,hold=0", replay, specs, args.seconds * 2)
     print(
         f"10 ms backend: {fps:.1f} fps (ideal 100, ratio {fps / 100:.3f}); per frame outside the backend "
         f"{1e3 / max(fps, 1e-9) - 10:.2f} ms; latency p50 {stats.latency_p50_ms:.2f} ms p99 "
         f"{stats.latency_p99_ms:.2f} ms (queueing included at full rate)"
     )
-    lat_stats, _ = _pipeline_run(f"images:{images}/*.jpg@50", replay, specs, args.seconds * 2)
+    lat_stats, _ = _pipeline_run(f"images:{images}/*.jpg@50,hold=0", replay, specs, args.seconds * 2)
     print(
         f"10 ms backend at 50 fps: latency p50 {lat_stats.latency_p50_ms:.2f} ms, p99 "
         f"{lat_stats.latency_p99_ms:.2f} ms; preprocess {lat_stats.preprocess_ms:.2f} ms, decode "

@@ -10,6 +10,8 @@ pair down to ``min_similarity``.
   tentative person missing a frame is dropped (a one-frame false detection never appears).
 * A confirmed person unseen for longer than ``grace_seconds`` (capture time) is forgotten and
   their id appears in ``Poses.left`` once. Until then they keep their id when they reappear.
+* A cut (``Poses.scene`` differs from the previous frame's: the next photo of a slideshow) is a new
+  scene: everyone confirmed leaves with that frame, and its people are new, confirmed as above.
 * Ids are never reused while the process runs (``reset`` keeps counting).
 
 All coordinates here are **source pixels (x, y)**. Pure given its inputs; runs on the "send" thread.
@@ -101,6 +103,7 @@ class Tracker:
         self._next = 0
         self._people: list[_Person] = []
         self._pending_left: list[int] = []
+        self._scene: int | None = None
 
     def reset(self) -> None:
         """Forget everyone (a new source or model): the confirmed leave with the next frame; ids
@@ -115,6 +118,10 @@ class Tracker:
     def update(self, poses: Poses) -> Poses:
         """This frame's confirmed people with their ids, and the frame's events (a new value)."""
         cfg, t = self.config, poses.t_capture
+        if poses.scene != self._scene:
+            if self._scene is not None:
+                self.reset()  # a cut: nobody here is anybody seen before it
+            self._scene = poses.scene
         n = len(poses)
         kps = poses.keypoints
         match = self._match(kps, t, cfg.min_similarity) if n and self._people else {}
