@@ -311,9 +311,18 @@ def cmd_movenet(args: argparse.Namespace) -> int:
         worst.append(float(np.abs(k[ok, :2] / p_size - r[ok, :2]).max()) if ok.any() else 0.0)
     print(f"  PoseNet 481x641, test_image.bmp: {len(worst)} poses, max {max(worst):.4f} normalised (tolerance 0.04)")
 
-    print("\ncropping around the person (a distant performer: squat.bmp at 1/4 size in a 1600x1200 frame):")
+    _cropping(model, squat)
+    return 0
+
+
+def _cropping(model: Any, squat: NDArray[np.uint8]) -> None:
+    """MoveNet on a distant performer (``squat`` at 1/4 size in a 1600x1200 frame), cropping around
+    the person vs the whole frame: mean keypoint error in source pixels."""
+    from appliance.models.engine import PoseEngine
+    from appliance.pose.params import DecoderConfig
     from appliance.pose.scenes import far_away
 
+    print("\ncropping around the person (a distant performer: squat.bmp at 1/4 size in a 1600x1200 frame):")
     truth = PoseEngine(model, DecoderConfig(crop_to_person=False)).process(squat)
     image = far_away(squat)
     expected = truth.keypoints[0, :, :2] / 4 + np.array([700, 600], np.float32)
@@ -329,7 +338,6 @@ def cmd_movenet(args: argparse.Namespace) -> int:
                 )
         label = "crop to the person" if crop else "whole frame       "
         print(f"  {label}: mean keypoint error {statistics.median(errors[2:]):6.1f} px (frames 3-5)")
-    return 0
 
 
 def add_parsers(bsub: Any) -> None:
