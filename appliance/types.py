@@ -21,7 +21,7 @@ __all__ = [
     "Frame",
     "Keypoint",
     "Poses",
-    "confident_xy",
+    "confident_boxes",
 ]
 
 
@@ -179,10 +179,16 @@ class Poses:
         return out
 
 
-def confident_xy(kp: NDArray[np.float32], min_score: float) -> NDArray[np.float32]:
-    """The (x, y) of one pose's keypoints ((17, 3) = (x, y, score)) scoring at least ``min_score``;
-    all 17 when fewer than two do (a box or a size needs two points). The person's extent, for
-    their bounding box, their size and their scale."""
-    ok = kp[:, 2] >= min_score
-    out: NDArray[np.float32] = kp[ok, :2] if ok.sum() >= 2 else kp[:, :2]
+def confident_boxes(kp: NDArray[np.float32], min_score: float) -> NDArray[np.float32]:
+    """Each pose's extent: the box (N, 4) = (x0, y0, x1, y1) of the (x, y) of its keypoints scoring
+    at least ``min_score``, or of all 17 when fewer than two do (a box or a size needs two points).
+    ``kp`` is (N, 17, 3) = (x, y, score); the box is in its units. For the bounding box, a person's
+    size and their scale."""
+    used = kp[:, :, 2] >= min_score
+    used |= (used.sum(axis=1) < 2)[:, None]
+    xy = kp[:, :, :2].transpose(0, 2, 1)  # (N, 2, 17): the reduction runs along the last axis
+    # One minimum gives both corners: the far one as the minimum of the negated points (exact).
+    corners = np.where(used[:, None, :], np.concatenate((xy, -xy), axis=1), np.float32(np.inf)).min(axis=2)
+    corners[:, 2:] = -corners[:, 2:]
+    out: NDArray[np.float32] = corners
     return out

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from appliance.output.osc.wire import IMMEDIATELY, frame_timetag
-from appliance.types import Poses
+from appliance.types import Poses, confident_boxes
 
 __all__ = [
     "KEYPOINTS_XYS",
@@ -129,8 +129,7 @@ def output_keypoints(poses: Poses, options: OutputOptions) -> NDArray[np.float32
 BOX_MIN_SCORE = 0.2
 _TORSO = [5, 6, 11, 12]  # shoulders and hips (a list: it indexes arrays)
 _BOX_MIN = np.float32(BOX_MIN_SCORE)
-_INF, _ZERO, _ONE = np.float32(np.inf), np.float32(0.0), np.float32(1.0)
-_CORNER_SIGNS = np.array([1, 1, -1, -1], np.float32)
+_ZERO, _ONE = np.float32(0.0), np.float32(1.0)
 
 
 def person_boxes(kp: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
@@ -139,18 +138,15 @@ def person_boxes(kp: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[
     coordinates and mirrored). The box spans the confident keypoints; the centre is the mean of the
     confident shoulders and hips (where the body is, steadier than the box's middle), else of the
     confident keypoints. (A person with fewer than two confident keypoints uses all 17.)"""
-    xy = kp[:, :, :2].transpose(0, 2, 1)  # (N, 2, 17): every reduction runs along the last axis
+    boxes = confident_boxes(kp, BOX_MIN_SCORE)
+    xy = kp[:, :, :2].transpose(0, 2, 1)  # (N, 2, 17)
     confident = kp[:, :, 2] >= _BOX_MIN
-    few = confident.sum(axis=1) < 2
-    used = confident | few[:, None] if few.any() else confident  # a box needs two points
-    # One minimum gives both corners: the far one as the minimum of the negated points (exact).
-    corners = np.where(used[:, None, :], np.concatenate((xy, -xy), axis=1), _INF).min(axis=2)
-    boxes: NDArray[np.float32] = corners * _CORNER_SIGNS
     torso = confident[:, _TORSO]
     centres = _mean_of(xy[:, :, _TORSO], torso)
-    lost = ~torso.any(axis=1)  # nobody's shoulders or hips: the mean of the keypoints used
+    lost = ~torso.any(axis=1)  # nobody's shoulders or hips: the mean of the box's keypoints
     if lost.any():
-        centres[lost] = _mean_of(xy[lost], used[lost])
+        used = confident[lost] | (confident[lost].sum(axis=1) < 2)[:, None]
+        centres[lost] = _mean_of(xy[lost], used)
     return boxes, centres
 
 
