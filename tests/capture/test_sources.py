@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -287,7 +288,8 @@ def test_picamera2_missing_camera_is_hardware_unavailable() -> None:
         Picamera2Source(parse_source("picamera2"), factory=no_camera).open()
 
 
-def test_picamera2_not_installed_says_how_to_get_it() -> None:
+def test_picamera2_not_installed_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "picamera2", None)  # not installed, also on a Pi where it is
     with pytest.raises(HardwareUnavailable, match="python3-picamera2"):
         Picamera2Source(parse_source("picamera2")).open()
 
