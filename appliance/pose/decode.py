@@ -13,7 +13,9 @@ keep tied candidates in any simple order. Both decoders take them in the heap's 
 (``_queue_order``), and compute in float32 expression for expression as the op does (its bilinear
 formula, its threshold logit, scores summed from the best keypoint down). The C decoder then equals
 the op bit for bit; the numpy one equals it in poses, order and positions, its sigmoid rounding
-(numpy, not libm) off by at most a bit in a rare keypoint score.
+(numpy, not libm) off by at most a bit in a rare keypoint score. (One corner is left: the op sorts
+accepted poses by score with ``std::sort``, stable only up to 16 elements, so two of more than 16
+poses with exactly equal float scores may come in the other order.)
 
 Speed comes from two observations. First, from a given root the keypoint tree is always walked the
 same way (each keypoint is reached from its one neighbour nearer the root), so the best-first queue
