@@ -28,7 +28,7 @@ class HardwareUnavailable(ApplianceError):
 
 
 class ModelError(ApplianceError):
-    """A model file is missing, unreadable or not a PoseNet model."""
+    """A model file is missing, unreadable, or not a pose model of a family we run (PoseNet, MoveNet)."""
 
 
 class SourceError(ApplianceError):

@@ -21,7 +21,7 @@ __all__ = [
     "Frame",
     "Keypoint",
     "Poses",
-    "confident_xy",
+    "confident_boxes",
 ]
 
 
@@ -113,13 +113,16 @@ class Frame:
     """One captured image: ``image`` is (H, W, 3) uint8 RGB, C-contiguous.
 
     ``index`` increases per source; ``t_capture`` is ``time.monotonic()`` seconds at capture and
-    ``t_wall`` the matching ``time.time()`` (for OSC timetags).
+    ``t_wall`` the matching ``time.time()`` (for OSC timetags). ``scene`` changes where the source
+    cuts to another scene (the next photo of a slideshow, a video starting over): nobody seen before
+    a cut is the same person after it.
     """
 
     image: NDArray[np.uint8]
     index: int
     t_capture: float
     t_wall: float
+    scene: int = 0
 
     @property
     def size(self) -> tuple[int, int]:
@@ -148,7 +151,8 @@ class Poses:
     ``ids`` int32 (N,) stable person ids (-1 until tracked). ``frame_size`` is (width, height) of
     the source image. Nobody seen means N = 0, never None. ``entered`` and ``left`` (int32 ids) are
     this frame's events: people confirmed for the first time, and people gone for longer than the
-    tracker's grace time (filled in by the tracking stage).
+    tracker's grace time or cut away from (filled in by the tracking stage). ``scene`` is the frame's
+    (``Frame.scene``).
     """
 
     keypoints: NDArray[np.float32] = field(default_factory=_empty_keypoints)
@@ -160,6 +164,7 @@ class Poses:
     t_wall: float = 0.0
     entered: NDArray[np.int32] = field(default_factory=_empty_ids)
     left: NDArray[np.int32] = field(default_factory=_empty_ids)
+    scene: int = 0
 
     def __len__(self) -> int:
         return int(self.keypoints.shape[0])
@@ -174,10 +179,16 @@ class Poses:
         return out
 
 
-def confident_xy(kp: NDArray[np.float32], min_score: float) -> NDArray[np.float32]:
-    """The (x, y) of one pose's keypoints ((17, 3) = (x, y, score)) scoring at least ``min_score``;
-    all 17 when fewer than two do (a box or a size needs two points). The person's extent, for
-    their bounding box, their size and their scale."""
-    ok = kp[:, 2] >= min_score
-    out: NDArray[np.float32] = kp[ok, :2] if ok.sum() >= 2 else kp[:, :2]
+def confident_boxes(kp: NDArray[np.float32], min_score: float) -> NDArray[np.float32]:
+    """Each pose's extent: the box (N, 4) = (x0, y0, x1, y1) of the (x, y) of its keypoints scoring
+    at least ``min_score``, or of all 17 when fewer than two do (a box or a size needs two points).
+    ``kp`` is (N, 17, 3) = (x, y, score); the box is in its units. For the bounding box, a person's
+    size and their scale."""
+    used = kp[:, :, 2] >= min_score
+    used |= (used.sum(axis=1) < 2)[:, None]
+    xy = kp[:, :, :2].transpose(0, 2, 1)  # (N, 2, 17): the reduction runs along the last axis
+    # One minimum gives both corners: the far one as the minimum of the negated points (exact).
+    corners = np.where(used[:, None, :], np.concatenate((xy, -xy), axis=1), np.float32(np.inf)).min(axis=2)
+    corners[:, 2:] = -corners[:, 2:]
+    out: NDArray[np.float32] = corners
     return out

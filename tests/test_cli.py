@@ -47,11 +47,23 @@ def test_detect_json_finds_the_people(models_dir: Path, images_dir: Path) -> Non
     assert squat["nose"]["y"] < squat["leftKnee"]["y"] < squat["leftAnkle"]["y"]
 
 
-def test_detect_default_model_falls_back_and_prints_a_summary(models_dir: Path, images_dir: Path) -> None:
+def _edgetpu_here() -> bool:
+    """Whether an Edge TPU works on this machine (the appliance's own probe, as ``detect`` uses it)."""
+    from appliance.inference.probe import probe_edgetpu
+    from appliance.inference.runtime import load_runtime
+
+    return probe_edgetpu(load_runtime().module, "usb").ok
+
+
+def test_detect_default_model_runs_where_it_can_and_prints_a_summary(models_dir: Path, images_dir: Path) -> None:
+    """The default model is the Edge TPU one: on the Coral where one is plugged in, else its CPU twin."""
     proc = run("detect", str(images_dir / "face.jpg"), env={"POSENET_MODELS_DIR": str(models_dir)})
     assert proc.returncode == 0, proc.stderr
-    assert "4 people" in proc.stdout and "cpu fallback" in proc.stdout
-    assert "falling back to the CPU model" in proc.stderr
+    assert "4 people" in proc.stdout
+    if _edgetpu_here():
+        assert "edgetpu" in proc.stdout and "falling back" not in proc.stderr
+    else:
+        assert "cpu fallback" in proc.stdout and "falling back to the CPU model" in proc.stderr
 
 
 @pytest.mark.parametrize(
@@ -108,6 +120,11 @@ def test_run_bad_input_is_one_line_and_exit_2(models_dir: Path, tmp_path: Path, 
 
 
 def test_run_without_a_camera_keeps_running_and_says_so(models_dir: Path, tmp_path: Path) -> None:
+    # picamera2 hidden from the child, so this is "no camera" on a Pi with picamera2 installed too.
+    hidden = tmp_path / "hide" / "picamera2"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text('raise ImportError("picamera2 hidden by the test")\n')
+    path = os.pathsep.join(filter(None, [str(hidden.parent), os.environ.get("PYTHONPATH", "")]))
     proc = run(
         "run",
         "--source",
@@ -122,7 +139,7 @@ def test_run_without_a_camera_keeps_running_and_says_so(models_dir: Path, tmp_pa
         "--duration",
         "1.5",
         "--quiet",
-        env={"POSENET_MODELS_DIR": str(models_dir)},
+        env={"POSENET_MODELS_DIR": str(models_dir), "PYTHONPATH": path},
     )
     assert proc.returncode == 0, proc.stderr
     assert "picamera2 is not installed" in proc.stderr

@@ -22,6 +22,8 @@ import time
 import urllib.request
 from typing import Any
 
+from appliance.bench.common import data_args, service_argv
+
 __all__ = ["add_parser"]
 
 
@@ -72,8 +74,6 @@ def _phase(base: str, seconds: float, watch: str) -> tuple[float, dict[str, int]
 
 
 def _start(args: argparse.Namespace, state: str, standin_ms: float) -> tuple[subprocess.Popen[str], str]:
-    from appliance.bench import service_argv
-
     proc = subprocess.Popen(service_argv(args, state, 9, args.fps, standin_ms), stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     deadline = time.monotonic() + 120
@@ -125,8 +125,6 @@ def cmd_camera(args: argparse.Namespace) -> int:
 
 def add_parser(bsub: Any) -> None:
     """Register ``bench camera``."""
-    from appliance.bench import data_args
-
     cam = bsub.add_parser("camera", help="pipeline fps with and without a viewer of the camera picture")
     data_args(cam)
     cam.add_argument("--model", default="posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite")

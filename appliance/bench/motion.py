@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from appliance.bench.common import data_args, median_time
+
 __all__ = ["add_parsers"]
 
 POSENET = "posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite"
@@ -250,7 +252,6 @@ def _reference(path: Path) -> NDArray[np.float64]:
 
 def cmd_movenet(args: argparse.Namespace) -> int:
     """MoveNet Lightning vs PoseNet: invoke time here, and agreement with Google's references."""
-    from appliance.bench import median_time
     from appliance.capture.images import load_image
     from appliance.models import load_model
     from appliance.models.catalog import models_dir
@@ -310,9 +311,18 @@ def cmd_movenet(args: argparse.Namespace) -> int:
         worst.append(float(np.abs(k[ok, :2] / p_size - r[ok, :2]).max()) if ok.any() else 0.0)
     print(f"  PoseNet 481x641, test_image.bmp: {len(worst)} poses, max {max(worst):.4f} normalised (tolerance 0.04)")
 
-    print("\ncropping around the person (a distant performer: squat.bmp at 1/4 size in a 1600x1200 frame):")
+    _cropping(model, squat)
+    return 0
+
+
+def _cropping(model: Any, squat: NDArray[np.uint8]) -> None:
+    """MoveNet on a distant performer (``squat`` at 1/4 size in a 1600x1200 frame), cropping around
+    the person vs the whole frame: mean keypoint error in source pixels."""
+    from appliance.models.engine import PoseEngine
+    from appliance.pose.params import DecoderConfig
     from appliance.pose.scenes import far_away
 
+    print("\ncropping around the person (a distant performer: squat.bmp at 1/4 size in a 1600x1200 frame):")
     truth = PoseEngine(model, DecoderConfig(crop_to_person=False)).process(squat)
     image = far_away(squat)
     expected = truth.keypoints[0, :, :2] / 4 + np.array([700, 600], np.float32)
@@ -328,13 +338,10 @@ def cmd_movenet(args: argparse.Namespace) -> int:
                 )
         label = "crop to the person" if crop else "whole frame       "
         print(f"  {label}: mean keypoint error {statistics.median(errors[2:]):6.1f} px (frames 3-5)")
-    return 0
 
 
 def add_parsers(bsub: Any) -> None:
     """Register ``bench smoothing``, ``bench ids`` and ``bench movenet``."""
-    from appliance.bench import data_args
-
     sm = bsub.add_parser("smoothing", help="jitter of a still person and lag behind a moving one, on vs off")
     data_args(sm)
     sm.add_argument("--image", default="squat.bmp")

@@ -1,12 +1,13 @@
 """Frame sources: ``create_source(spec)`` with an explicit registry and lazy imports.
 
 Source strings (``--source``): ``TYPE[:ARG][@OPTS]`` with OPTS comma-separated: a number is the
-frame rate, ``WxH`` a size, ``loop`` / ``once`` for files. Examples::
+frame rate, ``WxH`` a size, ``loop`` / ``once`` for files, ``hold=SECONDS`` (``hold=2s``) how long
+each still image is shown (0: the images are the frames of one continuous scene). Examples::
 
     picamera2            picamera2:1           (camera index)
     v4l2:/dev/video0     v4l2:/dev/v4l/by-id/usb-…-video-index0@30,640x480
     video:clip.mp4       video:clip.mp4@once
-    images:*.jpg@15      (files in the media folder)
+    images:*.jpg@15      (files in the media folder)     images:*.jpg@15,hold=5s
     synthetic            synthetic@30,640x480
 
 File sources (``images:``, ``video:``) read from the **media folder** only: a saved or network-made
@@ -46,6 +47,9 @@ SOURCES: dict[str, str] = {
 _NEEDS_ARG = {"v4l2", "video", "images"}
 _FILES = {"video", "images"}
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
+_HOLD = re.compile(r"^hold=(\d+(?:\.\d+)?)s?$")
+#: Longest hold (seconds) a source accepts.
+MAX_HOLD = 3600.0
 _DEVICE = re.compile(r"/dev/video\d{1,3}|/dev/v4l/by-(?:id|path)/[A-Za-z0-9._:+-]{1,200}|\d{1,3}")
 
 
@@ -69,9 +73,12 @@ def parse_source(text: str) -> SourceSpec:
     fps: float | None = None
     loop = True
     size: tuple[int, int] | None = None
+    hold: float | None = None
     for opt in filter(None, (o.strip() for o in opts.split(","))):
         if opt in ("loop", "once"):
             loop = opt == "loop"
+        elif opt.startswith("hold="):
+            hold = _hold(opt, kind, text)
         elif m := _SIZE.match(opt):
             size = (int(m.group(1)), int(m.group(2)))
             if not (16 <= size[0] <= 8192 and 16 <= size[1] <= 8192):
@@ -83,7 +90,20 @@ def parse_source(text: str) -> SourceSpec:
                 raise ConfigError(f"source option {opt!r} in {text!r} is not a frame rate, WxH, loop or once") from None
             if not 0 < fps <= 1000:
                 raise ConfigError(f"source frame rate {opt} out of range (0, 1000]")
-    return SourceSpec(kind, arg, fps, loop, size, raw)
+    return SourceSpec(kind, arg, fps, loop, size, raw, hold)
+
+
+def _hold(opt: str, kind: str, text: str) -> float:
+    """Seconds of a ``hold=`` option (``hold=2s``, ``hold=0.5``, ``hold=0``); ConfigError otherwise."""
+    if kind != "images":
+        raise ConfigError(f"source option {opt!r} is for still images only (images:GLOB@...,hold=2s)")
+    m = _HOLD.match(opt)
+    if m is None:
+        raise ConfigError(f"source option {opt!r} in {text!r} is not a time: use hold=SECONDS, e.g. hold=2s")
+    seconds = float(m.group(1))
+    if seconds > MAX_HOLD:
+        raise ConfigError(f"source hold {seconds:g} s out of range 0..{MAX_HOLD:g}")
+    return seconds
 
 
 def check_confined(spec: SourceSpec) -> SourceSpec:

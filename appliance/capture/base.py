@@ -24,7 +24,8 @@ class EndOfSource(SourceError):
 
 @dataclass(frozen=True, slots=True)
 class SourceSpec:
-    """A parsed ``--source``: type, its argument, and options (fps, loop, size as (w, h))."""
+    """A parsed ``--source``: type, its argument, and options (fps, loop, size as (w, h), and for
+    still images ``hold``: seconds each image is shown, None for the source's default)."""
 
     type: str
     arg: str = ""
@@ -32,6 +33,7 @@ class SourceSpec:
     loop: bool = True
     size: tuple[int, int] | None = None
     text: str = ""
+    hold: float | None = None
 
 
 def confined_files(paths: Iterable[str], folder: Path | None) -> list[Path]:

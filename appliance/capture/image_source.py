@@ -1,4 +1,5 @@
-"""Still images from a glob in a folder, repeated at a set rate (default 15 fps), looping by default."""
+"""Still images from a glob in a folder: a slideshow (each image held a while, as a still scene) or,
+with ``hold=0``, the frames of one continuous scene; looping by default, 15 fps by default."""
 
 from __future__ import annotations
 
@@ -14,25 +15,41 @@ from appliance.capture.images import load_image
 from appliance.errors import SourceError
 from appliance.types import Frame
 
-__all__ = ["ImageSource"]
+__all__ = ["DEFAULT_FPS", "DEFAULT_HOLD", "ImageSource"]
 
 
 #: Most images one source decodes and holds in memory.
 MAX_IMAGES = 256
+#: Frames per second an image source delivers unless its spec says.
+DEFAULT_FPS = 15.0
+#: Seconds each image is shown when the pattern matches several and the spec does not say (``hold=``).
+DEFAULT_HOLD = 2.0
 
 
 class ImageSource:
-    """``images:GLOB[@fps][,once]``: each image (regular files inside ``folder`` only) decoded once,
-    then served from memory."""
+    """``images:GLOB[@fps][,once][,hold=SECONDS]``: each image (regular files inside ``folder`` only)
+    decoded once, then served from memory at ``fps``.
+
+    Each image is held for ``hold`` seconds (``round(hold * fps)`` frames, at least one; by default
+    ``DEFAULT_HOLD`` when several images match), like a camera looking at a still scene, and changing
+    image is a cut (``Frame.scene`` changes), so the tracker confirms the people of each photo and
+    lets them leave with it. ``hold=0`` (the default for a single image) shows the images one per
+    frame as one continuous scene (frames exported from a video), cutting only where it starts
+    over. One image is one scene.
+    """
 
     def __init__(self, spec: SourceSpec, folder: Path | None = None) -> None:
         self.spec = spec
         self.folder = folder
         self.name = f"images {spec.arg}"
         self._images: list[NDArray[np.uint8]] = []
-        self._pos = 0
+        self._pos = 0  # the image being shown
+        self._shown = 0  # frames it was shown so far
         self._index = 0
-        self._pacer = Pacer(spec.fps or 15.0)
+        self._scene = 0
+        self._slideshow = False
+        self._per_image = 1  # frames each image is shown
+        self._pacer = Pacer(spec.fps or DEFAULT_FPS)
 
     def open(self) -> None:
         """Decode every matching image; SourceError if none matches or one is unreadable.
@@ -50,23 +67,33 @@ class ImageSource:
             except SourceError:
                 raise SourceError(f"image {i + 1} of {len(paths)} matching {self.spec.arg!r} is unreadable") from None
         self._images = images
-        self._pos = 0
-        self._pacer = Pacer(self.spec.fps or 15.0)
+        self._pos = self._shown = 0
+        self._scene += 1  # (re)opening starts a new scene
+        fps = self.spec.fps or DEFAULT_FPS
+        hold = self.spec.hold if self.spec.hold is not None else (DEFAULT_HOLD if len(images) > 1 else 0.0)
+        self._slideshow = hold > 0
+        self._per_image = max(1, round(hold * fps)) if self._slideshow else 1
+        self._pacer = Pacer(fps)
 
     def read(self, timeout: float) -> Frame | None:
-        """The next image when due."""
+        """The next frame when due: the current image again, or the next one once it was held long
+        enough (EndOfSource after the last one, without ``loop``)."""
         if not self._images:
             raise SourceError("image source is not open")
-        if self._pos >= len(self._images):
-            if not self.spec.loop:
-                raise EndOfSource(f"end of {self.spec.arg}")
-            self._pos = 0
+        if self._shown >= self._per_image:
+            nxt = self._pos + 1
+            if nxt >= len(self._images):
+                if not self.spec.loop:
+                    raise EndOfSource(f"end of {self.spec.arg}")
+                nxt = 0
+            if len(self._images) > 1 and (self._slideshow or nxt == 0):
+                self._scene += 1
+            self._pos, self._shown = nxt, 0
         if not self._pacer.wait(timeout):
             return None
-        image = self._images[self._pos]
-        self._pos += 1
+        self._shown += 1
         self._index += 1
-        return Frame(image, self._index, time.monotonic(), time.time())
+        return Frame(self._images[self._pos], self._index, time.monotonic(), time.time(), self._scene)
 
     def close(self) -> None:
         """Drop the decoded images."""

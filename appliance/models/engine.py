@@ -53,7 +53,14 @@ class PoseEngine:
         return self.model.infer(tensor)
 
     def poses_from(
-        self, raw: Any, transform: InputTransform, *, frame_index: int = 0, t_capture: float = 0.0, t_wall: float = 0.0
+        self,
+        raw: Any,
+        transform: InputTransform,
+        *,
+        frame_index: int = 0,
+        t_capture: float = 0.0,
+        t_wall: float = 0.0,
+        scene: int = 0,
     ) -> Poses:
         """Decode raw outputs to Poses with (x, y, score) keypoints in source-image pixels."""
         decoded = self.model.decode(raw, transform, self.params)
@@ -66,6 +73,7 @@ class PoseEngine:
             frame_index=frame_index,
             t_capture=t_capture,
             t_wall=t_wall,
+            scene=scene,
         )
 
     def process(

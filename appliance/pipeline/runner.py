@@ -291,7 +291,12 @@ class PipelineRunner:
                 if failpoints.ACTIVE:
                     failpoints.hit("decode")
                 poses = self.engine.poses_from(
-                    item.raw, item.transform, frame_index=frame.index, t_capture=frame.t_capture, t_wall=frame.t_wall
+                    item.raw,
+                    item.transform,
+                    frame_index=frame.index,
+                    t_capture=frame.t_capture,
+                    t_wall=frame.t_wall,
+                    scene=frame.scene,
                 )
                 for stage in self.stages:
                     poses = stage(poses)

@@ -7,27 +7,39 @@ displacements along the 16 skeleton edges (both directions) with five bilinear s
 refinements per keypoint; roots close to an already accepted pose's keypoint are skipped; poses are
 rescored with a soft keypoint NMS.
 
+It gives the op's output exactly, not just closely: quantised heatmaps have many equal scores, and
+libcoral takes its root candidates from a ``std::priority_queue`` (a binary heap), which does not
+keep tied candidates in any simple order. Both decoders take them in the heap's own order
+(``_queue_order``), and compute in float32 expression for expression as the op does (its bilinear
+formula, its threshold logit, scores summed from the best keypoint down). The C decoder then equals
+the op bit for bit; the numpy one equals it in poses, order and positions, its sigmoid rounding
+(numpy, not libm) off by at most a bit in a rare keypoint score. (One corner is left: the op sorts
+accepted poses by score with ``std::sort``, stable only up to 16 elements, so two of more than 16
+poses with exactly equal float scores may come in the other order.)
+
 Speed comes from two observations. First, from a given root the keypoint tree is always walked the
 same way (each keypoint is reached from its one neighbour nearer the root), so the best-first queue
-of the C++ code only changes the visiting order, not the result. Second, a rejected root changes
-nothing, so every candidate can be decoded speculatively in one batch, level by level of the tree
-(at most 8 levels), and the sequential part is left with a tiny greedy loop over the few poses
-whose score passes. Everything inside a level is a handful of numpy calls over all rows at once.
+of the C++ code's pose walk only changes the visiting order, not the result. Second, a rejected
+root changes nothing, so every candidate can be decoded speculatively in one batch, level by level
+of the tree (at most 8 levels), and the sequential part is left with a tiny greedy loop over the few
+poses whose score passes. Everything inside a level is a handful of numpy calls over all rows at
+once.
 
 That vectorised numpy decoder is the readable reference and the fallback. The product runs the same
 algorithm in C (``_decode.c``, compiled when the appliance is installed, called through ctypes):
-about 55 us for four people at 481x641 against about 1 ms, with no JIT and no LLVM in the process.
-(A numba kernel did it in 43 us but cost 120 MB of memory and 0.4 s of start-up: README, "The
-decoder".) The tests hold the two equal.
+tens of microseconds for four people against one to three milliseconds, with no JIT and no LLVM in
+the process (README, "The decoder"). The tests hold both to outputs recorded from Google's op.
 """
 
 from __future__ import annotations
 
 import ctypes
+import heapq
 import importlib.util
 import math
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -156,23 +168,74 @@ class _Sampler:
         idx = (self.strides @ cell) + offsets
         g = self.flat.take(idx.astype(np.intp), mode="clip")
         fy, fx = frac[0], frac[1]
-        if self.pair:
-            g4 = g.reshape(2, 2, 2, -1)  # [y corner, x corner, dy/dx, row]
-            gx = g4[:, 0] + fx * (g4[:, 1] - g4[:, 0])
-            res: NDArray[np.float32] = gx[0] + fy * (gx[1] - gx[0])
-            return res
-        g2 = g.reshape(2, 2, -1)
-        gx1 = g2[:, 0] + fx * (g2[:, 1] - g2[:, 0])
-        res1: NDArray[np.float32] = gx1[0] + fy * (gx1[1] - gx1[0])
-        return res1
+        # libcoral's expression, in float32: (1 - a)((1 - b) tl + b tr) + a((1 - b) bl + b br).
+        g = g.reshape(2, 2, 2, -1) if self.pair else g.reshape(2, 2, -1)  # [y corner, x corner, (dy/dx,) row]
+        gx = (1 - fx) * g[:, 0] + fx * g[:, 1]
+        res: NDArray[np.float32] = (1 - fy) * gx[0] + fy * gx[1]
+        return res
 
 
-def _logit(p: float) -> float:
-    return -math.log(1.0 / (p + 1e-6) - 1.0)
+class _Priority(float):
+    """A root candidate in the queue: compares as its score only, so tied candidates compare equal
+    (as libcoral's comparator, which looks at nothing else); ``index`` says which candidate it is."""
+
+    __slots__ = ("index",)
+    index: int
+
+
+def _queue_order(scores: NDArray[np.float32]) -> list[int]:
+    """The order libcoral's root priority queue pops candidates pushed in ``scores`` order.
+
+    Ties are many (quantised heatmaps) and a binary heap does not keep them in push order: the
+    order follows from the heap's moves. ``heapq`` is a min-heap that moves items exactly as
+    libstdc++'s ``std::priority_queue`` does (sift up on push; on pop, the hole goes down to a
+    leaf along the better child, ties taking the right one, then the last item sifts up), so
+    negated scores come out in the C++ queue's order.
+    """
+    heap: list[_Priority] = []
+    for i, s in enumerate((-scores.astype(np.float64)).tolist()):
+        item = _Priority(s)
+        item.index = i
+        heapq.heappush(heap, item)
+    return [heapq.heappop(heap).index for _ in range(len(heap))]
+
+
+@dataclass(frozen=True, slots=True)
+class _Thresholds:
+    """The decoder's parameters as float32, computed as the op computes them from its options."""
+
+    score: np.float32  # minimum pose score and root probability (0..1)
+    logit: np.float32  # ``score`` as a heatmap logit (libcoral's Logodds: in double, then float)
+    r2: np.float32  # the squared NMS radius in grid cells
+
+    @classmethod
+    def of(cls, score_threshold: float, nms_radius: float, stride: int) -> _Thresholds:
+        """From the options (``nms_radius`` in model-input pixels)."""
+        score = _F32(score_threshold)
+        logit = _F32(-math.log(1.0 / (float(score) + 1e-6) - 1.0))
+        radius = _F32(nms_radius) / _F32(stride)
+        return cls(score, logit, _F32(radius * radius))
+
+
+@lru_cache(maxsize=64)
+def _thresholds(score_threshold: float, nms_radius: float, stride: int) -> _Thresholds:
+    """``_Thresholds.of``, remembered (the same few settings come every frame)."""
+    return _Thresholds.of(score_threshold, nms_radius, stride)
 
 
 def _sigmoid(x: NDArray[np.float32]) -> NDArray[np.float32]:
-    out: NDArray[np.float32] = (1.0 / (1.0 + np.exp(-x))).astype(_F32, copy=False)
+    """float32 sigmoid as the op computes it: 1 / (1 + expf(-x)) (exp in double, rounded to float,
+    is what glibc's expf returns; numpy's own float32 exp may differ in the last bit)."""
+    e = np.exp(-x.astype(np.float64)).astype(_F32)
+    out: NDArray[np.float32] = _F32(1.0) / (_F32(1.0) + e)
+    return out
+
+
+def _mean_desc(probs: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Per row of (m, 17) probabilities (0 where left out), their float32 sum from the largest down
+    over 17, as the op sums them (a sequential sum: ``cumsum``, not numpy's pairwise ``sum``)."""
+    ordered = np.sort(probs, axis=1)[:, ::-1]
+    out: NDArray[np.float32] = np.cumsum(ordered, axis=1, dtype=_F32)[:, -1] / _F32(NUM_KEYPOINTS)
     return out
 
 
@@ -266,12 +329,12 @@ def decode_multi(
     if max_poses <= 0:
         return DecodedPoses.empty()
     impl = implementation or DEFAULT_IMPLEMENTATION
-    r2 = (nms_radius / heads.stride) ** 2
+    limits = _thresholds(score_threshold, nms_radius, heads.stride)
     if impl == "c":
-        return _decode_c(heads, max_poses, score_threshold, r2)
+        return _decode_c(heads, max_poses, limits)
     if impl == "numpy":
-        accepted = _accept_numpy(heads, max_poses, score_threshold, r2)
-        return _rescore(*accepted, r2=r2, score_threshold=score_threshold, stride=heads.stride)
+        accepted = _accept_numpy(heads, max_poses, limits)
+        return _rescore(*accepted, limits=limits, stride=heads.stride)
     raise ValueError(f"unknown decoder implementation {impl!r}")
 
 
@@ -284,7 +347,7 @@ def _address(a: NDArray[Any]) -> int:
 _STEPS_ADDRESS = _address(_STEPS)
 
 
-def _decode_c(heads: RawHeads, max_poses: int, score_threshold: float, r2: float) -> DecodedPoses:
+def _decode_c(heads: RawHeads, max_poses: int, limits: _Thresholds) -> DecodedPoses:
     global _c_decode
     fn = _c_decode = _c_decode if _c_decode is not None else _load_c()
     if fn is None:
@@ -304,9 +367,9 @@ def _decode_c(heads: RawHeads, max_poses: int, score_threshold: float, r2: float
         h,
         w,
         1.0 / heads.stride,
-        _logit(score_threshold),
-        score_threshold,
-        r2,
+        limits.logit,
+        limits.score,
+        limits.r2,
         max_poses,
         _STEPS_ADDRESS,
         _address(pos),
@@ -321,7 +384,7 @@ def _decode_c(heads: RawHeads, max_poses: int, score_threshold: float, r2: float
 _Accepted = tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]
 
 
-def _accept_numpy(heads: RawHeads, max_poses: int, score_threshold: float, r2: float) -> _Accepted:
+def _accept_numpy(heads: RawHeads, max_poses: int, limits: _Thresholds) -> _Accepted:
     """Vectorised steps 1-3: accepted poses in root order as ((m, 17, 2) cells, probs, scores)."""
     heat = heads.heatmaps
     h, w, _ = heat.shape
@@ -330,7 +393,7 @@ def _accept_numpy(heads: RawHeads, max_poses: int, score_threshold: float, r2: f
     inv_stride = _F32(1.0 / stride)
 
     # 1. Root candidates: logit above threshold and no strictly greater 3x3 neighbour.
-    ys, xs, ks = np.nonzero(heat >= _F32(_logit(score_threshold)))
+    ys, xs, ks = np.nonzero(heat >= limits.logit)
     if ys.size == 0:
         return np.zeros((0, NUM_KEYPOINTS, 2), _F32), np.zeros((0, NUM_KEYPOINTS), _F32), heat[0, 0, :0]
     vals = heat[ys, xs, ks]
@@ -338,7 +401,7 @@ def _accept_numpy(heads: RawHeads, max_poses: int, score_threshold: float, r2: f
     nx = np.clip(xs[:, None] + _NEIGHBOURS[:, 1], 0, w - 1)
     keep = (heat[ny, nx, ks[:, None]] <= vals[:, None]).all(axis=1)
     ys, xs, ks, vals = ys[keep], xs[keep], ks[keep], vals[keep]
-    order = np.argsort(-vals, kind="stable")
+    order = np.array(_queue_order(vals), np.intp)  # libcoral's priority queue, ties included
     ys, xs, ks = ys[order], xs[order], ks[order]
     n = ks.size
     root = np.empty((2, n), _F32)  # (y, x) in cells
@@ -369,17 +432,17 @@ def _accept_numpy(heads: RawHeads, max_poses: int, score_threshold: float, r2: f
     channels = np.tile(np.arange(NUM_KEYPOINTS), n)
     logits = heat_sampler(pos_all.reshape(2, -1), heat_sampler.offsets(channels))
     kp_scores = _sigmoid(logits).reshape(n, NUM_KEYPOINTS)
-    inst = kp_scores.mean(axis=1)
+    inst = _mean_desc(kp_scores)
     yx_all = pos_all.transpose(1, 2, 0)  # (n, 17, 2) view
 
     # 3. Greedy acceptance in root order among poses that pass the score: only they can matter.
-    eligible = np.flatnonzero(inst >= score_threshold)
+    eligible = np.flatnonzero(inst >= limits.score)
     if eligible.size == 0:
         return np.zeros((0, NUM_KEYPOINTS, 2), _F32), np.zeros((0, NUM_KEYPOINTS), _F32), inst[:0]
     e_pos = yx_all[eligible]  # (m, 17, 2)
     # near[j, i]: pose j's keypoint of root type k_i lies within the radius of root i.
     diff = e_pos[:, ks[eligible]] - root.T[eligible][None, :, :]
-    near = ((diff * diff).sum(axis=2) <= r2).tolist()
+    near = (diff[..., 0] * diff[..., 0] + diff[..., 1] * diff[..., 1] <= limits.r2).tolist()
     accepted: list[int] = []
     for i in range(eligible.size):
         if not any(near[a][i] for a in accepted):
@@ -395,8 +458,7 @@ def _rescore(
     probs: NDArray[np.float32],
     inst: NDArray[np.float32],
     *,
-    r2: float,
-    score_threshold: float,
+    limits: _Thresholds,
     stride: int,
 ) -> DecodedPoses:
     """Step 4, soft keypoint NMS: rescore without keypoints a better pose already claims.
@@ -409,12 +471,12 @@ def _rescore(
     by_inst = np.argsort(-inst, kind="stable")
     p, probs = pos[by_inst], probs[by_inst]
     d = p[:, None] - p[None, :]
-    close = (d * d).sum(axis=3) <= r2  # (m, m, 17)
+    close = d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1] <= limits.r2  # (m, m, 17)
     earlier = np.tri(m, m, -1, dtype=np.bool_)[:, :, None]
     occluded = (earlier & close).any(axis=1)
-    rescored = np.where(occluded, _F32(0), probs).sum(axis=1) / _F32(NUM_KEYPOINTS)
+    rescored = _mean_desc(np.where(occluded, _F32(0), probs))
     final = np.argsort(-rescored, kind="stable")
-    below = np.flatnonzero(rescored[final] < score_threshold)
+    below = np.flatnonzero(rescored[final] < limits.score)
     final = final[: below[0]] if below.size else final
     return DecodedPoses(
         (p[final] * _F32(stride)).astype(_F32),

@@ -25,9 +25,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from appliance.pose.params import SmoothingConfig
-from appliance.types import NUM_KEYPOINTS, Poses, confident_xy
+from appliance.types import NUM_KEYPOINTS, Poses, confident_boxes
 
-__all__ = ["OneEuro", "Smoother", "alpha"]
+__all__ = ["Smoother", "alpha"]
 
 #: The smallest person height (source pixels) speeds are scaled by.
 MIN_SCALE = 16.0
@@ -43,44 +43,82 @@ def alpha(cutoff: NDArray[np.float64] | float, dt: NDArray[np.float64] | float) 
     return out
 
 
-class OneEuro:
-    """The filter state of one person: 17 keypoints x (x, y), each on its own clock."""
+class _Filters:
+    """The filter states of every tracked person, one row each (structure of arrays, so that a frame's
+    people are filtered in a few numpy calls, not a loop): 17 keypoints x (x, y), each keypoint on
+    its own clock. Rows of people who left are reused."""
 
     def __init__(self) -> None:
-        self.x = np.zeros((NUM_KEYPOINTS, 2), np.float64)  # filtered position
-        self.dx = np.zeros((NUM_KEYPOINTS, 2), np.float64)  # filtered speed, person heights / s
-        self.t = np.zeros(NUM_KEYPOINTS, np.float64)  # capture time of each keypoint's last update
-        self.live = np.zeros(NUM_KEYPOINTS, bool)  # which keypoints have a state
-        self.scale = 0.0
+        self.rows: dict[int, int] = {}  # person id -> row
+        self.free: list[int] = []
+        self.x = np.zeros((0, NUM_KEYPOINTS, 2), np.float64)  # filtered position
+        self.dx = np.zeros((0, NUM_KEYPOINTS, 2), np.float64)  # filtered speed, person heights / s
+        self.t = np.zeros((0, NUM_KEYPOINTS), np.float64)  # capture time of each keypoint's last update
+        self.live = np.zeros((0, NUM_KEYPOINTS), bool)  # which keypoints have a state
+        self.scale = np.zeros(0, np.float64)  # person height (source pixels), smoothed; 0: none yet
 
-    def __call__(self, kp: NDArray[np.float32], t: float, cfg: SmoothingConfig) -> NDArray[np.float32]:
-        """One pose (17, 3) = (x, y, score) in source pixels, smoothed (a new array)."""
-        raw = kp[:, :2].astype(np.float64)
-        ok = kp[:, 2] >= cfg.min_keypoint_score
-        height = _height(kp, cfg.min_keypoint_score)
-        self.scale = height if self.scale == 0.0 else 0.8 * self.scale + 0.2 * height
-        dt = t - self.t
-        go = ok & self.live & (dt > 0.0) & (dt <= MAX_GAP)  # continue: seen within MAX_GAP
-        if go.any():
-            step = dt[go][:, None]
-            speed = (raw[go] - self.x[go]) / step / self.scale
-            self.dx[go] += alpha(cfg.d_cutoff, step) * (speed - self.dx[go])
-            cutoff = cfg.min_cutoff + cfg.beta * np.abs(self.dx[go])
-            self.x[go] += alpha(cutoff, step) * (raw[go] - self.x[go])
-        fresh = ok & ~go & ~(self.live & (dt <= 0.0))  # new, back after a long gap (a same-time repeat keeps)
-        self.x[fresh], self.dx[fresh] = raw[fresh], 0.0
-        self.t[go | fresh] = t
-        self.live |= fresh
-        self.live &= ok | (t - self.t <= MAX_GAP)  # forget keypoints gone for longer
+    def row(self, pid: int) -> int:
+        """The row of person ``pid``, a fresh one (no state) for a new person."""
+        r = self.rows.get(pid)
+        if r is not None:
+            return r
+        if not self.free:
+            grow = max(8, len(self.scale))
+            self.x = np.concatenate((self.x, np.zeros((grow, NUM_KEYPOINTS, 2))))
+            self.dx = np.concatenate((self.dx, np.zeros((grow, NUM_KEYPOINTS, 2))))
+            self.t = np.concatenate((self.t, np.zeros((grow, NUM_KEYPOINTS))))
+            self.live = np.concatenate((self.live, np.zeros((grow, NUM_KEYPOINTS), bool)))
+            self.free = list(range(len(self.scale) + grow - 1, len(self.scale) - 1, -1))
+            self.scale = np.concatenate((self.scale, np.zeros(grow)))
+        r = self.rows[pid] = self.free.pop()
+        self.x[r], self.dx[r], self.t[r], self.live[r], self.scale[r] = 0.0, 0.0, 0.0, False, 0.0
+        return r
+
+    def drop(self, pid: int) -> None:
+        """Forget person ``pid`` (gone)."""
+        r = self.rows.pop(pid, None)
+        if r is not None:
+            self.free.append(r)
+
+    def __call__(self, rows: list[int], kp: NDArray[np.float32], t: float, cfg: SmoothingConfig) -> NDArray[np.float32]:
+        """The poses ``kp`` (N, 17, 3) = (x, y, score) in source pixels of the people in ``rows``
+        (distinct), captured at ``t``, smoothed (a new array)."""
+        r = np.array(rows, np.intp)
+        raw = kp[:, :, :2].astype(np.float64)
+        ok = kp[:, :, 2] >= cfg.min_keypoint_score
+        height = _heights(kp, cfg.min_keypoint_score)
+        old = self.scale[r]
+        scale = np.where(old == 0.0, height, 0.8 * old + 0.2 * height)
+        x, dx, seen, live = self.x[r], self.dx[r], self.t[r], self.live[r]
+        dt = t - seen
+        go = ok & live & (dt > 0.0) & (dt <= MAX_GAP)  # continue: seen within MAX_GAP
+        # Every keypoint is computed (a step of 1 s where it does not continue, so nothing divides by
+        # 0) and only the continuing ones kept: the same operations, element for element, as on them alone.
+        step = np.where(go, dt, 1.0)[:, :, None]
+        speed = (raw - x) / step / scale[:, None, None]
+        moved = dx + alpha(cfg.d_cutoff, step) * (speed - dx)
+        cutoff = cfg.min_cutoff + cfg.beta * np.abs(moved)
+        keep = go[:, :, None]
+        dx = np.where(keep, moved, dx)
+        x = np.where(keep, x + alpha(cutoff, step) * (raw - x), x)
+        fresh = ok & ~go & ~(live & (dt <= 0.0))  # new, back after a long gap (a same-time repeat keeps)
+        x = np.where(fresh[:, :, None], raw, x)
+        dx = np.where(fresh[:, :, None], 0.0, dx)
+        seen = np.where(go | fresh, t, seen)
+        live = (live | fresh) & (ok | (t - seen <= MAX_GAP))  # forget keypoints gone for longer
+        self.x[r], self.dx[r], self.t[r], self.live[r], self.scale[r] = x, dx, seen, live, scale
         out = kp.copy()
-        out[ok, :2] = self.x[ok].astype(np.float32)  # a weak keypoint is reported as it is
+        out[:, :, :2] = np.where(ok[:, :, None], x.astype(np.float32), kp[:, :, :2])  # a weak one as it is
         return out
 
 
-def _height(kp: NDArray[np.float32], min_score: float) -> float:
-    pts = confident_xy(kp, min_score)
-    span = pts.max(axis=0) - pts.min(axis=0)
-    return max(float(span.max()), MIN_SCALE)
+def _heights(kp: NDArray[np.float32], min_score: float) -> NDArray[np.float64]:
+    """Per pose of (N, 17, 3) (x, y, score), the larger side of the box of its keypoints scoring at
+    least ``min_score`` (``confident_boxes``), at least MIN_SCALE: the person's size in source pixels."""
+    box = confident_boxes(kp, min_score)
+    span = box[:, 2:] - box[:, :2]
+    out: NDArray[np.float64] = np.maximum(span.max(axis=1).astype(np.float64), MIN_SCALE)
+    return out
 
 
 class Smoother:
@@ -90,28 +128,30 @@ class Smoother:
 
     def __init__(self, config: SmoothingConfig | None = None) -> None:
         self.config = config if config is not None else SmoothingConfig()
-        self._filters: dict[int, OneEuro] = {}
+        self._filters = _Filters()
 
     def reset(self) -> None:
         """Forget every filter state."""
-        self._filters = {}
+        self._filters = _Filters()
 
     def __call__(self, poses: Poses) -> Poses:
         """Poses with smoothed positions (scores unchanged); a new value."""
         cfg = self.config
         for gone in poses.left.tolist():
-            self._filters.pop(gone, None)
+            self._filters.drop(gone)
         if not cfg.enabled:
-            self._filters = {}
+            self._filters = _Filters()
             return poses
         if not len(poses):
             return poses
         out = poses.keypoints.copy()
-        for i, pid in enumerate(poses.ids.tolist()):
-            if pid < 0:
-                continue
-            f = self._filters.get(pid)
-            if f is None:
-                f = self._filters[pid] = OneEuro()
-            out[i] = f(poses.keypoints[i], poses.t_capture, cfg)
+        todo = [i for i, pid in enumerate(poses.ids.tolist()) if pid >= 0]
+        while todo:  # in batches of distinct people (a tracker never repeats an id in a frame)
+            batch: dict[int, int] = {}
+            for i in todo:
+                batch.setdefault(int(poses.ids[i]), i)
+            rows = [self._filters.row(pid) for pid in batch]
+            index = list(batch.values())
+            out[index] = self._filters(rows, poses.keypoints[index], poses.t_capture, cfg)
+            todo = [i for i in todo if i not in index]
         return dataclasses.replace(poses, keypoints=out)

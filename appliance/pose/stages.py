@@ -1,7 +1,8 @@
 """PoseStage: one step of the chain that decoded poses pass through before the listeners.
 
-Stages run on the "send" thread, in order, one frame at a time (tracking now; smoothing and events
-next). Each is pure given its own state: it returns a new Poses and never blocks.
+Stages run on the "send" thread, in order, one frame at a time: tracking (stable ids, enter and
+leave events, cuts between scenes), then smoothing (One Euro per person). Each is pure given its own
+state: it returns a new Poses and never blocks.
 """
 
 from __future__ import annotations

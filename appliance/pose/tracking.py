@@ -10,6 +10,8 @@ pair down to ``min_similarity``.
   tentative person missing a frame is dropped (a one-frame false detection never appears).
 * A confirmed person unseen for longer than ``grace_seconds`` (capture time) is forgotten and
   their id appears in ``Poses.left`` once. Until then they keep their id when they reappear.
+* A cut (``Poses.scene`` differs from the previous frame's: the next photo of a slideshow) is a new
+  scene: everyone confirmed leaves with that frame, and its people are new, confirmed as above.
 * Ids are never reused while the process runs (``reset`` keeps counting).
 
 All coordinates here are **source pixels (x, y)**. Pure given its inputs; runs on the "send" thread.
@@ -24,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from appliance.pose.params import TrackingConfig
-from appliance.types import Poses, confident_xy
+from appliance.types import Poses, confident_boxes
 
 __all__ = ["COCO_SIGMAS", "Tracker", "oks", "oks_matrix"]
 
@@ -43,17 +45,22 @@ MIN_AREA = 32.0 * 32.0
 MAX_PREDICT = 0.5
 
 
-def _area(kp: NDArray[np.float32]) -> float:
-    """Bounding-box area (source pixels squared) of one pose's confident keypoints (17, 3)."""
-    pts = confident_xy(kp, MIN_KEYPOINT_SCORE)
-    span = pts.max(axis=0) - pts.min(axis=0)
-    return max(float(span[0] * span[1]), MIN_AREA)
+def _areas(kps: NDArray[np.float32]) -> NDArray[np.float64]:
+    """Per pose of (N, 17, 3), the area (source pixels squared) of its confident keypoints' box, at
+    least MIN_AREA (float32 sides, their product in float32, as OKS has always used it)."""
+    box = confident_boxes(kps, MIN_KEYPOINT_SCORE)
+    span = box[:, 2:] - box[:, :2]
+    out: NDArray[np.float64] = np.maximum((span[:, 0] * span[:, 1]).astype(np.float64), MIN_AREA)
+    return out
 
 
-def _centre(kp: NDArray[np.float32]) -> NDArray[np.float32]:
-    ok = kp[:, 2] >= MIN_KEYPOINT_SCORE
-    pts = kp[ok, :2] if ok.any() else kp[:, :2]
-    out: NDArray[np.float32] = pts.mean(axis=0)
+def _centres(kps: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Per pose of (N, 17, 3), the mean (x, y) of its confident keypoints (of all 17 if none is): a
+    float32 sum in index order, as ``ndarray.mean`` sums a few points."""
+    ok = kps[:, :, 2] >= MIN_KEYPOINT_SCORE
+    ok |= (ok.sum(axis=1) == 0)[:, None]
+    sums = np.where(ok[:, :, None], kps[:, :, :2], np.float32(0.0)).cumsum(axis=1, dtype=np.float32)[:, -1]
+    out: NDArray[np.float32] = sums / ok.sum(axis=1, dtype=np.float32)[:, None]
     return out
 
 
@@ -80,15 +87,11 @@ class _Person:
     id: int
     keypoints: NDArray[np.float32]  # last seen (17, 3)
     seen: float  # capture time last seen
+    centre: NDArray[np.float32]  # of ``keypoints`` (2,): the mean of the confident ones
+    area: float  # of ``keypoints``: their box's (pixels squared), at least MIN_AREA
     hits: int = 1  # frames in a row while tentative
     confirmed: bool = False
     velocity: NDArray[np.float32] = field(default_factory=lambda: np.zeros(2, np.float32))  # px/s
-
-    def predicted(self, t: float) -> NDArray[np.float32]:
-        dt = min(max(t - self.seen, 0.0), MAX_PREDICT)
-        out = self.keypoints.copy()
-        out[:, :2] += self.velocity * np.float32(dt)
-        return out
 
 
 class Tracker:
@@ -101,6 +104,7 @@ class Tracker:
         self._next = 0
         self._people: list[_Person] = []
         self._pending_left: list[int] = []
+        self._scene: int | None = None
 
     def reset(self) -> None:
         """Forget everyone (a new source or model): the confirmed leave with the next frame; ids
@@ -115,8 +119,13 @@ class Tracker:
     def update(self, poses: Poses) -> Poses:
         """This frame's confirmed people with their ids, and the frame's events (a new value)."""
         cfg, t = self.config, poses.t_capture
+        if poses.scene != self._scene:
+            if self._scene is not None:
+                self.reset()  # a cut: nobody here is anybody seen before it
+            self._scene = poses.scene
         n = len(poses)
         kps = poses.keypoints
+        centres, areas = _centres(kps), _areas(kps)
         match = self._match(kps, t, cfg.min_similarity) if n and self._people else {}
         entered: list[int] = []
         left, self._pending_left = self._pending_left, []
@@ -126,16 +135,17 @@ class Tracker:
         for i in range(n):
             j = match.get(i)
             if j is None:
-                person = _Person(self._next, kps[i].copy(), t)
+                person = _Person(self._next, kps[i].copy(), t, centres[i], float(areas[i]))
                 self._next += 1
             else:
                 person = self._people[j]
                 matched_people.add(j)
                 dt = t - person.seen
                 if dt > 0:
-                    step = (_centre(kps[i]) - _centre(person.keypoints)) / np.float32(dt)
+                    step = (centres[i] - person.centre) / np.float32(dt)
                     person.velocity = (0.5 * person.velocity + 0.5 * step).astype(np.float32)
                 person.keypoints, person.seen = kps[i].copy(), t
+                person.centre, person.area = centres[i], float(areas[i])
                 person.hits += 1
             if not person.confirmed and person.hits >= cfg.confirm_frames:
                 person.confirmed = True
@@ -164,8 +174,13 @@ class Tracker:
 
     def _match(self, kps: NDArray[np.float32], t: float, least: float) -> dict[int, int]:
         """detection index -> known person index, greedily by OKS against predicted keypoints."""
-        predicted = np.stack([p.predicted(t) for p in self._people])
-        areas = np.array([_area(p.keypoints) for p in self._people])
+        people = self._people
+        # Where each known person is now: their last keypoints moved by their velocity, for at most
+        # MAX_PREDICT seconds.
+        predicted = np.stack([p.keypoints for p in people])
+        ahead = np.array([min(max(t - p.seen, 0.0), MAX_PREDICT) for p in people], np.float32)
+        predicted[:, :, :2] += np.stack([p.velocity for p in people])[:, None, :] * ahead[:, None, None]
+        areas = np.array([p.area for p in people])
         sim = oks_matrix(kps, predicted, areas)
         out: dict[int, int] = {}
         taken: set[int] = set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -11,9 +12,12 @@ import pytest
 
 from appliance.capture import create_source, parse_source
 from appliance.capture.base import EndOfSource
+from appliance.capture.image_source import DEFAULT_HOLD
+from appliance.capture.images import load_image
 from appliance.capture.picamera2_source import Picamera2Source, lores_size
 from appliance.capture.yuv import bgr_to_rgb, yuv420_to_rgb
 from appliance.errors import ConfigError, HardwareUnavailable, SourceError
+from appliance.types import Frame
 
 
 @pytest.mark.parametrize(
@@ -29,7 +33,15 @@ from appliance.errors import ConfigError, HardwareUnavailable, SourceError
 )
 def test_parse_source(text: str, kind: str, arg: str, fps: float | None, loop: bool, size: Any) -> None:
     s = parse_source(text)
-    assert (s.type, s.arg, s.fps, s.loop, s.size) == (kind, arg, fps, loop, size)
+    assert (s.type, s.arg, s.fps, s.loop, s.size, s.hold) == (kind, arg, fps, loop, size, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "hold"),
+    [("images:*.jpg@15,hold=2s", 2.0), ("images:*.jpg@hold=0.5", 0.5), ("images:*.jpg@once,hold=0", 0.0)],
+)
+def test_hold_is_an_option_of_still_images(text: str, hold: float) -> None:
+    assert parse_source(text).hold == hold
 
 
 @pytest.mark.parametrize(
@@ -40,6 +52,12 @@ def test_parse_source(text: str, kind: str, arg: str, fps: float | None, loop: b
         ("images:*.jpg@fast", "is not a frame rate"),
         ("images:*.jpg@0", "out of range"),
         ("synthetic@5x5", "size 5x5 out of range"),
+        ("images:*.jpg@hold=2 s", "is not a time"),
+        ("images:*.jpg@hold=-1s", "is not a time"),
+        ("images:*.jpg@hold=", "is not a time"),
+        ("images:*.jpg@hold=2h", "is not a time"),
+        ("images:*.jpg@hold=4000s", "hold 4000 s out of range"),
+        ("video:clip.mp4@hold=2s", "for still images only"),
     ],
 )
 def test_bad_source_specs(text: str, message: str) -> None:
@@ -47,17 +65,62 @@ def test_bad_source_specs(text: str, message: str) -> None:
         parse_source(text)
 
 
-def test_image_source_loops_at_its_rate(images_dir: Path) -> None:
-    src = create_source(f"images:{images_dir}/*.jpg@50")
+def _frames(spec: str, n: int) -> list[Frame]:
+    src = create_source(spec)
     src.open()
-    frames = [src.read(1.0) for _ in range(8)]
+    frames = [src.read(1.0) for _ in range(n)]
     src.close()
     assert all(f is not None for f in frames)
-    assert [f.index for f in frames if f] == list(range(1, 9))
-    assert frames[0] is not None and frames[3] is not None
-    assert frames[0].image.shape == frames[3].image.shape  # 3 jpgs: the 4th frame is the 1st again
-    t = [f.t_capture for f in frames if f]
-    assert 0.015 < np.median(np.diff(t)) < 0.03  # 50 fps
+    return [f for f in frames if f is not None]
+
+
+def _photos(frames: list[Frame], images_dir: Path) -> list[int]:
+    """Which of the folder's .jpg photos (in glob order) each frame shows."""
+    photos = [load_image(str(p)) for p in sorted(images_dir.glob("*.jpg"))]
+    return [
+        next(i for i, p in enumerate(photos) if p.shape == f.image.shape and np.array_equal(p, f.image)) for f in frames
+    ]
+
+
+def test_image_source_holds_each_image_as_a_scene_and_loops(images_dir: Path) -> None:
+    """A slideshow: each of the 3 photos for hold x fps frames, one scene each; back to the first
+    photo after the last is a cut too."""
+    frames = _frames(f"images:{images_dir}/*.jpg@50,hold=0.06s", 10)  # 3 frames per photo
+    assert [f.index for f in frames] == list(range(1, 11))
+    assert _photos(frames, images_dir) == [0, 0, 0, 1, 1, 1, 2, 2, 2, 0]
+    scenes = [f.scene for f in frames]
+    assert scenes[0:3] == [scenes[0]] * 3 and len(set(scenes)) == 4
+    assert all(b > a for a, b in zip(scenes[::3], scenes[3::3], strict=False))
+    t = [f.t_capture for f in frames]
+    assert 0.01 < np.median(np.diff(t)) < 0.04  # 50 fps: held images are still delivered at the rate
+
+
+def test_image_source_holds_two_seconds_unless_told(images_dir: Path) -> None:
+    frames = _frames(f"images:{images_dir}/*.jpg@1000", 31)
+    assert len({f.scene for f in frames[:30]}) == 1  # 2 s at 15 fps would be 30 frames: at 1000 fps, 2000
+    assert DEFAULT_HOLD == 2.0
+
+
+def test_hold_0_plays_the_images_as_one_continuous_scene(images_dir: Path) -> None:
+    frames = _frames(f"images:{images_dir}/*.jpg@50,hold=0", 7)
+    assert _photos(frames, images_dir) == [0, 1, 2, 0, 1, 2, 0]
+    scenes = [f.scene for f in frames]
+    assert scenes[:3] == [scenes[0]] * 3 and scenes[3:6] == [scenes[3]] * 3 and scenes[3] != scenes[0]  # start over
+
+
+def test_one_image_is_one_scene(images_dir: Path) -> None:
+    frames = _frames(f"images:{images_dir}/face.jpg@100,hold=0.02s", 6)
+    assert len({f.scene for f in frames}) == 1
+
+
+def test_image_source_once_ends_after_the_last_hold(images_dir: Path) -> None:
+    src = create_source(f"images:{images_dir}/*.jpg@100,once,hold=0.02s")  # 2 frames per photo
+    src.open()
+    assert all(src.read(1.0) is not None for _ in range(6))
+    with pytest.raises(EndOfSource):
+        src.read(1.0)
+    with pytest.raises(EndOfSource):  # and stays ended
+        src.read(1.0)
 
 
 def test_image_source_once_ends(images_dir: Path) -> None:
@@ -225,7 +288,8 @@ def test_picamera2_missing_camera_is_hardware_unavailable() -> None:
         Picamera2Source(parse_source("picamera2"), factory=no_camera).open()
 
 
-def test_picamera2_not_installed_says_how_to_get_it() -> None:
+def test_picamera2_not_installed_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "picamera2", None)  # not installed, also on a Pi where it is
     with pytest.raises(HardwareUnavailable, match="python3-picamera2"):
         Picamera2Source(parse_source("picamera2")).open()
 

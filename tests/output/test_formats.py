@@ -1,4 +1,5 @@
-"""OSC formats: byte-identical to python-osc's builder, pinned golden files, parsed back."""
+"""OSC formats: byte-identical to what python-osc's builders make of the same values (messages and
+bundles), pinned golden files, parsed back."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pythonosc.osc_bundle import OscBundle
+from pythonosc.osc_bundle_builder import IMMEDIATELY as BUILDER_IMMEDIATELY
+from pythonosc.osc_bundle_builder import OscBundleBuilder
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from appliance.output.osc import FORMATS, OutputOptions
-from appliance.output.osc.wire import IMMEDIATELY, ntp_timetag
+from appliance.output.osc.base import BOX_MIN_SCORE, person_boxes
+from appliance.output.osc.wire import IMMEDIATELY
 from appliance.types import KEYPOINT_NAMES, Poses
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "osc"
@@ -40,9 +44,12 @@ def msg(address: str, args: list[tuple[str, float]]) -> bytes:
     return bytes(b.build().dgram)
 
 
-def bundle_bytes(timetag: int, elements: list[bytes]) -> bytes:
-    out = b"#bundle\x00" + struct.pack(">Q", timetag)
-    return out + b"".join(struct.pack(">i", len(e)) + e for e in elements)
+def bundle_bytes(timetag: float, elements: list[bytes]) -> bytes:
+    """A bundle as python-osc's builder makes it: ``timetag`` Unix seconds, or its IMMEDIATELY."""
+    b = OscBundleBuilder(timetag)
+    for e in elements:
+        b.add_content(OscMessage(e))
+    return bytes(b.build().dgram)
 
 
 def norm(p: Poses) -> np.ndarray:
@@ -79,8 +86,8 @@ def test_individual_bundle_carries_the_same_messages_a_person_per_datagram() -> 
     amount, *people = expected_individual(p)
     # Whole people per datagram (one person is about 800 bytes), the header first in each.
     assert got == [
-        bundle_bytes(IMMEDIATELY, [frame, amount, *people[:17]]),
-        bundle_bytes(1, [frame, amount, *people[17:]]),
+        bundle_bytes(BUILDER_IMMEDIATELY, [frame, amount, *people[:17]]),
+        bundle_bytes(BUILDER_IMMEDIATELY, [frame, amount, *people[17:]]),
     ]
     assert all(len(d) <= 1472 for d in got)
     (one,) = FORMATS["individual-bundle"](p, OutputOptions(max_datagram=4000, timetag="capture"))
@@ -129,9 +136,9 @@ def test_bundle_format() -> None:
         box = [40 + i, 80 + 2 * i, 160 + i, 320 + 2 * i]
         elements.append(msg("/posenet/person/box", [("i", 7 + i)] + [("f", v) for v in box]))
         elements.append(msg("/posenet/person/centre", [("i", 7 + i), ("f", 85 + i), ("f", 170 + 2 * i)]))
-    assert got == bundle_bytes(ntp_timetag(T_WALL), elements)
+    assert got == bundle_bytes(T_WALL, elements)
     (immediate,) = FORMATS["bundle"](p, OutputOptions(coords="pixels"))  # the default time tag
-    assert immediate == bundle_bytes(IMMEDIATELY, elements)
+    assert immediate == bundle_bytes(BUILDER_IMMEDIATELY, elements)
     untimed = Poses(frame_size=(320, 240))
     (empty,) = FORMATS["bundle"](untimed, OutputOptions())
     assert struct.unpack(">Q", empty[8:16])[0] == IMMEDIATELY
@@ -189,3 +196,36 @@ def test_golden_bytes(fmt: str) -> None:
     if os.environ.get("OSC_GOLDEN_WRITE") == "1":
         path.write_bytes(got)
     assert got == path.read_bytes()
+
+
+def _box_rule(kp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One person's box corners and centre by the rule, person by person (the README's words): the
+    confident keypoints (all 17 if fewer than two are), centred on the confident shoulders and hips
+    if any, else on those keypoints."""
+    ok = kp[:, 2] >= BOX_MIN_SCORE
+    pts = kp[ok, :2] if ok.sum() >= 2 else kp[:, :2]
+    torso = [k for k in (5, 6, 11, 12) if kp[k, 2] >= BOX_MIN_SCORE]
+    return pts.min(axis=0), pts.max(axis=0), kp[torso, :2].mean(axis=0) if torso else pts.mean(axis=0)
+
+
+def test_boxes_and_centres_follow_the_rule_for_every_person() -> None:
+    k = np.arange(17, dtype=np.float32)
+    kp = np.zeros((4, 17, 3), np.float32)
+    kp[:, :, 0], kp[:, :, 1], kp[:, :, 2] = 10 * k, 20 * k, 0.1
+    kp[0, [0, 1], 2] = 0.5  # two confident, no torso: their box and mean
+    kp[1, 3, 2] = 0.5  # one confident: all 17
+    kp[2, :, 2] = 0.9  # all confident: centred on shoulders and hips
+    kp[3, [5, 6, 16], 2] = 0.9  # the shoulders and an ankle: centred on the shoulders
+    boxes, centres = person_boxes(kp)
+    np.testing.assert_array_equal(boxes, [[0, 0, 10, 20], [0, 0, 160, 320], [0, 0, 160, 320], [50, 100, 160, 320]])
+    np.testing.assert_array_equal(centres, [[5, 10], [80, 160], [85, 170], [55, 110]])
+    assert person_boxes(kp[:0])[0].shape == (0, 4) and person_boxes(kp[:0])[1].shape == (0, 2)
+    # Every person of a crowd exactly as computed alone, to the bit (so the bytes sent are too).
+    rng = np.random.default_rng(5)
+    crowd = rng.random((40, 17, 3), dtype=np.float32) * np.array([1920, 1080, 1], np.float32)
+    crowd[:, :, 2] = rng.choice(np.array([0.0, 0.19, 0.2, 0.7], np.float32), size=(40, 17), p=[0.4, 0.2, 0.1, 0.3])
+    boxes, centres = person_boxes(crowd)
+    for i in range(40):
+        lo, hi, centre = _box_rule(crowd[i])
+        assert boxes[i, :2].tobytes() == lo.tobytes() and boxes[i, 2:].tobytes() == hi.tobytes(), i
+        assert centres[i].tobytes() == centre.astype(np.float32).tobytes(), i

@@ -1,5 +1,6 @@
 """Enter and leave, end to end: the real service streams a camera that goes black for 3 frames and
-then for 2 s (a folder of frames at 10 fps), and a receiver counts the events of the bundle format."""
+then for 2 s (a folder of frames at 10 fps, played as one scene: hold=0), and a receiver counts the
+events of the bundle format."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def test_a_short_blackout_sends_nothing_and_a_long_one_a_leave_and_a_new_enter(
             n += 1
     black.unlink()
     run, sinks = run_into_sinks(
-        ["bundle"], models_dir, frames, 9.0, tmp_path / "state", source=f"images:{frames}/*.jpg@10,once"
+        ["bundle"], models_dir, frames, 9.0, tmp_path / "state", source=f"images:{frames}/*.jpg@10,once,hold=0"
     )
     assert run.returncode == 0, run.stderr
     events: list[tuple[str, int, int]] = []  # (event, id, frame number)

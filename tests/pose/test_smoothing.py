@@ -82,3 +82,26 @@ def test_off_passes_everything_through() -> None:
     for p in frames:
         tracked = tracker(p)
         assert smoother(tracked) is tracked
+
+
+def test_a_crowd_is_smoothed_person_by_person() -> None:
+    """Everyone's filter is their own: six people smoothed together get, to the bit, what each gets
+    smoothed alone (people leaving and new ones arriving, weak keypoints here and there)."""
+    walkers = [Walker(i, (80 + 100 * i, 200 + 30 * i), (2 - i, 1), hidden=((10 + 5 * i, 40),)) for i in range(6)]
+    frames, _ = scene(walkers, 60, noise_px=3.0)
+    rng = np.random.default_rng(2)
+    for p in frames:
+        p.keypoints[:, :, 2][rng.random(p.keypoints.shape[:2]) < 0.2] = 0.1
+    tracker = Tracker()
+    tracked = [tracker(p) for p in frames]
+    together = Smoother()
+    alone: dict[int, Smoother] = {}
+    for p in tracked:
+        out = together(p)
+        for i, pid in enumerate(p.ids.tolist()):
+            one = dataclasses.replace(
+                p, keypoints=p.keypoints[i : i + 1], scores=p.scores[i : i + 1], ids=p.ids[i : i + 1]
+            )
+            got = alone.setdefault(pid, Smoother())(one)
+            np.testing.assert_array_equal(out.keypoints[i], got.keypoints[0])
+    assert len(alone) > 6  # some left and came back as new people

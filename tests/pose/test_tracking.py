@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from appliance.pose.params import TrackingConfig
@@ -103,3 +105,23 @@ def test_settings_are_read_each_frame() -> None:
     tracker.config = TrackingConfig(grace_seconds=0.0)
     empty = Poses(frame_size=(640, 480), t_capture=frames[1].t_capture + 0.01)
     assert tracker(empty).left.tolist() == [0]
+
+
+def test_a_cut_to_another_scene_lets_everyone_leave_and_the_new_people_enter_once_confirmed() -> None:
+    """A slideshow's next photo: the same spot in a new scene is not the same person. The two people
+    of the first scene leave with the cut; the ones of the second enter on its second frame."""
+    first, _ = scene([Walker(0, (200, 300), (0, 0)), Walker(1, (450, 300), (0, 0))], 6)
+    second, _ = scene([Walker(0, (200, 300), (0, 0))], 6)  # someone standing where person 0 stood
+    frames = [dataclasses.replace(p, scene=1) for p in first]
+    frames += [dataclasses.replace(p, scene=2, t_capture=p.t_capture + 1.0) for p in second]
+    out = run(Tracker(), frames)
+    entered, left = events(out)
+    assert entered == [(1, 0), (1, 1), (7, 2)]
+    assert sorted(left) == [(6, 0), (6, 1)]  # with the cut, not after the grace time
+    assert len(out[6]) == 0 and [int(i) for i in out[7].ids] == [2]
+
+
+def test_the_same_scene_number_is_no_cut() -> None:
+    frames, _ = scene([Walker(0, (200, 300), (2, 0))], 8)
+    out = run(Tracker(), [dataclasses.replace(p, scene=5) for p in frames])
+    assert events(out) == ([(1, 0)], [])

@@ -17,7 +17,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import numpy as np
 import pytest
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
@@ -399,4 +398,7 @@ def test_hostile_host_labels_are_refused_in_the_configuration() -> None:
     with pytest.raises(ValidationError, match="1 to 63"):
         TargetConfig(host="a" * 64 + ".example")
     assert TargetConfig(host="b" * 63 + ".example").host.startswith("b")
-    assert np.isfinite(1.0)
+    for empty_label in ("a..example", ".example"):
+        with pytest.raises(ValidationError, match="1 to 63"):
+            TargetConfig(host=empty_label)
+    assert TargetConfig(host="box.example.").host == "box.example."  # a fully qualified name's root dot
