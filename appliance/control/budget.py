@@ -46,3 +46,29 @@ class ReplyBudget:
         if not allowed:
             self.refused += 1
         return allowed
+
+
+#: The share of the event loop's time the control port may take, and the most it may take at once (s).
+WORK_SHARE, WORK_BURST = 0.2, 0.05
+
+
+class WorkBudget:
+    """Event-loop time for the control port: ``share`` of every second, at most ``burst`` seconds
+    saved up. Once it is spent the port stops reading for as long as it takes to earn it back (the
+    kernel queues, then drops): a flood of costly messages takes at most ``share`` of the loop, and
+    the API, the watchdog and the poses keep their time."""
+
+    def __init__(self, share: float = WORK_SHARE, burst: float = WORK_BURST) -> None:
+        self.share, self.burst = share, burst
+        self._seconds, self._at = burst, 0.0
+        self.pauses = 0  # times reading was paused
+
+    def spend(self, seconds: float, now: float) -> float:
+        """A datagram took ``seconds`` of the loop, ending at ``now`` (``time.perf_counter()``);
+        returns how long to stop reading (0: go on)."""
+        self._seconds = min(self.burst, self._seconds + max(0.0, now - self._at) * self.share) - seconds
+        self._at = now
+        if self._seconds >= 0:
+            return 0.0
+        self.pauses += 1
+        return -self._seconds / self.share

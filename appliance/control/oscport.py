@@ -36,10 +36,10 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from appliance.control.access import Access, Ignored, Refused
-from appliance.control.budget import ReplyBudget
+from appliance.control.budget import ReplyBudget, WorkBudget
 from appliance.control.leases import Lease, LeaseTable
 from appliance.control.messages import COORDS, ControlMethod, Kind, matching
 from appliance.control.nonces import KEEP, MIRROR, NORMALIZED, NonceCodec, Op, Outstanding, Request
@@ -49,7 +49,7 @@ from appliance.core.status import ServerStatus
 from appliance.guards import is_loopback
 from appliance.log import LogOnce
 from appliance.output.osc import FORMAT_NAMES, Coords
-from appliance.output.osc.pattern import PatternError
+from appliance.output.osc.pattern import PatternError, is_pattern
 from appliance.output.osc.presets import PRESETS, resolve
 from appliance.output.osc.wire import message, parse_packet
 from appliance.transport.udp import TargetSpec
@@ -62,6 +62,8 @@ logger = logging.getLogger(__name__)
 TICK_SECONDS, LOG_REARM_SECONDS = 1.0, 600.0
 #: Seconds one /posenet/info answer is reused (a flood of questions builds the status once).
 INFO_SECONDS = 0.5
+#: Most address patterns matched per packet (the rest of the packet is refused).
+MAX_PATTERNS = 32
 
 Address = tuple[str, int]
 Handler = Callable[[ControlMethod, list[Any], Address], None]
@@ -85,6 +87,7 @@ class ControlProtocol(asyncio.DatagramProtocol):
         self._now = now
         self.access = Access(control, local)
         self.budget = ReplyBudget()
+        self.work = WorkBudget()
         self.nonces = NonceCodec()
         self.outstanding = Outstanding()
         self.table = LeaseTable(control.set_subscriptions)
@@ -93,6 +96,7 @@ class ControlProtocol(asyncio.DatagramProtocol):
         self._log_at = 0.0
         self._info: tuple[float, list[Any]] = (-math.inf, [])
         self._timer: asyncio.TimerHandle | None = None
+        self._resume: asyncio.TimerHandle | None = None
         self._handlers: dict[Kind, Handler] = {
             Kind.INFO: self._on_info,
             Kind.ADD: self._on_add,
@@ -118,8 +122,9 @@ class ControlProtocol(asyncio.DatagramProtocol):
         self._timer = asyncio.get_running_loop().call_later(TICK_SECONDS, self._tick)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        for handle in (self._timer, self._resume):
+            if handle is not None:
+                handle.cancel()
 
     def _tick(self) -> None:
         self.expire()
@@ -137,7 +142,11 @@ class ControlProtocol(asyncio.DatagramProtocol):
         """This port's status: where it listens, what it handled, how many subscriptions."""
         port = self.transport.get_extra_info("sockname")[1] if self.transport is not None else 0
         n = len(self.table)
-        detail = f"{n} subscription{'s' * (n != 1)}" + (f", {self.faults} faults" if self.faults else "")
+        detail = f"{n} subscription{'s' * (n != 1)}"
+        if self.work.pauses:
+            detail += f", paused {self.work.pauses} times (busy)"
+        if self.faults:
+            detail += f", {self.faults} faults"
         return ServerStatus(port=port, messages=self.messages, rejected=self.errors, detail=detail)
 
     @property
@@ -169,7 +178,23 @@ class ControlProtocol(asyncio.DatagramProtocol):
     # -- receiving --------------------------------------------------------------------------------
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         self.messages += 1
-        sender = (str(addr[0]), int(addr[1]))
+        start = time.perf_counter()
+        try:
+            self._datagram(data, (str(addr[0]), int(addr[1])))
+        finally:
+            end = time.perf_counter()
+            pause = self.work.spend(end - start, end)
+            if pause and self._resume is None and hasattr(self.transport, "pause_reading"):
+                self._log.warning(("busy",), "OSC control port busy: reading paused (a flood from %s?)", addr[0])
+                cast(asyncio.ReadTransport, self.transport).pause_reading()  # the selector loop's can
+                self._resume = asyncio.get_running_loop().call_later(pause, self._resume_reading)
+
+    def _resume_reading(self) -> None:
+        self._resume = None
+        if self.transport is not None and not self.transport.is_closing():
+            cast(asyncio.ReadTransport, self.transport).resume_reading()
+
+    def _datagram(self, data: bytes, sender: Address) -> None:
         try:
             self.budget.received(sender[0], len(data), self._now())
             messages = parse_packet(data)
@@ -177,8 +202,19 @@ class ControlProtocol(asyncio.DatagramProtocol):
             self.errors += 1
             self._log.warning(("malformed",), "malformed OSC control packet from %s: %s", sender[0], exc)
             return
-        for pattern, args in messages:
+        patterns = 0
+        for i, (pattern, args) in enumerate(messages):
+            patterns += is_pattern(pattern)
+            if patterns > MAX_PATTERNS:  # a pattern costs up to ~0.1 ms: bound the work per packet
+                self._too_many(len(messages) - i, sender)
+                return
             self._message(pattern, list(args), sender)
+
+    def _too_many(self, rest: int, addr: Address) -> None:
+        """The ``rest`` of a packet past ``MAX_PATTERNS`` address patterns: refused, counted, answered once."""
+        self.errors += rest
+        self._log.warning(("patterns",), "more than %d address patterns in one packet from %s", MAX_PATTERNS, addr[0])
+        self.reply(addr, "/posenet/error", "s", [f"more than {MAX_PATTERNS} address patterns in one packet"])
 
     def _message(self, pattern: str, args: list[Any], addr: Address) -> None:
         """One message of a packet: matched, dispatched on its kind; never raises."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from appliance.control.budget import ReplyBudget
+import pytest
+
+from appliance.control.budget import ReplyBudget, WorkBudget
 
 
 def test_a_host_gets_what_it_sent_plus_the_allowance() -> None:
@@ -15,3 +17,10 @@ def test_a_host_gets_what_it_sent_plus_the_allowance() -> None:
     budget.spend("b", 100, 6.0)
     budget.spend("c", 100, 6.0)  # "a" is forgotten (bounded): it starts again with the allowance
     assert budget.spend("a", 100, 6.0)
+
+
+def test_the_work_budget_pauses_for_as_long_as_the_overdraft_takes_to_earn_back() -> None:
+    work = WorkBudget(share=0.2, burst=0.05)
+    assert work.spend(0.01, 100.0) == 0.0  # within the burst
+    assert work.spend(0.05, 100.0) == pytest.approx(0.05)  # 0.01 s over: 0.05 s at a 20 % share
+    assert work.spend(0.0, 100.3) == 0.0 and work.pauses == 1  # earned back (and more, up to the burst)

@@ -13,12 +13,14 @@ import ipaddress
 import json
 import logging
 import socket
+import statistics
 import struct
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
@@ -631,3 +633,35 @@ def test_smoothing_is_a_saved_setting_changed_from_the_box(tmp_path: Path) -> No
         assert saves[-1] == 20.0 and len(saves) < 20, saves
 
     run(_with_control(tmp_path, body, local=True))
+
+
+def test_a_bundle_of_256_patterns_costs_milliseconds_and_the_port_takes_a_fifth_of_the_loop(tmp_path: Path) -> None:
+    """Past 32 patterns the rest of a packet is refused unread; under a flood the port pauses reading
+    so that it takes about a fifth of the loop's time."""
+
+    def hostile(i: int) -> str:
+        return "/posenet/{" + ",".join(f"{i:x}{j}" for j in range(31)) + ",info}"  # each one new: no cache
+
+    async def body(app: Application, protocol: Any, patch: Patch) -> None:
+        packets = []
+        for n in range(40):
+            b = OscBundleBuilder(IMMEDIATELY)
+            for i in range(256):
+                b.add_content(OscMessageBuilder(address=hostile(n * 256 + i)).build())
+            packets.append(bytes(b.build().dgram))
+        costs = []
+        for packet in packets[:10]:
+            t0 = time.perf_counter()
+            protocol.datagram_received(packet, ("127.0.0.1", patch.port))
+            costs.append(time.perf_counter() - t0)
+        assert statistics.median(costs) < 0.02, costs  # generous: ~2 ms here; the old regexes took hours
+        assert protocol.errors >= 10 * (256 - 32)  # refused past the cap, counted
+        # As a flood over the socket: the port pauses reading (the kernel queues meanwhile).
+        t0 = time.perf_counter()
+        for packet in packets * 5:
+            patch.sock.sendto(packet, patch.control)
+            await asyncio.sleep(0)
+        await until(lambda: protocol.work.pauses > 0)
+        assert "paused" in protocol.status().detail and time.perf_counter() - t0 < 10
+
+    run(_with_control(tmp_path, body))
