@@ -1,143 +1,166 @@
-"""The OSC control port's messages, declared once: the port dispatches on them and OSCQuery publishes
-them (TYPE, RANGE, a placeholder VALUE, DESCRIPTION)."""
+"""The OSC control port's messages, declared once: the port dispatches on their ``kind`` and OSCQuery
+publishes them (TYPE, RANGE, a placeholder VALUE, DESCRIPTION)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from enum import Enum
 from functools import lru_cache
-from typing import Any
+from typing import Any, get_args
 
 from appliance.output.osc import FORMAT_NAMES
+from appliance.output.osc.base import Coords
+from appliance.output.osc.pattern import compile_pattern, is_pattern
 from appliance.output.osc.presets import PRESETS
 
-__all__ = ["CONTROL_METHODS", "SAVED_SETTINGS", "ControlMethod", "matching"]
+__all__ = ["CONTROL_METHODS", "COORDS", "SAVED_SETTINGS", "ControlMethod", "Kind", "matching"]
 
 _PORT = {"MIN": 1, "MAX": 65535}
+#: The coordinate names a subscription may ask for.
+COORDS: tuple[str, ...] = get_args(Coords)
+
+
+class Kind(Enum):
+    """What a control message does, which decides its handler and its rules."""
+
+    INFO = "info"  # a read, open to anyone: answered to the sender
+    ADD = "add"  # subscribe or renew: confirmed by the stream address (the subscribe key, if set)
+    CONFIRM = "confirm"  # a confirmation's nonce coming back
+    REMOVE = "remove"  # end the sender's own subscriptions (confirmed by the stream address)
+    CLEAR = "clear"  # the sender's own (confirmed), or with the access token every subscription
+    OPTION = "option"  # an option of the sender's own subscriptions (confirmed): format, coords, mirror
+    SETTING = "setting"  # a saved setting, for everyone: the owner's (access token, or the box itself)
 
 
 @dataclass(frozen=True, slots=True)
 class ControlMethod:
     """One control address: its OSC type tags ("N": no argument needed; N, I or none are accepted),
-    a one-line description, OSCQuery RANGE, a placeholder VALUE, and whether it changes something
-    (then it carries the access token when one is set)."""
+    a one-line description, OSCQuery RANGE, a placeholder VALUE, its ``kind``, and ``key``: the
+    subscription option (``format``, ``coords``, ``mirror``) or saved setting (``section.key``)."""
 
     address: str
     typetags: str
     description: str
     range: list[Any] | None
     value: list[Any]
-    changes: bool
+    kind: Kind
+    key: str = ""
+
+    @property
+    def changes(self) -> bool:
+        """Whether the message changes something (then every rule of the control port applies)."""
+        return self.kind not in (Kind.INFO, Kind.CONFIRM)
 
 
 CONTROL_METHODS: tuple[ControlMethod, ...] = (
     ControlMethod(
         "/posenet/listeners/add",
         "is",
-        "Subscribe: poses to the sender's address at this port, in this format or preset; answered by "
-        "/posenet/listeners/confirm s at that port, to be sent back here",
+        "Subscribe: poses to the sender's address at this port, in this format or preset (then the subscribe "
+        "key, if the owner set one); answered by /posenet/listeners/confirm s at that port, to be sent back here",
         [_PORT, {"VALS": [*FORMAT_NAMES, *PRESETS]}],
         [9000, "individual"],
-        True,
+        Kind.ADD,
     ),
     ControlMethod(
         "/posenet/listeners/confirm",
         "s",
-        "The nonce of the confirmation, sent back: the subscription starts",
+        "The nonce of a confirmation, sent back from the port that asked: the subscription (or change) happens",
         None,
         [""],
-        False,
+        Kind.CONFIRM,
     ),
-    ControlMethod("/posenet/listeners/remove", "i", "End your subscriptions (only this port)", [_PORT], [9000], True),
-    ControlMethod("/posenet/listeners/clear", "N", "End every subscription", None, [None], True),
     ControlMethod(
-        "/posenet/format", "s", "Format of your subscriptions", [{"VALS": list(FORMAT_NAMES)}], ["individual"], True
+        "/posenet/listeners/remove",
+        "i",
+        "End your subscriptions (only this port); confirmed like add",
+        [_PORT],
+        [9000],
+        Kind.REMOVE,
+    ),
+    ControlMethod(
+        "/posenet/listeners/clear",
+        "N",
+        "End your subscriptions (confirmed like add); with the access token as argument, every subscription",
+        None,
+        [None],
+        Kind.CLEAR,
+    ),
+    ControlMethod(
+        "/posenet/format",
+        "s",
+        "Format of your subscriptions; confirmed like add",
+        [{"VALS": list(FORMAT_NAMES)}],
+        ["individual"],
+        Kind.OPTION,
+        "format",
     ),
     ControlMethod(
         "/posenet/coords",
         "s",
-        "Coordinates of your subscriptions",
-        [{"VALS": ["pixels", "normalized"]}],
+        "Coordinates of your subscriptions; confirmed like add",
+        [{"VALS": list(COORDS)}],
         ["pixels"],
-        True,
+        Kind.OPTION,
+        "coords",
     ),
-    ControlMethod("/posenet/mirror", "i", "Mirror x for your subscriptions", [{"MIN": 0, "MAX": 1}], [0], True),
-    ControlMethod("/posenet/info", "N", "Ask for /posenet/info name state backend targets", None, [None], False),
+    ControlMethod(
+        "/posenet/mirror",
+        "i",
+        "Mirror x for your subscriptions; confirmed like add",
+        [{"MIN": 0, "MAX": 1}],
+        [0],
+        Kind.OPTION,
+        "mirror",
+    ),
+    ControlMethod("/posenet/info", "N", "Ask for /posenet/info name state backend targets", None, [None], Kind.INFO),
     ControlMethod(
         "/posenet/smoothing/enabled",
         "i",
-        "Saved setting: One Euro smoothing of keypoints on (1) or off (0), for every target",
+        "Saved setting (the owner's: access token last): One Euro smoothing of keypoints on (1) or off (0)",
         [{"MIN": 0, "MAX": 1}],
         [1],
-        True,
+        Kind.SETTING,
+        "smoothing.enabled",
     ),
     ControlMethod(
         "/posenet/smoothing/min_cutoff",
         "f",
-        "Saved setting: smoothing cutoff when still (Hz): lower is steadier",
+        "Saved setting (the owner's: access token last): smoothing cutoff when still (Hz): lower is steadier",
         [{"MIN": 0.01, "MAX": 30.0}],
         [0.8],
-        True,
+        Kind.SETTING,
+        "smoothing.min_cutoff",
     ),
     ControlMethod(
         "/posenet/smoothing/beta",
         "f",
-        "Saved setting: how much faster smoothing follows per person-height per second of speed",
+        "Saved setting (the owner's: access token last): how much faster smoothing follows per person-height "
+        "per second of speed",
         [{"MIN": 0.0, "MAX": 100.0}],
         [6.0],
-        True,
+        Kind.SETTING,
+        "smoothing.beta",
     ),
 )
 
+_BY_ADDRESS = {m.address: m for m in CONTROL_METHODS}
+
 #: Control methods that change a saved setting: address -> (section, key).
 SAVED_SETTINGS: dict[str, tuple[str, str]] = {
-    "/posenet/smoothing/enabled": ("smoothing", "enabled"),
-    "/posenet/smoothing/min_cutoff": ("smoothing", "min_cutoff"),
-    "/posenet/smoothing/beta": ("smoothing", "beta"),
+    m.address: (m.key.split(".")[0], m.key.split(".")[1]) for m in CONTROL_METHODS if m.kind is Kind.SETTING
 }
-
-_SPECIAL = re.compile(r"[*?\[\]{}]")
-
-
-def _pattern(address: str) -> re.Pattern[str]:
-    """OSC 1.0 address pattern -> regex: ``?`` one character, ``*`` any run (not across ``/``),
-    ``[abc]`` / ``[a-z]`` / ``[!abc]`` one of (not of), ``{foo,bar}`` one of the strings."""
-    out, i = [], 0
-    while i < len(address):
-        c = address[i]
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            end = address.find("]", i)
-            if end < 0:
-                raise ValueError("unclosed [ in the address pattern")
-            body = address[i + 1 : end]
-            negate = body.startswith("!")
-            body = body[1:] if negate else body
-            out.append("[" + ("^" if negate else "") + re.escape(body).replace("\\-", "-") + "]")
-            i = end
-        elif c == "{":
-            end = address.find("}", i)
-            if end < 0:
-                raise ValueError("unclosed { in the address pattern")
-            out.append("(?:" + "|".join(re.escape(p) for p in address[i + 1 : end].split(",")) + ")")
-            i = end
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return re.compile("".join(out))
 
 
 @lru_cache(maxsize=256)
-def matching(address: str) -> tuple[str, ...]:
-    """The control addresses an incoming address (or OSC pattern) names, in declaration order.
+def matching(address: str) -> tuple[ControlMethod, ...]:
+    """The control methods an incoming address (or OSC 1.0 address pattern) names, in declaration
+    order; linear time in the pattern and the addresses (``appliance.output.osc.pattern``).
 
     Raises:
-        ValueError: a malformed pattern.
+        PatternError: a malformed or over-cap pattern (a ``ValueError``).
     """
-    if not _SPECIAL.search(address):
-        return (address,) if any(m.address == address for m in CONTROL_METHODS) else ()
-    regex = _pattern(address)
-    return tuple(m.address for m in CONTROL_METHODS if regex.fullmatch(m.address))
+    if not is_pattern(address):
+        method = _BY_ADDRESS.get(address)
+        return (method,) if method is not None else ()
+    return tuple(_BY_ADDRESS[a] for a in compile_pattern(address).select(_BY_ADDRESS))

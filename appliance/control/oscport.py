@@ -1,409 +1,431 @@
 """The OSC control port (advertised as ``_osc._udp``): how a Max or Pd patch subscribes itself.
 
 A subscription streams poses to the sender's address at a port it names. Because a UDP source
-address can be forged, nothing streams to an address before it proves it wants the stream:
+address can be forged, nothing streams to an address, and no subscription changes, before the
+stream address proves it wants it:
 
-1. ``/posenet/listeners/add [port [format]]`` (port: default the sender's own; format: default
-   ``individual``). The box sends one small ``/posenet/listeners/confirm ,s NONCE`` to the address
-   and port that would receive the stream, and nothing else (repeats while that confirmation is
-   pending send nothing more).
-2. The patch echoes ``/posenet/listeners/confirm ,s NONCE`` to the control port (from any port).
-   The stream starts, and ``/posenet/listeners/added ,sisi host port format lease_seconds`` goes to
-   the stream address.
+1. ``/posenet/listeners/add [port [format]] [key]`` (port: default the sender's own; format: default
+   ``individual``; key: the subscribe key, only when the owner set one). The box sends one small
+   ``/posenet/listeners/confirm ,s NONCE`` to the address and port that would receive the stream,
+   and nothing else (repeats while that confirmation is unanswered send nothing more there).
+2. The patch echoes ``/posenet/listeners/confirm ,s NONCE`` to the control port, **from the port it
+   asked from**. The stream starts, and ``/posenet/listeners/added ,sisi host port format
+   lease_seconds`` goes to the stream address.
 3. The subscription is a lease (``osc_control.lease_seconds``, default 60 s): repeating the add
    (and confirming again) renews it; otherwise it ends. Subscriptions live in memory only; the
    permanent targets are the ones saved over HTTP.
 
-Control of one's own subscriptions (those created from the same sender address and port):
-``/posenet/listeners/remove [port]``, ``/posenet/format ,s F [port]``, ``/posenet/coords ,s C
-[port]``, ``/posenet/mirror ,i 0|1 [port]``. ``/posenet/listeners/clear`` ends every subscription.
-``/posenet/info`` answers ``/posenet/info ,sssi name state backend targets``. Answers go to the
-sender. No address is ever sent more than it sent (plus ``REPLY_ALLOWANCE`` bytes, which refill at
-``REPLY_REFILL`` bytes per second): a forged source can reflect, but never amplify.
+Changes to one's own subscriptions (those made from the same sender address and port) are
+confirmed the same way, and answered once confirmed: ``/posenet/listeners/remove [port]``,
+``/posenet/format ,s F [port]``, ``/posenet/coords ,s C [port]``, ``/posenet/mirror ,i 0|1 [port]``,
+``/posenet/listeners/clear`` (with the access token as argument: every subscription, at once).
+Saved settings (``/posenet/smoothing/*``) are the owner's: the access token last, or the box itself.
+``/posenet/info`` answers ``/posenet/info ,sssi name state backend targets``.
 
-Saved settings (for everyone, kept across restarts): ``/posenet/smoothing/enabled ,i 0|1``,
-``/posenet/smoothing/min_cutoff ,f``, ``/posenet/smoothing/beta ,f``; answered with the value in
-force once saved (off the event loop; a burst of changes to one setting is written one at a time,
-the last value winning), or ``/posenet/error`` naming the field.
-
-When ``http.token`` is set, every message that changes something carries it as its **last
-argument** (a string): ``/posenet/listeners/add 9000 bundle s3cret``. Without it nothing changes
-and the sender gets ``/posenet/error``. Reads (``/posenet/info``) and confirmations stay open.
-By default subscriptions are accepted only from the box's own subnets (``osc_control.subnets_only``).
-Malformed packets and unknown addresses are counted and ignored.
+The rules (subnet, owner, subscribe key, back-off, rate limit) are in ``access``, the leases in
+``leases``, the nonces in ``nonces``, the reply budget in ``budget`` (no address is ever sent more
+than it sent, plus a small allowance: a forged source can reflect, never amplify), the saves in
+``saver``; the messages and their kinds in ``messages``, which this port dispatches on. Every message
+of a packet is handled on its own: whatever it raises is counted and logged once, never more.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import ipaddress
 import logging
-import secrets
+import math
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
-from pydantic import ValidationError
-
-from appliance.control.messages import SAVED_SETTINGS, matching
+from appliance.control.access import Access, Ignored, Refused
+from appliance.control.budget import ReplyBudget, WorkBudget
+from appliance.control.leases import Lease, LeaseTable
+from appliance.control.messages import COORDS, ControlMethod, Kind, matching
+from appliance.control.nonces import KEEP, MIRROR, NORMALIZED, NonceCodec, Op, Outstanding, Request
+from appliance.control.saver import SettingsSaver
 from appliance.core.facade import Control
 from appliance.core.status import ServerStatus
-from appliance.errors import ConfigError
+from appliance.guards import is_loopback
 from appliance.log import LogOnce
-from appliance.output.osc import FORMATS
+from appliance.output.osc import FORMAT_NAMES, Coords
+from appliance.output.osc.pattern import PatternError, is_pattern
 from appliance.output.osc.presets import PRESETS, resolve
 from appliance.output.osc.wire import message, parse_packet
 from appliance.transport.udp import TargetSpec
 
-__all__ = ["MAX_SUBSCRIPTIONS", "ControlProtocol", "Lease", "own_networks", "start_control"]
+__all__ = ["ControlProtocol", "start_control"]
 
 logger = logging.getLogger(__name__)
-_log_once = LogOnce(logger)
 
-#: Seconds a confirmation stays pending (no second confirm goes to that address meanwhile).
-CONFIRM_SECONDS = 10.0
-#: Most confirmations pending at once (the oldest is dropped beyond).
-MAX_PENDING = 64
-#: Most subscriptions at once, and per receiving IP address.
-MAX_SUBSCRIPTIONS = 16
-MAX_PER_HOST = 8
-#: Bytes an address may receive beyond what it sent us, and how fast that allowance comes back.
-REPLY_ALLOWANCE, REPLY_REFILL = 2048.0, 64.0
-#: Seconds between re-reading the box's own subnets.
-SUBNETS_SECONDS = 30.0
-_COORDS = ("pixels", "normalized")
+#: Seconds between the lease clock's ticks, and between re-arming the once-only log lines.
+TICK_SECONDS, LOG_REARM_SECONDS = 1.0, 600.0
+#: Seconds one /posenet/info answer is reused (a flood of questions builds the status once).
+INFO_SECONDS = 0.5
+#: Most address patterns matched per packet (the rest of the packet is refused).
+MAX_PATTERNS = 32
 
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """A confirmed subscription: where poses go, who made it (control sender), until when."""
-
-    spec: TargetSpec
-    owner: tuple[str, int]
-    expires: float
-
-
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    spec: TargetSpec
-    owner: tuple[str, int]
-    created: float
-
-
-class _Refused(Exception):
-    """Answered with /posenet/error and counted."""
-
-
-def own_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """The networks of this box's interfaces (loopback included)."""
-    import ifaddr
-
-    nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-    for adapter in ifaddr.get_adapters():
-        for ip in adapter.ips:
-            address = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
-            try:
-                nets.append(ipaddress.ip_network(f"{address.split('%')[0]}/{ip.network_prefix}", strict=False))
-            except ValueError:
-                continue
-    return nets
+Address = tuple[str, int]
+Handler = Callable[[ControlMethod, list[Any], Address], None]
+_OPTION_OPS = {"format": Op.FORMAT, "coords": Op.COORDS, "mirror": Op.MIRROR}
 
 
 class ControlProtocol(asyncio.DatagramProtocol):
-    """Handles control datagrams on the event loop; the leases live here, pushed to ``Control``.
+    """Handles control datagrams on the event loop, dispatching each message on its declared kind.
 
-    ``messages`` counts datagrams received, ``errors`` those refused (malformed, unknown, invalid,
-    unauthorised). ``now`` is injectable for tests.
+    ``messages`` counts datagrams received, ``errors`` messages refused (malformed, unknown, invalid,
+    unauthorised) and ``faults`` the handler bugs among them. ``now`` (``time.monotonic``) and
+    ``local`` (is a sender the box itself: ``guards.is_loopback``) are injectable for tests.
     """
 
-    def __init__(self, control: Control, now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, control: Control, now: Callable[[], float] = time.monotonic, local: Callable[[str], bool] = is_loopback
+    ) -> None:
         self.control = control
         self.transport: asyncio.DatagramTransport | None = None
-        self.messages = 0
-        self.errors = 0
+        self.messages = self.errors = self.faults = 0
         self._now = now
-        self._leases: dict[tuple[str, int], Lease] = {}
-        self._pending: OrderedDict[str, _Pending] = OrderedDict()
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-        self._nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-        self._nets_at = -SUBNETS_SECONDS
+        self.access = Access(control, local)
+        self.budget = ReplyBudget()
+        self.work = WorkBudget()
+        self.nonces = NonceCodec()
+        self.outstanding = Outstanding()
+        self.table = LeaseTable(control.set_subscriptions)
+        self.saver = SettingsSaver(control.update, self.reply, self._failed)
+        self._log = LogOnce(logger, max_keys=64)
+        self._log_at = 0.0
+        self._info: tuple[float, list[Any]] = (-math.inf, [])
         self._timer: asyncio.TimerHandle | None = None
-        # Saved settings being written (off the loop): address -> its task, and the latest value asked
-        # for with whom to answer; a flood of changes to one setting costs one save at a time.
-        self._saves: dict[str, asyncio.Task[None]] = {}
-        self._wanted: dict[str, tuple[Any, tuple[str, int]]] = {}
+        self._resume: asyncio.TimerHandle | None = None
+        self._handlers: dict[Kind, Handler] = {
+            Kind.INFO: self._on_info,
+            Kind.ADD: self._on_add,
+            Kind.CONFIRM: self._on_confirm,
+            Kind.REMOVE: self._on_remove,
+            Kind.CLEAR: self._on_clear,
+            Kind.OPTION: self._on_option,
+            Kind.SETTING: self._on_setting,
+        }
+        self._confirmed: dict[Op, Callable[[Request, Address, float], None]] = {
+            Op.ADD: self._added,
+            Op.FORMAT: self._option_changed,
+            Op.COORDS: self._option_changed,
+            Op.MIRROR: self._option_changed,
+            Op.REMOVE: self._removed,
+            Op.CLEAR: self._removed,
+        }
 
     # -- plumbing ---------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self._timer = asyncio.get_running_loop().call_later(1.0, self._tick)
+        self._log_at = self._now()
+        self._timer = asyncio.get_running_loop().call_later(TICK_SECONDS, self._tick)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        for handle in (self._timer, self._resume):
+            if handle is not None:
+                handle.cancel()
 
     def _tick(self) -> None:
         self.expire()
+        if self._now() - self._log_at >= LOG_REARM_SECONDS:  # a later episode is logged again
+            self._log, self._log_at = LogOnce(logger, max_keys=64), self._now()
         if self.transport is not None and not self.transport.is_closing():
-            self._timer = asyncio.get_running_loop().call_later(1.0, self._tick)
+            self._timer = asyncio.get_running_loop().call_later(TICK_SECONDS, self._tick)
+
+    def expire(self) -> None:
+        """End the leases whose time is up."""
+        if self.table.expire(self._now()):
+            logger.info("subscriptions expired; %d left", len(self.table))
 
     def status(self) -> ServerStatus:
         """This port's status: where it listens, what it handled, how many subscriptions."""
         port = self.transport.get_extra_info("sockname")[1] if self.transport is not None else 0
-        n = len(self._leases)
-        return ServerStatus(
-            port=port, messages=self.messages, rejected=self.errors, detail=f"{n} subscription{'s' * (n != 1)}"
-        )
+        n = len(self.table)
+        detail = f"{n} subscription{'s' * (n != 1)}"
+        if self.work.pauses:
+            detail += f", paused {self.work.pauses} times (busy)"
+        if self.faults:
+            detail += f", {self.faults} faults"
+        return ServerStatus(port=port, messages=self.messages, rejected=self.errors, detail=detail)
 
     @property
-    def leases(self) -> dict[tuple[str, int], Lease]:
+    def leases(self) -> dict[Address, Lease]:
         """The confirmed subscriptions, by stream address."""
-        return dict(self._leases)
+        return self.table.snapshot()
 
     async def drain(self) -> None:
         """Wait for the saves under way (shutdown: nothing acknowledged is lost)."""
-        while self._saves:
-            await asyncio.gather(*list(self._saves.values()), return_exceptions=True)
+        await self.saver.drain()
 
-    def _credit(self, host: str, received: int = 0, spend: int = 0) -> bool:
-        """The byte budget of ``host``: what it sent us plus a slowly refilling allowance; False (and
-        nothing spent) when ``spend`` bytes would exceed it."""
-        now = self._now()
-        credit, last = self._buckets.pop(host, (REPLY_ALLOWANCE, now))
-        if credit < REPLY_ALLOWANCE:
-            credit = min(REPLY_ALLOWANCE, credit + (now - last) * REPLY_REFILL)
-        credit = min(credit + received, 65536.0)
-        allowed = credit >= spend
-        self._buckets[host] = (credit - spend if allowed else credit, now)
-        while len(self._buckets) > 1024:
-            self._buckets.popitem(last=False)
-        return allowed
-
-    def reply(self, addr: tuple[str, int], address: str, tags: str, args: list[Any]) -> None:
-        """Send an answer to ``addr`` within its byte budget; never raises."""
-        self._send(addr, address, tags, args)
-
-    def _send(self, addr: tuple[str, int], address: str, tags: str, args: list[Any]) -> None:
+    def reply(self, addr: Address, address: str, tags: str, args: list[Any]) -> bool:
+        """Send an answer to ``addr`` within its byte budget; never raises; returns whether it went."""
         if self.transport is None:
-            return
+            return False
         data = message(address, tags, args)
-        if not self._credit(addr[0], spend=len(data)):
-            return
+        if not self.budget.spend(addr[0], len(data), self._now()):
+            return False
         try:
             self.transport.sendto(data, addr)
         except (OSError, ValueError) as exc:
-            _log_once.warning(("reply", addr[0]), "cannot answer %s: %s", addr[0], exc)
+            self._log.warning(("reply",), "cannot answer %s: %s", addr[0], exc)
+            return False
+        return True
+
+    def _failed(self) -> None:
+        self.errors += 1
 
     # -- receiving --------------------------------------------------------------------------------
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         self.messages += 1
-        self._credit(addr[0], received=len(data))
+        start = time.perf_counter()
         try:
+            self._datagram(data, (str(addr[0]), int(addr[1])))
+        finally:
+            end = time.perf_counter()
+            pause = self.work.spend(end - start, end)
+            if pause and self._resume is None and hasattr(self.transport, "pause_reading"):
+                self._log.warning(("busy",), "OSC control port busy: reading paused (a flood from %s?)", addr[0])
+                cast(asyncio.ReadTransport, self.transport).pause_reading()  # the selector loop's can
+                self._resume = asyncio.get_running_loop().call_later(pause, self._resume_reading)
+
+    def _resume_reading(self) -> None:
+        self._resume = None
+        if self.transport is not None and not self.transport.is_closing():
+            cast(asyncio.ReadTransport, self.transport).resume_reading()
+
+    def _datagram(self, data: bytes, sender: Address) -> None:
+        try:
+            self.budget.received(sender[0], len(data), self._now())
             messages = parse_packet(data)
         except ValueError as exc:
             self.errors += 1
-            _log_once.warning(("malformed", addr[0]), "malformed OSC control packet from %s: %s", addr[0], exc)
+            self._log.warning(("malformed",), "malformed OSC control packet from %s: %s", sender[0], exc)
             return
-        for pattern, args in messages:
+        patterns = 0
+        for i, (pattern, args) in enumerate(messages):
+            patterns += is_pattern(pattern)
+            if patterns > MAX_PATTERNS:  # a pattern costs up to ~0.1 ms: bound the work per packet
+                self._too_many(len(messages) - i, sender)
+                return
+            self._message(pattern, list(args), sender)
+
+    def _too_many(self, rest: int, addr: Address) -> None:
+        """The ``rest`` of a packet past ``MAX_PATTERNS`` address patterns: refused, counted, answered once."""
+        self.errors += rest
+        self._log.warning(("patterns",), "more than %d address patterns in one packet from %s", MAX_PATTERNS, addr[0])
+        self.reply(addr, "/posenet/error", "s", [f"more than {MAX_PATTERNS} address patterns in one packet"])
+
+    def _message(self, pattern: str, args: list[Any], addr: Address) -> None:
+        """One message of a packet: matched, dispatched on its kind; never raises."""
+        try:
+            methods = matching(pattern)
+        except PatternError as exc:
+            self.errors += 1
+            self._log.warning(("pattern",), "bad OSC address pattern from %s: %s", addr[0], exc)
+            self.reply(addr, "/posenet/error", "s", [f"{pattern[:64]}: {exc}"[:200]])
+            return
+        except Exception:  # matching must not end the control port either
+            self._fault(("bug", "matching"), "matching %r failed", pattern[:64])
+            return
+        if not methods:
+            self.errors += 1
+            self._log.warning(("unknown",), "unknown OSC control address %s from %s", pattern[:64], addr[0])
+        for method in methods:  # an OSC address pattern may name several
             try:
-                targets = matching(pattern)
-            except ValueError as exc:
+                self._handlers[method.kind](method, list(args), addr)
+            except Ignored as exc:
                 self.errors += 1
-                self.reply(addr, "/posenet/error", "s", [f"{pattern}: {exc}"[:200]])
-                continue
-            if not targets:
+                self._log.warning(("ignored", method.kind), "%s from %s ignored: %s", method.address, addr[0], exc)
+            except Refused as exc:
                 self.errors += 1
-                _log_once.warning(("unknown", pattern), "unknown OSC control address %s from %s", pattern, addr[0])
-            for address in targets:  # an OSC address pattern may name several
-                try:
-                    self._handle(address, list(args), addr)
-                except _Refused as exc:
-                    self.errors += 1
-                    self.reply(addr, "/posenet/error", "s", [f"{address}: {exc}"[:200]])
-                except Exception:  # a bug here must not end the control port
-                    self.errors += 1
-                    _log_once.warning(("bug", address), "control message %s failed", address, exc_info=True)
+                self.reply(addr, "/posenet/error", "s", [f"{method.address}: {exc}"[:200]])
+            except Exception:  # a bug here must not end the control port
+                self._fault(("bug", method.address), "control message %s failed", method.address)
 
-    def _handle(self, address: str, args: list[Any], addr: tuple[str, int]) -> None:
-        if address == "/posenet/info":
+    def _fault(self, key: tuple[str, str], msg: str, *args: object) -> None:
+        self.errors += 1
+        self.faults += 1
+        self._log.warning(key, msg, *args, exc_info=True)
+
+    # -- reads ------------------------------------------------------------------------------------
+    def _on_info(self, method: ControlMethod, args: list[Any], addr: Address) -> None:
+        at, answer = self._info
+        if self._now() - at > INFO_SECONDS:
             s = self.control.status()
-            targets = len(self.control.config.targets) + len(self._leases)
-            self.reply(addr, "/posenet/info", "sssi", [s.device_name, s.state, s.backend, targets])
-        elif address == "/posenet/listeners/confirm":
-            self._confirm(args, addr)
-        elif address == "/posenet/listeners/add":
-            self._add(self._authorised(args), addr)
-        elif address == "/posenet/listeners/remove":
-            args = self._authorised(args)
-            gone = self._drop(lambda k, lease: lease.owner == addr and _port_matches(args, 0, k[1]))
-            self.reply(addr, "/posenet/listeners/removed", "si", [addr[0], gone])
-        elif address == "/posenet/listeners/clear":
-            self._authorised(args)
-            gone = self._drop(lambda k, lease: True)
-            self.reply(addr, "/posenet/listeners/cleared", "i", [gone])
-        elif address in ("/posenet/format", "/posenet/coords", "/posenet/mirror"):
-            self._set(address, self._authorised(args), addr)
-        elif address in SAVED_SETTINGS:
-            self._save(address, self._authorised(args), addr)
+            targets = len(self.control.config.targets) + len(self.table)
+            answer = [s.device_name, s.state, s.backend, targets]
+            self._info = (self._now(), answer)
+        self.reply(addr, "/posenet/info", "sssi", answer)
 
-    def _authorised(self, args: list[Any]) -> list[Any]:
-        """The arguments without the token; _Refused when a token is set and not given."""
-        token = self.control.config.http.token
-        if not token:
-            return args
-        given = args[-1] if args and isinstance(args[-1], str) else ""
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            raise _Refused("token required")
-        return args[:-1]
+    # -- requests: confirmed by the stream address ------------------------------------------------
+    def _ask(self, key: Address, addr: Address, request: Request, now: float) -> None:
+        """Send the confirmation of ``request`` to the stream address ``key``, unless one is still
+        unanswered there: then nothing more goes there. The lease's own owner may always ask (so a
+        forger cannot hold back renewals or changes; only the owner's exact address and port can)."""
+        lease = self.table.get(key)
+        if (lease is None or lease.owner != addr) and self.outstanding.wait(key, now):
+            return
+        if self.reply(key, "/posenet/listeners/confirm", "s", [self.nonces.encode(request, key[0], now)]):
+            self.outstanding.sent(key, now)
 
-    def _own_subnet(self, host: str) -> bool:
-        if not self.control.config.osc_control.subnets_only:
-            return True
-        now = self._now()
-        if now - self._nets_at >= SUBNETS_SECONDS:
-            self._nets, self._nets_at = own_networks(), now
-        ip = ipaddress.ip_address(host)
-        return any(ip in net for net in self._nets)
-
-    # -- subscriptions ----------------------------------------------------------------------------
-    def _add(self, args: list[Any], addr: tuple[str, int]) -> None:
-        """``[port [format|preset]]`` or ``[format|preset]`` (the preset's port, else the sender's)."""
-        host = addr[0]
+    def _on_add(self, method: ControlMethod, args: list[Any], addr: Address) -> None:
+        """``[port [format|preset]] [key]`` or ``[format|preset] [key]``."""
+        host, now = addr[0], self._now()
+        self.access.subnet(host, now)
+        args = self.access.subscribe_key(host, args, now)
         if args and isinstance(args[0], str):
             args = [None, *args]
         if len(args) > 2:
-            raise _Refused("expected [port [format or preset]]")
+            raise Refused("expected [port [format or preset]], then the subscribe key if the owner set one")
         name = _str(args, 1) if len(args) > 1 else "individual"
         fmt, coords, own_port = resolve(name)
         if coords is None:
-            raise _Refused(f"unknown format {name!r}; one of {', '.join([*FORMATS, *PRESETS])}")
+            raise Refused(f"unknown format {name[:32]!r}; one of {', '.join([*FORMAT_NAMES, *PRESETS])}")
         fallback = own_port or addr[1]
         port = _int(args, 0, fallback) if args and args[0] is not None else fallback
         if not 1 <= port <= 65535:
-            raise _Refused(f"port {port} is out of range 1..65535")
-        if not self._own_subnet(host):
-            raise _Refused("subscriptions are accepted from this box's own networks only")
+            raise Refused(f"port {port} is out of range 1..65535")
         key = (host, port)
-        if key not in self._leases:
-            if len(self._leases) >= MAX_SUBSCRIPTIONS:
-                raise _Refused(f"the subscription list is full ({MAX_SUBSCRIPTIONS})")
-            if sum(1 for k in self._leases if k[0] == host) >= MAX_PER_HOST:
-                raise _Refused(f"at most {MAX_PER_HOST} subscriptions per computer")
-        now = self._now()
-        if any(p.spec.host == host and p.spec.port == port for p in self._pending.values()):
-            return  # one confirmation in flight per address is enough: send nothing more there
-        current = self._leases.get(key)
-        limit = self.control.config.osc.max_datagram
-        fresh = TargetSpec(host, port, fmt, coords, max_datagram=limit)
-        spec = current.spec if current is not None and len(args) < 2 else fresh
-        nonce = "n" + secrets.token_hex(8)  # starts with a letter: Pd and Max keep it a symbol
-        self._pending[nonce] = _Pending(spec, addr, now)
-        while len(self._pending) > MAX_PENDING:
-            self._pending.popitem(last=False)
-        self._send(key, "/posenet/listeners/confirm", "s", [nonce])
+        why = self.table.full(key)
+        if why:
+            raise Refused(why)
+        flags = (NORMALIZED if coords == "normalized" else 0) | (KEEP if len(args) < 2 else 0)
+        self._ask(key, addr, Request(Op.ADD, port, addr[1], FORMAT_NAMES.index(fmt), flags), now)
 
-    def _confirm(self, args: list[Any], addr: tuple[str, int]) -> None:
-        nonce = args[0] if args and isinstance(args[0], str) else ""
-        pending = self._pending.pop(nonce, None)
-        if pending is None or self._now() - pending.created > CONFIRM_SECONDS:
-            self.errors += 1  # no answer: the sender may be forged
-            _log_once.warning(("confirm", addr[0]), "unknown or expired confirmation from %s", addr[0])
-            return
-        spec = pending.spec
-        key = (spec.host, spec.port)
-        if key not in self._leases and len(self._leases) >= MAX_SUBSCRIPTIONS:
-            return
-        lease_s = self.control.config.osc_control.lease_seconds
-        self._leases[key] = Lease(spec, pending.owner, self._now() + lease_s)
-        self._push()
-        logger.info("subscription %s confirmed for %d s", spec.label, lease_s)
-        self._send(key, "/posenet/listeners/added", "sisi", [spec.host, spec.port, spec.format, lease_s])
+    def _mine(self, addr: Address, port: int | None, now: float) -> list[Address]:
+        """The sender's own stream addresses (``port``'s only, if given); a request about none counts
+        as a miss (a guess at someone else's port backs off)."""
+        self.access.may_ask(addr[0], now)
+        mine = self.table.owned_by(addr, port)
+        if not mine:
+            self.access.ownership_miss(addr[0], now)
+        return mine
 
-    def _set(self, address: str, args: list[Any], addr: tuple[str, int]) -> None:
-        key = address.rsplit("/", 1)[1]
-        if key == "mirror":
-            value: Any = bool(_int(args, 0, 0))
+    def _on_remove(self, method: ControlMethod, args: list[Any], addr: Address) -> None:
+        host, now = addr[0], self._now()
+        self.access.subnet(host, now)
+        if len(args) > 1:
+            raise Refused("expected [port]")
+        mine = self._mine(addr, _int(args, 0, None), now)
+        if not mine:
+            self.reply(addr, "/posenet/listeners/removed", "si", [host, 0])
+        for key in mine:
+            self._ask(key, addr, Request(Op.REMOVE, key[1], addr[1]), now)
+
+    def _on_clear(self, method: ControlMethod, args: list[Any], addr: Address) -> None:
+        host, now = addr[0], self._now()
+        self.access.subnet(host, now)
+        if (args and isinstance(args[-1], str)) or self.access.local(host):
+            self.access.owner(host, args, now)  # the owner ends every subscription, at once
+            gone = self.table.drop(list(self.table.snapshot()))
+            self.reply(addr, "/posenet/listeners/cleared", "i", [gone])
+            return
+        mine = self._mine(addr, None, now)
+        if not mine:
+            self.reply(addr, "/posenet/listeners/cleared", "i", [0])
+        for key in mine:
+            self._ask(key, addr, Request(Op.CLEAR, key[1], addr[1]), now)
+
+    def _on_option(self, method: ControlMethod, args: list[Any], addr: Address) -> None:
+        """``/posenet/format ,s F [port]``, ``/posenet/coords ,s C [port]``, ``/posenet/mirror ,i 0|1 [port]``."""
+        host, now = addr[0], self._now()
+        self.access.subnet(host, now)
+        if len(args) > 2:
+            raise Refused("expected a value, then [port]")
+        fmt, flags = 0, 0
+        if method.key == "mirror":
+            flags = MIRROR if _int(args, 0, 0) else 0
         else:
             value = _str(args, 0)
-            allowed = FORMATS if key == "format" else _COORDS
+            allowed = FORMAT_NAMES if method.key == "format" else COORDS
             if value not in allowed:
-                raise _Refused(f"unknown {key} {value!r}; one of {', '.join(allowed)}")
-        mine = {k: lease for k, lease in self._leases.items() if lease.owner == addr and _port_matches(args, 1, k[1])}
+                raise Refused(f"unknown {method.key} {value[:32]!r}; one of {', '.join(allowed)}")
+            fmt = FORMAT_NAMES.index(value) if method.key == "format" else 0
+            flags = NORMALIZED if value == "normalized" else 0
+        mine = self._mine(addr, _int(args, 1, None), now)
         if not mine:
-            raise _Refused("no subscription of yours to change (subscribe first)")
-        for k, lease in mine.items():
-            self._leases[k] = replace(lease, spec=replace(lease.spec, **{key: value}))
-        self._push()
-        self.reply(addr, address, "s", [str(value)])
+            raise Refused("no subscription of yours to change (subscribe first)")
+        op = _OPTION_OPS[method.key]
+        for key in mine:
+            self._ask(key, addr, Request(op, key[1], addr[1], fmt, flags), now)
+
+    # -- confirmations ----------------------------------------------------------------------------
+    def _on_confirm(self, method: ControlMethod, args: list[Any], addr: Address) -> None:
+        host, now = addr[0], self._now()
+        nonce = args[0] if args and isinstance(args[0], str) else ""
+        request = self.nonces.open(nonce, host, now)
+        if request is None:  # no answer: the sender may be forged
+            raise Ignored("unknown, expired or used confirmation")
+        self.access.subnet(host, now)
+        if addr[1] != request.sender_port:  # a patch echoing a confirmation someone else asked for
+            self.nonces.use(nonce, request, now)
+            raise Refused(f"not confirmed: send the confirmation from the port that asked ({request.sender_port})")
+        self.access.rate(host, now)
+        if not self.nonces.use(nonce, request, now):
+            raise Refused("too many confirmations at once; try again")
+        self.outstanding.answered((host, request.stream_port))
+        self._confirmed[request.op](request, addr, now)
+
+    def _added(self, request: Request, addr: Address, now: float) -> None:
+        key = (addr[0], request.stream_port)
+        why = self.table.full(key)
+        if why:
+            raise Refused(why)
+        current = self.table.get(key)
+        if current is not None and request.flags & KEEP:
+            spec = current.spec
+        else:
+            limit = self.control.config.osc.max_datagram
+            coords: Coords = "normalized" if request.flags & NORMALIZED else "pixels"
+            fmt = FORMAT_NAMES[request.format]
+            spec = TargetSpec(key[0], key[1], fmt, coords, bool(request.flags & MIRROR), max_datagram=limit)
+        lease_s = self.control.config.osc_control.lease_seconds
+        self.table.put(key, Lease(spec, addr, now + lease_s))
+        level = logging.DEBUG if current else logging.INFO  # renewals every 20 s are not news
+        logger.log(level, "subscription %s confirmed for %d s", spec.label, lease_s)
+        self.reply(key, "/posenet/listeners/added", "sisi", [spec.host, spec.port, spec.format, lease_s])
+
+    def _owned(self, request: Request, addr: Address) -> Address:
+        key = (addr[0], request.stream_port)
+        lease = self.table.get(key)
+        if lease is None or lease.owner != addr:
+            raise Refused("that subscription has ended or changed hands")
+        return key
+
+    def _option_changed(self, request: Request, addr: Address, now: float) -> None:
+        key = self._owned(request, addr)
+        value: str | bool
+        if request.op is Op.FORMAT:
+            name, value = "format", FORMAT_NAMES[request.format]
+        elif request.op is Op.COORDS:
+            name, value = "coords", "normalized" if request.flags & NORMALIZED else "pixels"
+        else:
+            name, value = "mirror", bool(request.flags & MIRROR)
+        self.table.update(key, **{name: value})
+        self.reply(addr, f"/posenet/{name}", "s", [str(value)])
+
+    def _removed(self, request: Request, addr: Address, now: float) -> None:
+        gone = self.table.drop([self._owned(request, addr)])
+        if request.op is Op.CLEAR:
+            self.reply(addr, "/posenet/listeners/cleared", "i", [gone])
+        else:
+            self.reply(addr, "/posenet/listeners/removed", "si", [addr[0], gone])
 
     # -- saved settings -----------------------------------------------------------------------------
-    def _save(self, address: str, args: list[Any], addr: tuple[str, int]) -> None:
-        """Change a saved setting (``SAVED_SETTINGS``) for everyone; answered with the value in force
-        once saved, or ``/posenet/error`` naming the field."""
+    def _on_setting(self, method: ControlMethod, args: list[Any], addr: Address) -> None:
+        """Change a saved setting for everyone (the owner's); answered once saved (``saver``)."""
+        host, now = addr[0], self._now()
+        self.access.subnet(host, now)
+        args = self.access.owner(host, args, now)
         if len(args) != 1 or isinstance(args[0], str):
-            raise _Refused("expected one number")
-        value: Any = args[0]
-        if address.endswith("/enabled"):
-            value = bool(_int(args, 0, 0))
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            value = float(value)
-        self._wanted[address] = (value, addr)
-        if address not in self._saves:
-            self._saves[address] = asyncio.get_running_loop().create_task(self._saving(address))
-
-    async def _saving(self, address: str) -> None:
-        section, key = SAVED_SETTINGS[address]
-        try:
-            while address in self._wanted:
-                value, addr = self._wanted.pop(address)
-
-                def change(current: dict[str, Any], v: Any = value) -> dict[str, Any]:
-                    return {**current, section: {**current[section], key: v}}
-
-                try:
-                    config = await asyncio.to_thread(self.control.update, change)
-                except ValidationError as exc:
-                    self.errors += 1
-                    msg = exc.errors()[0]["msg"] if exc.errors() else str(exc)
-                    self.reply(addr, "/posenet/error", "s", [f"{address}: {section}.{key}: {msg}"[:200]])
-                    continue
-                except (ConfigError, OSError) as exc:
-                    self.errors += 1
-                    self.reply(addr, "/posenet/error", "s", [f"{address}: {exc}"[:200]])
-                    continue
-                now = getattr(getattr(config, section), key)
-                if isinstance(now, bool):
-                    self.reply(addr, address, "i", [int(now)])
-                else:
-                    self.reply(addr, address, "f", [float(now)])
-        finally:
-            del self._saves[address]
-
-    def _drop(self, which: Any) -> int:
-        gone = [k for k, lease in self._leases.items() if which(k, lease)]
-        for k in gone:
-            del self._leases[k]
-        if gone:
-            self._push()
-        return len(gone)
-
-    def expire(self) -> None:
-        """End the leases whose time is up, forget stale confirmations."""
-        now = self._now()
-        for nonce in [n for n, p in self._pending.items() if now - p.created > CONFIRM_SECONDS]:
-            del self._pending[nonce]
-        if self._drop(lambda k, lease: lease.expires <= now):
-            logger.info("subscriptions expired; %d left", len(self._leases))
-
-    def _push(self) -> None:
-        self.control.set_subscriptions([lease.spec for lease in self._leases.values()])
-
-
-def _port_matches(args: list[Any], i: int, port: int) -> bool:
-    return len(args) <= i or _int(args, i, None) == port
+            raise Refused("expected one number (then the access token)")
+        section, key = method.key.split(".")
+        if isinstance(getattr(getattr(self.control.config, section), key), bool):
+            value: Any = bool(_int(args, 0, 0))
+        else:
+            value = float(args[0])
+        self.saver.want(method.address, section, key, value, addr)
 
 
 def _int(args: list[Any], i: int, default: Any) -> Any:
@@ -413,13 +435,13 @@ def _int(args: list[Any], i: int, default: Any) -> Any:
     if isinstance(value, float) and value.is_integer():  # Pd sends every number as a float
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise _Refused(f"argument {i + 1} must be a number")
+        raise Refused(f"argument {i + 1} must be a whole number")
     return value
 
 
 def _str(args: list[Any], i: int) -> str:
     if len(args) <= i or not isinstance(args[i], str):
-        raise _Refused(f"argument {i + 1} must be a string")
+        raise Refused(f"argument {i + 1} must be a string")
     return str(args[i])
 
 

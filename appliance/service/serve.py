@@ -22,6 +22,7 @@ from appliance.service.components import (
     PipelineComponent,
 )
 from appliance.service.lastgood import RunRecord
+from appliance.service.looplag import LoopLag
 from appliance.service.sdnotify import Notifier
 from appliance.service.watchdog import supervise
 
@@ -66,6 +67,10 @@ async def serve(app: Application, *, duration: float = 0.0, status_line: bool = 
             for part in parts:
                 await part.start()
                 stack.push_async_callback(part.close)
+            lag = LoopLag()  # the event loop's lag once started (start-up imports are not stalls)
+            app.loop_lag = lag.worst_ms
+            lag.start()
+            stack.push_async_callback(lag.stop)
             stack.callback(notifier.stopping)  # the first thing shutdown does
             http = next((p for p in parts if isinstance(p, HttpComponent)), None)
             await supervise(

@@ -226,7 +226,7 @@
       700,
       60.0
      ],
-     "text": "The box answers a subscription with /posenet/listeners/confirm <nonce> on port 9000: the patch sends the nonce back (right) and then the poses come. The metro renews the subscription every 20 s: the box ends one nobody renews (after 60 s). If the box has an access token, put it last: /posenet/listeners/add 9000 bundle <token>."
+     "text": "The box answers a subscription with /posenet/listeners/confirm <nonce> on port 9000: the patch sends the nonce back (right) and then the poses come. The metro renews the subscription every 20 s: the box ends one nobody renews (after 60 s). If the owner set a subscribe key, put it last: /posenet/listeners/add 9000 bundle <key> (never the access token). Changes (remove) are confirmed the same way."
     }
    }
   ],

@@ -29,6 +29,9 @@ def test_max_patch_is_well_formed(name: str) -> None:
     links = {(ln["patchline"]["source"][0], ln["patchline"]["destination"][0]) for ln in patcher["lines"]}
     assert (route, echo) in links and (echo, sender) in links
     assert "metro 20000" in texts
+    # The subscribe key (when the owner set one) goes last in add; the access token never travels.
+    assert any("subscribe key" in t and "never the access token" in t for t in texts)
+    assert not any("<token>" in t for t in texts)
     assert any(t.startswith("udpsend") for t in texts)
     if "zero" in name:
         assert "zero.browse _osc._udp" in texts and "zero.resolve" in texts

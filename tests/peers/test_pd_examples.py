@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,10 @@ import pytest
 from tests.conftest import appliance_run_args, free_udp_port
 from tests.peers.conftest import MODEL, pd_command, require, wait_udp_bound
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "pd"
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+EXAMPLES = ROOT / "examples" / "pd"
+TOKEN, KEY = "owner-token-0123", "patch-key-42"
 
 
 @pytest.mark.parametrize(
@@ -67,44 +72,38 @@ def test_example_patch_subscribes_and_receives(
     assert not (tmp_path / "config.json").exists()
 
 
-def test_a_patch_with_the_token_subscribes_and_one_without_gets_nothing(
+def test_with_a_subscribe_key_the_patch_needs_it_and_not_the_token(
     models_dir: Path, images_dir: Path, tmp_path: Path
 ) -> None:
-    """With an access token set, the example patch subscribes once it is given the token."""
-    pd = require("pd")
-    control = free_udp_port()
-    env = {**os.environ, "POSENET_MODELS_DIR": str(models_dir)}
-    (tmp_path / "config.json").write_text(json.dumps({"http": {"token": "s3cret"}}))
-    box = subprocess.Popen(
-        appliance_run_args(f"images:{images_dir}/face.jpg@10", MODEL, tmp_path, control_port=control),
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
+    """A box whose owner set a subscribe key (and a token): the bundle patch, on the box's network
+    (not loopback), subscribes once given the key; without it, or given the access token instead,
+    it gets nothing."""
+    require("pd")
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.fail("unshare (util-linux) and ip (iproute2) are needed")
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "config.json").write_text(json.dumps({"http": {"token": TOKEN}, "osc_control": {"subscribe_key": KEY}}))
+    box = appliance_run_args(
+        f"images:{images_dir}/face.jpg@10", models_dir / MODEL, state, control_port=19011, http_port=18091
     )
-    logs = {}
-    try:
-        wait_udp_bound(control, timeout=60)
-        for name, token in (("without", ""), ("with", "pn-token s3cret; ")):
-            listen = free_udp_port()
-            logs[name] = tmp_path / f"pd-{name}.log"
-            with logs[name].open("w") as out:
-                subprocess.run(
-                    pd_command(
-                        pd,
-                        EXAMPLES / "posenet-bundle.pd",
-                        f"pn-listen {listen}; pn-connect 127.0.0.1 {control}; {token}"
-                        f"pn-subscribe {listen} bundle; pn-quit 3000",
-                    ),
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    timeout=30,
-                    check=True,
-                )
-    finally:
-        box.terminate()
-        box.communicate(timeout=15)
-    without, with_token = logs["without"].read_text().splitlines(), logs["with"].read_text().splitlines()
-    assert not any(ln.startswith("frame: ") for ln in without), without[:10]
-    assert any(ln.startswith("frame: ") and ln.split()[2:5] == ["512", "355", "4"] for ln in with_token), with_token[
-        :10
-    ]
+    cases = ["without=", f"token=pn-key {TOKEN};", f"key=pn-key {KEY};"]
+    env = {**os.environ, "POSENET_MODELS_DIR": str(models_dir), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        ["unshare", "--net", sys.executable, str(HERE / "pd_key_peer.py"), "19011", "18091", *cases, "--", *box],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    logs = json.loads(proc.stdout.splitlines()[-1])
+
+    def frames(lines: list[str]) -> list[str]:
+        return [ln for ln in lines if ln.startswith("frame: ") and ln.split()[2:5] == ["512", "355", "4"]]
+
+    assert not frames(logs["without"]) and not frames(logs["token"]), (logs["without"][:10], logs["token"][:10])
+    assert frames(logs["key"]), logs["key"][:10]
+    assert any(ln.startswith("subscription: added 10.77.0.1 9102 bundle 60") for ln in logs["key"]), logs["key"][:10]
+    assert logs["box_rc"] == 0
