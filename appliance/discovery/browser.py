@@ -22,7 +22,7 @@ from appliance.core.status import Peer
 from appliance.discovery.peers import NAME_MAX, LocalNetworks, PeerTable, clean_text, clean_txt
 from appliance.log import LogOnce
 
-__all__ = ["MAX_PENDING", "RESOLVERS", "PeerBrowser"]
+__all__ = ["LIST_SECONDS", "MAX_PENDING", "RESOLVERS", "PeerBrowser"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,8 @@ RESOLVERS = 4
 MAX_PENDING = 256
 #: Milliseconds one resolution may take.
 RESOLVE_MS = 3000
+#: Seconds a computed list of peers is reused (the table's lives are checked at most this often).
+LIST_SECONDS = 0.5
 _TYPE_PTR, _CLASS_IN = 12, 1  # DNS record type PTR, class IN (RFC 1035)
 
 
@@ -58,17 +60,22 @@ class PeerBrowser:
         self._log = LogOnce(logger, max_keys=64)
         self._closed = False
         self._swept = 0.0
+        self._listed: tuple[float, list[Peer]] | None = None  # (when, the list) for ``peers``
 
     def start(self) -> None:
         """Start browsing."""
         self._browser = AsyncServiceBrowser(self.zc, [self.service_type], handlers=[self._changed])
 
     def peers(self) -> list[Peer]:
-        """The living peers by name; [] once closed."""
+        """The living peers by name (computed at most every ``LIST_SECONDS`` unless the table
+        changed: O(records) each time); [] once closed."""
         if self._closed:
             return []
-        self._sweep()
-        return self.table.peers(_now())
+        now = _now()
+        if self._listed is None or now - self._listed[0] >= LIST_SECONDS:
+            self._sweep()
+            self._listed = (now, self.table.peers(now))
+        return list(self._listed[1])
 
     def _changed(self, zeroconf: Any, service_type: str, name: str, state_change: ServiceStateChange) -> None:
         key = name.lower()
@@ -76,6 +83,7 @@ class PeerBrowser:
             return
         if state_change is ServiceStateChange.Removed:
             self.table.remove(key)
+            self._listed = None
             return
         try:
             info = AsyncServiceInfo(service_type, name)
@@ -117,6 +125,7 @@ class PeerBrowser:
         reasons = [self.networks.refusal(a) for a in addresses] or ["no IPv4 address"]
         if not 1 <= port <= 65535:
             reasons = [f"port {port}"]
+        self._listed = None
         if "" not in reasons:
             self.table.remove(key)
             self._refuse(reasons[0], instance, addresses[0] if addresses else "")

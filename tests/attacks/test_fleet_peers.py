@@ -117,9 +117,7 @@ def test_hostile_fleet_peers(models_dir: Path, images_dir: Path, tmp_path: Path)
         "log_bytes": len(log),
     }
     ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "fleet_attacks.json").write_text(
-        json.dumps({"figures": figures, "fleet": out["last_fleet"]}, indent=2)
-    )
+    (ARTIFACTS / "fleet_attacks.json").write_text(json.dumps({"figures": figures, **out}, indent=2))
     listed = {e["name"].rsplit("-", 1)[0]: e for e in out["last_fleet"] or []}
     # Nothing reached a forbidden place, directly or through a redirect; the redirects were asked.
     assert not forbidden, figures

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from zeroconf import IPVersion, ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
 
-from appliance.discovery.browser import PeerBrowser
+from appliance.discovery.browser import LIST_SECONDS, PeerBrowser
 from appliance.discovery.peers import LocalNetworks, PeerTable
 from tests.discovery.fake_boxes import TYPE, infos, packets
 
@@ -162,7 +162,7 @@ async def ttl_cap() -> dict[str, Any]:
 
 async def flood() -> dict[str, Any]:
     """2,000 fake boxes announced in one burst: the loop's worst stall while they are read, the
-    table's size, and how long ``peers()`` takes."""
+    table's size, and how long ``peers()`` takes to list 1,024 (the slowest of 3)."""
 
     async def body(browser: PeerBrowser, sock: socket.socket) -> dict[str, Any]:
         worst = 0.0
@@ -181,14 +181,17 @@ async def flood() -> dict[str, Any]:
         await asyncio.sleep(0.5)
         ticking = False
         await ticker
-        t0 = time.perf_counter()
-        for _ in range(10):
+        took_ms = []
+        for _ in range(3):  # each a fresh list: the table's lives checked against the cache
+            await asyncio.sleep(LIST_SECONDS)
+            t0 = time.perf_counter()
             peers = browser.peers()
+            took_ms.append((time.perf_counter() - t0) * 1000)
         return {
             "listed": len(peers),
             "settle_s": took,
             "worst_stall_s": worst,
-            "peers_call_ms": (time.perf_counter() - t0) * 100,
+            "peers_call_ms": max(took_ms),
             "refused_full": browser.table.refused_full,
         }
 
