@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -172,6 +173,4 @@ class PeerBrowser:
 
 def _now() -> float:
     """python-zeroconf's clock, in seconds (``time.monotonic()``)."""
-    import time
-
     return time.monotonic()

@@ -88,7 +88,7 @@ Key = tuple[str, int]
 
 
 class FetchError(Exception):
-    """A peer's answer that is not a JSON document: the one-line reason."""
+    """Why a peer gave no JSON document (no connection, not HTTP, too large ...): one line."""
 
 
 async def get_json(address: str, port: int, path: str = "/api/status") -> Any:

@@ -114,7 +114,7 @@ def test_browser_table_is_bounded_and_keeps_who_was_there() -> None:
 def test_absurd_ttls_are_capped_and_goodbyes_honoured() -> None:
     result = _case("ttl_cap")
     assert result["listed"] == ["forever-0000", "normal-0000"] and result["still_cached"]
-    assert 1.0 <= result["forever_gone_after_s"] <= 3.0 and result["normal_stayed"], result
+    assert 1.0 <= result["forever_gone_after_s"] <= 4.0 and result["normal_stayed"], result
     assert result["back_listed"] == ["forever-0000", "normal-0000"], result
     assert result["after_goodbye"] == ["forever-0000"] and result["goodbye_gone_after_s"] < 1.5, result
 
@@ -122,4 +122,4 @@ def test_absurd_ttls_are_capped_and_goodbyes_honoured() -> None:
 def test_a_flood_of_2000_names_is_read_without_stalling() -> None:
     result = _case("flood")
     assert result["listed"] == 1024 and result["refused_full"] > 0, result
-    assert result["worst_stall_s"] < 0.25 and result["peers_call_ms"] < 50, result
+    assert result["worst_stall_s"] < 0.5 and result["peers_call_ms"] < 50, result

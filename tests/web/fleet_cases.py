@@ -123,7 +123,7 @@ async def backoff() -> dict[str, Any]:
     times = []
     t0 = time.monotonic()
     seen = 0
-    while time.monotonic() - t0 < 2.5:
+    while time.monotonic() - t0 < 3.5:
         entries = await fleet.entries()
         if server.connections > seen:
             seen = server.connections

