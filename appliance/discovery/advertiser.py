@@ -7,24 +7,25 @@ ports. A name taken by another box is renamed by python-zeroconf's probing. Reco
 the configuration or the interface addresses change, and withdrawn (goodbye packets) on close.
 IPv4 only by default, on the configured interfaces only.
 
-It also browses ``_http._tcp`` for the other boxes (the ones whose TXT record is ours: ``txtvers``
-and ``oscjson_port``), for the page's fleet list; removals (goodbyes, expiry) drop them.
+It also browses ``_http._tcp`` for the other boxes (``browser.PeerBrowser``: TXT records like ours,
+on this box's own subnets, in a bounded table with capped lifetimes), for the page's fleet list;
+removals (goodbyes, expiry) drop them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 import socket
 from dataclasses import dataclass
-from typing import Any
 
-from zeroconf import IPVersion, ServiceStateChange
-from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+from zeroconf import IPVersion
+from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from appliance import __version__
 from appliance.core.status import Peer
+from appliance.discovery.browser import PeerBrowser
+from appliance.discovery.peers import LocalNetworks
 from appliance.sysinfo import machine_id
 
 __all__ = ["SERVICE_TYPES", "Advertiser", "Announcement", "resolve_interfaces"]
@@ -73,41 +74,17 @@ class Advertiser:
         self.instance = ""
         self._azc: AsyncZeroconf | None = None
         self._infos: dict[str, AsyncServiceInfo] = {}
-        self._browser: AsyncServiceBrowser | None = None
-        self._peers: dict[str, Peer] = {}
-        self._resolving: set[asyncio.Task[None]] = set()
+        self._browser: PeerBrowser | None = None
 
     def peers(self) -> list[Peer]:
-        """The other boxes seen, by instance name."""
-        return sorted(self._peers.values(), key=lambda p: p.name)
+        """The other boxes seen on this box's subnets, by instance name ([] before start and after close)."""
+        return self._browser.peers() if self._browser is not None else []
 
     def _browse(self) -> None:
         if self._azc is not None:
-            self._browser = AsyncServiceBrowser(self._azc.zeroconf, [SERVICE_TYPES["http"]], handlers=[self._seen])
-
-    def _seen(self, zeroconf: Any, service_type: str, name: str, state_change: ServiceStateChange) -> None:
-        if state_change is ServiceStateChange.Removed:
-            self._peers.pop(name, None)
-            return
-        task = asyncio.get_running_loop().create_task(self._resolve(service_type, name))
-        self._resolving.add(task)
-        task.add_done_callback(self._resolving.discard)
-
-    async def _resolve(self, service_type: str, name: str) -> None:
-        azc = self._azc
-        if azc is None:
-            return
-        info = AsyncServiceInfo(service_type, name)
-        if not await info.async_request(azc.zeroconf, 3000):
-            return
-        props = {
-            k.decode("utf-8", "replace"): (v or b"").decode("utf-8", "replace") for k, v in info.properties.items()
-        }
-        instance = name[: -len(service_type) - 1]
-        addresses = info.parsed_addresses(IPVersion.V4Only)
-        if "txtvers" not in props or "oscjson_port" not in props or instance == self.instance or not addresses:
-            return  # not one of ours, or this box itself
-        self._peers[name] = Peer(instance, addresses[0], int(info.port or 0), props)
+            networks = LocalNetworks.of(self.addresses)
+            self._browser = PeerBrowser(self._azc.zeroconf, SERVICE_TYPES["http"], networks, lambda: self.instance)
+            self._browser.start()
 
     def _infos_for(self, ann: Announcement, instance: str) -> dict[str, AsyncServiceInfo]:
         ports = {"osc": ann.osc_port, "oscjson": ann.oscquery_port, "http": ann.http_port}
@@ -156,6 +133,8 @@ class Advertiser:
             return
         if addresses is not None:
             self.addresses = addresses
+            if self._browser is not None:
+                self._browser.networks = LocalNetworks.of(addresses)
         new = self._infos_for(ann, self.instance)
         for key, info in new.items():
             if key in self._infos:
@@ -173,9 +152,7 @@ class Advertiser:
             return
         browser, self._browser = self._browser, None
         if browser is not None:
-            await browser.async_cancel()
-        for task in list(self._resolving):
-            task.cancel()
+            await browser.async_close()
         for info in self._infos.values():
             await (await azc.async_unregister_service(info))
         await azc.async_close()

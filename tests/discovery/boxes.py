@@ -18,11 +18,14 @@ def box_command(
     oscquery: int = 18081,
     fps: int = 5,
     target: str = "127.0.0.1:9/bundle",
+    address: str = "127.0.0.1",
+    http_bind: str = "",
 ) -> str:
-    """A shell command running ``posenet-appliance run`` on face.jpg, advertising on loopback only
-    (``--interface 127.0.0.1``), its servers on loopback at these ports. Add the redirection and ``&``."""
+    """A shell command running ``posenet-appliance run`` on face.jpg, advertising on ``address`` only
+    (``--interface``; loopback by default), its HTTP servers on that address (or ``http_bind``) at
+    these ports. Add the redirection and ``&``."""
     return (
         f"{sys.executable} -m appliance run --source 'images:{images_dir}/face.jpg@{fps}' "
-        f"--model {models_dir / MODEL} --state-dir {state} --http-bind 127.0.0.1 --http-port {http} "
-        f"--control-port {control} --oscquery-port {oscquery} --interface 127.0.0.1 --target {target} --quiet"
+        f"--model {models_dir / MODEL} --state-dir {state} --http-bind {http_bind or address} --http-port {http} "
+        f"--control-port {control} --oscquery-port {oscquery} --interface {address} --target {target} --quiet"
     )
