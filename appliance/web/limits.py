@@ -11,6 +11,11 @@ exhaust the process's file descriptors and take the page, the API and configurat
   request (live streams), the newcomer is answered 503 and closed at once;
 * uvicorn's keep-alive timeout still closes idle keep-alive connections.
 
+Long-lived requests have their own bounds, well inside ``max_connections`` so the rest always serve
+ordinary requests: live streams (``appliance.web.stream``) and OSCQuery's LISTEN sockets
+(``appliance.web.oscquery.listen``; a WebSocket leaves this guard when it upgrades, and its messages
+are at most ``WS_MAX_SIZE`` bytes).
+
 ``AcceptErrorLog`` logs the event loop's "out of file descriptors" accept errors once per episode
 instead of once a second per socket.
 """
@@ -25,7 +30,7 @@ from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["AcceptErrorLog", "ConnectionGuard", "guarded_protocol"]
+__all__ = ["HEADER_SECONDS", "MAX_CONNECTIONS", "WS_MAX_SIZE", "AcceptErrorLog", "ConnectionGuard", "guarded_protocol"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +38,8 @@ logger = logging.getLogger(__name__)
 MAX_CONNECTIONS = 128
 #: Seconds to send a complete request header.
 HEADER_SECONDS = 10.0
+#: Largest WebSocket message, in bytes (uvicorn's ``ws_max_size``; a LISTEN command is under 200).
+WS_MAX_SIZE = 4096
 _BUSY = b"too many connections, try again soon"
 _503 = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\nconnection: close\r\n"
