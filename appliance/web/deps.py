@@ -22,7 +22,7 @@ from appliance.web.stream import PoseStreams
 __all__ = ["CAMERA_BURST", "CAMERA_RATE", "Owner", "Web", "WebState", "client_of", "is_owner"]
 
 #: Camera pictures per second one client address may fetch (the page asks 4 a second), and the burst.
-CAMERA_RATE, CAMERA_BURST = 8.0, 16.0
+CAMERA_RATE, CAMERA_BURST = 5.0, 10.0
 
 
 @dataclass

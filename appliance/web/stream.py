@@ -44,17 +44,20 @@ class StreamListener:
         self.queue: asyncio.Queue[Poses] = asyncio.Queue(maxsize=2)
         self._every = 1.0 / max_fps
         self._next = 0.0
+        self._ended = False
 
     def on_poses(self, poses: Poses) -> None:
         """Called on the "send" thread: schedule the hand-off (at most ``max_fps`` a second), never wait."""
         now = time.monotonic()
-        if now < self._next:
+        if now < self._next or self._ended:
             return
         self._next = max(self._next + self._every, now - self._every)
         self.loop.call_soon_threadsafe(_offer, self.queue, poses)
 
     def end(self) -> None:
-        """Make the connection finish (from any thread)."""
+        """Make the connection finish (from any thread): no frame is handed over after this, and the
+        end is never dropped for a newer frame."""
+        self._ended = True
         self.loop.call_soon_threadsafe(_offer, self.queue, END_OF_STREAM)
 
 
@@ -112,6 +115,10 @@ class PoseStreams:
 
 
 def _offer(queue: asyncio.Queue[Poses], poses: Poses) -> None:
+    """Put ``poses`` in ``queue``, dropping the oldest frame when it is full (never the end)."""
     if queue.full():
-        queue.get_nowait()
+        oldest = queue.get_nowait()
+        if oldest is END_OF_STREAM:  # a frame handed over before the end: the end stays
+            queue.put_nowait(oldest)
+            return
     queue.put_nowait(poses)

@@ -11,6 +11,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -18,10 +19,11 @@ from appliance.core.app import Application
 from appliance.types import Poses
 from appliance.web.camera import CameraView
 from appliance.web.deps import CAMERA_BURST, CAMERA_RATE
+from appliance.web.limits import ConnectionGuard, guarded_protocol, streaming
 from appliance.web.oscquery import OscQueryApp, create_oscquery_app
 from appliance.web.oscquery.listen import MAX_SOCKETS_PER_CLIENT, Listener, ListenHub
 from appliance.web.server import create_app
-from appliance.web.stream import END_OF_STREAM, PoseStreams, StreamListener
+from appliance.web.stream import END_OF_STREAM, PoseStreams, StreamListener, _offer
 from tests.web.conftest import OWNER, change
 
 WS = "ws://127.0.0.1:8081/"
@@ -162,3 +164,81 @@ def test_the_picture_is_rate_limited_per_client(running: Application, client_for
     assert CAMERA_BURST <= served <= CAMERA_BURST + CAMERA_RATE * elapsed + 1, (served, elapsed)
     other = client_for(api, ("127.0.0.2", 50000))  # another computer (on the box: an owner) has its own budget
     assert other.get("/api/camera.jpg").status_code == 200
+
+
+def test_the_end_of_a_stream_is_never_dropped_for_newer_frames() -> None:
+    """Frames handed to the loop just before a stream is ended must not push the end out of its queue
+    (that left evicted streams open, holding their connections busy)."""
+
+    async def run() -> list[Poses]:
+        listener = StreamListener(asyncio.get_running_loop(), max_fps=float("inf"))
+        for i in range(2):
+            listener.on_poses(Poses(frame_index=i))
+        listener.end()
+        for i in range(2, 5):  # already on their way when the end was given
+            _offer(listener.queue, Poses(frame_index=i))
+        listener.on_poses(Poses(frame_index=9))  # after the end: not handed over
+        await asyncio.sleep(0.01)
+        return [listener.queue.get_nowait() for _ in range(listener.queue.qsize())]
+
+    got = asyncio.run(run())
+    assert any(p is END_OF_STREAM for p in got) and all(p.frame_index != 9 for p in got)
+
+
+def _guarded_server(guard: ConnectionGuard) -> tuple[Any, Callable[[], Any]]:
+    """A real uvicorn server behind ``guard``: ``/stream`` streams 64 KiB chunks forever (a live
+    stream, marked as such), anything else answers "ok"."""
+    import uvicorn
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        if scope["path"] != "/stream":
+            await send({"type": "http.response.body", "body": b"ok"})
+            return
+        streaming(scope)
+
+        async def disconnect() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        gone = asyncio.ensure_future(disconnect())
+        while not gone.done():
+            await send({"type": "http.response.body", "body": b"x" * 65536, "more_body": True})
+            await asyncio.sleep(0.01)
+
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, http=guarded_protocol(guard), log_level="critical", timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
+    return server, server.serve
+
+
+async def _open(port: int, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nhost: x\r\n\r\n".encode())
+    return reader, writer
+
+
+def test_streams_and_clients_that_stop_reading_give_way_to_ordinary_requests() -> None:
+    async def main() -> None:
+        guard = ConnectionGuard(max_connections=4, header_seconds=1.0)
+        server, serve = _guarded_server(guard)
+        task = asyncio.create_task(serve())
+        while not server.started:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        held = [await _open(port, "/stream") for _ in range(4)]  # every connection busy with a stream
+        await asyncio.sleep(0.3)
+        assert guard.connections == 4
+        reader, writer = await _open(port, "/")  # an ordinary request: the oldest stream gives way
+        assert (await asyncio.wait_for(reader.readline(), 5)).startswith(b"HTTP/1.1 200")
+        assert guard.refused == 0 and guard.evicted == 1
+        # The streams' clients read nothing: once their writes have been paused for a second, gone.
+        await asyncio.sleep(2.5)
+        assert guard.timed_out >= 3 and guard.connections <= 1, (guard.timed_out, guard.connections)
+        for _, w in [*held, (reader, writer)]:
+            w.close()
+        server.should_exit = True
+        await task
+
+    asyncio.run(main())

@@ -25,7 +25,7 @@ _CONFIG_BODY = {"$ref": "#/components/schemas/AppConfig"}
     response_model=ConfigView,
     summary="The configuration (write-only secrets are never shown: http.token_set, osc_control.subscribe_key_set)",
 )
-def get_config(web: Web) -> Response:
+async def get_config(web: Web) -> Response:
     return JSONResponse(config_view(web.control.config))
 
 

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from appliance.output.posejson import poses_to_json
 from appliance.web.changes import refused
 from appliance.web.deps import Owner, Web, client_of
+from appliance.web.limits import streaming
 from appliance.web.models import PosesDocument, Refusal
 from appliance.web.stream import END_OF_STREAM, MAX_STREAMS, MAX_STREAMS_PER_CLIENT, StreamListener
 
@@ -60,6 +61,7 @@ async def stream(request: Request, web: Web, owner: Owner) -> Response:
     if refusal is not None:
         return refusal
     listener = StreamListener(asyncio.get_running_loop())
+    streaming(request.scope)  # the connection gives way to a newcomer when the server is full
     web.streams.opened(listener, client_of(request))
     unsubscribe = web.control.subscribe(listener)
     return StreamingResponse(
