@@ -52,6 +52,11 @@ class Box:
         text = Path(f"/proc/{self.proc.pid}/status").read_text()
         return int(re.search(r"VmRSS:\s+(\d+) kB", text).group(1)) / 1024  # type: ignore[union-attr]
 
+    def threads(self) -> int:
+        """Threads of the service now."""
+        text = Path(f"/proc/{self.proc.pid}/status").read_text()
+        return int(re.search(r"Threads:\s+(\d+)", text).group(1))  # type: ignore[union-attr]
+
     def status(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.http}/api/status", timeout=10) as r:
             return json.load(r)  # type: ignore[no-any-return]
@@ -116,22 +121,33 @@ def box(models_dir: Path, images_dir: Path, tmp_path_factory: pytest.TempPathFac
 
 class Probe:
     """A page's requests during an attack: ``GET /api/status`` and ``GET /`` on fresh connections
-    every 50 ms, from 127.0.0.1; latencies and status codes (0: no answer within 10 s)."""
+    every 50 ms, from 127.0.0.1; latencies and status codes (0: no answer within 10 s). Also the
+    service's resident memory and threads, every 50 ms: before, and the most during the attack."""
 
     def __init__(self, box: Box) -> None:
         self.box = box
         self.times: list[float] = []
         self.codes: list[int] = []
+        self.rss = [box.rss_mb()]
+        self.threads = [box.threads()]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
 
     def __enter__(self) -> Probe:
         self._thread.start()
+        self._sampler.start()
         return self
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join(20)
+        self._sampler.join(5)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            self.rss.append(self.box.rss_mb())
+            self.threads.append(self.box.threads())
 
     def _run(self) -> None:
         paths = ("/api/status", "/")
@@ -160,11 +176,19 @@ class Probe:
             "p90_ms": round(ms[int(len(ms) * 0.9)], 1),
             "max_ms": round(ms[-1], 1),
             "failed": sum(1 for c in self.codes if c == 0 or c >= 500),
+            "rss_before_mb": round(self.rss[0], 1),
+            "rss_peak_mb": round(max(self.rss), 1),
+            "threads_before": self.threads[0],
+            "threads_peak": max(self.threads),
         }
 
-    def assert_usable(self) -> None:
+    def assert_usable(self, median_ms: float = 100) -> None:
+        """No failed request; a median under ``median_ms``, nine in ten under twice that, none over 2 s;
+        memory within 20 MB."""
         f = self.figures()
-        assert f["failed"] == 0 and f["median_ms"] < 100 and f["max_ms"] < 2000, f
+        assert f["failed"] == 0 and f["median_ms"] < median_ms and f["max_ms"] < 2000, f
+        assert f["p90_ms"] < 2 * median_ms, f
+        assert f["rss_peak_mb"] - f["rss_before_mb"] < 20, f
 
 
 def record(name: str, figures: dict[str, Any]) -> None:
@@ -183,7 +207,8 @@ def _source(i: int, block: int) -> str:
 
 
 def test_130_open_live_streams(box: Box) -> None:
-    rss, log = box.settle(), box.log_bytes()
+    box.settle()
+    log = box.log_bytes()
     held: list[socket.socket] = []
     with Probe(box) as probe:
         time.sleep(0.5)
@@ -204,7 +229,6 @@ def test_130_open_live_streams(box: Box) -> None:
         **probe.figures(),
         "streams_answered": sum(a.startswith(b"HTTP/1.1 200") for a in answers),
         "streams_refused_503": sum(a.startswith(b"HTTP/1.1 503") for a in answers),
-        "rss_before_mb": round(rss, 1),
         "rss_after_mb": round(box.settle(), 1),
         "server": box.status()["servers"]["http"]["detail"],
         "log_bytes": box.log_bytes() - log,
@@ -212,7 +236,6 @@ def test_130_open_live_streams(box: Box) -> None:
     record("streams_130", figures)
     probe.assert_usable()
     assert figures["streams_refused_503"] == 0 and figures["log_bytes"] < 2000, figures
-    assert figures["rss_after_mb"] - figures["rss_before_mb"] < 20, figures
 
 
 async def _idle_sockets_and_a_newcomer(box: Box, attackers: int) -> dict[str, Any]:
@@ -244,14 +267,13 @@ async def _idle_sockets_and_a_newcomer(box: Box, attackers: int) -> dict[str, An
 
 
 def test_idle_websockets_lock_nobody_out(box: Box) -> None:
-    rss = box.settle()
+    box.settle()
     with Probe(box) as probe:
         got = asyncio.run(_idle_sockets_and_a_newcomer(box, 40))
-    figures = {**got, **probe.figures(), "rss_before_mb": round(rss, 1), "rss_after_mb": round(box.settle(), 1)}
+    figures = {**got, **probe.figures(), "rss_after_mb": round(box.settle(), 1)}
     record("idle_websockets_40", figures)
     probe.assert_usable()
     assert figures["newcomer"] == "received", figures
-    assert figures["rss_after_mb"] - figures["rss_before_mb"] < 20, figures
 
 
 async def _huge_paths(box: Box, megabytes: int, seconds: float) -> dict[str, Any]:
@@ -276,13 +298,12 @@ async def _huge_paths(box: Box, megabytes: int, seconds: float) -> dict[str, Any
 
 
 def test_huge_listen_paths_are_not_stored(box: Box) -> None:
-    rss = box.settle()
+    box.settle()
     with Probe(box) as probe:
         got = asyncio.run(_huge_paths(box, 128, 12.0))
-    figures = {**got, **probe.figures(), "rss_before_mb": round(rss, 1), "rss_after_mb": round(box.settle(), 1)}
+    figures = {**got, **probe.figures(), "rss_after_mb": round(box.settle(), 1)}
     record("huge_listen_paths", figures)
     probe.assert_usable()
-    assert figures["rss_after_mb"] - figures["rss_before_mb"] < 20, figures
 
 
 async def _command_flood(box: Box, clients: int, seconds: float) -> dict[str, Any]:
@@ -310,12 +331,23 @@ async def _command_flood(box: Box, clients: int, seconds: float) -> dict[str, An
 
 @pytest.mark.parametrize("clients", [1, 4])
 def test_listen_ignore_floods_do_not_stall_the_box(box: Box, clients: int) -> None:
-    rss = box.settle()
+    box.settle()
+    _, quiet_cpu = box.fps(2.0)
     with Probe(box) as probe:
+        cpu, t0 = box.cpu_seconds(), time.monotonic()
         got = asyncio.run(_command_flood(box, clients, 5.0))
-    figures = {**got, **probe.figures(), "rss_before_mb": round(rss, 1), "rss_after_mb": round(box.settle(), 1)}
+        flooded_cpu = (box.cpu_seconds() - cpu) / (time.monotonic() - t0)
+    figures = {
+        **got,
+        "box_cpu_quiet": round(quiet_cpu, 2),
+        "box_cpu_flooded": round(flooded_cpu, 2),
+        **probe.figures(),
+        "rss_after_mb": round(box.settle(), 1),
+    }
     record(f"listen_ignore_flood_{clients}", figures)
     probe.assert_usable()
+    # Commands are paced per socket: the flood costs the box little CPU (1.0 is a whole core).
+    assert figures["box_cpu_flooded"] - figures["box_cpu_quiet"] < 0.25, figures
 
 
 def _poll_camera(box: Box, source: str, stop: threading.Event, codes: list[int]) -> None:
@@ -336,7 +368,7 @@ def _poll_camera(box: Box, source: str, stop: threading.Event, codes: list[int])
 
 
 def test_fifty_clients_polling_the_camera_picture(box: Box) -> None:
-    rss = box.settle()
+    box.settle()
     quiet, quiet_cpu = box.fps(4.0)
     stop, codes = threading.Event(), []  # type: ignore[var-annotated]
     pollers = [
@@ -360,11 +392,13 @@ def test_fifty_clients_polling_the_camera_picture(box: Box) -> None:
         "refused_429": codes.count(429),
         "errors": sum(1 for c in codes if c == 0 or c >= 500),
         **probe.figures(),
-        "rss_before_mb": round(rss, 1),
         "rss_after_mb": round(box.settle(), 1),
         "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX") or _arena_max() or "unset",
     }
     record("camera_polling_50", figures)
-    probe.assert_usable()
-    assert figures["errors"] == 0 and figures["fps_ratio"] > 0.9, figures
-    assert figures["rss_after_mb"] - figures["rss_before_mb"] < 20, figures
+    # Every request here is the owner's (loopback), each client as fast as it can: an HTTP flood on
+    # two shared cores, so the page is slower, but nothing fails, no thread is started per request
+    # and the memory stays.
+    probe.assert_usable(median_ms=250)
+    assert figures["errors"] == 0 and figures["refused_429"] > 0 and figures["fps_ratio"] > 0.85, figures
+    assert figures["threads_peak"] - figures["threads_before"] <= 2, figures
