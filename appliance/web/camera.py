@@ -1,8 +1,9 @@
 """The camera view: the newest frame as a small JPEG, encoded only when someone asks.
 
 Nothing runs per frame for it: the pipeline swaps one reference (``Control.latest_frame``). A
-request for a frame not encoded yet starts one encoding off the event loop (scaled so its width is
-at most ``MAX_WIDTH``); every request meanwhile, for that frame or a newer one, waits for that same
+request for a frame not encoded yet starts one encoding off the event loop (on one of the worker
+threads FastAPI runs blocking routes on; scaled so its width is at most ``MAX_WIDTH``); every
+request meanwhile, for that frame or a newer one, waits for that same
 encoding, and later requests for the same frame get the cached bytes. So there is at most one
 encoding at a time and one per frame, however many ask, and no thread per request. The picture
 lives in memory only and is never written anywhere. Whether it is served at all, and to whom, is
@@ -15,6 +16,7 @@ import asyncio
 import io
 from dataclasses import dataclass
 
+import anyio.to_thread
 from PIL import Image
 
 from appliance.core.facade import Control
@@ -76,7 +78,7 @@ class CameraView:
 
     async def _encode(self, frame: Frame) -> Picture:
         try:
-            picture = await asyncio.to_thread(encode, frame)
+            picture = await anyio.to_thread.run_sync(encode, frame)
         finally:
             self._encoding = None
         self._cached = picture

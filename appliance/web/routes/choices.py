@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
+import anyio.to_thread
 from fastapi import APIRouter
 
 from appliance.output.osc import FORMATS
@@ -31,4 +30,4 @@ async def formats() -> dict[str, FormatInfo]:
 
 @router.get("/api/choices", summary="Sources (cameras found, media files) and installed models to choose from")
 async def choices(web: Web) -> Choices:
-    return Choices.model_validate(await asyncio.to_thread(web.control.choices))
+    return Choices.model_validate(await anyio.to_thread.run_sync(web.control.choices))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
+import anyio.to_thread
 from fastapi import APIRouter
 
 from appliance.core.status import HealthDocument, StatusDocument, report
@@ -29,5 +28,5 @@ async def status(web: Web) -> StatusDocument:
     summary="The doctor's checks: camera, Edge TPU, runtime, models, power, clock, ... (paths need the owner)",
 )
 async def health(web: Web, owner: Owner) -> HealthDocument:
-    doc = HealthDocument.model_validate(report(await asyncio.to_thread(web.control.health)))
+    doc = HealthDocument.model_validate(report(await anyio.to_thread.run_sync(web.control.health)))
     return doc if owner else doc.without_paths()
