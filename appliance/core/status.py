@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from appliance.pipeline.stats import PipelineStats
 from appliance.transport.targets import TargetStats
 
-__all__ = ["Check", "CheckStatus", "Peer", "ServerStatus", "Status", "report"]
+__all__ = [
+    "Check",
+    "CheckStatus",
+    "HealthDocument",
+    "Peer",
+    "ServerStatus",
+    "Status",
+    "StatusDocument",
+    "report",
+]
 
 CheckStatus = Literal["ok", "warn", "fail"]
 
@@ -25,11 +38,31 @@ class Check:
     fix: str = ""
 
 
+class HealthDocument(BaseModel):
+    """``GET /api/health`` and ``doctor --json``: the worst status and every check."""
+
+    status: CheckStatus = Field(description="the worst of the checks")
+    checks: list[Check]
+
+    def without_paths(self) -> HealthDocument:
+        """The same checks with every absolute path of three or more parts cut to its last part
+        (``/home/pi/models`` -> ``…/models``): for visitors, who need not learn the box's layout."""
+        checks = [dataclasses.replace(c, detail=_cut_paths(c.detail), fix=_cut_paths(c.fix)) for c in self.checks]
+        return HealthDocument(status=self.status, checks=checks)
+
+
+_LONG_PATH = re.compile(r"(?<![\w.~:/])(?:/[\w.@+-]+){2,}/([\w.@*+-]+)")
+
+
+def _cut_paths(text: str) -> str:
+    return _LONG_PATH.sub(r"…/\1", text)
+
+
 def report(checks: Sequence[Check]) -> dict[str, Any]:
     """The doctor's JSON document: ``{"status": worst, "checks": [{name, status, detail, fix}, ...]}``."""
     order = {"ok": 0, "warn": 1, "fail": 2}
     worst = max((c.status for c in checks), key=order.__getitem__, default="ok")
-    return {"status": worst, "checks": [asdict(c) for c in checks]}
+    return HealthDocument(status=worst, checks=list(checks)).model_dump(mode="json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,65 +119,151 @@ class Status:
     loop_lag_ms: float = 0.0  # the event loop's worst lag over the last minute (service/looplag.py)
 
     def to_json(self) -> dict[str, Any]:
-        """The ``/api/status`` document."""
-        control = self.servers.get("osc_control", ServerStatus())
-        doc: dict[str, Any] = {
-            "version": self.version,
-            "device_name": self.device_name,
-            "state": self.state,
-            "safe_mode": self.safe_mode,
-            "degraded": self.degraded,
-            "uptime_s": round(self.uptime_s, 1),
-            "model": self.model,
-            "backend": self.backend,
-            "source": self.source,
-            "control": {"messages": control.messages, "errors": control.rejected},
-            "pipeline_restarts": self.restarts,
-            "last_fault": self.fault,
-            "temperature_c": None if self.temperature_c is None else round(self.temperature_c, 1),
-            "loop_lag_ms": round(self.loop_lag_ms, 1),
-        }
-        for key, server in self.servers.items():
-            if server.port:
-                doc[f"{key}_port"] = server.port
-            if server.error:
-                doc[f"{key}_error"] = server.error
-        doc["servers"] = {
-            key: {"port": s.port, "error": s.error, "detail": s.detail} for key, s in self.servers.items()
-        }
-        discovery = self.servers.get("discovery")
+        """The ``/api/status`` document as JSON data (``StatusDocument``)."""
+        return StatusDocument.of(self).model_dump(mode="json")
+
+
+def _rounded(digits: int) -> Any:
+    """A float rounded to ``digits`` decimals when the document is made."""
+    return AfterValidator(lambda v: round(v, digits))
+
+
+Ms2 = Annotated[float, _rounded(2)]
+Ms3 = Annotated[float, _rounded(3)]
+Tenths = Annotated[float, _rounded(1)]
+_ATTRIBUTES = ConfigDict(from_attributes=True)
+
+
+class PipelineDocument(BaseModel):
+    """The data plane's counters: rates per second, times in milliseconds (the last frame's)."""
+
+    model_config = _ATTRIBUTES
+    source_state: str = Field(description='"starting", "ok", "stalled", "error: ..." or "ended"')
+    fps: Ms2 = Field(description="frames processed per second")
+    input_fps: Ms2 = Field(description="frames the source delivered per second")
+    people: int = Field(description="people in the newest frame")
+    frames_in: int
+    frames_processed: int
+    frames_dropped: int
+    errors: int = Field(description="frames that failed to prepare, infer or decode; listeners and formats that raised")
+    prepare_ms: Ms2 = Field(validation_alias="preprocess_ms")
+    inference_ms: Ms2
+    decode_ms: Ms3
+    send_ms: Ms3
+    seconds_since_frame: Tenths
+    latency_p50_ms: Ms2 = Field(description="capture to the last listener served, median")
+    latency_p99_ms: Ms2
+
+
+class TargetDocument(BaseModel):
+    """One OSC target's counters."""
+
+    model_config = _ATTRIBUTES
+    target: str = Field(validation_alias="label", description="host:port/format")
+    state: str
+    datagrams: int
+    errors: int
+    dropped: int
+    last_error: str
+
+
+class ServerDocument(BaseModel):
+    """One control-plane server: its port (0: not listening), why not, and a line for people."""
+
+    model_config = _ATTRIBUTES
+    port: int
+    error: str
+    detail: str
+
+
+class ControlCounts(BaseModel):
+    """What the OSC control port handled and refused."""
+
+    messages: int
+    errors: int
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
+def _only_if(description: str) -> Any:
+    """A key that is left out of the document (not null) when it has no value."""
+    return Field(None, description=description, exclude_if=_absent)
+
+
+class StatusDocument(BaseModel):
+    """``GET /api/status``: everything a person or a patch wants to know about the box, at one moment.
+
+    ``{server}_port`` and ``{server}_error`` appear only for servers listening or failing (also for
+    servers not named here); ``pipeline`` and ``targets`` only while a pipeline exists.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    version: str
+    device_name: str
+    state: str = Field(description='"running", "safe mode", "degraded" or "source <state>"')
+    safe_mode: str = Field(description="why the box runs on safe settings ('' when it does not)")
+    degraded: str = Field(description="what is wrong ('' when nothing is)")
+    uptime_s: Tenths
+    model: str
+    backend: str
+    source: str
+    control: ControlCounts
+    pipeline_restarts: int = Field(description="pipelines rebuilt after dying")
+    last_fault: str = Field(description="why the last pipeline died")
+    temperature_c: Tenths | None = Field(description="SoC temperature; null without a sensor")
+    loop_lag_ms: Tenths = Field(description="the event loop's worst lag over the last minute")
+    http_port: int | None = _only_if("the HTTP API's port, when listening")
+    http_error: str | None = _only_if("why the HTTP API does not listen")
+    oscquery_port: int | None = _only_if("the OSCQuery server's port, when listening")
+    oscquery_error: str | None = _only_if("why OSCQuery does not listen")
+    osc_control_port: int | None = _only_if("the OSC control port, when listening")
+    osc_control_error: str | None = _only_if("why the OSC control port does not listen")
+    discovery_error: str | None = _only_if("why the box is not advertised (mDNS)")
+    servers: dict[str, ServerDocument] = Field(description="by component: http, oscquery, osc_control, discovery")
+    discovery: str | None = _only_if("how the box is advertised, or why not")
+    instance: str | None = _only_if("the mDNS instance name")
+    pipeline: PipelineDocument | None = _only_if("the data plane, while a pipeline exists")
+    targets: list[TargetDocument] | None = _only_if("the OSC targets, while a pipeline exists")
+
+    @classmethod
+    def of(cls, status: Status) -> StatusDocument:
+        """The document of a status snapshot."""
+        control = status.servers.get("osc_control", ServerStatus())
+        servers: dict[str, Any] = {}
+        for key, server in status.servers.items():
+            servers |= {f"{key}_port": server.port} if server.port else {}
+            servers |= {f"{key}_error": server.error} if server.error else {}
+        discovery = status.servers.get("discovery")
         if discovery is not None:
-            doc["discovery"] = discovery.error or discovery.detail
-            if discovery.name:
-                doc["instance"] = discovery.name
-        p = self.pipeline
-        if p is not None:
-            doc["pipeline"] = {
-                "source_state": p.source_state,
-                "fps": round(p.fps, 2),
-                "input_fps": round(p.input_fps, 2),
-                "people": p.people,
-                "frames_in": p.frames_in,
-                "frames_processed": p.frames_processed,
-                "frames_dropped": p.frames_dropped,
-                "errors": p.errors,
-                "prepare_ms": round(p.preprocess_ms, 2),
-                "inference_ms": round(p.inference_ms, 2),
-                "decode_ms": round(p.decode_ms, 3),
-                "send_ms": round(p.send_ms, 3),
-                "seconds_since_frame": round(p.seconds_since_frame, 1),
-                "latency_p50_ms": round(p.latency_p50_ms, 2),
-                "latency_p99_ms": round(p.latency_p99_ms, 2),
+            servers["discovery"] = discovery.error or discovery.detail
+            servers |= {"instance": discovery.name} if discovery.name else {}
+        with_pipeline = status.pipeline is not None
+        return cls.model_validate(
+            {
+                **{name: getattr(status, name) for name in _SAME_NAMES},
+                "control": ControlCounts(messages=control.messages, errors=control.rejected),
+                "pipeline_restarts": status.restarts,
+                "last_fault": status.fault,
+                "servers": status.servers,
+                **servers,
+                "pipeline": status.pipeline,
+                "targets": status.targets if with_pipeline else None,
             }
-            doc["targets"] = [
-                {
-                    "target": t.label,
-                    "state": t.state,
-                    "datagrams": t.datagrams,
-                    "errors": t.errors,
-                    "dropped": t.dropped,
-                    "last_error": t.last_error,
-                }
-                for t in self.targets
-            ]
-        return doc
+        )
+
+
+_SAME_NAMES = (
+    "version",
+    "device_name",
+    "state",
+    "safe_mode",
+    "degraded",
+    "uptime_s",
+    "model",
+    "backend",
+    "source",
+    "temperature_c",
+    "loop_lag_ms",
+)

@@ -122,7 +122,7 @@ class UvicornComponent:
         """Serve, and wait until the socket listens (or the server gave up)."""
         import uvicorn
 
-        from appliance.web.limits import guarded_protocol
+        from appliance.web.limits import WS_MAX_SIZE, guarded_protocol
 
         config = uvicorn.Config(
             self.asgi,
@@ -130,6 +130,7 @@ class UvicornComponent:
             port=self.port,
             http=guarded_protocol(self.guard),
             ws="wsproto" if self.websockets else "none",
+            ws_max_size=WS_MAX_SIZE,
             log_level="error",  # one line per malformed request would let anyone fill the journal
             access_log=False,
             lifespan="off",

@@ -97,7 +97,11 @@ class SecurityMiddleware:
         if scope["type"] == "websocket":  # the same Host check: no DNS rebinding onto a WebSocket either
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
             host = headers.get("host", "")
-            if not host or not self.allowed_host(_host_name(host)):
+            # Origin: absent (a tool, not a browser) or this very host: a visitor's page cannot open
+            # sockets from a browser on the venue network.
+            origin = headers.get("origin")
+            foreign = origin is not None and (origin == "null" or urlsplit(origin).netloc.lower() != host.lower())
+            if not host or not self.allowed_host(_host_name(host)) or foreign:
                 await send({"type": "websocket.close", "code": 1008})
                 return
         if scope["type"] != "http":

@@ -70,6 +70,42 @@ def test_schema_and_openapi(client: TestClient) -> None:
     assert {"/api/config", "/api/status", "/api/targets", "/api/poses/stream"} <= set(paths)
 
 
+def test_openapi_describes_every_answer(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            ok = op["responses"].get("200") or op["responses"].get("201")
+            assert ok is not None and ok.get("content"), (method, path)
+            schema = next(iter(ok["content"].values())).get("schema")
+            media = next(iter(ok["content"]))
+            assert schema or media != "application/json", (method, path, "no schema")
+    status = doc["paths"]["/api/status"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    document = doc["components"]["schemas"][status["$ref"].split("/")[-1]]
+    assert {"state", "loop_lag_ms", "pipeline", "targets", "servers", "control"} <= set(document["properties"])
+
+
+def test_every_answer_matches_its_documented_model(client: TestClient, app: Application) -> None:
+    """What each GET route answers validates against the schema /openapi.json documents for it."""
+    from jsonschema import Draft202012Validator
+
+    doc = client.get("/openapi.json").json()
+    checked = set()
+    for path, operations in doc["paths"].items():
+        ok = operations.get("get", {}).get("responses", {}).get("200", {})
+        schema = ok.get("content", {}).get("application/json", {}).get("schema")
+        if schema is None or "{" in path:
+            continue
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        validator = Draft202012Validator({**schema, "components": doc["components"]})
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(answer.json())]
+        assert not errors, (path, errors[:5])
+        checked.add(path)
+    assert {"/api/status", "/api/config", "/api/health", "/api/poses/latest", "/api/choices"} <= checked
+    status = client.get("/api/status").json()
+    assert status == app.status().to_json() | {"uptime_s": status["uptime_s"]}  # the same keys and values
+
+
 def test_targets_add_remove_and_this_computer(client: TestClient) -> None:
     r = client.post("/api/targets", json={"host": "127.0.0.4", "port": 9000, "format": "arr"})
     assert r.status_code == 201 and r.json()[-1]["format"] == "arr"

@@ -5,6 +5,7 @@ WebSocket (the ``websockets`` client)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -53,17 +54,18 @@ def validate(node: dict[str, Any], path: str = "/") -> int:
     return 1
 
 
-@pytest.fixture(scope="module")
-def box(models_dir: Path, images_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
-    state = tmp_path_factory.mktemp("oscquery")
+@contextlib.contextmanager
+def run_box(models_dir: Path, images_dir: Path, state: Path, target: str, *extra: str) -> Iterator[dict[str, int]]:
+    """A real appliance on loopback with OSCQuery, once it has a frame of face.jpg (4 people)."""
     ports = {"http": free_tcp_port(), "oscquery": free_tcp_port(), "control": free_udp_port()}
     args = appliance_run_args(
         f"images:{images_dir}/face.jpg@10",
         models_dir / MODEL,
         state,
+        *extra,
         http_port=ports["http"],
         control_port=ports["control"],
-        target="127.0.0.1:9/arr",
+        target=target,
     )
     args[args.index("--oscquery-port") + 1] = str(ports["oscquery"])
     proc = subprocess.Popen(
@@ -78,14 +80,23 @@ def box(models_dir: Path, images_dir: Path, tmp_path_factory: pytest.TempPathFac
         except OSError:
             pass
         time.sleep(0.2)
-    yield ports
-    proc.terminate()
-    proc.communicate(timeout=15)
-
-
-def get(ports: dict[str, int], path: str) -> tuple[int, Any, Any]:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{ports['oscquery']}{path}", timeout=5) as r:
+        yield ports
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def box(models_dir: Path, images_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
+    with run_box(models_dir, images_dir, tmp_path_factory.mktemp("oscquery"), "127.0.0.1:9/arr") as ports:
+        yield ports
+
+
+def get(ports: dict[str, int], path: str, headers: dict[str, str] | None = None) -> tuple[int, Any, Any]:
+    request = urllib.request.Request(f"http://127.0.0.1:{ports['oscquery']}{path}", headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as r:
             body = r.read()
             return r.status, json.loads(body) if body else None, r.headers
     except urllib.error.HTTPError as e:
@@ -147,7 +158,8 @@ def test_python_oscquery_reads_it_whole(box: dict[str, int]) -> None:
 def test_answers(box: dict[str, int], path: str, status: int, body: object) -> None:
     got = get(box, path)
     assert got[:2] == (status, body)
-    assert got[2]["Access-Control-Allow-Origin"] == "*"
+    # Any origin may read the structure; values never carry CORS headers (see test_oscquery_private).
+    assert got[2]["Access-Control-Allow-Origin"] == (None if path.endswith("?VALUE") else "*")
 
 
 def test_host_info_is_stable_and_names_this_box(box: dict[str, int]) -> None:
@@ -216,3 +228,57 @@ def test_a_websocket_from_a_rebinding_page_is_refused(box: dict[str, int]) -> No
 
     with pytest.raises(Exception, match=r"403|1008|rejected"):
         asyncio.run(attempt())
+
+
+def _patch_targets(ports: dict[str, int], targets: list[dict[str, Any]]) -> None:
+    body = json.dumps({"targets": targets}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{ports['http']}/api/config",
+        data=body,
+        method="PATCH",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as r:
+        assert r.status == 200
+
+
+def test_a_shared_address_is_one_node_in_the_coordinates_its_targets_use(
+    models_dir: Path, images_dir: Path, tmp_path: Path
+) -> None:
+    """individual and individual-bundle both send /poses/{i}/{part}. With the only target individual in
+    0..1, the node's RANGE is 0..1 and its VALUE is in 0..1 (the later format used to overwrite the
+    node: RANGE in pixels beside a 0..1 VALUE); with both coordinates in use, x and y have no RANGE."""
+    from pythonoscquery.osc_query_client import OSCQueryClient
+    from zeroconf import ServiceInfo
+
+    unit = {"MIN": 0.0, "MAX": 1.0}
+    individual = {"host": "127.0.0.1", "port": 9, "format": "individual", "coords": "normalized"}
+    with run_box(models_dir, images_dir, tmp_path, "127.0.0.1:9/individual", "--coords", "normalized") as ports:
+        service = ServiceInfo(
+            "_oscjson._tcp.local.",
+            "box._oscjson._tcp.local.",
+            port=ports["oscquery"],
+            addresses=[socket.inet_aton("127.0.0.1")],
+        )
+        client = OSCQueryClient(service)
+        assert validate(get(ports, "/")[1]) > 150
+        node = get(ports, "/poses/0/nose")[1]
+        assert node["RANGE"] == [unit, unit, unit]
+        assert node["DESCRIPTION"].endswith("(individual, individual-bundle)")
+        nose = client.query_node("/poses/0/nose")
+        assert nose is not None
+        score, x, y = nose.value
+        assert 0 < score <= 1 and 0 < x < 1 and 0 < y < 1, nose.value
+
+        # A second target, of the other format, in pixels: no single range is true for x and y.
+        _patch_targets(ports, [individual, {**individual, "format": "individual-bundle", "coords": "pixels"}])
+        root = get(ports, "/")[1]
+        assert validate(root) > 150
+        assert root["CONTENTS"]["poses"]["CONTENTS"]["0"]["CONTENTS"]["nose"]["RANGE"] == [unit, None, None]
+
+        # Only pixels: the range and the value follow.
+        _patch_targets(ports, [{**individual, "format": "individual-bundle", "coords": "pixels"}])
+        node = get(ports, "/poses/0/nose")[1]
+        assert node["RANGE"] == [unit, {"MIN": 0.0, "MAX": 512.0}, {"MIN": 0.0, "MAX": 355.0}]
+        score, x, y = client.query_node("/poses/0/nose").value  # type: ignore[union-attr]
+        assert 1 < x <= 512 and 1 < y <= 355, (x, y)

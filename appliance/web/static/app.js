@@ -1,6 +1,7 @@
-// The box's own screen. Live skeletons from /api/poses/stream (server-sent events; keypoints arrive
-// normalised 0..1 as (x, y, score)) drawn over the camera picture (/api/camera.jpg, a few times a
-// second, only while the page is visible); status from /api/status; the doctor's checks from
+// The box's own screen. Live skeletons from /api/poses/stream (server-sent events, read with fetch so
+// the access token can go along; keypoints arrive normalised 0..1 as (x, y, score)) drawn over the
+// camera picture (/api/camera.jpg, a few times a second, only while the page is visible, and only
+// for the box's owner when the owner turned it on); status from /api/status; the doctor's checks from
 // /api/health; the other boxes from /api/fleet. Every setting is built from the configuration's JSON
 // schema (/api/config/schema): no list of fields or choices is kept here, so a new setting appears
 // by itself. Changes are PATCHed; a refused one is shown at its field.
@@ -68,8 +69,15 @@ function askToken() {
 }
 
 // -- the view: camera picture and skeletons ---------------------------------------------------------
+// Why there is no picture, from the refusal's field: said plainly, and asked for again less often.
+const PICTURE_OFF = {
+  camera_view: "the camera picture is off on this box: its owner can turn it on (Network and ports › camera view)",
+  authorization: "the camera picture is only for this box's owner: open this page on the box itself, or give its access token (Settings › Access)",
+};
+
 async function pollPicture() {
   const note = $("picture-note");
+  let next = 250;
   try {
     if (!$("show-picture").checked) { picture = null; note.textContent = ""; return; }
     if (document.visibilityState !== "visible") return;
@@ -78,17 +86,45 @@ async function pollPicture() {
       picture = await createImageBitmap(await r.blob());
       note.textContent = "";
       if (lastFrame) draw(lastFrame);
+    } else if (r.status === 429) {
+      next = 1000 * Number(r.headers.get("Retry-After") || 1); // asked too often: keep the last picture
     } else {
       picture = null;
-      const detail = JSON.stringify((await r.json().catch(() => ({}))).detail || "");
-      note.textContent = detail.includes("camera_view") ? "the camera picture is off on this box (Network and ports › camera view)"
-        : r.status === 401 ? "the camera picture needs this box's access token (Settings › Access)"
-        : "no picture yet";
+      const field = ((await r.json().catch(() => ({}))).detail || [{}])[0].loc?.at(-1);
+      note.textContent = PICTURE_OFF[field] || "no picture yet";
+      next = PICTURE_OFF[field] ? 5000 : 1000;
     }
   } catch (e) {
     note.textContent = "no picture: " + e.message;
   } finally {
-    setTimeout(pollPicture, 250);
+    setTimeout(pollPicture, next);
+  }
+}
+
+// The live poses: server-sent events over fetch (EventSource cannot send the access token, which the
+// owner may require with http.poses_need_token); reconnects after 2 s, or 5 s when refused.
+async function streamPoses() {
+  let wait = 2000;
+  try {
+    const r = await fetch("/api/poses/stream", { headers: authHeaders(), cache: "no-store" });
+    if (r.status === 401) { $("summary").textContent = "the live poses of this box need its access token (Settings › Access)"; wait = 5000; return; }
+    const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const event = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (event.startsWith("data: ")) draw(JSON.parse(event.slice(6)));
+      }
+    }
+  } catch (e) {
+    // the box restarted or the network went: try again
+  } finally {
+    setTimeout(streamPoses, wait);
   }
 }
 
@@ -441,8 +477,7 @@ function start() {
   loadFleet(); setInterval(loadFleet, 5000);
   for (const id of ["mirror-view", "show-scores", "show-picture"]) $(id).onchange = () => lastFrame && draw(lastFrame);
   pollPicture();
-  const events = new EventSource("/api/poses/stream");
-  events.onmessage = (e) => draw(JSON.parse(e.data));
+  streamPoses();
 }
 
 start();

@@ -1,0 +1,147 @@
+"""The HTTP API's response documents as pydantic models, so ``/openapi.json`` describes every answer.
+
+The status and health documents live with their values in ``appliance.core.status``; the
+configuration as shown (``ConfigView``) is derived from ``AppConfig`` itself, its write-only secrets
+replaced by ``*_set`` flags, so a new setting is documented without touching this file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from appliance.config.models import AppConfig, HttpConfig, OscControlConfig
+from appliance.output.osc.base import Coords
+from appliance.types import KEYPOINT_NAMES
+
+__all__ = [
+    "SECRETS",
+    "Choices",
+    "ConfigView",
+    "FleetEntry",
+    "FormatInfo",
+    "ModelChoice",
+    "PosesDocument",
+    "PresetInfo",
+    "Problem",
+    "Refusal",
+    "SourceChoice",
+]
+
+_FORBID = ConfigDict(extra="forbid")
+#: Write-only settings, by section: never in an answer, shown as ``<name>_set``.
+SECRETS = {"http": "token", "osc_control": "subscribe_key"}
+
+
+class Problem(BaseModel):
+    """One reason a request was refused: where (``loc``), what (``msg``) and its kind."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Refusal(BaseModel):
+    """A refused request (4xx): every reason, like FastAPI's validation errors."""
+
+    detail: list[Problem]
+
+
+def _view(model: type[BaseModel], secret: str) -> type[BaseModel]:
+    """``model`` as the API shows it: ``secret`` left out, ``<secret>_set`` (bool) in its place."""
+    fields: dict[str, Any] = {
+        name: (info.annotation, info) for name, info in model.model_fields.items() if name != secret
+    }
+    fields[f"{secret}_set"] = (bool, Field(description=f"whether {secret} is set (it is write-only)"))
+    return create_model(f"{model.__name__}View", __doc__=model.__doc__, __config__=_FORBID, **fields)
+
+
+_SECTION_VIEWS = {"http": _view(HttpConfig, "token"), "osc_control": _view(OscControlConfig, "subscribe_key")}
+_CONFIG_FIELDS: dict[str, Any] = {
+    name: (_SECTION_VIEWS[name], info) if name in _SECTION_VIEWS else (info.annotation, info)
+    for name, info in AppConfig.model_fields.items()
+}
+#: The configuration as ``GET /api/config`` shows it (and what PUT accepts back unchanged).
+ConfigView: type[BaseModel] = create_model(
+    "ConfigView", __doc__=AppConfig.__doc__, __config__=_FORBID, **_CONFIG_FIELDS
+)
+
+
+class PresetInfo(BaseModel):
+    """A receiver people already run: the format, coordinates and port it expects."""
+
+    format: str
+    coords: Coords
+    port: int | None
+    description: str
+
+
+class FormatInfo(BaseModel):
+    """An OSC format: what it sends, and the coordinates targets of it get by default."""
+
+    description: str
+    coords: Coords
+
+
+class SourceChoice(BaseModel):
+    """A source this box can use now: its ``source`` setting and a label for people."""
+
+    source: str
+    label: str
+
+
+class ModelChoice(BaseModel):
+    """An installed model file: family ("posenet", "movenet", or why it is no pose model), size in
+    bytes, whether it is compiled for the Edge TPU and whether it is a pinned (known) file."""
+
+    name: str
+    size: int
+    family: str
+    edgetpu: bool
+    pinned: bool
+
+
+class Choices(BaseModel):
+    """What the settings can name."""
+
+    sources: list[SourceChoice]
+    models: list[ModelChoice]
+
+
+class PoseDocument(BaseModel):
+    """One person: tracking id (-1 before tracking confirms one), pose score 0..1, and 17 keypoints
+    as [x, y, score] with x, y normalised 0..1 of the frame, in the order of ``names``."""
+
+    id: int
+    score: float
+    keypoints: list[tuple[float, float, float]]
+
+
+class PosesDocument(BaseModel):
+    """One frame's poses, best first; ``width``/``height`` are the source's pixels, ``time`` the
+    capture time (Unix seconds)."""
+
+    frame: int
+    width: int
+    height: int
+    time: float
+    poses: list[PoseDocument]
+    names: list[str] = Field(examples=[list(KEYPOINT_NAMES)])
+
+
+class FleetEntry(BaseModel):
+    """Another box on the network, with its state as it reports it."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+    address: str
+    http_port: int
+    url: str
+    version: str
+    model: str
+    backend: str
+    state: str
+    fps: float | None
+    people: int | None
+    error: str

@@ -1,0 +1,32 @@
+"""The box's state: ``/api/status`` (typed: ``StatusDocument``) and the doctor's ``/api/health``."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from fastapi import APIRouter
+
+from appliance.core.status import HealthDocument, StatusDocument, report
+from appliance.web.deps import Owner, Web
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["status"])
+
+
+@router.get(
+    "/api/status",
+    response_model=StatusDocument,
+    summary="Backend, model, fps, latency, drops, per-target errors, safe mode",
+)
+async def status(web: Web) -> StatusDocument:
+    return StatusDocument.of(web.control.status())
+
+
+@router.get(
+    "/api/health",
+    response_model=HealthDocument,
+    summary="The doctor's checks: camera, Edge TPU, runtime, models, power, clock, ... (paths need the owner)",
+)
+async def health(web: Web, owner: Owner) -> HealthDocument:
+    doc = HealthDocument.model_validate(report(await anyio.to_thread.run_sync(web.control.health)))
+    return doc if owner else doc.without_paths()
