@@ -22,6 +22,7 @@ from appliance.schema import StrictModel
 
 __all__ = [
     "SCHEMA_VERSION",
+    "SECURITY_SETTINGS",
     "AppConfig",
     "DecoderConfig",
     "Format",
@@ -35,6 +36,16 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+#: The owner's security settings, as (section, key): last-known-good never rolls them back (a crash
+#: after the owner set a token must not undo the token) and network-change trials never touch them.
+SECURITY_SETTINGS: tuple[tuple[str, str], ...] = (
+    ("http", "token"),
+    ("http", "camera_view"),
+    ("http", "poses_need_token"),
+    ("http", "allowed_hosts"),
+    ("osc_control", "subscribe_key"),
+    ("osc_control", "subnets_only"),
+)
 # Matched whole (fullmatch): "$" alone would let a trailing newline through.
 _HOST = re.compile(r"broadcast|[A-Za-z0-9._:-]{1,253}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _-]{0,62}")

@@ -140,6 +140,10 @@ class Application:
         """Report a control-plane component's status under ``name``."""
         self._servers[name] = status
 
+    def refused(self) -> int:
+        """Packets and requests the control-plane servers refused so far (a running total)."""
+        return sum(fn().rejected for fn in list(self._servers.values()))
+
     def latest(self) -> Poses:
         """The newest frame's poses (none before the first frame)."""
         runner = self.runner

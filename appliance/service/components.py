@@ -116,7 +116,8 @@ class UvicornComponent:
         """Where it listens (or why not) and how its connection bound fares."""
         g = self.guard
         detail = f"{g.connections} open, {g.refused} refused, {g.evicted} evicted, {g.timed_out} timed out"
-        return dataclasses.replace(self._status, detail=detail)
+        rejected = int(getattr(self.asgi, "refused", 0))  # the security guard's own refusals
+        return dataclasses.replace(self._status, detail=detail, rejected=rejected)
 
     async def start(self) -> None:
         """Serve, and wait until the socket listens (or the server gave up)."""

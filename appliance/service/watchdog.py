@@ -109,7 +109,7 @@ async def supervise(
             now = time.monotonic()
             progress = making_progress(app, now, interval or DEFAULT_INTERVAL)
             if record is not None:
-                record.tick(progress)
+                record.tick(progress, refused=app.refused(), lag_ms=app.loop_lag())
             if interval is not None and now >= next_pet:
                 next_pet = now + interval / 2
                 if progress:

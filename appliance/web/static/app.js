@@ -55,6 +55,7 @@ async function api(method, path, body) {
   if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
   const r = await fetch(path, opts);
   if (r.status === 401 && method !== "GET" && askToken()) return api(method, path, body);
+  if (r.status === 401) localStorage.removeItem("token");  // a stale token: ask again next time
   const data = await r.json().catch(() => ({}));
   if (!r.ok) throw new ApiError(r.status, data.detail || r.statusText);
   return data;
@@ -62,7 +63,7 @@ async function api(method, path, body) {
 
 function askToken() {
   // This box has an access token: ask once, keep it in this browser only.
-  const given = prompt("This box asks for its access token (set by its owner):");
+  const given = prompt("This box is claimed: give its access token (its owner has it, e.g. from posenet-token.txt on the boot partition):");
   if (given) { localStorage.setItem("token", given); return true; }
   return false;
 }
@@ -277,23 +278,26 @@ function renderSettings() {
 }
 
 function accessForm() {
+  const claimed = config.http.token_set;
   const form = el("form", { className: "settings", id: "access" },
     el("h3", { textContent: "Access" }),
-    el("p", { className: "muted", id: "token-state", textContent: config.http.token_set
-      ? "An access token is set: every change needs it (this browser keeps it once given)."
-      : "No access token: anyone on this network can change this box." }),
+    el("p", { className: "muted", id: "token-state", textContent: claimed
+      ? "This box is claimed: every change from another computer needs its access token (this browser keeps it once given). Set a new one here with the current one."
+      : "This box has no owner yet: it accepts changes only from itself. Claim it with an access token in posenet.json on the boot partition, or 'sudo posenet-appliance claim' on the box." }),
     el("div", { className: "field" }, el("label", { htmlFor: "token-new", textContent: "new token" }),
-      el("input", { id: "token-new", type: "password", autocomplete: "new-password", dataset: { path: "http.token" } }),
+      el("input", { id: "token-new", type: "text", autocomplete: "off", spellcheck: false, minLength: 12, dataset: { path: "http.token" } }),
       el("span", { className: "error", id: "e-http-token" })),
-    el("div", { className: "row" }, el("button", { type: "submit", id: "token-set", textContent: "Set token" }),
-      el("button", { type: "button", id: "token-clear", textContent: "Clear token" })));
+    el("div", { className: "row" }, el("button", { type: "button", id: "token-generate", textContent: "Generate" }),
+      el("button", { type: "submit", id: "token-set", textContent: "Set token" })));
   form.onsubmit = async (e) => {
     e.preventDefault();
     const value = $("token-new").value;
-    if (await change(api("PATCH", "/api/config", { http: { token: value } }), "token set", form)) localStorage.setItem("token", value);
+    if (await change(api("PATCH", "/api/config", { http: { token: value } }), "token set: keep it somewhere safe", form)) localStorage.setItem("token", value);
   };
-  form.querySelector("#token-clear").onclick = async () => {
-    if (await change(api("PATCH", "/api/config", { http: { token: "" } }), "token cleared", form)) localStorage.removeItem("token");
+  form.querySelector("#token-generate").onclick = () => {
+    // 18 random bytes as URL-safe base64: 24 characters, 144 bits, made in this browser.
+    const bytes = crypto.getRandomValues(new Uint8Array(18));
+    $("token-new").value = btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
   };
   return form;
 }
