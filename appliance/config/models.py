@@ -21,6 +21,7 @@ from appliance.pose.params import DecoderConfig, SmoothingConfig, TrackingConfig
 from appliance.schema import StrictModel
 
 __all__ = [
+    "NETWORK_SETTINGS",
     "SCHEMA_VERSION",
     "SECURITY_SETTINGS",
     "AppConfig",
@@ -45,6 +46,17 @@ SECURITY_SETTINGS: tuple[tuple[str, str], ...] = (
     ("http", "allowed_hosts"),
     ("osc_control", "subscribe_key"),
     ("osc_control", "subnets_only"),
+)
+#: Settings that decide where the owner reaches the box, as (section, key): a change to them from the
+#: network goes on trial and is kept only once the owner confirms from the new address (see
+#: ``appliance.core.app.Application.update``), so no setting can cut the owner off.
+NETWORK_SETTINGS: tuple[tuple[str, str], ...] = (
+    ("http", "port"),
+    ("http", "bind"),
+    ("osc_control", "port"),
+    ("network", "oscquery_port"),
+    ("network", "discovery"),
+    ("network", "interfaces"),
 )
 # Matched whole (fullmatch): "$" alone would let a trailing newline through.
 _HOST = re.compile(r"broadcast|[A-Za-z0-9._:-]{1,253}")

@@ -21,15 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from appliance import __version__
-from appliance.config.models import AppConfig
+from appliance.config.models import NETWORK_SETTINGS, AppConfig
 from appliance.config.store import ConfigStore
 from appliance.core.checks import check_change
 from appliance.core.choices import list_models, list_sources
 from appliance.core.doctor import run_checks
 from appliance.core.facade import Change
 from appliance.core.factory import Folders, build_engine, build_source
-from appliance.core.status import Check, Peer, ServerStatus, Status
-from appliance.errors import ApplianceError
+from appliance.core.status import Check, NetworkTrial, Peer, ServerStatus, Status
+from appliance.errors import ApplianceError, RefusedChange
 from appliance.models.engine import PoseEngine
 from appliance.pipeline.listeners import ListenerSet, PoseListener
 from appliance.pipeline.runner import PipelineRunner
@@ -54,6 +54,22 @@ HEAL_LIMIT = 5
 STABLE_SECONDS = 60.0
 #: The "process" thread's heartbeat older than this: inference is reported as hung.
 HUNG_SECONDS = 10.0
+#: Seconds the owner has to confirm a change of the network settings from the new address.
+TRIAL_SECONDS = 120.0
+
+
+def _network(config: dict[str, Any]) -> dict[str, Any]:
+    """The network settings (``NETWORK_SETTINGS``) of a configuration as JSON data, by dotted name."""
+    return {f"{sec}.{key}": (config.get(sec) or {}).get(key) for sec, key in NETWORK_SETTINGS}
+
+
+def _with_network(config: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """``config`` (JSON data) with the network settings ``values`` (by dotted name) put in."""
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in config.items()}
+    for name, value in values.items():
+        sec, key = name.split(".")
+        out.setdefault(sec, {})[key] = value
+    return out
 
 
 def target_specs(config: AppConfig) -> list[TargetSpec]:
@@ -97,6 +113,8 @@ class Application:
         self._servers: dict[str, Callable[[], ServerStatus]] = {}
         self._on_change: list[Callable[[AppConfig], None]] = []
         self._peers: Callable[[], list[Peer]] = list
+        self.trial: NetworkTrial | None = None  # a change of the network settings awaiting confirmation
+        self._trial_hooks: list[Callable[[str, NetworkTrial], None]] = []
         #: The event loop's worst recent lag in ms (set by the service's loop-lag monitor).
         self.loop_lag: Callable[[], float] = lambda: 0.0
         self._started = False
@@ -109,13 +127,82 @@ class Application:
         return self._config
 
     def update(self, change: Change) -> AppConfig:
-        """Read-modify-write under the store's lock, checked, saved, then in force (``Control.update``)."""
+        """Read-modify-write under the store's lock, checked, saved, then in force (``Control.update``).
+
+        A change of the network settings (``NETWORK_SETTINGS``: ports, bind address, discovery) is
+        checked like any other but not saved: it goes on trial (``self.trial``), served by the new
+        servers until ``confirm_network`` (from the new address) keeps it, or ``TRIAL_SECONDS`` undo it.
+        The rest of the change is saved and in force at once.
+        """
+        trial: list[NetworkTrial] = []
 
         def check(old: AppConfig, new: AppConfig) -> None:
             ours = [s.port for s in self.status().servers.values() if s.port]
             check_change(old, new, self.folders.models, ours)
 
-        return self.store.update(change, check)
+        def split(current: dict[str, Any]) -> dict[str, Any]:
+            wanted = change(current)
+            before, after = _network(current), _network(wanted)
+            if after == before:
+                return wanted
+            changes = {k: v for k, v in after.items() if before[k] != v}
+            if self.trial is not None:
+                left = max(0, round(self.trial.deadline - time.monotonic()))
+                loc = tuple(next(iter(changes)).split("."))
+                raise RefusedChange(loc, f"a change of the network settings is on trial: confirm it or wait {left} s")
+            full = AppConfig.model_validate(wanted)  # invalid: refused as a whole, as usual
+            check(self._config, full)  # the new addresses can be listened on
+            trial.append(NetworkTrial(full, changes, time.monotonic() + TRIAL_SECONDS))
+            return _with_network(wanted, before)
+
+        config = self.store.update(split, check)
+        if trial:
+            with self._lock:
+                self.trial = trial[0]
+            logger.warning("network settings on trial for %.0f s: %s", TRIAL_SECONDS, trial[0].changes)
+            self._tell_trial("begin", trial[0])
+        return config
+
+    def on_network_trial(self, fn: Callable[[str, NetworkTrial], None]) -> None:
+        """Call ``fn(event, trial)`` for "begin", "commit" and "revert" of a network-settings trial
+        (from the thread that caused it: ``fn`` must hand work to its own loop)."""
+        self._trial_hooks.append(fn)
+
+    def _tell_trial(self, event: str, trial: NetworkTrial) -> None:
+        for fn in list(self._trial_hooks):
+            fn(event, trial)
+
+    def confirm_network(self, host: str, port: int) -> NetworkTrial:
+        """Keep the network settings on trial (saved); the request arrived at ``host``:``port`` of this
+        box, which must be the new HTTP address when that changed (blocking: call off the loop).
+
+        Raises:
+            RefusedChange: nothing is on trial, or the confirmation came through the old address.
+        """
+        with self._lock:
+            trial = self.trial
+            if trial is None:
+                raise RefusedChange(("network",), "no change of the network settings is waiting for confirmation")
+            if not trial.arrived_at(host, port):
+                http = trial.config.http
+                where = f"port {http.port}" + ("" if http.bind in ("0.0.0.0", "::") else f" of {http.bind}")
+                raise RefusedChange(("http",), f"confirm from the new address ({where}), to prove it reaches the box")
+            values = _network(trial.config.model_dump(mode="json"))
+            self.store.update(lambda current: _with_network(current, values))
+            self.trial = None
+        logger.warning("network settings confirmed and saved: %s", trial.changes)
+        self._tell_trial("commit", trial)
+        return trial
+
+    def revert_network(self, trial: NetworkTrial, why: str = "not confirmed in time") -> bool:
+        """Undo ``trial`` if it is still the one on trial (nothing was saved); returns whether it was."""
+        with self._lock:
+            if self.trial is not trial:
+                return False
+            self.trial = None
+        logger.warning("network settings undone (%s): %s", why, trial.changes)
+        self._tell_trial("revert", trial)
+        return True
 
     @property
     def subscriptions(self) -> tuple[TargetSpec, ...]:
@@ -139,6 +226,10 @@ class Application:
     def register_server(self, name: str, status: Callable[[], ServerStatus]) -> None:
         """Report a control-plane component's status under ``name``."""
         self._servers[name] = status
+
+    def unregister_server(self, name: str) -> None:
+        """Forget a component that stopped for good (a network change moved it)."""
+        self._servers.pop(name, None)
 
     def refused(self) -> int:
         """Packets and requests the control-plane servers refused so far (a running total)."""
@@ -299,6 +390,7 @@ class Application:
             fault=self.fault,
             temperature_c=temperature_c(),
             loop_lag_ms=self.loop_lag(),
+            trial=self.trial,
         )
 
     def status_line(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -9,7 +10,7 @@ from typing import Any, Literal
 from appliance.pipeline.stats import PipelineStats
 from appliance.transport.targets import TargetStats
 
-__all__ = ["Check", "CheckStatus", "Peer", "ServerStatus", "Status", "report"]
+__all__ = ["Check", "CheckStatus", "NetworkTrial", "Peer", "ServerStatus", "Status", "report"]
 
 CheckStatus = Literal["ok", "warn", "fail"]
 
@@ -41,6 +42,29 @@ class Peer:
     address: str
     http_port: int
     txt: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkTrial:
+    """A change of the network settings (ports, bind address, discovery) on trial: served beside (or
+    instead of) the old settings until the owner confirms it from the new address, else undone.
+
+    ``config`` is the configuration with the new network values (not saved); ``changes`` the changed
+    settings by dotted name with their new values; ``deadline`` when it is undone
+    (``time.monotonic()`` seconds); ``reason`` why a trial ended early ("" while it runs).
+    """
+
+    config: Any
+    changes: dict[str, Any]
+    deadline: float
+
+    def arrived_at(self, host: str, port: int) -> bool:
+        """Whether a request that arrived at this box's ``host``:``port`` came through the new HTTP
+        address (any address when the HTTP address did not change)."""
+        if "http.port" not in self.changes and "http.bind" not in self.changes:
+            return True
+        http = self.config.http
+        return port == http.port and (http.bind in ("0.0.0.0", "::") or host == http.bind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +108,7 @@ class Status:
     fault: str = ""
     temperature_c: float | None = None
     loop_lag_ms: float = 0.0  # the event loop's worst lag over the last minute (service/looplag.py)
+    trial: NetworkTrial | None = None  # a change of the network settings awaiting confirmation
 
     def to_json(self) -> dict[str, Any]:
         """The ``/api/status`` document."""
@@ -104,6 +129,14 @@ class Status:
             "temperature_c": None if self.temperature_c is None else round(self.temperature_c, 1),
             "loop_lag_ms": round(self.loop_lag_ms, 1),
         }
+        if self.trial is not None:
+            doc["network_trial"] = {
+                "changes": self.trial.changes,
+                "seconds_left": max(0, round(self.trial.deadline - time.monotonic())),
+                "http_port": self.trial.config.http.port,
+                "http_bind": self.trial.config.http.bind,
+                "confirm": "POST /api/network/confirm at the new address (undo: DELETE /api/network/trial)",
+            }
         for key, server in self.servers.items():
             if server.port:
                 doc[f"{key}_port"] = server.port

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any, Literal
@@ -111,7 +112,9 @@ def create_app(control: Control, streams: PoseStreams | None = None) -> Any:
     )
 
     def change(fn: Change, status_code: int = 200, view: str = "") -> Response:
-        """One serialised read-modify-write; the new configuration (or its ``view`` key) as JSON."""
+        """One serialised read-modify-write; the new configuration (or its ``view`` key) as JSON.
+        A change of the network settings goes on trial: answered 202, ``X-Network-Trial-Seconds``."""
+        before = control.trial
         try:
             saved = control.update(fn)
         except ValidationError as exc:
@@ -125,6 +128,10 @@ def create_app(control: Control, streams: PoseStreams | None = None) -> Any:
         except OSError as exc:
             raise HTTPException(507, f"could not save the configuration: {exc.strerror}") from exc
         doc = config_view(saved)
+        trial = control.trial
+        if trial is not None and trial is not before:
+            left = str(max(0, round(trial.deadline - time.monotonic())))
+            return JSONResponse(doc[view] if view else doc, status_code=202, headers={"X-Network-Trial-Seconds": left})
         return JSONResponse(doc[view] if view else doc, status_code=status_code)
 
     config_body = {"$ref": "#/components/schemas/AppConfig"}
@@ -213,6 +220,25 @@ def create_app(control: Control, streams: PoseStreams | None = None) -> Any:
             return {**current, "targets": [t for i, t in enumerate(current["targets"]) if i != index]}
 
         return change(remove, 200, "targets")
+
+    @api.post(
+        "/api/network/confirm",
+        summary="Keep the network settings on trial (from the new address when the HTTP address changed)",
+    )
+    async def confirm_network(request: Request) -> Response:
+        host, port = request.scope.get("server") or ("", 0)
+        try:
+            trial = await asyncio.to_thread(control.confirm_network, host, port)
+        except RefusedChange as exc:
+            return _refused(409, ["network", *exc.loc], exc.msg)
+        return JSONResponse({"kept": trial.changes})
+
+    @api.delete("/api/network/trial", summary="Undo the network settings on trial now")
+    def undo_network() -> Response:
+        trial = control.trial
+        if trial is None or not control.revert_network(trial, "undone by the owner"):
+            return _refused(404, ["network"], "no change of the network settings is on trial")
+        return JSONResponse({"undone": trial.changes})
 
     camera = CameraView(control)
     fleet = Fleet(control)

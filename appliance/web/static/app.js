@@ -36,6 +36,8 @@ function message(text, isError) {
   $("message").className = isError ? "error" : "";
 }
 
+let lastStatus = 0;  // the status of the newest API answer (202: a network change went on trial)
+
 function authHeaders() {
   const token = localStorage.getItem("token");
   return token ? { Authorization: "Bearer " + token } : {};
@@ -54,6 +56,7 @@ async function api(method, path, body) {
   const opts = { method, headers: authHeaders() };
   if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
   const r = await fetch(path, opts);
+  lastStatus = r.status;
   if (r.status === 401 && method !== "GET" && askToken()) return api(method, path, body);
   if (r.status === 401) localStorage.removeItem("token");  // a stale token: ask again next time
   const data = await r.json().catch(() => ({}));
@@ -142,7 +145,23 @@ function rows(target, pairs) {
   target.replaceChildren(...pairs.flatMap(([k, v]) => [el("dt", { textContent: k }), el("dd", { textContent: v === undefined || v === null ? "–" : String(v) })]));
 }
 
+function showTrial(t) {
+  // A change of ports, bind address or discovery is on trial: keep it from the new address, or it
+  // is undone by itself (no setting can cut the owner off).
+  $("trial").hidden = !t;
+  if (!t) return;
+  const wildcard = t.http_bind === "0.0.0.0" || t.http_bind === "::";
+  const host = wildcard ? location.hostname : t.http_bind;
+  const here = String(t.http_port) === (location.port || "80") && (wildcard || location.hostname === t.http_bind);
+  const url = `${location.protocol}//${host.includes(":") ? `[${host}]` : host}:${t.http_port}/`;
+  const changes = Object.entries(t.changes).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(", ");
+  $("trial-text").replaceChildren(`New network settings on trial (${changes}): undone in ${t.seconds_left} s unless kept. `,
+    here ? "You reached the box at the new address: keep them?" : el("a", { href: url, textContent: `Open ${url} and keep them there.` }));
+  $("trial-keep").hidden = !here;
+}
+
 function showStatus(s) {
+  showTrial(s.network_trial);
   $("name").textContent = s.device_name;
   document.title = `${s.device_name} · PoseNet OSC`;
   const st = $("state");
@@ -358,7 +377,10 @@ async function change(promise, done, root) {
 }
 
 async function saveForm(form) {
-  if (await change(api("PATCH", "/api/config", collect(form)), "saved", form)) {
+  let onTrial = false;
+  const saving = api("PATCH", "/api/config", collect(form)).then((data) => { onTrial = lastStatus === 202; return data; });
+  if (await change(saving, "saved", form)) {
+    if (onTrial) message("saved; the new network settings are on trial: keep them from the new address (above)", false);
     renderTargets();
     loadChoices().then(renderSettings).catch(() => {});
   }
@@ -438,6 +460,8 @@ async function init() {
 
 function start() {
   init().catch((e) => message(e.message, true));
+  $("trial-keep").onclick = () => change(api("POST", "/api/network/confirm"), "network settings kept");
+  $("trial-undo").onclick = () => change(api("DELETE", "/api/network/trial"), "network settings undone");
   const poll = () => api("GET", "/api/status").then(showStatus).catch(() => { $("state").textContent = "unreachable"; $("state").className = "pill bad"; });
   poll(); setInterval(poll, 1000);
   loadHealth(); setInterval(loadHealth, 30000);
