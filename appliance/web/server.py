@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -75,6 +76,35 @@ def _as_input(current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         elif section not in data:
             data[section] = {secret: current[section][secret]}
     return data
+
+
+_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.+@-]+/)+([\w.+@-]+)")
+
+
+def redact_paths(text: str) -> str:
+    """``text`` with absolute file paths cut to their last part (``.../name``): the box's folders are
+    not a visitor's business."""
+    return _PATH.sub(lambda m: ".../" + m.group(1), text)
+
+
+def _keeps_owner(request: Request, fn: Change) -> Change:
+    """``fn``, refusing to clear the access token from another computer: that would leave only the
+    box itself able to make changes, cutting the owner off (set a new one instead)."""
+    from appliance.guards import is_loopback
+
+    local = is_loopback(request.client.host if request.client else None)
+
+    def guarded(current: dict[str, Any]) -> dict[str, Any]:
+        new = fn(current)
+        if not local and current["http"]["token"] and not (new.get("http") or {}).get("token"):
+            raise RefusedChange(
+                ("http", "token"),
+                "clearing the token from another computer would lock every computer out: set a new one "
+                "(or clear it on the box itself)",
+            )
+        return new
+
+    return guarded
 
 
 def _unprocessable(exc: ValidationError) -> JSONResponse:
@@ -158,13 +188,15 @@ def create_app(control: Control, streams: PoseStreams | None = None) -> Any:
         summary="Replace the configuration (a missing http.token keeps the current one)",
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": config_body}}}},
     )
-    def put_config(body: dict[str, Any] = Body(...)) -> Response:  # noqa: B008
-        return change(lambda current: _as_input(current, body))
+    def put_config(request: Request, body: dict[str, Any] = Body(...)) -> Response:  # noqa: B008
+        return change(_keeps_owner(request, lambda current: _as_input(current, body)))
 
     @api.patch("/api/config", summary="Change part of the configuration (JSON merge patch)")
-    def patch_config(patch: dict[str, Any] = Body(...)) -> Response:  # noqa: B008
+    def patch_config(request: Request, patch: dict[str, Any] = Body(...)) -> Response:  # noqa: B008
         secret = "http" in patch or "osc_control" in patch
-        return change(lambda current: merge_patch(current, _as_input(current, patch) if secret else patch))
+        return change(
+            _keeps_owner(request, lambda current: merge_patch(current, _as_input(current, patch) if secret else patch))
+        )
 
     @api.get("/api/config/schema", summary="JSON schema of the configuration")
     def schema() -> dict[str, Any]:
@@ -243,9 +275,16 @@ def create_app(control: Control, streams: PoseStreams | None = None) -> Any:
     camera = CameraView(control)
     fleet = Fleet(control)
 
-    @api.get("/api/health", summary="The doctor's checks: camera, Edge TPU, runtime, models, power, clock, ...")
-    def health() -> dict[str, Any]:
-        return report(control.health())
+    @api.get(
+        "/api/health",
+        summary="The doctor's checks: camera, Edge TPU, runtime, models, power, clock, ... (paths for the owner only)",
+    )
+    def health(request: Request) -> dict[str, Any]:
+        doc = report(control.health())
+        if not request.scope.get("state", {}).get("owner"):
+            for check in doc["checks"]:
+                check["detail"], check["fix"] = redact_paths(check["detail"]), redact_paths(check["fix"])
+        return doc
 
     @api.get("/api/fleet", summary="The other boxes on the network (mDNS), with their state")
     async def get_fleet() -> list[dict[str, Any]]:

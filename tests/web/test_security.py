@@ -423,3 +423,23 @@ def test_a_death_under_a_flood_is_not_held_against_the_settings(tmp_path: Path) 
     assert json.loads((tmp_path / "run.json").read_text())["flood"]
     record.begin()  # a new trial forgets the flood
     assert "flood" not in json.loads((tmp_path / "run.json").read_text())
+
+
+def test_health_shows_no_paths_to_visitors(client: TestClient, visitor: TestClient, tmp_path: Path) -> None:
+    owner_view, visitor_view = client.get("/api/health").text, visitor.get("/api/health").text
+    assert str(tmp_path) in owner_view  # the models folder, named for the owner
+    assert str(tmp_path) not in visitor_view and "/tmp/" not in visitor_view
+    names = [c["name"] for c in visitor.get("/api/health").json()["checks"]]
+    assert "access" in names and visitor.get("/api/health").json()["checks"][names.index("access")]["status"] == "warn"
+
+
+def test_the_owner_cannot_be_cut_off_by_clearing_the_token_remotely(client: TestClient, app: Application) -> None:
+    assert client.patch("/api/config", json={"http": {"token": TOKEN}}).status_code == 200
+    with TestClient(create_app(app), base_url="http://10.0.0.2:8080", client=("10.1.2.5", 1)) as owner:
+        r = owner.patch("/api/config", json={"http": {"token": ""}}, headers=AUTH)
+        assert r.status_code == 422 and loc(r) == ["body", "http", "token"] and "lock every computer out" in r.text
+        view = owner.get("/api/config").json()
+        view["http"]["token"] = ""
+        assert owner.put("/api/config", json=view, headers=AUTH).status_code == 422
+    assert app.config.http.token == TOKEN
+    assert client.patch("/api/config", json={"http": {"token": ""}}).status_code == 200  # on the box itself
