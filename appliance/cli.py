@@ -1,4 +1,5 @@
-"""Command line: ``posenet-appliance detect | models | run | validate-config | firstboot | bench``.
+"""Command line: ``posenet-appliance detect | models | run | doctor | claim | validate-config | firstboot |
+bench``.
 
 Exit codes: 0 success, 1 runtime failure, 2 bad input (arguments, files, models).
 """
@@ -325,12 +326,56 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_firstboot(args: argparse.Namespace) -> int:
     """Unique host name and boot-partition settings (run as root before the service)."""
-    from appliance.service.firstboot import FirstBootPaths, apply_boot_settings, set_unique_hostname
+    from appliance.service.firstboot import FirstBootPaths, apply_boot_settings, ensure_owner, set_unique_hostname
 
     paths = FirstBootPaths(Path(args.boot), Path(args.state_dir), Path(args.hostname_file), Path(args.hosts_file))
     renamed = set_unique_hostname(paths, live=not args.no_live)
     print(f"host name: {renamed}" if renamed else "host name: unchanged")
     print(apply_boot_settings(paths))
+    print(ensure_owner(paths))
+    return EXIT_OK
+
+
+def cmd_claim(args: argparse.Namespace) -> int:
+    """Set this box's access token from the box itself (the owner: loopback needs no token), through
+    the running service when it answers on 127.0.0.1, else in the saved configuration; prints it."""
+    import urllib.error
+    import urllib.request
+
+    from appliance.config.store import ConfigStore, default_state_dir
+    from appliance.guards import new_token, secret_problems
+    from appliance.service.firstboot import give_to_service_user
+
+    store = (
+        ConfigStore(Path(args.config))
+        if args.config
+        else ConfigStore.in_dir(Path(args.state_dir or default_state_dir()))
+    )
+    store.load()
+    if args.if_unclaimed and store.config.http.token:
+        print("this box already has an access token (claim without --if-unclaimed to replace it)")
+        return EXIT_OK
+    token = args.token or new_token()
+    for _which, why in secret_problems(token, ""):
+        raise ConfigError(f"--token: {why}")
+    port = args.http_port or store.config.http.port
+    body = json.dumps({"http": {"token": token}}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/config", body, {"Content-Type": "application/json"}, method="PATCH"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            where = f"set in the running service (port {port})"
+    except urllib.error.HTTPError as exc:
+        raise ConfigError(f"the service on port {port} refused: {exc.read(300).decode(errors='replace')}") from None
+    except OSError:
+        store.update(lambda current: {**current, "http": {**current["http"], "token": token}})
+        give_to_service_user(store)
+        where = f"saved in {store.path}"
+        if store.path.with_name("run.json").exists():
+            where += " (the service seems to run but did not answer on 127.0.0.1: restart it to use it)"
+    print(f"access token: {token}")
+    print(f"{where}; every change from another computer needs it (the web page asks for it once)")
     return EXIT_OK
 
 
@@ -507,6 +552,14 @@ def build_parser() -> argparse.ArgumentParser:
     fb.add_argument("--hosts-file", default="/etc/hosts")
     fb.add_argument("--no-live", action="store_true", help="only write the files (image builds, tests)")
     fb.set_defaults(func=cmd_firstboot)
+
+    claim = sub.add_parser("claim", help="set this box's access token from the box itself (prints it)")
+    claim.add_argument("--token", help="the token to set (12 characters or more; default: a new random one)")
+    claim.add_argument("--if-unclaimed", action="store_true", help="only if no token is set yet")
+    claim.add_argument("--config", help="configuration file (default: config.json in the state directory)")
+    claim.add_argument("--state-dir", help="folder of the saved configuration (default: $STATE_DIRECTORY ...)")
+    claim.add_argument("--http-port", type=int, help="the running service's HTTP port (default: the saved one)")
+    claim.set_defaults(func=cmd_claim)
 
     val = sub.add_parser("validate-config", help="check a configuration file (exit 0 valid, 1 invalid)")
     val.add_argument("file")

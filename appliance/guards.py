@@ -17,10 +17,43 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import secrets
 from collections import OrderedDict
 from collections.abc import Hashable
 
-__all__ = ["Backoff", "RateLimit", "is_loopback", "owner", "token_matches"]
+__all__ = [
+    "MIN_KEY",
+    "MIN_TOKEN",
+    "Backoff",
+    "RateLimit",
+    "is_loopback",
+    "new_token",
+    "owner",
+    "secret_problems",
+    "token_matches",
+]
+
+#: Shortest access token (the owner's) and subscribe key accepted for a new value.
+MIN_TOKEN, MIN_KEY = 12, 8
+
+
+def new_token() -> str:
+    """A fresh random access token: 24 URL-safe characters (144 bits)."""
+    return secrets.token_urlsafe(18)
+
+
+def secret_problems(token: str, key: str, old_token: str = "", old_key: str = "") -> list[tuple[str, str]]:
+    """What is wrong with a new access ``token`` or subscribe ``key``, as (field, reason) pairs; values
+    unchanged from ``old_token``/``old_key`` are not judged again (a box keeps working on an old short
+    token until its owner sets a new one; the doctor says so)."""
+    out = []
+    if token and token != old_token and len(token) < MIN_TOKEN:
+        out.append(("token", f"at least {MIN_TOKEN} characters (for example {new_token()})"))
+    if key and key != old_key and len(key) < MIN_KEY:
+        out.append(("key", f"at least {MIN_KEY} characters"))
+    if key and key == token:
+        out.append(("key", "must differ from the access token (the token never travels over OSC)"))
+    return out
 
 
 def is_loopback(host: str | None) -> bool:

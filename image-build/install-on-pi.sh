@@ -140,6 +140,11 @@ if [[ -n "$CONFIG" && ! -e /var/lib/posenet-appliance/config.json ]]; then
     "$PREFIX/venv/bin/posenet-appliance" validate-config "$CONFIG"
     install -m 600 -o posenet -g posenet "$CONFIG" /var/lib/posenet-appliance/config.json
 fi
+if ! ((IMAGE)); then
+    # This box's owner is whoever installs it: an access token now (printed once), so the box is never
+    # open to the first visitor. An image gets its own token per box at first boot instead.
+    "$PREFIX/venv/bin/posenet-appliance" claim --if-unclaimed --state-dir /var/lib/posenet-appliance
+fi
 
 step "service and udev rules"
 install -m 644 "$SRC/systemd/posenet-appliance.service" /etc/systemd/system/posenet-appliance.service

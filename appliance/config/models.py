@@ -21,7 +21,9 @@ from appliance.pose.params import DecoderConfig, SmoothingConfig, TrackingConfig
 from appliance.schema import StrictModel
 
 __all__ = [
+    "NETWORK_SETTINGS",
     "SCHEMA_VERSION",
+    "SECURITY_SETTINGS",
     "AppConfig",
     "DecoderConfig",
     "Format",
@@ -35,6 +37,27 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+#: The owner's security settings, as (section, key): last-known-good never rolls them back (a crash
+#: after the owner set a token must not undo the token) and network-change trials never touch them.
+SECURITY_SETTINGS: tuple[tuple[str, str], ...] = (
+    ("http", "token"),
+    ("http", "camera_view"),
+    ("http", "poses_need_token"),
+    ("http", "allowed_hosts"),
+    ("osc_control", "subscribe_key"),
+    ("osc_control", "subnets_only"),
+)
+#: Settings that decide where the owner reaches the box, as (section, key): a change to them from the
+#: network goes on trial and is kept only once the owner confirms from the new address (see
+#: ``appliance.core.app.Application.update``), so no setting can cut the owner off.
+NETWORK_SETTINGS: tuple[tuple[str, str], ...] = (
+    ("http", "port"),
+    ("http", "bind"),
+    ("osc_control", "port"),
+    ("network", "oscquery_port"),
+    ("network", "discovery"),
+    ("network", "interfaces"),
+)
 # Matched whole (fullmatch): "$" alone would let a trailing newline through.
 _HOST = re.compile(r"broadcast|[A-Za-z0-9._:-]{1,253}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _-]{0,62}")

@@ -65,6 +65,7 @@ class ConfigStore:
         self._lock = threading.RLock()
         self.config = AppConfig()
         self.safe_mode = ""  # why we run on fallback settings; empty when all is well
+        self.generation = 0  # saves made by this store (1, 2, ...): which change is which
         self._listeners: list[Callable[[AppConfig], None]] = []
 
     @classmethod
@@ -169,6 +170,7 @@ class ConfigStore:
         write_atomic(self.path, data)
         self.config = model
         self.safe_mode = ""
+        self.generation += 1
         return model
 
     def _publish(self, model: AppConfig) -> None:
@@ -176,6 +178,6 @@ class ConfigStore:
             fn(model)
 
     def subscribe(self, fn: Callable[[AppConfig], None]) -> None:
-        """Call ``fn(config)`` after every successful save, in save order (under the store's lock:
-        ``fn`` must not wait for another thread that saves)."""
+        """Call ``fn(config)`` after every successful save, in save order, under the store's lock
+        (``generation`` is that save's): ``fn`` must be quick and must not wait for another thread."""
         self._listeners.append(fn)

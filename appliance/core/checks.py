@@ -4,6 +4,7 @@
   bindable now (an address the box does not have, a privileged port, a port another program holds
   would otherwise be saved and keep the service from starting).
 * A new ``inference.model`` must be a regular file of acceptable size in the models folder.
+* A new access token is at least 12 characters, a new subscribe key at least 8 and not the token.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from appliance.config.models import AppConfig
 from appliance.errors import RefusedChange
+from appliance.guards import secret_problems
 from appliance.inference.io import MAX_MODEL_BYTES
 
 __all__ = ["check_change"]
@@ -44,6 +46,11 @@ def check_change(old: AppConfig, new: AppConfig, models: Path, ours: Collection[
 
     ``ours``: ports our own servers listen on now (moving between them is fine).
     """
+    problems = secret_problems(
+        new.http.token, new.osc_control.subscribe_key, old.http.token, old.osc_control.subscribe_key
+    )
+    for which, why in problems:
+        raise RefusedChange(("http", "token") if which == "token" else ("osc_control", "subscribe_key"), why)
     if (new.http.bind, new.http.port) != (old.http.bind, old.http.port) and new.http.port:
         loc = ("http", "port") if new.http.port != old.http.port else ("http", "bind")
         _try_bind(socket.SOCK_STREAM, new.http.bind, new.http.port, ours, loc)

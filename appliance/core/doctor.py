@@ -69,6 +69,7 @@ def run_checks(
         _power(f),
         _clock(f),
         _network(config, live),
+        _access(config),
         _disk(state_dir),
     ]
     return checks
@@ -327,6 +328,29 @@ def _network(config: AppConfig, live: Status | None) -> Check:
     if not addresses:
         return Check("network", "fail", "no IPv4 address" + name, "connect Ethernet, or set up Wi-Fi (raspi-config)")
     return Check("network", "ok", ", ".join(addresses) + name)
+
+
+def _access(config: AppConfig) -> Check:
+    """Whether the box has an owner (an access token) and the token is long enough."""
+    from appliance.guards import MIN_TOKEN
+
+    token = config.http.token
+    if not token:
+        return Check(
+            "access",
+            "warn",
+            "no access token: the box accepts changes only from itself (nobody else can claim it either)",
+            "claim it: 'sudo posenet-appliance claim' on the box, or a token in posenet.json on the boot partition",
+        )
+    if len(token) < MIN_TOKEN:
+        return Check(
+            "access",
+            "warn",
+            f"the access token is shorter than {MIN_TOKEN} characters: easy to guess",
+            "set a longer one on the page (Settings > Access: Generate) or with 'posenet-appliance claim'",
+        )
+    extra = "; camera picture on (owner only)" if config.http.camera_view else ""
+    return Check("access", "ok", f"claimed: changes from other computers need the access token{extra}")
 
 
 def _disk(state_dir: Path) -> Check:

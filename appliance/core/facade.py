@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from appliance.config.models import AppConfig
-from appliance.core.status import Check, Peer, ServerStatus, Status
+from appliance.core.status import Check, NetworkTrial, Peer, ServerStatus, Status
 from appliance.pipeline.listeners import PoseListener
 from appliance.transport.udp import TargetSpec
 from appliance.types import Frame, Poses
@@ -85,4 +85,23 @@ class Control(Protocol):
 
     def register_server(self, name: str, status: Callable[[], ServerStatus]) -> None:
         """Report a control-plane component's status under ``name`` ("http", "oscquery", ...)."""
+        ...
+
+    def unregister_server(self, name: str) -> None:
+        """Forget a component that stopped for good."""
+        ...
+
+    @property
+    def trial(self) -> NetworkTrial | None:
+        """A change of the network settings awaiting the owner's confirmation from the new address."""
+        ...
+
+    def confirm_network(self, host: str, port: int) -> NetworkTrial:
+        """Keep the network settings on trial; the request arrived at ``host``:``port`` of this box
+        (blocking: call off the loop). Raises RefusedChange when nothing is on trial or the request came
+        through the old address."""
+        ...
+
+    def revert_network(self, trial: NetworkTrial, why: str = ...) -> bool:
+        """Undo ``trial`` now if it is still on trial; returns whether it was."""
         ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -17,6 +18,7 @@ __all__ = [
     "Check",
     "CheckStatus",
     "HealthDocument",
+    "NetworkTrial",
     "Peer",
     "ServerStatus",
     "Status",
@@ -77,6 +79,29 @@ class Peer:
 
 
 @dataclass(frozen=True, slots=True)
+class NetworkTrial:
+    """A change of the network settings (ports, bind address, discovery) on trial: served beside (or
+    instead of) the old settings until the owner confirms it from the new address, else undone.
+
+    ``config`` is the configuration with the new network values (not saved); ``changes`` the changed
+    settings by dotted name with their new values; ``deadline`` when it is undone
+    (``time.monotonic()`` seconds); ``reason`` why a trial ended early ("" while it runs).
+    """
+
+    config: Any
+    changes: dict[str, Any]
+    deadline: float
+
+    def arrived_at(self, host: str, port: int) -> bool:
+        """Whether a request that arrived at this box's ``host``:``port`` came through the new HTTP
+        address (any address when the HTTP address did not change)."""
+        if "http.port" not in self.changes and "http.bind" not in self.changes:
+            return True
+        http = self.config.http
+        return port == http.port and (http.bind in ("0.0.0.0", "::") or host == http.bind)
+
+
+@dataclass(frozen=True, slots=True)
 class ServerStatus:
     """One control-plane component: the port it listens on (0: not listening), or why not.
 
@@ -117,6 +142,7 @@ class Status:
     fault: str = ""
     temperature_c: float | None = None
     loop_lag_ms: float = 0.0  # the event loop's worst lag over the last minute (service/looplag.py)
+    trial: NetworkTrial | None = None  # a change of the network settings awaiting confirmation
 
     def to_json(self) -> dict[str, Any]:
         """The ``/api/status`` document as JSON data (``StatusDocument``)."""
@@ -176,6 +202,16 @@ class ServerDocument(BaseModel):
     detail: str
 
 
+class TrialDocument(BaseModel):
+    """A change of the network settings on trial (see ``NetworkTrial``)."""
+
+    changes: dict[str, Any] = Field(description="the changed settings by dotted name, with their new values")
+    seconds_left: int = Field(description="until it is undone by itself unless kept")
+    http_port: int = Field(description="the HTTP port to keep it from")
+    http_bind: str = Field(description="the HTTP address to keep it from (0.0.0.0: any of the box's)")
+    confirm: str = Field(description="how to keep or undo it")
+
+
 class ControlCounts(BaseModel):
     """What the OSC control port handled and refused."""
 
@@ -226,6 +262,7 @@ class StatusDocument(BaseModel):
     instance: str | None = _only_if("the mDNS instance name")
     pipeline: PipelineDocument | None = _only_if("the data plane, while a pipeline exists")
     targets: list[TargetDocument] | None = _only_if("the OSC targets, while a pipeline exists")
+    network_trial: TrialDocument | None = _only_if("a change of the network settings awaiting confirmation")
 
     @classmethod
     def of(cls, status: Status) -> StatusDocument:
@@ -250,8 +287,21 @@ class StatusDocument(BaseModel):
                 **servers,
                 "pipeline": status.pipeline,
                 "targets": status.targets if with_pipeline else None,
+                "network_trial": _trial(status.trial),
             }
         )
+
+
+def _trial(trial: NetworkTrial | None) -> TrialDocument | None:
+    if trial is None:
+        return None
+    return TrialDocument(
+        changes=trial.changes,
+        seconds_left=max(0, round(trial.deadline - time.monotonic())),
+        http_port=trial.config.http.port,
+        http_bind=trial.config.http.bind,
+        confirm="POST /api/network/confirm at the new address (undo: DELETE /api/network/trial)",
+    )
 
 
 _SAME_NAMES = (

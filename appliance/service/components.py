@@ -13,7 +13,7 @@ import dataclasses
 import logging
 from typing import Any, Protocol
 
-from appliance.config.models import AppConfig
+from appliance.config.models import AppConfig, NetworkConfig
 from appliance.core.facade import Control
 from appliance.core.status import ServerStatus
 
@@ -45,6 +45,10 @@ class Component(Protocol):
         """Stop and release everything; idempotent."""
         ...
 
+    def status(self) -> ServerStatus:
+        """Where it listens (or why not)."""
+        ...
+
 
 class PipelineComponent:
     """The data plane: model loading and device probing run in a worker thread."""
@@ -61,6 +65,10 @@ class PipelineComponent:
     async def close(self) -> None:
         """Stop the pipeline threads and close the targets."""
         await asyncio.to_thread(self.app.stop)
+
+    def status(self) -> ServerStatus:
+        """The pipeline listens on nothing."""
+        return ServerStatus()
 
 
 class ControlPortComponent:
@@ -116,7 +124,8 @@ class UvicornComponent:
         """Where it listens (or why not) and how its connection bound fares."""
         g = self.guard
         detail = f"{g.connections} open, {g.refused} refused, {g.evicted} evicted, {g.timed_out} timed out"
-        return dataclasses.replace(self._status, detail=detail)
+        rejected = int(getattr(self.asgi, "refused", 0))  # the security guard's own refusals
+        return dataclasses.replace(self._status, detail=detail, rejected=rejected)
 
     async def start(self) -> None:
         """Serve, and wait until the socket listens (or the server gave up)."""
@@ -205,12 +214,14 @@ class DiscoveryComponent:
     """mDNS / DNS-SD advertisement; re-announced on changes, withdrawn (goodbyes) on close.
 
     Nothing is announced after ``close`` began: pending re-announcements are cancelled first.
+    ``network``: the discovery settings to use (a network change on trial), else the configuration's.
     """
 
     name = "discovery"
 
-    def __init__(self, control: Control) -> None:
+    def __init__(self, control: Control, network: NetworkConfig | None = None) -> None:
         self.control = control
+        self.network = network
         self._advertiser: Any = None
         self._status = ServerStatus()
         self._closing = False
@@ -236,13 +247,20 @@ class DiscoveryComponent:
             },
         )
 
+    def status(self) -> ServerStatus:
+        """Where it advertises (or why not)."""
+        return self._status
+
+    def _interfaces(self) -> list[str]:
+        return (self.network or self.control.config.network).interfaces
+
     async def start(self) -> None:
         """Advertise on the configured interfaces, and follow changes."""
         from appliance.discovery.advertiser import Advertiser, resolve_interfaces
 
         self._loop = asyncio.get_running_loop()
-        self.control.register_server(self.name, lambda: self._status)
-        addresses = await asyncio.to_thread(resolve_interfaces, self.control.config.network.interfaces)
+        self.control.register_server(self.name, self.status)
+        addresses = await asyncio.to_thread(resolve_interfaces, self._interfaces())
         if not addresses:
             self._status = ServerStatus(error="not advertised: no IPv4 address on the chosen interfaces")
             logger.warning("mDNS: %s", self._status.error)
@@ -267,6 +285,10 @@ class DiscoveryComponent:
             with contextlib.suppress(RuntimeError):  # the loop is closing
                 loop.call_soon_threadsafe(self._reannounce)
 
+    def reannounce(self) -> None:
+        """Announce the current settings again (on the event loop)."""
+        self._reannounce()
+
     def _reannounce(self) -> None:
         if not self._closing and self._advertiser is not None:
             self._spawn(self._advertiser.async_update(self._announcement()))
@@ -281,7 +303,7 @@ class DiscoveryComponent:
 
         while True:
             await asyncio.sleep(ADDRESS_CHECK_SECONDS)
-            addresses = await asyncio.to_thread(resolve_interfaces, self.control.config.network.interfaces)
+            addresses = await asyncio.to_thread(resolve_interfaces, self._interfaces())
             if addresses and addresses != self._advertiser.addresses and not self._closing:
                 logger.warning("addresses changed to %s: re-announcing", ", ".join(addresses))
                 await self._advertiser.async_update(self._announcement(), addresses)

@@ -13,6 +13,15 @@ configuration never ran healthy, and ``config.json`` is still that configuration
 ``config.json`` is set aside as ``config.json.unhealthy-<time>`` and the last healthy one (or the
 defaults) is put back; the status says ``safe mode`` and why.
 
+Two things are never held against a configuration:
+
+* **The owner's security settings** (``appliance.config.models.SECURITY_SETTINGS``: the access token,
+  the camera view, the subscribe key ...) are carried from the set-aside configuration into the one
+  put back: a crash right after the owner set a token never undoes the token.
+* **A run under attack.** If the trial saw a flood of refused packets and requests
+  (``FLOOD_REFUSALS`` in one trial) or the event loop stalled for ``FLOOD_LAG_MS``, ``run.json`` says
+  so (``"flood"``), and a death that follows is blamed on the flood, not on the settings: they stay.
+
 Why ``HEALTHY_SECONDS`` = 30: a configuration that kills the process does so while starting (a
 model that exhausts memory, a port it cannot listen on) or within one watchdog interval of READY
 (15 s: a hung Edge TPU or camera stops the watchdog). Thirty seconds after READY, with the watchdog
@@ -27,15 +36,21 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 from appliance.config.atomic import write_atomic
+from appliance.config.models import SECURITY_SETTINGS
 from appliance.config.store import ConfigStore
 
-__all__ = ["HEALTHY_SECONDS", "RunRecord", "boot_id", "recover"]
+__all__ = ["FLOOD_LAG_MS", "FLOOD_REFUSALS", "HEALTHY_SECONDS", "RunRecord", "boot_id", "recover"]
 
 logger = logging.getLogger(__name__)
 
 HEALTHY_SECONDS = 30.0
+#: Refused packets and requests in one trial, or an event-loop stall (ms), that mark the run as under
+#: attack: a death that follows is not evidence against the settings.
+FLOOD_REFUSALS = 50
+FLOOD_LAG_MS = 1000.0
 GOOD_NAME = "config.good.json"
 RUN_NAME = "run.json"
 
@@ -68,6 +83,11 @@ def recover(store: ConfigStore) -> str:
         return ""
     if not trial.get("config") or trial.get("config") != _digest(store.path):
         return ""
+    if trial.get("flood"):
+        logger.warning("config: the last run died under a flood (%s); not held against the settings", trial["flood"])
+        run.unlink(missing_ok=True)
+        return ""
+    keep = _security(store.path)
     aside = store.path.with_name(f"{store.path.name}.unhealthy-{time.strftime('%Y%m%dT%H%M%S')}")
     store.path.rename(aside)
     good = store.path.with_name(GOOD_NAME)
@@ -77,11 +97,45 @@ def recover(store: ConfigStore) -> str:
     else:
         used = "default settings"
     store.load()
+    if keep and not store.safe_mode:
+        _carry(store, keep)
     why = f"the saved settings never ran healthy and the box then stopped abnormally; kept as {aside.name}"
     store.safe_mode = f"{why}; running on {used}"
     logger.error("config: %s", store.safe_mode)
     run.unlink(missing_ok=True)
     return store.safe_mode
+
+
+def _security(path: Path) -> dict[tuple[str, str], object]:
+    """The owner's security settings saved in ``path`` (those present), to carry over."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    out: dict[tuple[str, str], object] = {}
+    for section, key in SECURITY_SETTINGS:
+        part = data.get(section) if isinstance(data, dict) else None
+        if isinstance(part, dict) and key in part:
+            out[(section, key)] = part[key]
+    return out
+
+
+def _carry(store: ConfigStore, keep: dict[tuple[str, str], object]) -> None:
+    """Put the owner's security settings back into the restored configuration (saved; skipped, and
+    said, if they would not validate)."""
+
+    def change(current: dict[str, Any]) -> dict[str, Any]:
+        out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in current.items()}
+        for (section, key), value in keep.items():
+            part = out.get(section)
+            if isinstance(part, dict):
+                part[key] = value
+        return out
+
+    try:
+        store.update(change)
+    except Exception as exc:  # never stop the start for this: say it
+        logger.error("config: could not keep the security settings over the restored ones: %s", exc)
 
 
 class RunRecord:
@@ -93,25 +147,41 @@ class RunRecord:
         self.good = store.path.with_name(GOOD_NAME)
         self.healthy = False
         self._since = time.monotonic()
+        self.flood = ""  # why this trial is under attack ("" while it is not)
+        self._refused_at_begin: int | None = None
 
     def begin(self) -> None:
         """A (new) configuration is in force: its trial starts now."""
         self.healthy = False
+        self.flood = ""
+        self._refused_at_begin = None
         self._since = time.monotonic()
         self._write()
 
     def _write(self) -> None:
-        doc = {"boot": boot_id(), "config": _digest(self.store.path), "healthy": self.healthy}
+        doc: dict[str, object] = {"boot": boot_id(), "config": _digest(self.store.path), "healthy": self.healthy}
+        if self.flood:
+            doc["flood"] = self.flood
         try:
             self.run.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self.run, json.dumps(doc).encode(), keep_backup=False)
         except OSError as exc:
             logger.warning("cannot record this run's state: %s", exc)
 
-    def tick(self, making_progress: bool) -> None:
+    def tick(self, making_progress: bool, refused: int = 0, lag_ms: float = 0.0) -> None:
         """Call periodically: after ``HEALTHY_SECONDS`` of progress the saved configuration becomes the
-        last known good one (any stall restarts the clock)."""
+        last known good one (any stall restarts the clock). ``refused``: packets and requests the
+        control plane refused so far (a running total); ``lag_ms``: the event loop's worst recent lag.
+        A flood of either during the trial is written down once (see the module docstring)."""
         now = time.monotonic()
+        if self._refused_at_begin is None:
+            self._refused_at_begin = refused
+        if not self.healthy and not self.flood:
+            seen = refused - self._refused_at_begin
+            if seen >= FLOOD_REFUSALS or lag_ms >= FLOOD_LAG_MS:
+                self.flood = f"{seen} refused packets or requests, event loop lag {lag_ms:.0f} ms"
+                logger.warning("under a flood during a configuration's trial: %s", self.flood)
+                self._write()
         if not making_progress:
             self._since = now
             return

@@ -13,38 +13,16 @@ import logging
 import signal
 
 from appliance.core.app import Application
-from appliance.service.components import (
-    Component,
-    ControlPortComponent,
-    DiscoveryComponent,
-    HttpComponent,
-    OscQueryComponent,
-    PipelineComponent,
-)
+from appliance.service.components import PipelineComponent
 from appliance.service.lastgood import RunRecord
 from appliance.service.looplag import LoopLag
 from appliance.service.sdnotify import Notifier
+from appliance.service.servers import ControlPlane
 from appliance.service.watchdog import supervise
 
 __all__ = ["serve"]
 
 logger = logging.getLogger(__name__)
-
-
-def components(app: Application, control: bool) -> list[Component]:
-    """What to run for this configuration, in start order."""
-    cfg = app.config
-    out: list[Component] = [PipelineComponent(app)]
-    if not control:
-        return out
-    if cfg.osc_control.port:
-        out.append(ControlPortComponent(app, "0.0.0.0", cfg.osc_control.port))
-    out.append(HttpComponent(app, cfg.http.bind, cfg.http.port))
-    if cfg.network.oscquery_port:
-        out.append(OscQueryComponent(app, cfg.http.bind, cfg.network.oscquery_port))
-    if cfg.network.discovery:
-        out.append(DiscoveryComponent(app))
-    return out
 
 
 async def serve(app: Application, *, duration: float = 0.0, status_line: bool = False, control: bool = True) -> bool:
@@ -63,23 +41,30 @@ async def serve(app: Application, *, duration: float = 0.0, status_line: bool = 
         async with contextlib.AsyncExitStack() as stack:
             record.begin()
             app.on_change(lambda _config: record.begin())  # a new configuration's trial starts
-            parts = components(app, control)
-            for part in parts:
-                await part.start()
-                stack.push_async_callback(part.close)
+            pipeline = PipelineComponent(app)
+            await pipeline.start()
+            stack.push_async_callback(pipeline.close)
+            plane = ControlPlane(app) if control else None
+            if plane is not None:
+                await plane.start()
+                stack.push_async_callback(plane.close)
             lag = LoopLag()  # the event loop's lag once started (start-up imports are not stalls)
             app.loop_lag = lag.worst_ms
             lag.start()
             stack.push_async_callback(lag.stop)
             stack.callback(notifier.stopping)  # the first thing shutdown does
-            http = next((p for p in parts if isinstance(p, HttpComponent)), None)
+
+            def http_stopped() -> bool:
+                http = plane.http if plane is not None else None
+                return http is not None and http.stopped
+
             await supervise(
                 app,
                 notifier,
                 stop,
                 duration=duration,
                 status_line=status_line,
-                server_stopped=(lambda: http.stopped) if http is not None else None,
+                server_stopped=http_stopped if plane is not None else None,
                 record=record,
             )
             final = app.status_line()

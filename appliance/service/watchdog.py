@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 from appliance.core.app import Application
+from appliance.service.heal import HealPolicy
 from appliance.service.lastgood import RunRecord
 from appliance.service.sdnotify import Notifier, watchdog_interval
 
@@ -53,11 +54,11 @@ def should_pet(
     return now - last_frame <= interval / 2
 
 
-def making_progress(app: Application, now: float, interval: float) -> bool:
+def making_progress(app: Application, now: float, interval: float, gave_up: bool = False) -> bool:
     """``should_pet`` for the application's current pipeline. A pipeline that died is being rebuilt
-    (pet) until the application gives up (do not: systemd restarts the process)."""
+    (pet) until the heal policy gives up (``gave_up``: do not, systemd restarts the process)."""
     runner = app.runner
-    if app.gave_up:
+    if gave_up:
         return False
     if runner is None or runner.died:
         return should_pet(
@@ -85,13 +86,14 @@ async def supervise(
     record: RunRecord | None = None,
 ) -> None:
     """READY=1, then WATCHDOG=1 / STATUS= / the terminal line until ``stop``, ``duration`` seconds,
-    or the HTTP server ending by itself (``server_stopped``); rebuilds a pipeline that died, and
-    tells ``record`` whether the box makes progress (the last-known-good clock)."""
+    or the HTTP server ending by itself (``server_stopped``); the heal policy rebuilds a pipeline that
+    died or failed to build, and ``record`` hears whether the box makes progress (the
+    last-known-good clock)."""
     deadline = time.monotonic() + duration if duration else None
     interval = watchdog_interval()
     notifier.ready(app.status_line())
     next_pet = next_status = time.monotonic()
-    healing: asyncio.Task[None] | None = None
+    policy = HealPolicy(app)
     try:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -103,13 +105,11 @@ async def supervise(
                 break
             if server_stopped is not None and server_stopped():
                 break  # uvicorn saw the signal first
-            runner = app.runner
-            if runner is not None and runner.died and (healing is None or healing.done()):
-                healing = asyncio.create_task(asyncio.to_thread(app.heal))
+            policy.tick()
             now = time.monotonic()
-            progress = making_progress(app, now, interval or DEFAULT_INTERVAL)
+            progress = making_progress(app, now, interval or DEFAULT_INTERVAL, policy.gave_up)
             if record is not None:
-                record.tick(progress)
+                record.tick(progress, refused=app.refused(), lag_ms=app.loop_lag())
             if interval is not None and now >= next_pet:
                 next_pet = now + interval / 2
                 if progress:
@@ -118,7 +118,5 @@ async def supervise(
                 next_status = now + STATUS_SECONDS
                 notifier.status(app.status_line())
     finally:
-        if healing is not None:
-            await asyncio.gather(healing, return_exceptions=True)
         if status_line:
             sys.stderr.write("\n")

@@ -8,6 +8,7 @@ changes anything.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import HTTPException
@@ -19,7 +20,7 @@ from appliance.core.facade import Change, Control
 from appliance.errors import RefusedChange
 from appliance.web.models import SECRETS, Refusal
 
-__all__ = ["REFUSALS", "NotFound", "apply", "as_input", "config_view", "refused", "unprocessable"]
+__all__ = ["REFUSALS", "NotFound", "apply", "as_input", "config_view", "keeps_owner", "refused", "unprocessable"]
 
 #: The refusals a change may get, for the OpenAPI document.
 REFUSALS: dict[int | str, dict[str, Any]] = {
@@ -74,9 +75,28 @@ def as_input(current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def keeps_owner(local: bool, fn: Change) -> Change:
+    """``fn``, refusing to clear the access token from another computer (``local`` False): that would
+    leave only the box itself able to make changes, cutting the owner off (set a new one instead)."""
+
+    def guarded(current: dict[str, Any]) -> dict[str, Any]:
+        new = fn(current)
+        if not local and current["http"]["token"] and not (new.get("http") or {}).get("token"):
+            raise RefusedChange(
+                ("http", "token"),
+                "clearing the token from another computer would lock every computer out: set a new one "
+                "(or clear it on the box itself)",
+            )
+        return new
+
+    return guarded
+
+
 def apply(control: Control, fn: Change, status_code: int = 200, view: str = "") -> Response:
     """One serialised read-modify-write (blocking: call from a worker thread); the new configuration
-    (or its ``view`` key) as JSON, or the refusal."""
+    (or its ``view`` key) as JSON, or the refusal. A change of the network settings goes on trial
+    (``Application.update``): answered 202 with ``X-Network-Trial-Seconds``."""
+    before = control.trial
     try:
         saved = control.update(fn)
     except ValidationError as exc:
@@ -88,4 +108,8 @@ def apply(control: Control, fn: Change, status_code: int = 200, view: str = "") 
     except OSError as exc:
         raise HTTPException(507, f"could not save the configuration: {exc.strerror}") from exc
     doc = config_view(saved)
+    trial = control.trial
+    if trial is not None and trial is not before:
+        left = str(max(0, round(trial.deadline - time.monotonic())))
+        return JSONResponse(doc[view] if view else doc, status_code=202, headers={"X-Network-Trial-Seconds": left})
     return JSONResponse(doc[view] if view else doc, status_code=status_code)

@@ -72,6 +72,9 @@ Web = Annotated[WebState, Depends(_web)]
 
 
 async def _owner(request: Request, web: Web) -> bool:
+    decided = request.scope.get("state", {}).get("owner")
+    if decided is not None:  # the security middleware decided already (with its back-off)
+        return bool(decided)
     return is_owner(
         client_of(request), request.headers.get("authorization", ""), web.control.config.http.token, web.token_misses
     )

@@ -6,7 +6,12 @@
 * **State-changing** requests (POST, PUT, PATCH, DELETE) must be ``application/json`` (a visitor's
   page cannot send that cross-origin without a CORS preflight, which we never approve), and an
   ``Origin`` header, when present, must name this same host.
-* An optional **access token** protects changes: ``Authorization: Bearer <token>``.
+* **Changes need the owner**: the box itself (loopback: the command line, an SSH tunnel) or the
+  access token (``Authorization: Bearer <token>``). A box without a token ("unclaimed") accepts no
+  change from another computer at all: nobody on the network can claim it first.
+* **Wrong tokens back off per source address** (``appliance.guards.Backoff``): after a few misses a
+  source must wait, doubling per miss up to a minute (``429`` with ``Retry-After``), whatever the
+  method, so guessing runs at a handful of tries a minute instead of thousands a second.
 * Bodies are limited in size and must arrive within ``BODY_SECONDS``.
 * Every response says the page may not be framed by another site and may load nothing from
   elsewhere (``X-Frame-Options``, ``Content-Security-Policy``), and is not to be content-sniffed.
@@ -21,16 +26,24 @@ import hmac
 import ipaddress
 import json
 import socket
+import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["BODY_SECONDS", "MAX_BODY", "SECURITY_HEADERS", "SecurityMiddleware", "bearer_ok"]
+from appliance.guards import Backoff, is_loopback
+
+__all__ = ["BODY_SECONDS", "MAX_BODY", "SECURITY_HEADERS", "UNCLAIMED", "SecurityMiddleware", "bearer_ok"]
 
 MAX_BODY = 64 * 1024
 #: Seconds a request body may take to arrive (a slow body would hold a connection forever).
 BODY_SECONDS = 10.0
 _CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+#: Why a change from another computer is refused by a box that has no token yet.
+UNCLAIMED = (
+    "this box has no owner yet: it accepts changes only from itself until it is claimed "
+    "(an access token in posenet.json on the boot partition, or 'posenet-appliance claim' on the box)"
+)
 #: Sent with every response: no framing by other sites (clickjacking), nothing loaded from elsewhere.
 SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
@@ -86,6 +99,8 @@ class SecurityMiddleware:
         self.token = token
         self.extra_hosts = extra_hosts
         self.max_body = max_body
+        self.backoff = Backoff()  # wrong tokens, per source address
+        self.refused = 0  # requests this guard answered with a refusal (4xx) itself
         hostname = socket.gethostname().lower()
         self.names = {"localhost", hostname, f"{hostname}.local", hostname.split(".")[0] + ".local"}
 
@@ -111,46 +126,79 @@ class SecurityMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         host = headers.get("host", "")
         if not host or not self.allowed_host(_host_name(host)):
-            await _reply(send, 403, "host", f"Host {host!r} is not a name of this device")
+            await self._refuse(send, 403, "host", f"Host {host!r} is not a name of this device")
             return
         method = scope["method"].upper()
         if self.read_only and method not in ("GET", "HEAD", "OPTIONS"):
-            await _reply(send, 405, "method", "this server is read-only")
+            await self._refuse(send, 405, "method", "this server is read-only")
             return
+        client = (scope.get("client") or ("", 0))[0]
+        is_owner, refusal = self._owner(client, headers.get("authorization"))
+        if refusal is not None:
+            self.refused += 1
+            await refusal(send)
+            return
+        scope.setdefault("state", {})["owner"] = is_owner
         if method in _CHANGING:
             origin = headers.get("origin")
             if origin is not None and (origin == "null" or urlsplit(origin).netloc.lower() != host.lower()):
-                await _reply(send, 403, "origin", f"cross-origin request from {origin} refused")
+                await self._refuse(send, 403, "origin", f"cross-origin request from {origin} refused")
                 return
-            token = self.token()
-            if token and not bearer_ok(headers.get("authorization", ""), token):
-                await _reply(send, 401, "authorization", "missing or wrong access token")
+            if not is_owner:
+                if self.token():
+                    await self._refuse(send, 401, "authorization", "missing or wrong access token", _CHALLENGE)
+                else:
+                    await self._refuse(send, 403, "authorization", UNCLAIMED)
                 return
             ctype = headers.get("content-type", "").split(";")[0].strip().lower()
             length = headers.get("content-length")
             has_body = (length is not None and length != "0") or "transfer-encoding" in headers
             if has_body and ctype != "application/json":
-                await _reply(send, 415, "content-type", "changes must be sent as application/json")
+                await self._refuse(send, 415, "content-type", "changes must be sent as application/json")
                 return
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            await _reply(send, 413, "content-length", f"request body larger than {self.max_body} bytes")
+            await self._refuse(send, 413, "content-length", f"request body larger than {self.max_body} bytes")
             return
         if method in _CHANGING:
             # Bodies are small: read them here, bounded, and replay them to the app.
             try:
                 body = await asyncio.wait_for(self._read_body(receive), BODY_SECONDS)
             except TimeoutError:
-                await _reply(send, 408, "body", f"request body not received within {BODY_SECONDS:.0f} s")
+                await self._refuse(send, 408, "body", f"request body not received within {BODY_SECONDS:.0f} s")
                 return
             except _TooLarge:
-                await _reply(send, 413, "body", f"request body larger than {self.max_body} bytes")
+                await self._refuse(send, 413, "body", f"request body larger than {self.max_body} bytes")
                 return
             if body is None:
                 return  # client went away
             await self.app(scope, _replay(body, receive), send)
             return
         await self.app(scope, receive, send)
+
+    async def _refuse(
+        self, send: Send, status: int, field: str, message: str, extra: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        self.refused += 1
+        await _reply(send, status, field, message, extra)
+
+    def _owner(self, client: str, authorization: str | None) -> tuple[bool, _Later | None]:
+        """(whether the request is the owner's, a ready refusal or None). The box itself is the owner;
+        anyone else presenting a token is checked against it, with back-off per source address."""
+        if is_loopback(client):
+            return True, None
+        if authorization is None:
+            return False, None
+        now = time.monotonic()
+        wait = self.backoff.blocked(client, now)
+        if wait:
+            return False, _Later(wait)
+        token = self.token()
+        if token and bearer_ok(authorization, token):
+            self.backoff.succeeded(client)
+            return True, None
+        self.backoff.failed(client, now)
+        return False, None
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         body = bytearray()
@@ -192,13 +240,25 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _reply(send: Send, status: int, field: str, message: str) -> None:
+_CHALLENGE = [(b"www-authenticate", b'Bearer realm="posenet-appliance"')]
+
+
+class _Later:
+    """A 429 answer for a source that must wait ``seconds`` before its next token is checked."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def __call__(self, send: Send) -> None:
+        wait = max(1, round(self.seconds))
+        msg = f"too many wrong access tokens from this address: try again in {wait} s"
+        await _reply(send, 429, "authorization", msg, [(b"retry-after", str(wait).encode())])
+
+
+async def _reply(
+    send: Send, status: int, field: str, message: str, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = json.dumps({"detail": [{"loc": ["header", field], "msg": message, "type": "refused"}]}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, *(extra or [])]})
     await send({"type": "http.response.body", "body": body})

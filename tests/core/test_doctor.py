@@ -38,10 +38,12 @@ def test_every_check_runs_and_a_healthy_pi_is_ok(tmp_path: Path, models_dir: Pat
     write(tmp_path, "sys/bus/usb/devices/2-1/idVendor", "18d1\n")
     write(tmp_path, "sys/bus/usb/devices/2-1/idProduct", "9302\n")
     write(tmp_path, "sys/bus/usb/devices/2-1/speed", "5000\n")
-    got = checks(tmp_path, models_dir, package=lambda name: "16.0" if name == "libedgetpu1-std" else None)
-    assert list(got) == ["camera", "edgetpu", "runtime", "models", "temperature", "power", "clock", "network", "disk"]
+    claimed = AppConfig.model_validate({"http": {"token": "a-long-enough-token"}})
+    got = checks(tmp_path, models_dir, claimed, package=lambda name: "16.0" if name == "libedgetpu1-std" else None)
+    names = ["camera", "edgetpu", "runtime", "models", "temperature", "power", "clock", "network", "access", "disk"]
+    assert list(got) == names
     assert {n: c.status for n, c in got.items() if n != "network"} == dict.fromkeys(
-        ["camera", "edgetpu", "runtime", "models", "temperature", "power", "clock", "disk"], "ok"
+        [n for n in names if n != "network"], "ok"
     )
     assert "Coral USB Accelerator (18d1:9302) at 5000 Mbit/s; runtime libedgetpu1-std 16.0" in got["edgetpu"].detail
     assert got["temperature"].detail == "SoC 48.3 °C" and got["camera"].detail == "libcamera: imx708"
@@ -141,3 +143,10 @@ def test_the_command_runs_here_and_says_what_is_absent(tmp_path: Path, models_di
     (tmp_path / "config.json").write_text("{not json")
     broken = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
     assert broken.returncode == 1 and json.loads(broken.stdout)["checks"][0]["name"] == "config"
+
+
+def test_access_says_whether_the_box_is_claimed(tmp_path: Path, models_dir: Path) -> None:
+    open_box = checks(tmp_path, models_dir)["access"]
+    assert open_box.status == "warn" and "only from itself" in open_box.detail and "claim" in open_box.fix
+    short = checks(tmp_path, models_dir, AppConfig.model_validate({"http": {"token": "old-short"}}))["access"]
+    assert short.status == "warn" and "shorter than 12" in short.detail

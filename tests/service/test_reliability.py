@@ -27,7 +27,7 @@ from appliance.core import app as app_mod
 from appliance.core.app import Application
 from appliance.core.factory import Folders
 from appliance.errors import ConfigError
-from appliance.service import lastgood
+from appliance.service import heal, lastgood
 from appliance.service.watchdog import making_progress
 from appliance.transport.targets import TargetSet
 from appliance.transport.udp import TargetSpec
@@ -203,8 +203,8 @@ class _Exploding:
 def test_a_pipeline_that_keeps_dying_is_rebuilt_then_given_up(
     tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(app_mod, "HEAL_BACKOFF", (0.05, 0.1))
-    monkeypatch.setattr(app_mod, "HEAL_LIMIT", 3)
+    monkeypatch.setattr(heal, "HEAL_BACKOFF", (0.05, 0.1))
+    monkeypatch.setattr(heal, "HEAL_LIMIT", 3)
     monkeypatch.setattr(app_mod, "build_source", lambda *a, **k: _Exploding())
     store = ConfigStore.in_dir(tmp_path)
     store.load()
@@ -212,18 +212,19 @@ def test_a_pipeline_that_keeps_dying_is_rebuilt_then_given_up(
         update={"inference": store.config.inference.model_copy(update={"model": MODEL})}
     )
     app = Application(store, Folders(models_dir, tmp_path))
+    policy = heal.HealPolicy(app)
     try:
         app.start()
         states = []
         deadline = time.monotonic() + 20
-        while not app.gave_up and time.monotonic() < deadline:
-            app.heal()
+        while not policy.gave_up and time.monotonic() < deadline:
+            policy.tick()
             states.append(app.status().to_json()["state"])
-            assert making_progress(app, time.monotonic(), 15.0) is not app.gave_up
+            assert making_progress(app, time.monotonic(), 15.0, policy.gave_up) is not policy.gave_up
             time.sleep(0.02)
-        assert app.gave_up and app.restarts == 3  # three rebuilt pipelines died at once: a crash loop
+        assert policy.gave_up and app.restarts == 3  # three rebuilt pipelines died at once: a crash loop
         assert "degraded" in states and "KeyError" in app.fault and "gave up" in app.degraded
-        assert not making_progress(app, time.monotonic(), 15.0)  # systemd restarts the process
+        assert not making_progress(app, time.monotonic(), 15.0, policy.gave_up)  # systemd restarts the process
     finally:
         app.stop()
 

@@ -1,7 +1,10 @@
-"""A visitor on the venue network, tried in process: the token never leaves the box, hostile values are
-refused with the field named and change nothing, nothing is rewritten for a change that changes
-nothing, every response carries the anti-framing headers, OSCQuery checks Host, slow bodies and idle
-connections are cut off."""
+"""A visitor on the venue network, tried in process: a box without an owner accepts no change from
+another computer, the token never leaves the box, wrong tokens back off, hostile values are refused
+with the field named and change nothing, nothing is rewritten for a change that changes nothing,
+every response carries the anti-framing headers, OSCQuery checks Host, slow bodies and idle
+connections are cut off, and last-known-good never undoes the owner's security settings.
+
+``client`` is the owner on the box itself (loopback); ``visitor`` is another computer (10.1.2.3)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from appliance.config.models import AppConfig as AppConfigDefaults
 from appliance.config.store import ConfigStore
 from appliance.core.app import Application
 from appliance.core.factory import Folders
@@ -25,7 +29,9 @@ from appliance.web.oscquery import create_oscquery_app
 from appliance.web.server import create_app
 
 MODEL = "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite"
-AUTH = {"Authorization": "Bearer s3cret"}
+TOKEN = "s3cret-token-1"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+VISITOR = ("10.1.2.3", 40000)
 
 
 @pytest.fixture
@@ -46,7 +52,15 @@ def app(tmp_path: Path, folders: Folders) -> Iterator[Application]:
 
 @pytest.fixture
 def client(app: Application) -> Iterator[TestClient]:
-    with TestClient(create_app(app), base_url="http://127.0.0.1:8080") as c:
+    """The owner, on the box itself (an SSH session, the command line)."""
+    with TestClient(create_app(app), base_url="http://127.0.0.1:8080", client=("127.0.0.1", 50000)) as c:
+        yield c
+
+
+@pytest.fixture
+def visitor(app: Application) -> Iterator[TestClient]:
+    """Another computer on the venue network."""
+    with TestClient(create_app(app), base_url="http://10.0.0.2:8080", client=VISITOR) as c:
         yield c
 
 
@@ -54,27 +68,95 @@ def loc(r: object) -> list[object]:
     return r.json()["detail"][0]["loc"]  # type: ignore[attr-defined, no-any-return]
 
 
-def test_the_token_is_write_only(client: TestClient, app: Application) -> None:
-    assert client.patch("/api/config", json={"http": {"token": "s3cret"}}).status_code == 200
+def test_the_token_is_write_only(client: TestClient, visitor: TestClient, app: Application) -> None:
+    assert client.patch("/api/config", json={"http": {"token": TOKEN}}).status_code == 200
     for path in ("/api/config", "/api/status", "/api/config/schema", "/api/targets", "/openapi.json"):
-        r = client.get(path)
-        assert r.status_code == 200 and "s3cret" not in r.text, path
-    view = client.get("/api/config").json()
+        r = visitor.get(path)
+        assert r.status_code == 200 and TOKEN not in r.text, path
+    view = visitor.get("/api/config").json()
     assert view["http"]["token_set"] is True and "token" not in view["http"]
     namespace = TestClient(create_oscquery_app(app), base_url="http://127.0.0.1:8081").get("/")
-    assert "s3cret" not in namespace.text
-    # What GET shows can be PUT back: the token stays (and the change needed it).
+    assert TOKEN not in namespace.text
+    # What GET shows can be PUT back: the token stays (and a visitor's change needed it).
     view["device_name"] = "stage-left"
-    assert client.put("/api/config", json=view).status_code == 401
-    assert client.put("/api/config", json=view, headers=AUTH).status_code == 200
-    assert app.config.http.token == "s3cret" and app.config.device_name == "stage-left"
-    # Changing it: the old one authorises, then only the new one works; clearing opens changes again.
-    assert client.patch("/api/config", json={"http": {"token": "n3w"}}, headers=AUTH).status_code == 200
-    assert client.patch("/api/config", json={"device_name": "x"}, headers=AUTH).status_code == 401
-    new = {"Authorization": "Bearer n3w"}
-    assert client.patch("/api/config", json={"http": {"token": ""}}, headers=new).status_code == 200
-    assert client.patch("/api/config", json={"device_name": "y"}).status_code == 200
-    assert client.get("/api/config").json()["http"]["token_set"] is False
+    r = visitor.put("/api/config", json=view)
+    assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+    assert visitor.put("/api/config", json=view, headers=AUTH).status_code == 200
+    assert app.config.http.token == TOKEN and app.config.device_name == "stage-left"
+    # Changing it: the old one authorises, then only the new one works.
+    new = "n3w-token-long"
+    assert visitor.patch("/api/config", json={"http": {"token": new}}, headers=AUTH).status_code == 200
+    assert visitor.patch("/api/config", json={"device_name": "x"}, headers=AUTH).status_code == 401
+    assert visitor.patch(
+        "/api/config", json={"device_name": "y"}, headers={"Authorization": f"Bearer {new}"}
+    ).is_success
+    assert visitor.get("/api/config").json()["http"]["token_set"] is True
+
+
+def test_a_box_without_an_owner_accepts_no_change_from_the_network(
+    client: TestClient, visitor: TestClient, app: Application
+) -> None:
+    """No "first visitor wins": with no token, another computer can neither change the box nor claim
+    it; the box itself (loopback) can do both."""
+    attempts = [
+        ("patch", "/api/config", {"http": {"token": "visitors-own-token"}}),
+        ("patch", "/api/config", {"http": {"camera_view": True}}),
+        ("patch", "/api/config", {"network": {"discovery": False}}),
+        ("post", "/api/targets", {"host": "203.0.113.9", "port": 9000}),
+        ("post", "/api/targets", {"host": "broadcast", "port": 9000}),
+        ("post", "/api/targets/this-computer", {"port": 9000}),
+        ("put", "/api/config", visitor.get("/api/config").json()),
+        ("delete", "/api/targets/0", None),
+    ]
+    for method, path, body in attempts:
+        r = getattr(visitor, method)(path, **({"json": body} if body is not None else {}))
+        assert r.status_code == 403, (method, path, r.text)
+        assert "no owner yet" in r.json()["detail"][0]["msg"]
+        r = getattr(visitor, method)(
+            path, headers={"Authorization": "Bearer guess-guess-guess"}, **({"json": body} if body is not None else {})
+        )
+        assert r.status_code in (403, 429), (method, path, r.text)
+    assert app.config == AppConfigDefaults() and not app.store.path.exists()
+    assert client.patch("/api/config", json={"http": {"token": TOKEN}}).status_code == 200  # the box itself
+    with TestClient(create_app(app), base_url="http://10.0.0.2:8080", client=("10.1.2.4", 1)) as owner:
+        assert owner.patch("/api/config", json={"device_name": "claimed"}, headers=AUTH).status_code == 200
+
+
+def test_tokens_are_long_and_a_good_one_is_offered(client: TestClient, app: Application) -> None:
+    r = client.patch("/api/config", json={"http": {"token": "short"}})
+    assert r.status_code == 422 and loc(r) == ["body", "http", "token"]
+    msg = r.json()["detail"][0]["msg"]
+    assert "at least 12 characters" in msg
+    offered = msg.split("for example ")[1].rstrip(")")
+    assert len(offered) >= 20 and client.patch("/api/config", json={"http": {"token": offered}}).status_code == 200
+    r = client.patch("/api/config", json={"osc_control": {"subscribe_key": offered}})
+    assert r.status_code == 422 and loc(r) == ["body", "osc_control", "subscribe_key"]  # never the token
+    assert client.patch("/api/config", json={"osc_control": {"subscribe_key": "patch-key-1"}}).status_code == 200
+    view = client.get("/api/config").json()
+    assert view["osc_control"]["subscribe_key_set"] is True and "patch-key-1" not in str(view)
+    assert app.config.osc_control.subscribe_key == "patch-key-1"
+
+
+def test_wrong_tokens_back_off_per_source(client: TestClient, app: Application) -> None:
+    """A guesser gets 5 tries, then waits 1, 2, 4 ... s per miss (429 + Retry-After), on every method;
+    the box itself and other addresses are not held up, and the right token works after the wait."""
+    assert client.patch("/api/config", json={"http": {"token": TOKEN}}).status_code == 200
+    guard = create_app(app)
+    codes = []
+    with TestClient(guard, base_url="http://10.0.0.2:8080", client=VISITOR) as guesser:
+        for i in range(12):
+            r = guesser.patch("/api/config", json={"device_name": "x"}, headers={"Authorization": f"Bearer guess{i}"})
+            codes.append(r.status_code)
+        assert codes[:5] == [401] * 5 and codes[5] == 401 and set(codes[6:]) == {429}, codes
+        r = guesser.get("/api/camera.jpg", headers={"Authorization": "Bearer guess-get"})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+        r = guesser.patch("/api/config", json={"device_name": "x"}, headers=AUTH)
+        assert r.status_code == 429  # even the right one waits: the guesser cannot probe during the wait
+    with TestClient(guard, base_url="http://10.0.0.2:8080", client=("10.9.9.9", 1)) as other:
+        assert other.patch("/api/config", json={"device_name": "other"}, headers=AUTH).status_code == 200
+    with TestClient(guard, base_url="http://127.0.0.1:8080", client=("127.0.0.1", 1)) as local:
+        assert local.patch("/api/config", json={"device_name": "local"}).status_code == 200
+    assert guard.backoff.refused >= 6 and guard.refused >= 12  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -118,7 +200,7 @@ def test_a_port_held_by_another_program_is_refused(client: TestClient, app: Appl
         other.bind(("0.0.0.0", 0))
         r = client.patch("/api/config", json={"osc_control": {"port": other.getsockname()[1]}})
     assert r.status_code == 422 and loc(r) == ["body", "osc_control", "port"]
-    assert client.patch("/api/config", json={"http": {"port": port}}).status_code == 200  # free now
+    assert client.patch("/api/config", json={"http": {"port": port}}).status_code == 202  # free now: on trial
 
 
 def test_a_privileged_port_is_refused_for_the_service_user(tmp_path: Path) -> None:
@@ -206,6 +288,7 @@ def test_a_slow_body_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
     scope = {
         "type": "http",
         "method": "POST",
+        "client": ("127.0.0.1", 1),
         "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"), (b"content-length", b"9000")],
     }
     asyncio.run(mw(scope, receive, send))  # type: ignore[arg-type]
@@ -260,3 +343,103 @@ def test_boot_partition_settings_recover_a_lost_token(tmp_path: Path) -> None:
     assert apply_boot_settings(FirstBootPaths(boot, state, tmp_path / "h", tmp_path / "hs")).startswith("applied")
     saved = ConfigStore.in_dir(state).load()
     assert saved.http.token == "" and saved.targets[0].host == "10.0.0.5"  # the rest is kept
+
+
+def test_first_boot_claims_a_box_nobody_claimed(tmp_path: Path) -> None:
+    """No token after posenet.json: one is generated, written to the boot partition, never logged."""
+    from appliance.service.firstboot import TOKEN_NAME, FirstBootPaths, apply_boot_settings, ensure_owner
+
+    state, boot = tmp_path / "state", tmp_path / "boot"
+    boot.mkdir()
+    paths = FirstBootPaths(boot, state, tmp_path / "h", tmp_path / "hs")
+    (boot / "posenet.json").write_text(json.dumps({"http": {"token": "short"}}))
+    assert "invalid" in apply_boot_settings(paths) and "token" in (boot / "posenet.json.error.txt").read_text()
+    assert ensure_owner(paths) == f"access token: generated, see {TOKEN_NAME} on the boot partition"
+    token = ConfigStore.in_dir(state).load().http.token
+    assert len(token) >= 20 and token in (boot / TOKEN_NAME).read_text()
+    assert ensure_owner(paths) == "access token: set"  # idempotent: every boot
+    (boot / "posenet.json").write_text(json.dumps({"http": {"token": "the-owners-own-token"}}))
+    assert apply_boot_settings(paths).startswith("applied")
+    assert ConfigStore.in_dir(state).load().http.token == "the-owners-own-token"
+
+
+def test_claim_from_the_box_itself(tmp_path: Path) -> None:
+    """``posenet-appliance claim`` with no service running: saved, printed once, 12+ characters."""
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "PATH": "/usr/bin:/bin"}
+    run = [sys.executable, "-m", "appliance", "claim", "--state-dir", str(tmp_path), "--http-port", "1"]
+    proc = subprocess.run(run, capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert proc.returncode == 0, proc.stderr
+    token = proc.stdout.split("access token: ")[1].split()[0]
+    assert ConfigStore.in_dir(tmp_path).load().http.token == token and len(token) >= 20
+    again = subprocess.run([*run, "--if-unclaimed"], capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert "already has an access token" in again.stdout and token not in again.stdout
+    bad = subprocess.run([*run, "--token", "short"], capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --token: at least 12 characters")
+
+
+def test_last_known_good_never_undoes_the_owners_security_settings(tmp_path: Path) -> None:
+    """The owner sets a token and other settings; the process dies before they ran healthy: the other
+    settings are undone, the token (and the camera and key settings) stay."""
+    from appliance.service import lastgood
+
+    store = ConfigStore.in_dir(tmp_path)
+    store.load()
+    store.save({"device_name": "good"})
+    (tmp_path / "config.good.json").write_bytes(store.path.read_bytes())
+    store.save(
+        {
+            "device_name": "new",
+            "http": {"token": TOKEN, "camera_view": True},
+            "osc_control": {"subscribe_key": "k-12345678"},
+        }
+    )
+    lastgood.RunRecord(store).begin()  # the trial begins; then the process dies (no end())
+    fresh = ConfigStore.in_dir(tmp_path)
+    fresh.load()
+    assert "never ran healthy" in lastgood.recover(fresh)
+    c = fresh.config
+    assert c.device_name == "good" and c.http.token == TOKEN and c.http.camera_view
+    assert c.osc_control.subscribe_key == "k-12345678"
+    assert ConfigStore.in_dir(tmp_path).load().http.token == TOKEN  # saved, not only in memory
+
+
+def test_a_death_under_a_flood_is_not_held_against_the_settings(tmp_path: Path) -> None:
+    from appliance.service import lastgood
+
+    store = ConfigStore.in_dir(tmp_path)
+    store.load()
+    store.save({"device_name": "owners-change"})
+    record = lastgood.RunRecord(store)
+    record.begin()
+    record.tick(True, refused=1000, lag_ms=0.0)
+    record.tick(True, refused=1000 + lastgood.FLOOD_REFUSALS, lag_ms=0.0)  # a flood of bad packets
+    assert "refused" in json.loads((tmp_path / "run.json").read_text())["flood"]
+    fresh = ConfigStore.in_dir(tmp_path)
+    fresh.load()
+    assert lastgood.recover(fresh) == "" and fresh.config.device_name == "owners-change" and not fresh.safe_mode
+    record = lastgood.RunRecord(fresh)
+    record.begin()
+    record.tick(True, refused=0, lag_ms=lastgood.FLOOD_LAG_MS)  # the loop stalled
+    assert json.loads((tmp_path / "run.json").read_text())["flood"]
+    record.begin()  # a new trial forgets the flood
+    assert "flood" not in json.loads((tmp_path / "run.json").read_text())
+
+
+def test_health_shows_no_paths_to_visitors(client: TestClient, visitor: TestClient, tmp_path: Path) -> None:
+    owner_view, visitor_view = client.get("/api/health").text, visitor.get("/api/health").text
+    assert str(tmp_path) in owner_view  # the models folder, named for the owner
+    assert str(tmp_path) not in visitor_view and "/tmp/" not in visitor_view
+    names = [c["name"] for c in visitor.get("/api/health").json()["checks"]]
+    assert "access" in names and visitor.get("/api/health").json()["checks"][names.index("access")]["status"] == "warn"
+
+
+def test_the_owner_cannot_be_cut_off_by_clearing_the_token_remotely(client: TestClient, app: Application) -> None:
+    assert client.patch("/api/config", json={"http": {"token": TOKEN}}).status_code == 200
+    with TestClient(create_app(app), base_url="http://10.0.0.2:8080", client=("10.1.2.5", 1)) as owner:
+        r = owner.patch("/api/config", json={"http": {"token": ""}}, headers=AUTH)
+        assert r.status_code == 422 and loc(r) == ["body", "http", "token"] and "lock every computer out" in r.text
+        view = owner.get("/api/config").json()
+        view["http"]["token"] = ""
+        assert owner.put("/api/config", json=view, headers=AUTH).status_code == 422
+    assert app.config.http.token == TOKEN
+    assert client.patch("/api/config", json={"http": {"token": ""}}).status_code == 200  # on the box itself

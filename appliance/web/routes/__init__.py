@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from appliance.web.routes import camera, choices, config, fleet, page, poses, status, targets
+from appliance.web.routes import camera, choices, config, fleet, network, page, poses, status, targets
 
 __all__ = ["ROUTERS"]
 
 ROUTERS: tuple[APIRouter, ...] = (
     config.router,
+    network.router,
     targets.router,
     choices.router,
     status.router,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse, Response
 
 from appliance.config.merge import merge_patch
 from appliance.config.models import AppConfig
-from appliance.web.changes import REFUSALS, apply, as_input, config_view
-from appliance.web.deps import Web
+from appliance.guards import is_loopback
+from appliance.web.changes import REFUSALS, apply, as_input, config_view, keeps_owner
+from appliance.web.deps import Web, client_of
 from appliance.web.models import SECRETS, ConfigView
 
 __all__ = ["router"]
@@ -36,8 +37,9 @@ async def get_config(web: Web) -> Response:
     summary="Replace the configuration (a missing http.token or osc_control.subscribe_key keeps the current one)",
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _CONFIG_BODY}}}},
 )
-def put_config(web: Web, body: dict[str, Any] = Body(...)) -> Response:  # noqa: B008
-    return apply(web.control, lambda current: as_input(current, body))
+def put_config(request: Request, web: Web, body: dict[str, Any] = Body(...)) -> Response:  # noqa: B008
+    local = is_loopback(client_of(request))
+    return apply(web.control, keeps_owner(local, lambda current: as_input(current, body)))
 
 
 @router.patch(
@@ -46,9 +48,13 @@ def put_config(web: Web, body: dict[str, Any] = Body(...)) -> Response:  # noqa:
     responses=REFUSALS,
     summary="Change part of the configuration (JSON merge patch)",
 )
-def patch_config(web: Web, patch: dict[str, Any] = Body(...)) -> Response:  # noqa: B008
+def patch_config(request: Request, web: Web, patch: dict[str, Any] = Body(...)) -> Response:  # noqa: B008
     secret = any(section in patch for section in SECRETS)
-    return apply(web.control, lambda current: merge_patch(current, as_input(current, patch) if secret else patch))
+    local = is_loopback(client_of(request))
+    return apply(
+        web.control,
+        keeps_owner(local, lambda current: merge_patch(current, as_input(current, patch) if secret else patch)),
+    )
 
 
 @router.get("/api/config/schema", summary="JSON schema of the configuration")

@@ -37,6 +37,8 @@ function message(text, isError) {
   $("message").className = isError ? "error" : "";
 }
 
+let lastStatus = 0;  // the status of the newest API answer (202: a network change went on trial)
+
 function authHeaders() {
   const token = localStorage.getItem("token");
   return token ? { Authorization: "Bearer " + token } : {};
@@ -55,7 +57,9 @@ async function api(method, path, body) {
   const opts = { method, headers: authHeaders() };
   if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
   const r = await fetch(path, opts);
+  lastStatus = r.status;
   if (r.status === 401 && method !== "GET" && askToken()) return api(method, path, body);
+  if (r.status === 401) localStorage.removeItem("token");  // a stale token: ask again next time
   const data = await r.json().catch(() => ({}));
   if (!r.ok) throw new ApiError(r.status, data.detail || r.statusText);
   return data;
@@ -63,7 +67,7 @@ async function api(method, path, body) {
 
 function askToken() {
   // This box has an access token: ask once, keep it in this browser only.
-  const given = prompt("This box asks for its access token (set by its owner):");
+  const given = prompt("This box is claimed: give its access token (its owner has it, e.g. from posenet-token.txt on the boot partition):");
   if (given) { localStorage.setItem("token", given); return true; }
   return false;
 }
@@ -177,7 +181,23 @@ function rows(target, pairs) {
   target.replaceChildren(...pairs.flatMap(([k, v]) => [el("dt", { textContent: k }), el("dd", { textContent: v === undefined || v === null ? "–" : String(v) })]));
 }
 
+function showTrial(t) {
+  // A change of ports, bind address or discovery is on trial: keep it from the new address, or it
+  // is undone by itself (no setting can cut the owner off).
+  $("trial").hidden = !t;
+  if (!t) return;
+  const wildcard = t.http_bind === "0.0.0.0" || t.http_bind === "::";
+  const host = wildcard ? location.hostname : t.http_bind;
+  const here = String(t.http_port) === (location.port || "80") && (wildcard || location.hostname === t.http_bind);
+  const url = `${location.protocol}//${host.includes(":") ? `[${host}]` : host}:${t.http_port}/`;
+  const changes = Object.entries(t.changes).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(", ");
+  $("trial-text").replaceChildren(`New network settings on trial (${changes}): undone in ${t.seconds_left} s unless kept. `,
+    here ? "You reached the box at the new address: keep them?" : el("a", { href: url, textContent: `Open ${url} and keep them there.` }));
+  $("trial-keep").hidden = !here;
+}
+
 function showStatus(s) {
+  showTrial(s.network_trial);
   $("name").textContent = s.device_name;
   document.title = `${s.device_name} · PoseNet OSC`;
   const st = $("state");
@@ -313,23 +333,26 @@ function renderSettings() {
 }
 
 function accessForm() {
+  const claimed = config.http.token_set;
   const form = el("form", { className: "settings", id: "access" },
     el("h3", { textContent: "Access" }),
-    el("p", { className: "muted", id: "token-state", textContent: config.http.token_set
-      ? "An access token is set: every change needs it (this browser keeps it once given)."
-      : "No access token: anyone on this network can change this box." }),
+    el("p", { className: "muted", id: "token-state", textContent: claimed
+      ? "This box is claimed: every change from another computer needs its access token (this browser keeps it once given). Set a new one here with the current one."
+      : "This box has no owner yet: it accepts changes only from itself. Claim it with an access token in posenet.json on the boot partition, or 'sudo posenet-appliance claim' on the box." }),
     el("div", { className: "field" }, el("label", { htmlFor: "token-new", textContent: "new token" }),
-      el("input", { id: "token-new", type: "password", autocomplete: "new-password", dataset: { path: "http.token" } }),
+      el("input", { id: "token-new", type: "text", autocomplete: "off", spellcheck: false, minLength: 12, dataset: { path: "http.token" } }),
       el("span", { className: "error", id: "e-http-token" })),
-    el("div", { className: "row" }, el("button", { type: "submit", id: "token-set", textContent: "Set token" }),
-      el("button", { type: "button", id: "token-clear", textContent: "Clear token" })));
+    el("div", { className: "row" }, el("button", { type: "button", id: "token-generate", textContent: "Generate" }),
+      el("button", { type: "submit", id: "token-set", textContent: "Set token" })));
   form.onsubmit = async (e) => {
     e.preventDefault();
     const value = $("token-new").value;
-    if (await change(api("PATCH", "/api/config", { http: { token: value } }), "token set", form)) localStorage.setItem("token", value);
+    if (await change(api("PATCH", "/api/config", { http: { token: value } }), "token set: keep it somewhere safe", form)) localStorage.setItem("token", value);
   };
-  form.querySelector("#token-clear").onclick = async () => {
-    if (await change(api("PATCH", "/api/config", { http: { token: "" } }), "token cleared", form)) localStorage.removeItem("token");
+  form.querySelector("#token-generate").onclick = () => {
+    // 18 random bytes as URL-safe base64: 24 characters, 144 bits, made in this browser.
+    const bytes = crypto.getRandomValues(new Uint8Array(18));
+    $("token-new").value = btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
   };
   return form;
 }
@@ -390,7 +413,10 @@ async function change(promise, done, root) {
 }
 
 async function saveForm(form) {
-  if (await change(api("PATCH", "/api/config", collect(form)), "saved", form)) {
+  let onTrial = false;
+  const saving = api("PATCH", "/api/config", collect(form)).then((data) => { onTrial = lastStatus === 202; return data; });
+  if (await change(saving, "saved", form)) {
+    if (onTrial) message("saved; the new network settings are on trial: keep them from the new address (above)", false);
     renderTargets();
     loadChoices().then(renderSettings).catch(() => {});
   }
@@ -470,6 +496,8 @@ async function init() {
 
 function start() {
   init().catch((e) => message(e.message, true));
+  $("trial-keep").onclick = () => change(api("POST", "/api/network/confirm"), "network settings kept");
+  $("trial-undo").onclick = () => change(api("DELETE", "/api/network/trial"), "network settings undone");
   const poll = () => api("GET", "/api/status").then(showStatus).catch(() => { $("state").textContent = "unreachable"; $("state").className = "pill bad"; });
   poll(); setInterval(poll, 1000);
   loadHealth(); setInterval(loadHealth, 30000);
