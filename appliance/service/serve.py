@@ -41,10 +41,12 @@ async def serve(app: Application, *, duration: float = 0.0, status_line: bool = 
         async with contextlib.AsyncExitStack() as stack:
             record.begin()
             app.on_change(lambda _config: record.begin())  # a new configuration's trial starts
+            plane = ControlPlane(app) if control else None
+            if plane is not None:
+                plane.prepare()
             pipeline = PipelineComponent(app)
             await pipeline.start()
             stack.push_async_callback(pipeline.close)
-            plane = ControlPlane(app) if control else None
             if plane is not None:
                 await plane.start()
                 stack.push_async_callback(plane.close)

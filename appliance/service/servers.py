@@ -88,10 +88,16 @@ class ControlPlane:
         part = self.current.get("http")
         return part if isinstance(part, HttpComponent) else None
 
+    def prepare(self) -> None:
+        """Make (not start) the servers of the configuration in force: building the web apps takes a
+        moment, which is better spent before the pipeline starts sending than after."""
+        if not self.current:
+            self.current = _build(self.app, self.app.config)
+
     async def start(self) -> None:
         """Start the servers of the configuration in force, in ``ORDER``; follow network trials."""
         self._loop = asyncio.get_running_loop()
-        self.current = _build(self.app, self.app.config)
+        self.prepare()
         for name in ORDER:
             if name in self.current:
                 await self.current[name].start()

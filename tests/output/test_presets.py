@@ -62,7 +62,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     store = ConfigStore.in_dir(tmp_path)
     store.load()
     app = Application(store)
-    with TestClient(create_app(app), base_url="http://127.0.0.1:8080") as c:
+    with TestClient(create_app(app), base_url="http://127.0.0.1:8080", client=("127.0.0.1", 50000)) as c:
         yield c
     app.stop()
 
@@ -74,7 +74,7 @@ def test_the_api_lists_and_applies_presets(client: TestClient) -> None:
     assert r.status_code == 201 and r.json()[-1]["port"] == 6448 and r.json()[-1]["format"] == "wekinator"
     r = client.post("/api/targets/this-computer", json={"preset": "p5-poses-osc"})
     assert r.status_code == 201 and r.json()[-1] == {
-        "host": "testclient",
+        "host": "127.0.0.1",
         "port": 12000,
         "format": "individual",
         "coords": "pixels",

@@ -28,7 +28,7 @@ def app(tmp_path: Path) -> Iterator[Application]:
 
 @pytest.fixture
 def client(app: Application) -> Iterator[TestClient]:
-    with TestClient(create_app(app), base_url="http://127.0.0.1:8080") as c:
+    with TestClient(create_app(app), base_url="http://127.0.0.1:8080", client=("127.0.0.1", 50000)) as c:
         yield c
 
 
@@ -111,7 +111,7 @@ def test_targets_add_remove_and_this_computer(client: TestClient) -> None:
     assert r.status_code == 201 and r.json()[-1]["format"] == "arr"
     r = client.post("/api/targets/this-computer", json={"port": 9123, "format": "wekinator"})
     assert r.status_code == 201 and r.json()[-1] == {
-        "host": "testclient",
+        "host": "127.0.0.1",
         "port": 9123,
         "format": "wekinator",
         "coords": "normalized",
@@ -171,19 +171,18 @@ def test_changes_must_be_json(client: TestClient) -> None:
     assert r.status_code == 415
 
 
-def test_token_protects_changes(client: TestClient) -> None:
-    client.patch("/api/config", json={"http": {"token": "s3cret"}})
-    r = client.patch("/api/config", json={"device_name": "y"})
-    assert r.status_code == 401 and r.json()["detail"][0]["loc"] == ["header", "authorization"]
-    assert (
-        client.patch("/api/config", json={"device_name": "y"}, headers={"Authorization": "Bearer wrong"}).status_code
-        == 401
-    )
-    assert (
-        client.patch("/api/config", json={"device_name": "y"}, headers={"Authorization": "Bearer s3cret"}).status_code
-        == 200
-    )
-    assert client.get("/api/status").status_code == 200  # reading stays open
+def test_token_protects_changes(client: TestClient, app: Application) -> None:
+    """The box itself (loopback) is the owner; another computer needs the token."""
+    assert client.patch("/api/config", json={"http": {"token": "s3cret-token-1"}}).status_code == 200
+    with TestClient(create_app(app), base_url="http://127.0.0.1:8080", client=("10.2.3.4", 1)) as other:
+        r = other.patch("/api/config", json={"device_name": "y"})
+        assert r.status_code == 401 and r.json()["detail"][0]["loc"] == ["header", "authorization"]
+        wrong = {"Authorization": "Bearer wrong"}
+        assert other.patch("/api/config", json={"device_name": "y"}, headers=wrong).status_code == 401
+        right = {"Authorization": "Bearer s3cret-token-1"}
+        assert other.patch("/api/config", json={"device_name": "y"}, headers=right).status_code == 200
+        assert other.get("/api/status").status_code == 200  # reading stays open
+    assert client.patch("/api/config", json={"device_name": "z"}).status_code == 200  # the box itself
 
 
 def test_request_size_is_limited(client: TestClient) -> None:
@@ -209,7 +208,7 @@ def test_corrupt_saved_config_starts_in_safe_mode_and_says_so(tmp_path: Path) ->
     store.load()
     app = Application(store)
     try:
-        with TestClient(create_app(app), base_url="http://127.0.0.1") as client:
+        with TestClient(create_app(app), base_url="http://127.0.0.1", client=("127.0.0.1", 50000)) as client:
             status = client.get("/api/status").json()
             assert status["state"] == "safe mode" and "targets.0.port" in status["safe_mode"]
             # A good change ends safe mode and is saved over the (set-aside) bad file.

@@ -276,7 +276,7 @@ def test_the_page_works_under_its_content_security_policy(appliance: str) -> Non
             page.goto(appliance + "/")
             sync_api.expect(page.locator("#state")).to_have_text("running", timeout=20000)
             sync_api.expect(page.locator("#t-format option")).to_have_count(5)  # choices from the server
-            sync_api.expect(page.locator("#health li")).to_have_count(9, timeout=10000)
+            sync_api.expect(page.locator("#health li")).to_have_count(10, timeout=10000)
             page.wait_for_timeout(1000)  # a few camera pictures drawn
             assert violations == []
             # Another site cannot frame it: Chromium refuses to render it in an iframe.
