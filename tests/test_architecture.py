@@ -105,3 +105,25 @@ def test_the_checker_catches_upward_and_sideways_imports(tmp_path: Path) -> None
     assert violations(bad, "appliance.pose.bad", table)
     bad.write_text("from appliance.types import Poses\nfrom . import decode\n")
     assert not violations(bad, "appliance.pose.bad", table)
+
+
+def test_only_the_http_routes_need_the_whole_control() -> None:
+    """Each control-plane module depends on the narrowest protocol it needs: only the HTTP routes'
+    wiring (web/deps.py, web/server.py) and the service may name the union ``Control``."""
+    allowed = {"appliance.web.deps", "appliance.web.server"}
+    wrong = [
+        module
+        for path, module in modules()
+        if part(module) in {"control", "web", "discovery"} and module not in allowed
+        if "appliance.core.facade.Control" in imports(path, module)
+    ]
+    assert not wrong, f"use Reading, Commanding, Subscribing, Steering or Watching: {wrong}"
+
+
+def test_service_wiring_is_not_the_applications() -> None:
+    """Registering servers and peers is the service's (service/registry.py), not the application's."""
+    source = (PACKAGE / "core" / "app.py").read_text()
+    assert not re.search(r"def (register_server|unregister_server|register_peers)\b", source)
+    assert not re.search(
+        r"def (register_server|unregister_server|register_peers)\b", (PACKAGE / "core" / "facade.py").read_text()
+    )

@@ -16,6 +16,7 @@ from appliance.core.app import Application
 from appliance.service.components import PipelineComponent
 from appliance.service.lastgood import RunRecord
 from appliance.service.looplag import LoopLag
+from appliance.service.registry import ServerRegistry
 from appliance.service.sdnotify import Notifier
 from appliance.service.servers import ControlPlane
 from appliance.service.watchdog import supervise
@@ -36,12 +37,14 @@ async def serve(app: Application, *, duration: float = 0.0, status_line: bool = 
         loop.add_signal_handler(sig, stop.set)
     notifier = Notifier()
     record = RunRecord(app.store)
+    registry = ServerRegistry()
+    app.attach(registry)
     final = ""
     try:
         async with contextlib.AsyncExitStack() as stack:
             record.begin()
             app.on_change(lambda _config: record.begin())  # a new configuration's trial starts
-            plane = ControlPlane(app) if control else None
+            plane = ControlPlane(app, registry) if control else None
             if plane is not None:
                 plane.prepare()
             pipeline = PipelineComponent(app)
@@ -68,6 +71,7 @@ async def serve(app: Application, *, duration: float = 0.0, status_line: bool = 
                 status_line=status_line,
                 server_stopped=http_stopped if plane is not None else None,
                 record=record,
+                registry=registry,
             )
             final = app.status_line()
     finally:

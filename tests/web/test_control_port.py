@@ -30,6 +30,7 @@ from appliance.control.budget import REPLY_ALLOWANCE, ReplyBudget
 from appliance.control.leases import MAX_PER_HOST, MAX_SUBSCRIPTIONS
 from appliance.control.oscport import ControlProtocol
 from appliance.core.app import Application
+from appliance.service.registry import ServerRegistry
 
 TOKEN, KEY = "owner-token-0123", "patch-key-42"
 
@@ -106,7 +107,9 @@ async def _with_control(
     transport, protocol = await loop.create_datagram_endpoint(
         lambda: ControlProtocol(app, local=lambda host: local), local_addr=("127.0.0.1", 0)
     )
-    app.register_server("osc_control", protocol.status)
+    registry = ServerRegistry()
+    app.attach(registry)
+    registry.register_server("osc_control", protocol.status)
     port = transport.get_extra_info("sockname")[1]
     clients = [Patch(port) for _ in range(patches)] + [Patch(port, h) for h in hosts]
     try:
