@@ -127,3 +127,33 @@ def test_service_wiring_is_not_the_applications() -> None:
     assert not re.search(
         r"def (register_server|unregister_server|register_peers)\b", (PACKAGE / "core" / "facade.py").read_text()
     )
+
+
+#: The longest a function (or method) in appliance/ may be, in lines (its decorators and docstring included).
+MAX_FUNCTION_LINES = 80
+
+
+def long_functions(path: Path, module: str) -> list[str]:
+    """``module.function (N lines)`` for every function of ``path`` longer than ``MAX_FUNCTION_LINES``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            lines = (node.end_lineno or node.lineno) - start + 1
+            if lines > MAX_FUNCTION_LINES:
+                found.append(f"{module}.{node.name} ({lines} lines)")
+    return found
+
+
+def test_no_function_is_longer_than_80_lines() -> None:
+    wrong = [f for path, module in modules() for f in long_functions(path, module)]
+    assert not wrong, f"split these (at most {MAX_FUNCTION_LINES} lines each): {wrong}"
+
+
+def test_the_length_check_counts_lines(tmp_path: Path) -> None:
+    """The check itself works: 81 lines are too many, 80 are not."""
+    bad = tmp_path / "long.py"
+    bad.write_text("def f():\n" + "    x = 1\n" * 80)
+    assert long_functions(bad, "long") == ["long.f (81 lines)"]
+    bad.write_text("async def f():\n" + "    x = 1\n" * 79)
+    assert long_functions(bad, "long") == []

@@ -26,8 +26,9 @@ __all__ = ["serve"]
 logger = logging.getLogger(__name__)
 
 
-async def serve(app: Application, *, duration: float = 0.0, status_line: bool = False, control: bool = True) -> bool:
-    """Run until a signal (or ``duration`` seconds); returns whether everything stopped cleanly."""
+async def serve(app: Application, *, duration: float = 0.0, status_line: bool = False, control: bool = True) -> None:
+    """Run until a signal (or ``duration`` seconds), then stop everything in reverse order. A part
+    that fails is reported in the status while the rest runs on; nothing is returned."""
     from appliance.web.limits import AcceptErrorLog
 
     loop = asyncio.get_running_loop()
@@ -80,4 +81,3 @@ async def serve(app: Application, *, duration: float = 0.0, status_line: bool = 
     record.end()  # a clean stop: nothing for the next start to hold against these settings
     logger.warning("stopped: %s", final)
     notifier.close()
-    return True
