@@ -157,3 +157,31 @@ def test_the_length_check_counts_lines(tmp_path: Path) -> None:
     assert long_functions(bad, "long") == ["long.f (81 lines)"]
     bad.write_text("async def f():\n" + "    x = 1\n" * 79)
     assert long_functions(bad, "long") == []
+
+
+def test_test_modules_share_helpers_only_through_tests_support() -> None:
+    """A test module never imports another test module or a conftest (fixtures only): shared helpers
+    live in ``tests/support/``."""
+    tests = ROOT / "tests"
+    wrong = []
+    for path in sorted(tests.rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for target in imports_of_tests(path, module):
+            last = target.split(".")[-1]
+            if last.startswith("test_") or last == "conftest":
+                wrong.append(f"{module} imports {target}")
+    assert not wrong, "\n".join(wrong)
+
+
+def imports_of_tests(path: Path, module: str) -> set[str]:
+    """The ``tests`` modules ``path`` imports (relative imports resolved; ``from X import name`` is X)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "tests"}
+        elif isinstance(node, ast.ImportFrom):
+            base = module.split(".")[: -node.level] if node.level else []
+            name = ".".join(base + ([node.module] if node.module else []))
+            if name.split(".")[0] == "tests":
+                found.add(name)
+    return found

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import appliance_run_args, free_tcp_port, free_udp_port
+from tests.support.net import free_tcp_port, free_udp_port
+from tests.support.service import appliance_run_args
 
 MODEL = "posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite"
 

@@ -129,7 +129,7 @@ def test_cropping_gains_accuracy_on_a_distant_performer(model, images_dir: Path)
 
 def test_run_streams_movenet_poses_in_every_format(models_dir: Path, images_dir: Path, tmp_path: Path) -> None:
     from appliance.output.osc import FORMAT_NAMES
-    from tests.peers.conftest import run_into_sinks
+    from tests.support.receivers import run_into_sinks
 
     run, sinks = run_into_sinks(
         FORMAT_NAMES, models_dir, images_dir, 3.0, tmp_path / "state", image="squat.bmp", model=LIGHTNING

@@ -21,7 +21,7 @@ from appliance.core import trial as trial_module
 from appliance.core.app import Application
 from appliance.core.factory import Folders
 from appliance.service.serve import serve
-from tests.conftest import free_tcp_port, free_udp_port
+from tests.support.net import free_tcp_port, free_udp_port
 
 
 def _call(port: int, method: str = "GET", path: str = "/api/status", body: Any = None) -> tuple[int, Any]:
