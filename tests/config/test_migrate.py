@@ -75,3 +75,12 @@ def test_every_section_of_the_page_has_a_title_for_people() -> None:
     sections = AppConfig.model_json_schema()["$defs"]
     titles = {name: schema.get("title", "") for name, schema in sections.items()}
     assert all(title and title != name and "Config" not in title for name, title in titles.items()), titles
+
+
+def test_a_version_1_patch_over_a_version_2_configuration_is_migrated_whole() -> None:
+    """A boot-partition ``posenet.json`` written for version 1, merged over today's settings."""
+    current = AppConfig().model_dump(mode="json")
+    patch = {"schema_version": 1, "decoder": {"nms_radius": 33.0}, "inference": {"backend": "cpu"}}
+    config = AppConfig.model_validate(merge_patch(current, patch))
+    assert config.schema_version == 2 and config.decoder.posenet.nms_radius == 33.0
+    assert config.inference.accelerator == "cpu" and config.decoder.max_poses == AppConfig().decoder.max_poses
