@@ -42,7 +42,7 @@ def _field_choices(model: type[Any], name: str) -> list[str]:
 
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
     from appliance.config.models import InferenceConfig
-    from appliance.pose.params import DecoderConfig
+    from appliance.pose.params import DecoderConfig, PoseNetDecoding
 
     inf, dec = InferenceConfig, DecoderConfig
     p.add_argument(
@@ -51,9 +51,11 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
         "($POSENET_MODELS_DIR, else ~/.local/share/posenet-appliance/models)",
     )
     p.add_argument(
+        "--accelerator",
         "--backend",
-        choices=_field_choices(inf, "backend"),
-        help="auto: Edge TPU for _edgetpu models, else CPU (default)",
+        dest="accelerator",
+        choices=_field_choices(inf, "accelerator"),
+        help="what runs the model: auto (default): Edge TPU for _edgetpu models, else CPU (--backend: its old name)",
     )
     p.add_argument(
         "--device", help=f"Edge TPU device: usb, usb:N, pci, pci:N, any (default {_field_default(inf, 'device')})"
@@ -61,9 +63,8 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help=f"CPU interpreter threads (default {_field_default(inf, 'threads')})")
     p.add_argument("--min-pose-score", type=float, help=f"0..1 (default {_field_default(dec, 'min_pose_score')})")
     p.add_argument("--max-poses", type=int, help=f"most people per frame (default {_field_default(dec, 'max_poses')})")
-    p.add_argument(
-        "--nms-radius", type=float, help=f"model-input pixels (default {_field_default(dec, 'nms_radius'):g})"
-    )
+    radius = _field_default(PoseNetDecoding, "nms_radius")
+    p.add_argument("--nms-radius", type=float, help=f"PoseNet: model-input pixels (default {radius:g})")
     p.add_argument("--single", action="store_true", help="single-pose decoding (one person)")
 
 
@@ -72,6 +73,9 @@ def option_error(exc: Any, model: type[Any]) -> ConfigError:
     err = exc.errors()[0]
     name = str(err["loc"][-1]) if err["loc"] else ""
     option = "--" + name.replace("_", "-")
+    for part in err["loc"][:-1]:  # a family's own option: decoder.posenet.nms_radius
+        inner = model.model_fields.get(str(part))
+        model = inner.annotation if inner is not None and isinstance(inner.annotation, type) else model
     field = model.model_fields.get(name)
     lo = hi = None
     for rule in field.metadata if field is not None else ():
@@ -108,6 +112,32 @@ def media_location(source: str | None) -> tuple[str | None, Path | None]:
     return f"{spec.type}:{name}{opts}", folder.expanduser().resolve()
 
 
+def engine_options(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The engine options given on the command line, as patches (JSON data) of the ``inference`` and
+    ``decoder`` sections: the one place options become settings (``detect`` and ``run``). A
+    ``--model`` path gives its file name here (``model_location``)."""
+    inference = {
+        key: value
+        for key, value in (
+            ("model", model_location(args.model)[0]),
+            ("accelerator", args.accelerator),
+            ("device", args.device),
+            ("threads", args.threads),
+        )
+        if value is not None
+    }
+    decoder: dict[str, Any] = {
+        key: value
+        for key, value in (("min_pose_score", args.min_pose_score), ("max_poses", args.max_poses))
+        if value is not None
+    }
+    if args.nms_radius is not None:
+        decoder["posenet"] = {"nms_radius": args.nms_radius}
+    if args.single:
+        decoder["mode"] = "single"
+    return inference, decoder
+
+
 def engine_config(args: argparse.Namespace) -> tuple[Any, Any, Path | None]:
     """(InferenceConfig, DecoderConfig, models folder) from the engine options; defaults are the
     models' own. A ``--model`` path is the owner's choice: the file name rule is for saved settings.
@@ -120,22 +150,43 @@ def engine_config(args: argparse.Namespace) -> tuple[Any, Any, Path | None]:
     from appliance.config.models import InferenceConfig
     from appliance.pose.params import DecoderConfig
 
-    name, folder = model_location(args.model)
-    inf = {k: getattr(args, k) for k in ("backend", "device", "threads") if getattr(args, k) is not None}
-    dec = {k: getattr(args, k) for k in ("min_pose_score", "max_poses", "nms_radius") if getattr(args, k) is not None}
-    if args.single:
-        dec["mode"] = "single"
+    inf, dec = engine_options(args)
+    name = inf.pop("model", None)
     try:
-        decoder = DecoderConfig(**dec)
+        decoder = DecoderConfig.model_validate(dec)
     except ValidationError as exc:
         raise option_error(exc, DecoderConfig) from None
     try:
-        inference = InferenceConfig(**inf)
+        inference = InferenceConfig.model_validate(inf)
     except ValidationError as exc:
         raise option_error(exc, InferenceConfig) from None
     if name is not None:
         inference = inference.model_copy(update={"model": name})
-    return inference, decoder, folder
+    return inference, decoder, model_location(args.model)[1]
+
+
+def load_config(path: Path) -> Any:
+    """The configuration file at ``path`` (migrated from an older schema version), for the commands
+    that read one without running (``validate-config``, ``doctor``).
+
+    Raises:
+        ConfigError: no such file. ValueError: not a JSON object. ValidationError: invalid.
+    """
+    from appliance.config.store import load_config_file
+
+    try:
+        return load_config_file(path)
+    except FileNotFoundError:
+        raise ConfigError(f"no such file: {path}") from None
+
+
+def open_store(args: argparse.Namespace) -> Any:
+    """The ConfigStore of ``--config``, else of ``--state-dir`` (default: the state directory); not loaded."""
+    from appliance.config.store import ConfigStore, default_state_dir
+
+    if args.config:
+        return ConfigStore(Path(args.config))
+    return ConfigStore.in_dir(Path(args.state_dir or default_state_dir()))
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
@@ -146,7 +197,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
     images = [(p, load_image(p)) for p in args.images]  # fail before loading the model
     engine = build_engine(*engine_config(args))
-    engine.params = engine.params.model_copy(update={"crop_to_person": False})  # unrelated stills
+    movenet = engine.params.movenet.model_copy(update={"crop_to_person": False})  # unrelated stills
+    engine.params = engine.params.model_copy(update={"movenet": movenet})
     model_name = Path(engine.model.info.path).name
     for path, image in images:
         poses = engine.process(image)
@@ -235,13 +287,14 @@ def apply_cli(config: Any, args: argparse.Namespace, fresh: bool, folders: Any) 
 
     from pydantic import ValidationError
 
+    from appliance.config.merge import merge_patch
     from appliance.config.models import AppConfig, TargetConfig
     from appliance.config.store import describe_errors
     from appliance.transport.udp import parse_target
 
     data = config.model_dump(mode="json")
     source, media = media_location(args.source)
-    model, models = model_location(args.model)
+    models = model_location(args.model)[1]
     if media is not None:
         folders = dataclasses.replace(folders, media=media)
     if models is not None:
@@ -250,25 +303,9 @@ def apply_cli(config: Any, args: argparse.Namespace, fresh: bool, folders: Any) 
         data["source"] = source
     elif fresh:
         data["source"] = default_source()
-    inf = data["inference"]
-    for key, value in (
-        ("model", model),
-        ("backend", args.backend),
-        ("device", args.device),
-        ("threads", args.threads),
-    ):
-        if value is not None:
-            inf[key] = value
-    dec = data["decoder"]
-    for key, value in (
-        ("min_pose_score", args.min_pose_score),
-        ("max_poses", args.max_poses),
-        ("nms_radius", args.nms_radius),
-    ):
-        if value is not None:
-            dec[key] = value
-    if args.single:
-        dec["mode"] = "single"
+    inference, decoder = engine_options(args)
+    data["inference"] = merge_patch(data["inference"], inference)
+    data["decoder"] = merge_patch(data["decoder"], decoder)
     if args.smoothing is not None:
         data["smoothing"]["enabled"] = args.smoothing == "on"
     fmt = args.format or _field_default(TargetConfig, "format")  # or a preset: parse_target expands it
@@ -302,17 +339,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Stream poses as OSC until SIGINT/SIGTERM, serving the HTTP API and the OSC control port."""
     import asyncio
 
-    from appliance.config.store import ConfigStore, default_state_dir
     from appliance.core.app import Application
     from appliance.core.factory import Folders
+    from appliance.service.lastgood import recover
     from appliance.service.serve import serve
 
-    store = (
-        ConfigStore(Path(args.config))
-        if args.config
-        else ConfigStore.in_dir(Path(args.state_dir or default_state_dir()))
-    )
-    from appliance.service.lastgood import recover
+    store = open_store(args)
 
     fresh = not store.path.exists()
     store.load()
@@ -320,8 +352,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     store.config, folders = apply_cli(store.config, args, fresh, Folders.default(store.path.parent))
     app = Application(store, folders)
     tty = sys.stderr.isatty() and not args.quiet
-    clean = asyncio.run(serve(app, duration=args.duration, status_line=tty, control=not args.no_control))
-    return EXIT_OK if clean else EXIT_FAILURE
+    asyncio.run(serve(app, duration=args.duration, status_line=tty, control=not args.no_control))
+    return EXIT_OK
 
 
 def cmd_firstboot(args: argparse.Namespace) -> int:
@@ -342,15 +374,10 @@ def cmd_claim(args: argparse.Namespace) -> int:
     import urllib.error
     import urllib.request
 
-    from appliance.config.store import ConfigStore, default_state_dir
     from appliance.guards import new_token, secret_problems
     from appliance.service.firstboot import give_to_service_user
 
-    store = (
-        ConfigStore(Path(args.config))
-        if args.config
-        else ConfigStore.in_dir(Path(args.state_dir or default_state_dir()))
-    )
+    store = open_store(args)
     store.load()
     if args.if_unclaimed and store.config.http.token:
         print("this box already has an access token (claim without --if-unclaimed to replace it)")
@@ -380,18 +407,14 @@ def cmd_claim(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Exit 0 if the configuration file is valid, 1 (with the failing fields) if not."""
-    import json
-
+    """Exit 0 if the configuration file is valid (an older schema version is migrated first), 1 (with
+    the failing fields) if not."""
     from pydantic import ValidationError
 
-    from appliance.config.models import AppConfig
     from appliance.config.store import describe_errors
 
     try:
-        AppConfig.model_validate(json.loads(Path(args.file).read_bytes()))
-    except FileNotFoundError:
-        raise ConfigError(f"no such file: {args.file}") from None
+        load_config(Path(args.file))
     except (ValueError, ValidationError) as exc:
         reason = describe_errors(exc) if isinstance(exc, ValidationError) else str(exc).splitlines()[0]
         print(f"invalid: {reason}", file=sys.stderr)
@@ -424,7 +447,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     config = AppConfig()
     if path.exists():
         try:
-            config = AppConfig.model_validate(json.loads(path.read_bytes()))
+            config = load_config(path)
         except (ValueError, ValidationError) as exc:
             reason = describe_errors(exc) if isinstance(exc, ValidationError) else str(exc).splitlines()[0]
             checks.append(
@@ -474,24 +497,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if any(c["status"] == "fail" for c in doc["checks"]) else EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command line."""
+def _add_run(sub: Any) -> None:
+    """``run``: the service, with every option a saved setting has on the command line."""
     from appliance.output.osc import FORMAT_NAMES, FORMATS
     from appliance.output.osc.presets import PRESETS
 
     in_pixels = ", ".join(name for name in FORMAT_NAMES if FORMATS[name].default_coords == "pixels")
-
-    parser = _Parser(prog="posenet-appliance", description="PoseNet on a Coral Edge TPU, poses out as OSC.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    det = sub.add_parser("detect", help="find poses in still images")
-    det.add_argument("images", nargs="+", metavar="IMAGE")
-    det.add_argument("--json", action="store_true", help="one JSON object per image")
-    _add_engine_args(det)
-    det.set_defaults(func=cmd_detect)
-
     run = sub.add_parser("run", help="stream poses as OSC until stopped (SIGINT/SIGTERM)")
     run.add_argument(
         "--source", help="picamera2 (default on a Pi), v4l2:/dev/videoN, video:PATH, images:GLOB[@fps], synthetic"
@@ -545,6 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_args(run)
     run.set_defaults(func=cmd_run)
 
+
+def _add_owner_commands(sub: Any) -> None:
+    """``firstboot`` and ``claim``: the box's setup and its owner's token."""
     fb = sub.add_parser("firstboot", help="set a unique host name, apply posenet.json from the boot partition")
     fb.add_argument("--boot", default="/boot/firmware")
     fb.add_argument("--state-dir", default="/var/lib/posenet-appliance")
@@ -561,6 +575,9 @@ def build_parser() -> argparse.ArgumentParser:
     claim.add_argument("--http-port", type=int, help="the running service's HTTP port (default: the saved one)")
     claim.set_defaults(func=cmd_claim)
 
+
+def _add_checks(sub: Any) -> None:
+    """``validate-config``, ``doctor`` and ``models``: looking before running."""
     val = sub.add_parser("validate-config", help="check a configuration file (exit 0 valid, 1 invalid)")
     val.add_argument("file")
     val.set_defaults(func=cmd_validate)
@@ -584,6 +601,23 @@ def build_parser() -> argparse.ArgumentParser:
     mod.add_argument("--dir", help="models folder (default: $POSENET_MODELS_DIR or the user data dir)")
     mod.add_argument("--from", dest="source", help="fetch: copy from this folder instead of downloading")
     mod.set_defaults(func=cmd_models)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    parser = _Parser(prog="posenet-appliance", description="PoseNet on a Coral Edge TPU, poses out as OSC.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    det = sub.add_parser("detect", help="find poses in still images")
+    det.add_argument("images", nargs="+", metavar="IMAGE")
+    det.add_argument("--json", action="store_true", help="one JSON object per image")
+    _add_engine_args(det)
+    det.set_defaults(func=cmd_detect)
+
+    _add_run(sub)
+    _add_owner_commands(sub)
+    _add_checks(sub)
 
     from appliance import bench
 

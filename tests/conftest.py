@@ -1,4 +1,5 @@
-"""Shared fixtures: where the models and photos are, and a guard against leaked threads.
+"""Shared fixtures: where the models and photos are, and a guard against leaked threads. Helpers
+that tests import (ports, the service's command line, ...) live in ``tests.support``, not here.
 
 Models and photos are data from ``../shared`` and are never committed. Tests find the models through
 ``POSENET_MODELS_DIR`` (``.ci/run`` points it at ``../shared/models``). Without it the model tests
@@ -77,20 +78,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_slow)
 
 
-def free_udp_port() -> int:
-    """A UDP port on 127.0.0.1 that nothing listens on (at the moment of asking)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def free_tcp_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on (at the moment of asking)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def udp_receiver() -> Iterator[socket.socket]:
     """A bound loopback UDP socket with a 5 s timeout, closed after the test."""
@@ -99,61 +86,3 @@ def udp_receiver() -> Iterator[socket.socket]:
     s.settimeout(5.0)
     yield s
     s.close()
-
-
-def appliance_run_args(
-    source: str,
-    model: str | Path,
-    state_dir: Path,
-    *extra: str,
-    control_port: int = 0,
-    http_port: int = 0,
-    target: str = "127.0.0.1:9/arr",
-) -> list[str]:
-    """``posenet-appliance run`` as tests start it: loopback only, no mDNS, no OSCQuery, quiet.
-
-    ``control_port`` 0 turns the OSC control port off; ``http_port`` 0 picks a free port.
-    """
-    import sys
-
-    return [
-        sys.executable,
-        "-m",
-        "appliance",
-        "run",
-        "--source",
-        source,
-        "--model",
-        str(model),
-        "--state-dir",
-        str(state_dir),
-        "--http-bind",
-        "127.0.0.1",
-        "--http-port",
-        str(http_port),
-        "--control-port",
-        str(control_port),
-        "--oscquery-port",
-        "0",
-        "--no-discovery",
-        "--target",
-        target,
-        "--quiet",
-        *extra,
-    ]
-
-
-def wait_http(port: int, timeout: float = 60.0, host: str = "127.0.0.1") -> None:
-    """Until the appliance on ``port`` answers ``GET /api/status`` (a started service)."""
-    import time
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://{host}:{port}/api/status", timeout=2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import appliance_run_args, free_tcp_port, free_udp_port
+from tests.support.net import free_tcp_port, free_udp_port
+from tests.support.service import appliance_run_args
 
 MODEL = "posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite"
 
@@ -78,6 +79,8 @@ def test_detect_default_model_runs_where_it_can_and_prints_a_summary(models_dir:
         ),
         (["detect", "{images}/face.jpg", "--model", "{images}/face.jpg"], "not a TFLite model"),
         (["detect", "{images}/face.jpg", "--min-pose-score", "3"], "--min-pose-score must be within 0..1"),
+        (["detect", "{images}/face.jpg", "--nms-radius", "500"], "--nms-radius must be within 0..100"),
+        (["detect", "{images}/face.jpg", "--accelerator", "gpu"], "invalid choice: 'gpu'"),
         (["detect"], "required: IMAGE"),
         (["frobnicate"], "invalid choice"),
     ],
@@ -187,3 +190,34 @@ def test_run_stops_cleanly_on_sigterm_with_the_control_plane_up(
     assert proc.returncode == 0, err
     assert time.monotonic() - t0 < 4.0
     assert "stopped:" in err and "Traceback" not in err
+
+
+def test_engine_options_become_settings_one_way_old_names_included(tmp_path: Path) -> None:
+    """``run``'s engine options land in the saved settings' sections (a family's own in its part);
+    ``--backend`` is still accepted as ``--accelerator``'s old name."""
+    from appliance.cli import apply_cli, build_parser, engine_config
+    from appliance.config.models import AppConfig
+    from appliance.core.factory import Folders
+
+    argv = ["run", "--source", "synthetic", "--backend", "cpu", "--nms-radius", "12", "--max-poses", "3", "--single"]
+    args = build_parser().parse_args(argv)
+    before = AppConfig()
+    config, _ = apply_cli(before, args, False, Folders(tmp_path, tmp_path))
+    assert config.inference.accelerator == "cpu" and config.inference.model == before.inference.model
+    assert config.decoder.posenet.nms_radius == 12.0 and config.decoder.max_poses == 3
+    assert config.decoder.mode == "single" and config.decoder.movenet == before.decoder.movenet
+    inference, decoder, folder = engine_config(args)  # detect's way: the same settings
+    assert (inference.accelerator, decoder) == (config.inference.accelerator, config.decoder)
+    assert folder is None
+
+
+def test_validate_config_migrates_a_version_1_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from appliance.cli import main
+
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"schema_version": 1, "decoder": {"nms_radius": 12.0}, "inference": {"backend": "cpu"}}))
+    assert main(["validate-config", str(old)]) == 0
+    assert capsys.readouterr().out.strip() == "valid"
+    old.write_text(json.dumps({"schema_version": 1, "decoder": {"nms_radius": 500.0}}))
+    assert main(["validate-config", str(old)]) == 1
+    assert "decoder.posenet.nms_radius" in capsys.readouterr().err

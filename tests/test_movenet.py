@@ -18,7 +18,7 @@ from appliance.models import identify, load_model
 from appliance.models.engine import PoseEngine
 from appliance.models.movenet import crop_region
 from appliance.pose.geometry import InputTransform
-from appliance.pose.params import DecoderConfig
+from appliance.pose.params import DecoderConfig, MoveNetDecoding
 from appliance.pose.preprocess import transform_image
 from appliance.pose.scenes import far_away, skeleton
 from appliance.types import KEYPOINT_NAMES
@@ -111,13 +111,13 @@ def test_cropping_gains_accuracy_on_a_distant_performer(model, images_dir: Path)
     """The squatter shrunk to a quarter in a 1600x1200 frame: with the crop, the keypoints land closer
     to where the full-size photo puts them."""
     photo = load_image(str(images_dir / "squat.bmp"))
-    truth = PoseEngine(model, DecoderConfig(crop_to_person=False)).process(photo)
+    truth = PoseEngine(model, DecoderConfig(movenet=MoveNetDecoding(crop_to_person=False))).process(photo)
     image = far_away(photo)  # a quarter of the size, top-left at (700, 600)
     expected = truth.keypoints[0, :, :2] / 4 + np.array([700, 600], np.float32)
     confident = truth.keypoints[0, :, 2] >= 0.5
 
     def error(crop: bool) -> float:
-        engine = PoseEngine(model, DecoderConfig(crop_to_person=crop))
+        engine = PoseEngine(model, DecoderConfig(movenet=MoveNetDecoding(crop_to_person=crop)))
         for _ in range(3):  # the crop comes from the previous frame
             poses = engine.process(image)
         assert len(poses) == 1
@@ -129,7 +129,7 @@ def test_cropping_gains_accuracy_on_a_distant_performer(model, images_dir: Path)
 
 def test_run_streams_movenet_poses_in_every_format(models_dir: Path, images_dir: Path, tmp_path: Path) -> None:
     from appliance.output.osc import FORMAT_NAMES
-    from tests.peers.conftest import run_into_sinks
+    from tests.support.receivers import run_into_sinks
 
     run, sinks = run_into_sinks(
         FORMAT_NAMES, models_dir, images_dir, 3.0, tmp_path / "state", image="squat.bmp", model=LIGHTNING

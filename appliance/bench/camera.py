@@ -91,7 +91,7 @@ def _start(args: argparse.Namespace, state: str, standin_ms: float) -> tuple[sub
 def cmd_camera(args: argparse.Namespace) -> int:
     """fps with nobody watching, with the live pose stream, and with the whole view (stream + picture)."""
     print(f"{args.model}, face.jpg fed at {args.fps:g} fps; {args.repeat} rounds of {args.seconds:g} s per phase")
-    head = f"{'backend':28s} {'nobody':>9s} {'live poses':>11s} {'+ picture':>10s}"
+    head = f"{'runs on':28s} {'nobody':>9s} {'live poses':>11s} {'+ picture':>10s}"
     print(head + f" {'ratio: picture':>15s} {'whole page':>11s}  {'pictures/s':>10s} {'kB each':>8s}")
     for standin_ms, label in ((0.0, f"CPU ({args.threads} threads)"), (10.0, "10 ms stand-in (Edge TPU)")):
         with tempfile.TemporaryDirectory() as state:

@@ -64,5 +64,5 @@ def service_argv(args: argparse.Namespace, state: str, port: int, fps: float, st
         argv += ["run", "--source", f"images:{image}@{fps:g}", "--model", str(model), "--state-dir", state]
         argv += ["--target", f"127.0.0.1:{port}/bundle", "--http-bind", "127.0.0.1", "--http-port", "0"]
         argv += ["--control-port", "0", "--oscquery-port", "0", "--no-discovery", "--quiet"]
-        argv += ["--threads", str(args.threads), "--backend", "cpu"]
+        argv += ["--threads", str(args.threads), "--accelerator", "cpu"]
     return argv

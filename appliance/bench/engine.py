@@ -35,11 +35,11 @@ def cmd_engine(args: argparse.Namespace) -> int:
             if not path.exists():
                 print(f"{name:44s} (missing in {folder})")
                 continue
-            backend = load_model(path, "cpu", threads=args.threads)
+            model = load_model(path, "cpu", threads=args.threads)
             for img_name, image in images:
-                tensor = to_input_tensor(image, backend.info.input_size)
-                heads = backend.infer(tensor)
-                t_inv = median_time(partial(backend.infer, tensor), max(args.repeat // 5, 5), 2)
+                tensor = to_input_tensor(image, model.info.input_size)
+                heads = model.infer(tensor)
+                t_inv = median_time(partial(model.infer, tensor), max(args.repeat // 5, 5), 2)
                 kw: dict[str, Any] = {"max_poses": 20, "score_threshold": args.min_pose_score}
                 people = len(decode_multi(heads, **kw))
                 t_dec = median_time(partial(decode_multi, heads, **kw), args.repeat)
@@ -51,7 +51,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
                     f"{short:44s} {img_name:20s} {people:6d} {t_inv * 1e3:10.2f} {t_dec * 1e6:10.1f} "
                     f"{t_np * 1e6:9.1f} {t_np / t_dec:6.1f}"
                 )
-            backend.close()
+            model.close()
     return 0
 
 

@@ -47,14 +47,14 @@ def cmd_footprint(args: argparse.Namespace) -> int:
     from appliance.pose.decode import available_implementations
 
     print(f"model {args.model}; medians of {args.repeat} runs; RSS after {args.settle:.0f} s of streaming")
-    print(f"{'backend':22s} {'decoder':8s} {'first datagram s':>17s} {'steady RSS MB':>14s}")
+    print(f"{'runs on':22s} {'decoder':8s} {'first datagram s':>17s} {'steady RSS MB':>14s}")
     for standin in (0.0, 10.0):
         for decoder in available_implementations():
             runs = [_footprint_once(args, decoder, standin) for _ in range(args.repeat)]
             first = statistics.median(r[0] for r in runs)
             rss = statistics.median(r[1] for r in runs)
-            backend = f"stand-in {standin:.0f} ms" if standin else f"cpu ({args.threads} threads)"
-            print(f"{backend:22s} {decoder:8s} {first:17.2f} {rss:14.1f}")
+            runs_on = f"stand-in {standin:.0f} ms" if standin else f"cpu ({args.threads} threads)"
+            print(f"{runs_on:22s} {decoder:8s} {first:17.2f} {rss:14.1f}")
     return 0
 
 
@@ -80,7 +80,7 @@ def cmd_footprint_run(args: argparse.Namespace) -> int:
     store.config = AppConfig.model_validate(
         {
             "source": f"images:{image.name}@{args.fps:g}",
-            "inference": {"model": model.name, "backend": "cpu"},
+            "inference": {"model": model.name, "accelerator": "cpu"},
             "targets": [{"host": "127.0.0.1", "port": args.port, "format": "bundle"}],
             "http": {"bind": "127.0.0.1", "port": args.http_port},
             "osc_control": {"port": 0},

@@ -257,7 +257,7 @@ def cmd_movenet(args: argparse.Namespace) -> int:
     from appliance.models.catalog import models_dir
     from appliance.models.engine import PoseEngine
     from appliance.pose.geometry import InputTransform
-    from appliance.pose.params import DecoderConfig
+    from appliance.pose.params import DecoderConfig, MoveNetDecoding
     from appliance.pose.preprocess import transform_image
 
     folder = models_dir(args.models_dir)
@@ -290,7 +290,7 @@ def cmd_movenet(args: argparse.Namespace) -> int:
         f"  MoveNet, squat.bmp stretched as Google's test: {int(both.sum())} keypoints, "
         f"max {delta.max():.4f} normalised (tolerance 0.04)"
     )
-    boxed = PoseEngine(model, DecoderConfig(crop_to_person=False)).process(squat)
+    boxed = PoseEngine(model, DecoderConfig(movenet=MoveNetDecoding(crop_to_person=False))).process(squat)
     got = boxed.keypoints[0, :, :2] / np.array(size, np.float32)
     both = (boxed.keypoints[0, :, 2] > 0.4) & (ref[:, 2] > 0.4)
     delta = np.abs(got - ref[:, :2])[both]
@@ -319,16 +319,16 @@ def _cropping(model: Any, squat: NDArray[np.uint8]) -> None:
     """MoveNet on a distant performer (``squat`` at 1/4 size in a 1600x1200 frame), cropping around
     the person vs the whole frame: mean keypoint error in source pixels."""
     from appliance.models.engine import PoseEngine
-    from appliance.pose.params import DecoderConfig
+    from appliance.pose.params import DecoderConfig, MoveNetDecoding
     from appliance.pose.scenes import far_away
 
     print("\ncropping around the person (a distant performer: squat.bmp at 1/4 size in a 1600x1200 frame):")
-    truth = PoseEngine(model, DecoderConfig(crop_to_person=False)).process(squat)
+    truth = PoseEngine(model, DecoderConfig(movenet=MoveNetDecoding(crop_to_person=False))).process(squat)
     image = far_away(squat)
     expected = truth.keypoints[0, :, :2] / 4 + np.array([700, 600], np.float32)
     confident = truth.keypoints[0, :, 2] >= 0.5
     for crop in (False, True):
-        engine = PoseEngine(model, DecoderConfig(crop_to_person=crop))
+        engine = PoseEngine(model, DecoderConfig(movenet=MoveNetDecoding(crop_to_person=crop)))
         errors = []
         for _ in range(5):
             poses = engine.process(image)

@@ -83,7 +83,7 @@ def _latency(args: argparse.Namespace, engine: Any, specs: list[Any], pipe_fps: 
     )
 
 
-def _per_frame(args: argparse.Namespace, backend: Any, port: int) -> None:
+def _per_frame(args: argparse.Namespace, model: Any, port: int) -> None:
     """Encode + send of 5 people per format against python-osc; the send thread's budget per crowd."""
     import numpy as np
 
@@ -99,13 +99,13 @@ def _per_frame(args: argparse.Namespace, backend: Any, port: int) -> None:
     encoding.encode_table(poses, port, args.repeat)
     decode: dict[str, tuple[int, float]] = {}
     for p in images_in(Path(args.images)):
-        heads = backend.infer(to_input_tensor(load_image(str(p)), backend.info.input_size))
+        heads = model.infer(to_input_tensor(load_image(str(p)), model.info.input_size))
         decode[p.name] = (len(decode_multi(heads)), median_time(partial(decode_multi, heads), args.repeat * 50))
     encoding.budget_table(decode, port, args.repeat)
 
 
-def _standin(args: argparse.Namespace, backend: Any, specs: list[Any]) -> None:
-    """A backend that sleeps 10 ms per frame (an Edge TPU stand-in): what the Python side costs."""
+def _standin(args: argparse.Namespace, model: Any, specs: list[Any]) -> None:
+    """An inference backend that sleeps 10 ms per frame (an Edge TPU stand-in): what the Python side costs."""
     from appliance.capture.images import load_image
     from appliance.inference.replay_backend import ReplayBackend
     from appliance.models import family
@@ -114,9 +114,9 @@ def _standin(args: argparse.Namespace, backend: Any, specs: list[Any]) -> None:
 
     images = Path(args.images)
     outputs = [
-        backend.backend.infer(to_input_tensor(load_image(str(p)), backend.info.input_size)) for p in images_in(images)
+        model.backend.infer(to_input_tensor(load_image(str(p)), model.info.input_size)) for p in images_in(images)
     ]
-    replay = PoseEngine(family(backend.info.family).bind(ReplayBackend(backend.backend.io, outputs, 0.010)))
+    replay = PoseEngine(family(model.info.family).bind(ReplayBackend(model.backend.io, outputs, 0.010)))
     stats, fps = _pipeline_run(f"images:{images}/*.jpg@1000,hold=0", replay, specs, args.seconds * 2)
     print(
         f"10 ms backend: {fps:.1f} fps (ideal 100, ratio {fps / 100:.3f}); per frame outside the backend "
@@ -143,20 +143,20 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     from appliance.transport.udp import TargetSpec
 
     folder = models_dir(args.models_dir)
-    backend = load_model(folder / args.model, "cpu", threads=args.threads)
+    model = load_model(folder / args.model, "cpu", threads=args.threads)
     sinks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in FORMATS]
     for s in sinks:
         s.bind(("127.0.0.1", 0))
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     specs = [TargetSpec("127.0.0.1", s.getsockname()[1], fmt) for s, fmt in zip(sinks, FORMATS, strict=True)]
-    print(f"model {args.model}, backend {backend.name}, {args.seconds:.0f} s per run, {args.repeat} runs (median)")
+    print(f"model {args.model}, runs on {model.name}, {args.seconds:.0f} s per run, {args.repeat} runs (median)")
     pipe_fps = _throughput(args, folder, specs)
-    _latency(args, PoseEngine(backend), specs, pipe_fps)
-    _per_frame(args, backend, sinks[0].getsockname()[1])
-    _standin(args, backend, specs)
+    _latency(args, PoseEngine(model), specs, pipe_fps)
+    _per_frame(args, model, sinks[0].getsockname()[1])
+    _standin(args, model, specs)
     for s in sinks:
         s.close()
-    backend.close()
+    model.close()
     return 0
 
 

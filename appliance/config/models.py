@@ -1,23 +1,25 @@
 """AppConfig: every setting of the appliance, validated (pydantic v2, unknown keys rejected).
 
 Every field has a default and a description; the HTTP API serves this model's JSON schema and the
-web page is built from it. ``schema_version`` drives migrations of older saved files.
+web page is built from it (each section's ``title`` heads it there). ``schema_version`` drives
+``migrate``: a configuration of an older version (a saved file, a patch, an import) is brought to
+this one before it is validated, so version 1 files load (and are saved as version 2).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from appliance.errors import ConfigError
 from appliance.models.catalog import DEFAULT_MODEL
 from appliance.output.osc import FORMAT_NAMES, FORMATS
 from appliance.output.osc.base import MAX_DATAGRAM
 from appliance.output.osc.presets import PRESETS
-from appliance.pose.params import DecoderConfig, SmoothingConfig, TrackingConfig
+from appliance.pose.params import DecoderConfig, SmoothingConfig, TrackingConfig, move_legacy_decoder_keys
 from appliance.schema import StrictModel
 
 __all__ = [
@@ -34,9 +36,10 @@ __all__ = [
     "OscControlConfig",
     "PresetName",
     "TargetConfig",
+    "migrate",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: The owner's security settings, as (section, key): last-known-good never rolls them back (a crash
 #: after the owner set a token must not undo the token) and network-change trials never touch them.
 SECURITY_SETTINGS: tuple[tuple[str, str], ...] = (
@@ -74,6 +77,8 @@ else:
 
 class TargetConfig(StrictModel):
     """Where one OSC stream goes, and in which format."""
+
+    model_config = ConfigDict(title="OSC target")
 
     host: str = Field("127.0.0.1", description="Host name, IPv4/IPv6 address, or 'broadcast'.")
     port: int = Field(9000, ge=1, le=65535, description="UDP port of the receiver.")
@@ -125,8 +130,15 @@ class TargetConfig(StrictModel):
         return v
 
 
+def _accelerator(inference: dict[str, Any]) -> dict[str, Any]:
+    """An ``inference`` section (JSON data) with version 1's ``backend`` named ``accelerator``."""
+    return {k: v for k, v in inference.items() if k != "backend"} | {"accelerator": inference["backend"]}
+
+
 class InferenceConfig(StrictModel):
     """Model and hardware."""
+
+    model_config = ConfigDict(title="Model and hardware")
 
     model: str = Field(
         DEFAULT_MODEL,
@@ -134,13 +146,21 @@ class InferenceConfig(StrictModel):
         max_length=255,
         description="Model file name in the models folder (a name, never a path).",
     )
-    backend: Literal["auto", "edgetpu", "cpu"] = Field(
-        "auto", description="auto: Edge TPU for _edgetpu models (CPU twin if no Coral), else CPU."
+    accelerator: Literal["auto", "edgetpu", "cpu"] = Field(
+        "auto",
+        description="What runs the model: auto, the Edge TPU for _edgetpu models (CPU twin if no Coral), else "
+        "the CPU. (Called backend before schema version 2.)",
     )
     device: str = Field(
         "usb", pattern=r"^(usb|pci)(:\d+)?$|^any$", description="Edge TPU device: usb, usb:N, pci, pci:N."
     )
     threads: int = Field(2, ge=1, le=8, description="CPU interpreter threads.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, data: object) -> object:
+        """Version 1's ``backend`` is ``accelerator`` (a patch or an API client of version 1)."""
+        return _accelerator(data) if isinstance(data, dict) and "backend" in data else data
 
     @field_validator("model")
     @classmethod
@@ -152,6 +172,8 @@ class InferenceConfig(StrictModel):
 
 class HttpConfig(StrictModel):
     """The HTTP API and web page."""
+
+    model_config = ConfigDict(title="Web page and API")
 
     port: int = Field(8080, ge=0, le=65535, description="TCP port (0 picks a free one). Used from the next start.")
     bind: str = Field("0.0.0.0", description="IP address to listen on (0.0.0.0: all). Used from the next start.")
@@ -202,6 +224,8 @@ class HttpConfig(StrictModel):
 class OscControlConfig(StrictModel):
     """The OSC control port, for patches that subscribe themselves."""
 
+    model_config = ConfigDict(title="OSC control port")
+
     port: int = Field(9001, ge=0, le=65535, description="UDP port (0 disables the control port). Next start.")
     lease_seconds: int = Field(
         60, ge=10, le=3600, description="How long a subscription made over the control port lasts unless renewed."
@@ -225,6 +249,8 @@ class OscControlConfig(StrictModel):
 class OscConfig(StrictModel):
     """How OSC datagrams are sent."""
 
+    model_config = ConfigDict(title="OSC datagrams")
+
     max_datagram: int = Field(
         MAX_DATAGRAM,
         ge=512,
@@ -238,6 +264,8 @@ class OscConfig(StrictModel):
 class NetworkConfig(StrictModel):
     """Zero-configuration discovery (mDNS / DNS-SD and OSCQuery)."""
 
+    model_config = ConfigDict(title="Discovery")
+
     discovery: bool = Field(True, description="Advertise _osc._udp, _oscjson._tcp and _http._tcp over mDNS.")
     interfaces: list[str] = Field(
         default_factory=list,
@@ -249,16 +277,47 @@ class NetworkConfig(StrictModel):
     )
 
 
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 moved the model families' knobs into their own parts of ``decoder``
+    (``decoder.posenet.nms_radius``, ``decoder.movenet.crop_to_person``) and named
+    ``inference.backend`` ``inference.accelerator``."""
+    out = dict(data)
+    if isinstance(out.get("decoder"), dict):
+        out["decoder"] = move_legacy_decoder_keys(out["decoder"])
+    inference = out.get("inference")
+    if isinstance(inference, dict) and "backend" in inference:
+        out["inference"] = _accelerator(inference)
+    out["schema_version"] = 2
+    return out
+
+
+#: One step per older version: version -> the data one version newer.
+_MIGRATIONS = {1: _v1_to_v2}
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """A configuration (JSON data) of any older schema version brought to ``SCHEMA_VERSION``, one step
+    at a time; no ``schema_version`` means version 1. A version this code does not know is left as it
+    is (validation then refuses it). The input is not changed."""
+    out = dict(data)
+    out.setdefault("schema_version", 1)
+    while isinstance(out["schema_version"], int) and out["schema_version"] in _MIGRATIONS:
+        out = _MIGRATIONS[out["schema_version"]](out)
+    return out
+
+
 class AppConfig(StrictModel):
     """The whole configuration. Unknown keys are rejected."""
 
-    schema_version: Literal[1] = Field(1, description="Configuration format version.")
+    schema_version: Literal[2] = Field(2, description="Configuration format version (older ones are migrated).")
     device_name: str = Field("posenet", description="Human-readable name of this box.")
     source: str = Field(
         "picamera2", min_length=1, max_length=512, description="Frame source, e.g. picamera2, v4l2:/dev/video0."
     )
     inference: InferenceConfig = Field(default_factory=InferenceConfig, description="Model and hardware.")
-    decoder: DecoderConfig = Field(default_factory=DecoderConfig, description="Pose decoding thresholds.")
+    decoder: DecoderConfig = Field(
+        default_factory=DecoderConfig, description="Pose decoding: thresholds, and each model family's own settings."
+    )
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Person ids, enter and leave.")
     smoothing: SmoothingConfig = Field(default_factory=SmoothingConfig, description="Keypoint smoothing (One Euro).")
     targets: Annotated[list[TargetConfig], Field(max_length=16)] = Field(
@@ -268,6 +327,12 @@ class AppConfig(StrictModel):
     osc: OscConfig = Field(default_factory=OscConfig, description="OSC datagrams.")
     osc_control: OscControlConfig = Field(default_factory=OscControlConfig, description="OSC control port.")
     network: NetworkConfig = Field(default_factory=NetworkConfig, description="Network interfaces.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _migrate(cls, data: object) -> object:
+        """An older version's data, migrated first (``migrate``)."""
+        return migrate(data) if isinstance(data, dict) else data
 
     @field_validator("device_name")
     @classmethod

@@ -23,9 +23,9 @@ from pydantic import ValidationError
 
 from appliance import failpoints
 from appliance.config.atomic import write_atomic
-from appliance.config.models import AppConfig
+from appliance.config.models import SCHEMA_VERSION, AppConfig, migrate
 
-__all__ = ["ConfigStore", "default_state_dir", "describe_errors"]
+__all__ = ["ConfigStore", "default_state_dir", "describe_errors", "load_config_file", "migrate", "parse_config"]
 
 logger = logging.getLogger(__name__)
 FILE_NAME = "config.json"
@@ -51,10 +51,28 @@ def describe_errors(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def migrate(data: dict[str, Any]) -> dict[str, Any]:
-    """Bring an older saved configuration to the current schema (version 1 is the first)."""
-    data.setdefault("schema_version", 1)
-    return data
+def parse_config(raw: bytes) -> tuple[AppConfig, object]:
+    """A configuration file's bytes -> (the configuration, migrated to ``SCHEMA_VERSION``, and the
+    file's own ``schema_version``).
+
+    Raises:
+        ValueError: not JSON, or not a JSON object.
+        ValidationError: invalid (after migration).
+    """
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError("the file is not a JSON object")
+    return AppConfig.model_validate(migrate(data)), data.get("schema_version", 1)
+
+
+def load_config_file(path: Path) -> AppConfig:
+    """The configuration in the file at ``path``, migrated from an older schema version if need be
+    (the one way to read a configuration file: the store, the CLI's ``--config`` and ``check``).
+
+    Raises:
+        OSError: unreadable. ValueError: not a JSON object. ValidationError: invalid.
+    """
+    return parse_config(path.read_bytes())[0]
 
 
 class ConfigStore:
@@ -94,7 +112,9 @@ class ConfigStore:
                 self.config = AppConfig()
                 return self.config
             try:
-                self.config = self._parse(self.path.read_bytes())
+                self.config, version = parse_config(self.path.read_bytes())
+                if version != SCHEMA_VERSION:
+                    self._upgrade(version)
                 return self.config
             except (ValueError, ValidationError, OSError) as exc:
                 reason = describe_errors(exc) if isinstance(exc, ValidationError) else str(exc).splitlines()[0]
@@ -105,7 +125,7 @@ class ConfigStore:
                 aside = self.path
             backup = self.path.with_name(self.path.name + ".bak")
             try:
-                self.config = self._parse(backup.read_bytes())
+                self.config = parse_config(backup.read_bytes())[0]
                 used = "the last good settings"
             except (ValueError, ValidationError, OSError):
                 self.config = AppConfig()
@@ -114,12 +134,15 @@ class ConfigStore:
             logger.warning("config: %s", self.safe_mode)
             return self.config
 
-    @staticmethod
-    def _parse(raw: bytes) -> AppConfig:
-        data = json.loads(raw)
-        if not isinstance(data, dict):
-            raise ValueError("the file is not a JSON object")
-        return AppConfig.model_validate(migrate(data))
+    def _upgrade(self, version: object) -> None:
+        """Save a configuration just migrated from ``version`` in the current one (a failure to write
+        is logged: the migrated settings are in force either way, and migrated again next time)."""
+        try:
+            self._save_locked(self.config)
+        except OSError as exc:
+            logger.warning("config: migrated from schema version %s, not saved: %s", version, exc)
+            return
+        logger.warning("config: migrated from schema version %s to %d and saved", version, SCHEMA_VERSION)
 
     def save(self, config: AppConfig | dict[str, Any]) -> AppConfig:
         """Validate, persist atomically, then publish; returns the saved model.

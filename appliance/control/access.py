@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from appliance.core.facade import Control
+from appliance.core.facade import Reading
 from appliance.guards import Backoff, RateLimit, is_loopback, token_matches
 
 __all__ = ["Access", "Ignored", "Refused", "own_networks"]
@@ -66,7 +66,7 @@ class Access:
     """The rules above for one control port; ``local(host)`` says whether a sender is the box itself
     (``guards.is_loopback``; tests inject another). Times are ``time.monotonic()`` seconds."""
 
-    def __init__(self, control: Control, local: Callable[[str], bool] = is_loopback) -> None:
+    def __init__(self, control: Reading, local: Callable[[str], bool] = is_loopback) -> None:
         self.control, self.local = control, local
         self.backoff = Backoff()  # keyed (what, IP): "token", "key", "owner"
         self.changes = RateLimit(CHANGE_RATE, CHANGE_BURST)

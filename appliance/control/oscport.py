@@ -44,7 +44,7 @@ from appliance.control.leases import Lease, LeaseTable
 from appliance.control.messages import COORDS, ControlMethod, Kind, matching
 from appliance.control.nonces import KEEP, MIRROR, NORMALIZED, NonceCodec, Op, Outstanding, Request
 from appliance.control.saver import SettingsSaver
-from appliance.core.facade import Control
+from appliance.core.facade import Steering
 from appliance.core.status import ServerStatus
 from appliance.guards import is_loopback
 from appliance.log import LogOnce
@@ -79,7 +79,7 @@ class ControlProtocol(asyncio.DatagramProtocol):
     """
 
     def __init__(
-        self, control: Control, now: Callable[[], float] = time.monotonic, local: Callable[[str], bool] = is_loopback
+        self, control: Steering, now: Callable[[], float] = time.monotonic, local: Callable[[str], bool] = is_loopback
     ) -> None:
         self.control = control
         self.transport: asyncio.DatagramTransport | None = None
@@ -445,7 +445,7 @@ def _str(args: list[Any], i: int) -> str:
     return str(args[i])
 
 
-async def start_control(control: Control, host: str, port: int) -> tuple[asyncio.DatagramTransport, ControlProtocol]:
+async def start_control(control: Steering, host: str, port: int) -> tuple[asyncio.DatagramTransport, ControlProtocol]:
     """Listen for control messages on UDP ``host:port``."""
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.create_datagram_endpoint(lambda: ControlProtocol(control), local_addr=(host, port))

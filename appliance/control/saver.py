@@ -21,7 +21,7 @@ Answer = Callable[[Address, str, str, list[Any]], object]
 
 
 class SettingsSaver:
-    """Saves ``section.key`` settings through ``update`` (``Control.update``, run in a worker thread).
+    """Saves ``section.key`` settings through ``update`` (``Commanding.update``, run in a worker thread).
 
     Each save is answered to whoever asked for the value that was saved: the OSC address with the
     value in force (``i`` for booleans, else ``f``), or ``/posenet/error`` naming the field; ``failed``

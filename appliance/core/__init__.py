@@ -1,5 +1,6 @@
 """The application core: the running configuration, the data plane it builds, and its status.
 
 The control plane (``appliance.web``, ``appliance.control``, ``appliance.discovery``) sees it only
-through ``facade.Control`` and the typed values of ``status``.
+through the protocols of ``facade`` (``Reading``, ``Commanding``, ``Subscribing`` and their unions)
+and the typed values of ``status``.
 """

@@ -8,7 +8,9 @@ which owns rebuilding: the old pipeline is stopped and joined, the model loaded 
 included), coalescing bursts; reads and other changes never wait for it. A change of the network
 settings goes on trial instead (``update``). If building fails for any reason, the application stays
 up in a reported degraded state; the service's heal policy (``appliance.service.heal``) retries, and
-rebuilds a pipeline that died. It implements ``appliance.core.facade.Control`` for the control plane.
+rebuilds a pipeline that died. It implements the protocols of ``appliance.core.facade`` for the
+control plane; the service's wiring (servers, peers) it reads from ``appliance.service.registry``
+through ``ServiceReport`` (``attach``).
 """
 
 from __future__ import annotations
@@ -22,16 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from appliance import __version__
-from appliance.config.models import NETWORK_SETTINGS, AppConfig
+from appliance.config.models import AppConfig
 from appliance.config.store import ConfigStore
 from appliance.core.applier import Applier
 from appliance.core.checks import check_change
 from appliance.core.choices import list_models, list_sources
 from appliance.core.doctor import run_checks
-from appliance.core.facade import Change
+from appliance.core.facade import Change, ServiceReport
 from appliance.core.factory import Folders, build_engine, build_source
 from appliance.core.status import Check, NetworkTrial, Peer, ServerStatus, Status
-from appliance.errors import ApplianceError, RefusedChange
+from appliance.core.trial import NetworkTrials
+from appliance.errors import ApplianceError
 from appliance.models.engine import PoseEngine
 from appliance.pipeline.listeners import ListenerSet, PoseListener
 from appliance.pipeline.runner import PipelineRunner
@@ -49,28 +52,22 @@ logger = logging.getLogger(__name__)
 
 #: The "process" thread's heartbeat older than this: inference is reported as hung.
 HUNG_SECONDS = 10.0
-#: Seconds the owner has to confirm a change of the network settings from the new address.
-TRIAL_SECONDS = 120.0
-
-
-def _network(config: dict[str, Any]) -> dict[str, Any]:
-    """The network settings (``NETWORK_SETTINGS``) of a configuration as JSON data, by dotted name."""
-    return {f"{sec}.{key}": (config.get(sec) or {}).get(key) for sec, key in NETWORK_SETTINGS}
-
-
-def _with_network(config: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    """``config`` (JSON data) with the network settings ``values`` (by dotted name) put in."""
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in config.items()}
-    for name, value in values.items():
-        sec, key = name.split(".")
-        out.setdefault(sec, {})[key] = value
-    return out
 
 
 def target_specs(config: AppConfig) -> list[TargetSpec]:
     """The TargetSpecs of a configuration (the saved, permanent targets)."""
     limit = config.osc.max_datagram
     return [TargetSpec(t.host, t.port, t.format, t.coords, t.mirror, t.timetag, limit) for t in config.targets]
+
+
+class _Alone:
+    """No service around the application (tests, benchmarks, the CLI's one-shot commands)."""
+
+    def servers(self) -> dict[str, ServerStatus]:
+        return {}
+
+    def peers(self) -> list[Peer]:
+        return []
 
 
 class Application:
@@ -106,99 +103,61 @@ class Application:
         self._applier: Applier[bool] = Applier(self._rebuild, merge=lambda waiting, new: waiting or new)
         self.started_at = time.time()
         self._lock = threading.RLock()  # the pipeline's owner: start, stop and the applier's rebuilds
-        self._servers: dict[str, Callable[[], ServerStatus]] = {}
+        self._service: ServiceReport = _Alone()  # the running service's servers and peers (``attach``)
         self._on_change: list[Callable[[AppConfig], None]] = []
-        self._peers: Callable[[], list[Peer]] = list
-        self.trial: NetworkTrial | None = None  # a change of the network settings awaiting confirmation
-        self._trial_hooks: list[Callable[[str, NetworkTrial], None]] = []
+        self.trials = NetworkTrials(store)  # a change of the network settings awaiting confirmation
         #: The event loop's worst recent lag in ms (set by the service's loop-lag monitor).
         self.loop_lag: Callable[[], float] = lambda: 0.0
         self._started = False
         store.subscribe(self._saved)
 
-    # -- the Control facade -------------------------------------------------------------------
+    # -- the facade's protocols -------------------------------------------------------------------
     @property
     def config(self) -> AppConfig:
         """The configuration in force."""
         return self._config
 
     def update(self, change: Change) -> AppConfig:
-        """Read-modify-write under the store's lock, checked, saved, then in force (``Control.update``).
+        """Read-modify-write under the store's lock, checked, saved, then in force (``Commanding.update``).
 
         A change of the network settings (``NETWORK_SETTINGS``: ports, bind address, discovery) is
-        checked like any other but not saved: it goes on trial (``self.trial``), served by the new
-        servers until ``confirm_network`` (from the new address) keeps it, or ``TRIAL_SECONDS`` undo it.
-        The rest of the change is saved and in force at once.
+        checked like any other but not saved: it goes on trial (``self.trial``, ``core/trial.py``),
+        served by the new servers until ``confirm_network`` (from the new address) keeps it, or
+        ``TRIAL_SECONDS`` undo it. The rest of the change is saved and in force at once.
         """
         trial: list[NetworkTrial] = []
 
         def check(old: AppConfig, new: AppConfig) -> None:
-            ours = [fn().port for fn in list(self._servers.values())]
+            ours = [server.port for server in self._service.servers().values()]
             check_change(old, new, self.folders.models, [p for p in ours if p])
 
         def split(current: dict[str, Any]) -> dict[str, Any]:
-            wanted = change(current)
-            before, after = _network(current), _network(wanted)
-            if after == before:
-                return wanted
-            changes = {k: v for k, v in after.items() if before[k] != v}
-            if self.trial is not None:
-                left = max(0, round(self.trial.deadline - time.monotonic()))
-                loc = tuple(next(iter(changes)).split("."))
-                raise RefusedChange(loc, f"a change of the network settings is on trial: confirm it or wait {left} s")
-            full = AppConfig.model_validate(wanted)  # invalid: refused as a whole, as usual
-            check(self._config, full)  # the new addresses can be listened on
-            trial.append(NetworkTrial(full, changes, time.monotonic() + TRIAL_SECONDS))
-            return _with_network(wanted, before)
+            rest, wanted = self.trials.split(current, change(current), lambda full: check(self._config, full))
+            trial.extend([wanted] if wanted is not None else [])
+            return rest
 
         config = self.store.update(split, check)
         if trial:
-            with self._lock:
-                self.trial = trial[0]
-            logger.warning("network settings on trial for %.0f s: %s", TRIAL_SECONDS, trial[0].changes)
-            self._tell_trial("begin", trial[0])
+            self.trials.begin(trial[0])
         return config
+
+    @property
+    def trial(self) -> NetworkTrial | None:
+        """The change of the network settings awaiting confirmation, if any (``Reading.trial``)."""
+        return self.trials.current
 
     def on_network_trial(self, fn: Callable[[str, NetworkTrial], None]) -> None:
         """Call ``fn(event, trial)`` for "begin", "commit" and "revert" of a network-settings trial
         (from the thread that caused it: ``fn`` must hand work to its own loop)."""
-        self._trial_hooks.append(fn)
-
-    def _tell_trial(self, event: str, trial: NetworkTrial) -> None:
-        for fn in list(self._trial_hooks):
-            fn(event, trial)
+        self.trials.on_event(fn)
 
     def confirm_network(self, host: str, port: int) -> NetworkTrial:
-        """Keep the network settings on trial (saved); the request arrived at ``host``:``port`` of this
-        box, which must be the new HTTP address when that changed (blocking: call off the loop).
-
-        Raises:
-            RefusedChange: nothing is on trial, or the confirmation came through the old address.
-        """
-        with self._lock:
-            trial = self.trial
-            if trial is None:
-                raise RefusedChange(("network",), "no change of the network settings is waiting for confirmation")
-            if not trial.arrived_at(host, port):
-                http = trial.config.http
-                where = f"port {http.port}" + ("" if http.bind in ("0.0.0.0", "::") else f" of {http.bind}")
-                raise RefusedChange(("http",), f"confirm from the new address ({where}), to prove it reaches the box")
-            values = _network(trial.config.model_dump(mode="json"))
-            self.store.update(lambda current: _with_network(current, values))
-            self.trial = None
-        logger.warning("network settings confirmed and saved: %s", trial.changes)
-        self._tell_trial("commit", trial)
-        return trial
+        """Keep the network settings on trial (``Commanding.confirm_network``; blocking)."""
+        return self.trials.confirm(host, port)
 
     def revert_network(self, trial: NetworkTrial, why: str = "not confirmed in time") -> bool:
         """Undo ``trial`` if it is still the one on trial (nothing was saved); returns whether it was."""
-        with self._lock:
-            if self.trial is not trial:
-                return False
-            self.trial = None
-        logger.warning("network settings undone (%s): %s", why, trial.changes)
-        self._tell_trial("revert", trial)
-        return True
+        return self.trials.revert(trial, why)
 
     @property
     def subscriptions(self) -> tuple[TargetSpec, ...]:
@@ -219,17 +178,9 @@ class Application:
         """Call ``fn(config)`` after every change is in force."""
         self._on_change.append(fn)
 
-    def register_server(self, name: str, status: Callable[[], ServerStatus]) -> None:
-        """Report a control-plane component's status under ``name``."""
-        self._servers[name] = status
-
-    def unregister_server(self, name: str) -> None:
-        """Forget a component that stopped for good (a network change moved it)."""
-        self._servers.pop(name, None)
-
-    def refused(self) -> int:
-        """Packets and requests the control-plane servers refused so far (a running total)."""
-        return sum(fn().rejected for fn in list(self._servers.values()))
+    def attach(self, service: ServiceReport) -> None:
+        """Read the control-plane servers and the peers from ``service`` (the service's registry)."""
+        self._service = service
 
     def latest(self) -> Poses:
         """The newest frame's poses (none before the first frame)."""
@@ -237,23 +188,19 @@ class Application:
         return runner.latest if runner is not None else Poses()
 
     def health(self) -> list[Check]:
-        """The doctor's checks, with this service's live status (``Control.health``; blocking)."""
+        """The doctor's checks, with this service's live status (``Reading.health``; blocking)."""
         return run_checks(self._config, self.folders.models, self.store.path.parent, live=self.status())
 
     def choices(self) -> dict[str, list[dict[str, Any]]]:
-        """Sources and models to choose from (``Control.choices``)."""
+        """Sources and models to choose from (``Reading.choices``)."""
         return {"sources": list_sources(self.folders.media), "models": list_models(self.folders.models)}
 
     def peers(self) -> list[Peer]:
-        """The other boxes discovery has seen (``Control.peers``)."""
-        return self._peers()
-
-    def register_peers(self, peers: Callable[[], list[Peer]]) -> None:
-        """Where the other boxes come from (the discovery component)."""
-        self._peers = peers
+        """The other boxes discovery has seen (``Reading.peers``)."""
+        return self._service.peers()
 
     def latest_frame(self) -> tuple[Frame, Poses] | None:
-        """The newest frame with its poses (``Control.latest_frame``)."""
+        """The newest frame with its poses (``Reading.latest_frame``)."""
         runner = self.runner
         return runner.latest_frame if runner is not None else None
 
@@ -408,7 +355,7 @@ class Application:
             source=config.source,
             pipeline=stats,
             targets=self.targets.stats() if stats is not None else (),
-            servers={name: fn() for name, fn in list(self._servers.items())},
+            servers=self._service.servers(),
             restarts=self.restarts,
             fault=self.fault,
             temperature_c=temperature_c(),

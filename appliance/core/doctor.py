@@ -141,7 +141,7 @@ def _edgetpu(config: AppConfig, models: Path, live: Status | None, f: Facts) -> 
     usb = sysinfo.coral_usb_devices(f.root)
     pcie = sysinfo.apex_devices(f.root)
     lib = next((f"{p} {v}" for p in ("libedgetpu1-std", "libedgetpu1-max") if (v := f.package(p))), "")
-    wants_tpu = config.inference.backend != "cpu" and config.inference.model.endswith("_edgetpu.tflite")
+    wants_tpu = config.inference.accelerator != "cpu" and config.inference.model.endswith("_edgetpu.tflite")
     parts = [f"{what} ({ids}) at {speed} Mbit/s" for what, ids, speed in usb] + [f"PCIe {d}" for d in pcie]
     found = "; ".join(parts) if parts else "no Coral found (USB 1a6e:089a / 18d1:9302 absent, no /dev/apex_*)"
     runtime = f"runtime {lib}" if lib else "libedgetpu not installed"

@@ -1,5 +1,17 @@
-"""Control: the one small interface the control plane (HTTP API, OSC control port, OSCQuery,
-discovery) uses to see and change the box. ``appliance.core.app.Application`` implements it."""
+"""The interfaces the control plane (HTTP API, OSC control port, OSCQuery, discovery) uses to see and
+change the box, split by what a module needs. ``appliance.core.app.Application`` implements them all.
+
+* ``Reading``: the state: configuration, status, the newest poses and frame, health, choices, peers,
+  the leased targets and a network trial. Never changes anything.
+* ``Commanding``: changes: ``update`` (serialised, validated, saved), the leased targets, a network
+  trial's confirmation or undoing.
+* ``Subscribing``: the poses of every frame, and every change once in force.
+* ``Control``: all three (the HTTP routes); ``Steering`` (reading and commanding: the OSC control
+  port), ``Watching`` (reading and subscribing: OSCQuery, discovery).
+
+The service's own wiring (which servers run, where the peers come from) is not here: it lives in
+``appliance.service.registry``, and the application reads it through ``ServiceReport``.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +24,14 @@ from appliance.pipeline.listeners import PoseListener
 from appliance.transport.udp import TargetSpec
 from appliance.types import Frame, Poses
 
-__all__ = ["Change", "Control"]
+__all__ = ["Change", "Commanding", "Control", "Reading", "ServiceReport", "Steering", "Subscribing", "Watching"]
 
 #: A change: the current configuration as JSON data in, the wanted one out.
 Change = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-class Control(Protocol):
-    """Status, the newest poses, one serialised way to change the configuration, subscriptions."""
+class Reading(Protocol):
+    """What the box is and does now; nothing here changes anything."""
 
     @property
     def config(self) -> AppConfig:
@@ -47,13 +59,23 @@ class Control(Protocol):
         """The other boxes seen on the network (mDNS), newest knowledge first; [] without discovery."""
         ...
 
-    def register_peers(self, peers: Callable[[], list[Peer]]) -> None:
-        """Where ``peers`` comes from (the discovery component)."""
-        ...
-
     def latest_frame(self) -> tuple[Frame, Poses] | None:
         """The newest frame (its image, (H, W, 3) uint8 RGB) with its poses; None before the first."""
         ...
+
+    @property
+    def subscriptions(self) -> tuple[TargetSpec, ...]:
+        """The OSC targets leased over the control port (in memory, never saved)."""
+        ...
+
+    @property
+    def trial(self) -> NetworkTrial | None:
+        """A change of the network settings awaiting the owner's confirmation from the new address."""
+        ...
+
+
+class Commanding(Protocol):
+    """The one serialised way to change the configuration, the leased targets, network trials."""
 
     def update(self, change: Change) -> AppConfig:
         """Apply ``change`` to the current configuration, validate, save, put in force; serialised
@@ -66,34 +88,8 @@ class Control(Protocol):
         """
         ...
 
-    @property
-    def subscriptions(self) -> tuple[TargetSpec, ...]:
-        """The OSC targets leased over the control port (in memory, never saved)."""
-        ...
-
     def set_subscriptions(self, specs: Sequence[TargetSpec]) -> None:
         """Replace the leased targets (the control port owns the leases and their expiry)."""
-        ...
-
-    def subscribe(self, listener: PoseListener) -> Callable[[], None]:
-        """Call ``listener.on_poses`` with every frame (on the "send" thread); returns the unsubscribe."""
-        ...
-
-    def on_change(self, fn: Callable[[AppConfig], None]) -> None:
-        """Call ``fn(config)`` after every change is in force (from the thread that made it)."""
-        ...
-
-    def register_server(self, name: str, status: Callable[[], ServerStatus]) -> None:
-        """Report a control-plane component's status under ``name`` ("http", "oscquery", ...)."""
-        ...
-
-    def unregister_server(self, name: str) -> None:
-        """Forget a component that stopped for good."""
-        ...
-
-    @property
-    def trial(self) -> NetworkTrial | None:
-        """A change of the network settings awaiting the owner's confirmation from the new address."""
         ...
 
     def confirm_network(self, host: str, port: int) -> NetworkTrial:
@@ -104,4 +100,40 @@ class Control(Protocol):
 
     def revert_network(self, trial: NetworkTrial, why: str = ...) -> bool:
         """Undo ``trial`` now if it is still on trial; returns whether it was."""
+        ...
+
+
+class Subscribing(Protocol):
+    """Hearing of every frame's poses and every change."""
+
+    def subscribe(self, listener: PoseListener) -> Callable[[], None]:
+        """Call ``listener.on_poses`` with every frame (on the "send" thread); returns the unsubscribe."""
+        ...
+
+    def on_change(self, fn: Callable[[AppConfig], None]) -> None:
+        """Call ``fn(config)`` after every change is in force (from the thread that made it)."""
+        ...
+
+
+class Steering(Reading, Commanding, Protocol):
+    """Reading and commanding (the OSC control port)."""
+
+
+class Watching(Reading, Subscribing, Protocol):
+    """Reading and subscribing (OSCQuery, discovery)."""
+
+
+class Control(Reading, Commanding, Subscribing, Protocol):
+    """Everything the control plane may do (the HTTP routes)."""
+
+
+class ServiceReport(Protocol):
+    """What the running service tells the application about itself (``appliance.service.registry``)."""
+
+    def servers(self) -> dict[str, ServerStatus]:
+        """The control-plane servers' status by name ("http", "oscquery", ...)."""
+        ...
+
+    def peers(self) -> list[Peer]:
+        """The other boxes discovery has seen; [] without discovery."""
         ...

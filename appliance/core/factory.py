@@ -38,7 +38,10 @@ def build_engine(inference: InferenceConfig, decoder: DecoderConfig, models: Pat
         HardwareUnavailable: no TF Lite runtime.
     """
     model = load_model(
-        resolve_model(inference.model, models), inference.backend, device=inference.device, threads=inference.threads
+        resolve_model(inference.model, models),
+        inference.accelerator,
+        device=inference.device,
+        threads=inference.threads,
     )
     return PoseEngine(model, decoder)
 

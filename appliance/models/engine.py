@@ -34,11 +34,6 @@ class PoseEngine:
         self.resample = resample
 
     @property
-    def backend(self) -> PoseModel:
-        """The loaded model (its ``name`` says which hardware runs it, ``info`` what it is)."""
-        return self.model
-
-    @property
     def input_size(self) -> tuple[int, int]:
         """Model input as (height, width)."""
         return self.model.info.input_size

@@ -6,7 +6,7 @@ Files: Google's ``movenet_single_pose_{lightning,thunder}_ptq{,_edgetpu}.tflite`
 as they are.
 
 Input: the frame **letterboxed** (scaled to fit the square input keeping its aspect ratio, the rest
-padded black), as Google's MoveNet examples do. With ``decoder.crop_to_person`` the next frame is
+padded black), as Google's MoveNet examples do. With ``decoder.movenet.crop_to_person`` the next frame is
 cut to a square around the person just found (Google's Raspberry Pi example's cropping: centred
 on the hips, wide enough for the torso times 1.9 and every confident keypoint times 1.2), which
 gives a small or distant performer more of the model's pixels. One person per frame, pose score =
@@ -87,7 +87,7 @@ class MoveNetModel:
 
     def decode(self, raw: NDArray[np.float32], transform: InputTransform, params: DecoderConfig) -> Decoded:
         """Keypoints in source pixels (x, y, score); no one when the pose score is below
-        ``params.min_pose_score``. Sets the next frame's crop when ``params.crop_to_person``."""
+        ``params.min_pose_score``. Sets the next frame's crop when ``params.movenet.crop_to_person``."""
         h_in, w_in = self.info.input_size
         yx = raw[:, :2] * np.array([h_in, w_in], np.float32)  # (y, x) model-input pixels
         kp = np.empty((1, NUM_KEYPOINTS, 3), np.float32)
@@ -96,7 +96,7 @@ class MoveNetModel:
         good = raw[:, 2][raw[:, 2] > POSE_MIN_KEYPOINT]
         score = float(good.mean()) if good.size else 0.0
         found = score >= params.min_pose_score
-        region = crop_region(kp[0], transform.frame_size) if found and params.crop_to_person else None
+        region = crop_region(kp[0], transform.frame_size) if found and params.movenet.crop_to_person else None
         self._next = (transform.frame_size, region) if region is not None else None
         if not found:
             return Decoded(np.zeros((0, NUM_KEYPOINTS, 3), np.float32), np.zeros(0, np.float32))

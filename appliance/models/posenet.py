@@ -68,7 +68,10 @@ class PoseNetModel:
                 decoded = DecodedPoses.empty()
         else:
             decoded = decode_multi(
-                raw, max_poses=params.max_poses, score_threshold=params.min_pose_score, nms_radius=params.nms_radius
+                raw,
+                max_poses=params.max_poses,
+                score_threshold=params.min_pose_score,
+                nms_radius=params.posenet.nms_radius,
             )
         keypoints = to_source_xy(decoded, self.info.input_size, transform.frame_size, transform)
         return Decoded(keypoints, decoded.scores)

@@ -338,7 +338,7 @@ class PipelineRunner:
         return PipelineStats(
             source=self.source.name,
             source_state=self._source_state,
-            backend=self.engine.backend.name,
+            backend=self.engine.model.name,
             frames_in=self._capture.items,
             frames_processed=self._send.items,
             frames_dropped=self.mailbox.dropped + self._outbox.dropped,

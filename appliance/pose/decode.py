@@ -309,7 +309,7 @@ def decode_multi(
     *,
     max_poses: int = _DEFAULTS.max_poses,
     score_threshold: float = _DEFAULTS.min_pose_score,
-    nms_radius: float = _DEFAULTS.nms_radius,
+    nms_radius: float = _DEFAULTS.posenet.nms_radius,
     implementation: str | None = None,
 ) -> DecodedPoses:
     """Decode every person, as the Coral PosenetDecoderOp does.

@@ -14,8 +14,9 @@ import logging
 from typing import Any, Protocol
 
 from appliance.config.models import AppConfig, NetworkConfig
-from appliance.core.facade import Control
+from appliance.core.facade import Control, Steering, Watching
 from appliance.core.status import ServerStatus
+from appliance.service.registry import ServerRegistry
 
 __all__ = [
     "Component",
@@ -76,8 +77,8 @@ class ControlPortComponent:
 
     name = "osc_control"
 
-    def __init__(self, control: Control, host: str, port: int) -> None:
-        self.control, self.host, self.port = control, host, port
+    def __init__(self, control: Steering, registry: ServerRegistry, host: str, port: int) -> None:
+        self.control, self.registry, self.host, self.port = control, registry, host, port
         self._transport: asyncio.DatagramTransport | None = None
         self._protocol: Any = None
         self._error = ""
@@ -91,7 +92,7 @@ class ControlPortComponent:
         except OSError as exc:
             self._error = str(exc)
             logger.error("OSC control port %d unavailable: %s", self.port, exc)
-        self.control.register_server(self.name, self.status)
+        self.registry.register_server(self.name, self.status)
 
     def status(self) -> ServerStatus:
         """Where it listens and what it handled, or why it does not listen."""
@@ -110,10 +111,12 @@ class ControlPortComponent:
 class UvicornComponent:
     """One uvicorn server for an ASGI app (the HTTP API and page, or OSCQuery)."""
 
-    def __init__(self, name: str, control: Control, asgi: Any, host: str, port: int, websockets: bool = False) -> None:
+    def __init__(
+        self, name: str, registry: ServerRegistry, asgi: Any, host: str, port: int, websockets: bool = False
+    ) -> None:
         from appliance.web.limits import ConnectionGuard
 
-        self.name, self.control, self.asgi, self.host, self.port = name, control, asgi, host, port
+        self.name, self.registry, self.asgi, self.host, self.port = name, registry, asgi, host, port
         self.websockets = websockets
         self.guard = ConnectionGuard()
         self._server: Any = None
@@ -156,7 +159,7 @@ class UvicornComponent:
         else:
             self._status = ServerStatus(error=f"cannot listen on {self.host}:{self.port}")
             logger.error("%s did not start on %s:%d", self.name, self.host, self.port)
-        self.control.register_server(self.name, self.status)
+        self.registry.register_server(self.name, self.status)
 
     async def _serve(self) -> None:
         try:
@@ -180,12 +183,12 @@ class UvicornComponent:
 class HttpComponent(UvicornComponent):
     """The HTTP API and web page; open live streams are ended first so none holds shutdown up."""
 
-    def __init__(self, control: Control, host: str, port: int) -> None:
+    def __init__(self, control: Control, registry: ServerRegistry, host: str, port: int) -> None:
         from appliance.web.server import create_app
         from appliance.web.stream import PoseStreams
 
         self.streams = PoseStreams()
-        super().__init__("http", control, create_app(control, self.streams), host, port)
+        super().__init__("http", registry, create_app(control, self.streams), host, port)
 
     async def start(self) -> None:
         """Serve the page and API."""
@@ -204,10 +207,10 @@ class HttpComponent(UvicornComponent):
 class OscQueryComponent(UvicornComponent):
     """The OSCQuery server."""
 
-    def __init__(self, control: Control, host: str, port: int) -> None:
+    def __init__(self, control: Watching, registry: ServerRegistry, host: str, port: int) -> None:
         from appliance.web.oscquery import create_oscquery_app
 
-        super().__init__("oscquery", control, create_oscquery_app(control), host, port, websockets=True)
+        super().__init__("oscquery", registry, create_oscquery_app(control), host, port, websockets=True)
 
 
 class DiscoveryComponent:
@@ -219,8 +222,8 @@ class DiscoveryComponent:
 
     name = "discovery"
 
-    def __init__(self, control: Control, network: NetworkConfig | None = None) -> None:
-        self.control = control
+    def __init__(self, control: Watching, registry: ServerRegistry, network: NetworkConfig | None = None) -> None:
+        self.control, self.registry = control, registry
         self.network = network
         self._advertiser: Any = None
         self._status = ServerStatus()
@@ -259,7 +262,7 @@ class DiscoveryComponent:
         from appliance.discovery.advertiser import Advertiser, resolve_interfaces
 
         self._loop = asyncio.get_running_loop()
-        self.control.register_server(self.name, self.status)
+        self.registry.register_server(self.name, self.status)
         addresses = await asyncio.to_thread(resolve_interfaces, self._interfaces())
         if not addresses:
             self._status = ServerStatus(error="not advertised: no IPv4 address on the chosen interfaces")
@@ -274,7 +277,7 @@ class DiscoveryComponent:
             await advertiser.async_close()
             return
         self._advertiser = advertiser
-        self.control.register_peers(advertiser.peers)
+        self.registry.register_peers(advertiser.peers)
         self._status = ServerStatus(detail=f"advertised on {', '.join(addresses)}", name=instance)
         self.control.on_change(self._changed)
         self._spawn(self._watch_addresses())

@@ -16,6 +16,7 @@ from appliance.core.app import Application
 from appliance.service.components import PipelineComponent
 from appliance.service.lastgood import RunRecord
 from appliance.service.looplag import LoopLag
+from appliance.service.registry import ServerRegistry
 from appliance.service.sdnotify import Notifier
 from appliance.service.servers import ControlPlane
 from appliance.service.watchdog import supervise
@@ -25,8 +26,9 @@ __all__ = ["serve"]
 logger = logging.getLogger(__name__)
 
 
-async def serve(app: Application, *, duration: float = 0.0, status_line: bool = False, control: bool = True) -> bool:
-    """Run until a signal (or ``duration`` seconds); returns whether everything stopped cleanly."""
+async def serve(app: Application, *, duration: float = 0.0, status_line: bool = False, control: bool = True) -> None:
+    """Run until a signal (or ``duration`` seconds), then stop everything in reverse order. A part
+    that fails is reported in the status while the rest runs on; nothing is returned."""
     from appliance.web.limits import AcceptErrorLog
 
     loop = asyncio.get_running_loop()
@@ -36,12 +38,14 @@ async def serve(app: Application, *, duration: float = 0.0, status_line: bool = 
         loop.add_signal_handler(sig, stop.set)
     notifier = Notifier()
     record = RunRecord(app.store)
+    registry = ServerRegistry()
+    app.attach(registry)
     final = ""
     try:
         async with contextlib.AsyncExitStack() as stack:
             record.begin()
             app.on_change(lambda _config: record.begin())  # a new configuration's trial starts
-            plane = ControlPlane(app) if control else None
+            plane = ControlPlane(app, registry) if control else None
             if plane is not None:
                 plane.prepare()
             pipeline = PipelineComponent(app)
@@ -68,6 +72,7 @@ async def serve(app: Application, *, duration: float = 0.0, status_line: bool = 
                 status_line=status_line,
                 server_stopped=http_stopped if plane is not None else None,
                 record=record,
+                registry=registry,
             )
             final = app.status_line()
     finally:
@@ -76,4 +81,3 @@ async def serve(app: Application, *, duration: float = 0.0, status_line: bool = 
     record.end()  # a clean stop: nothing for the next start to hold against these settings
     logger.warning("stopped: %s", final)
     notifier.close()
-    return True

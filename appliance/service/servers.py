@@ -29,6 +29,7 @@ from appliance.service.components import (
     HttpComponent,
     OscQueryComponent,
 )
+from appliance.service.registry import ServerRegistry
 
 __all__ = ["ORDER", "ControlPlane"]
 
@@ -38,16 +39,16 @@ logger = logging.getLogger(__name__)
 ORDER = ("osc_control", "http", "oscquery", "discovery")
 
 
-def _build(app: Application, cfg: AppConfig) -> dict[str, Component]:
+def _build(app: Application, registry: ServerRegistry, cfg: AppConfig) -> dict[str, Component]:
     """The servers ``cfg`` asks for, by name, not started."""
     out: dict[str, Component] = {}
     if cfg.osc_control.port:
-        out["osc_control"] = ControlPortComponent(app, "0.0.0.0", cfg.osc_control.port)
-    out["http"] = HttpComponent(app, cfg.http.bind, cfg.http.port)
+        out["osc_control"] = ControlPortComponent(app, registry, "0.0.0.0", cfg.osc_control.port)
+    out["http"] = HttpComponent(app, registry, cfg.http.bind, cfg.http.port)
     if cfg.network.oscquery_port:
-        out["oscquery"] = OscQueryComponent(app, cfg.http.bind, cfg.network.oscquery_port)
+        out["oscquery"] = OscQueryComponent(app, registry, cfg.http.bind, cfg.network.oscquery_port)
     if cfg.network.discovery:
-        out["discovery"] = DiscoveryComponent(app, cfg.network)
+        out["discovery"] = DiscoveryComponent(app, registry, cfg.network)
     return out
 
 
@@ -70,8 +71,8 @@ def _both_fit(new: Component, old: Component) -> bool:
 class ControlPlane:
     """Starts, swaps and closes the control-plane servers; all methods on the event loop."""
 
-    def __init__(self, app: Application) -> None:
-        self.app = app
+    def __init__(self, app: Application, registry: ServerRegistry) -> None:
+        self.app, self.registry = app, registry
         self.current: dict[str, Component] = {}
         self._trial: NetworkTrial | None = None
         self._new: dict[str, Component] = {}  # servers started for the trial
@@ -92,7 +93,7 @@ class ControlPlane:
         """Make (not start) the servers of the configuration in force: building the web apps takes a
         moment, which is better spent before the pipeline starts sending than after."""
         if not self.current:
-            self.current = _build(self.app, self.app.config)
+            self.current = _build(self.app, self.registry, self.app.config)
 
     async def start(self) -> None:
         """Start the servers of the configuration in force, in ``ORDER``; follow network trials."""
@@ -146,7 +147,7 @@ class ControlPlane:
         if self._closing:
             return
         self._trial = trial
-        wanted = _build(self.app, trial.config)
+        wanted = _build(self.app, self.registry, trial.config)
         try:
             for name in ORDER:
                 new, old = wanted.get(name), self.current.get(name)
@@ -179,16 +180,16 @@ class ControlPlane:
             if old is not None and name not in self._stopped:
                 retired.append(old)
             if new.name != name:
-                self.app.unregister_server(new.name)
+                self.registry.unregister_server(new.name)
                 new.name = name
-                self.app.register_server(name, new.status)
+                self.registry.register_server(name, new.status)
             self.current[name] = new
         for old in retired:
             await old.close()
         for name in self._stopped:  # replaced, and not wanted any more (discovery turned off ...)
             if name not in self._new:
                 self.current.pop(name, None)
-                self.app.unregister_server(name)
+                self.registry.unregister_server(name)
         self._new, self._stopped, self._trial = {}, {}, None
         discovery = self.current.get("discovery")
         if isinstance(discovery, DiscoveryComponent):
@@ -199,9 +200,9 @@ class ControlPlane:
         if self._timer is not None:
             self._timer.cancel()
         for new in self._new.values():
-            self.app.unregister_server(new.name)  # first: the status never shows a server that is going
+            self.registry.unregister_server(new.name)  # first: the status never shows a server that is going
             await new.close()
-        again = _build(self.app, self.app.config)
+        again = _build(self.app, self.registry, self.app.config)
         for name in ORDER:
             if name in self._stopped and name in again:
                 self.current[name] = again[name]

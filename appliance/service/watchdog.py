@@ -23,6 +23,7 @@ from collections.abc import Callable
 from appliance.core.app import Application
 from appliance.service.heal import HealPolicy
 from appliance.service.lastgood import RunRecord
+from appliance.service.registry import ServerRegistry
 from appliance.service.sdnotify import Notifier, watchdog_interval
 
 __all__ = ["STATUS_SECONDS", "making_progress", "should_pet", "supervise"]
@@ -84,11 +85,12 @@ async def supervise(
     status_line: bool = False,
     server_stopped: Callable[[], bool] | None = None,
     record: RunRecord | None = None,
+    registry: ServerRegistry | None = None,
 ) -> None:
     """READY=1, then WATCHDOG=1 / STATUS= / the terminal line until ``stop``, ``duration`` seconds,
     or the HTTP server ending by itself (``server_stopped``); the heal policy rebuilds a pipeline that
     died or failed to build, and ``record`` hears whether the box makes progress (the
-    last-known-good clock)."""
+    last-known-good clock) and what ``registry``'s servers refused."""
     deadline = time.monotonic() + duration if duration else None
     interval = watchdog_interval()
     notifier.ready(app.status_line())
@@ -109,7 +111,8 @@ async def supervise(
             now = time.monotonic()
             progress = making_progress(app, now, interval or DEFAULT_INTERVAL, policy.gave_up)
             if record is not None:
-                record.tick(progress, refused=app.refused(), lag_ms=app.loop_lag())
+                refused = registry.refused() if registry is not None else 0
+                record.tick(progress, refused=refused, lag_ms=app.loop_lag())
             if interval is not None and now >= next_pet:
                 next_pet = now + interval / 2
                 if progress:

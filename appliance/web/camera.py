@@ -1,6 +1,6 @@
 """The camera view: the newest frame as a small JPEG, encoded only when someone asks.
 
-Nothing runs per frame for it: the pipeline swaps one reference (``Control.latest_frame``). A
+Nothing runs per frame for it: the pipeline swaps one reference (``Reading.latest_frame``). A
 request for a frame not encoded yet starts one encoding off the event loop (on one of the worker
 threads FastAPI runs blocking routes on; scaled so its width is at most ``MAX_WIDTH``); every
 request meanwhile, for that frame or a newer one, waits for that same
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import anyio.to_thread
 from PIL import Image
 
-from appliance.core.facade import Control
+from appliance.core.facade import Reading
 from appliance.types import Frame
 
 __all__ = ["MAX_WIDTH", "CameraView", "Picture", "encode"]
@@ -54,7 +54,7 @@ def encode(frame: Frame) -> Picture:
 class CameraView:
     """The newest frame as JPEG, one cached picture; use on the event loop only."""
 
-    def __init__(self, control: Control) -> None:
+    def __init__(self, control: Reading) -> None:
         self.control = control
         self._cached: Picture | None = None
         self._encoding: asyncio.Future[Picture] | None = None

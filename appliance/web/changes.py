@@ -1,6 +1,6 @@
 """How the HTTP API changes the configuration and answers refusals, shared by its routers.
 
-Every change is one serialised ``Control.update`` (concurrent changes are never lost). An invalid
+Every change is one serialised ``Commanding.update`` (concurrent changes are never lost). An invalid
 change is 422 with ``detail: [{loc, msg, type}]`` naming each failing field; a change refused before
 validation (no target at that index) is 404; a configuration that cannot be saved is 507. None
 changes anything.
@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from appliance.config.models import AppConfig
-from appliance.core.facade import Change, Control
+from appliance.core.facade import Change, Steering
 from appliance.errors import RefusedChange
 from appliance.web.models import SECRETS, Refusal
 
@@ -92,7 +92,7 @@ def keeps_owner(local: bool, fn: Change) -> Change:
     return guarded
 
 
-def apply(control: Control, fn: Change, status_code: int = 200, view: str = "") -> Response:
+def apply(control: Steering, fn: Change, status_code: int = 200, view: str = "") -> Response:
     """One serialised read-modify-write (blocking: call from a worker thread); the new configuration
     (or its ``view`` key) as JSON, or the refusal. A change of the network settings goes on trial
     (``Application.update``): answered 202 with ``X-Network-Trial-Seconds``."""

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance import __version__
-from appliance.core.facade import Control
+from appliance.core.facade import Reading
 from appliance.core.status import Peer
 from appliance.discovery.peers import NAME_MAX, clean_text
 from appliance.log import LogOnce
@@ -274,7 +274,7 @@ class Fleet:
     address, http_port, url, version, model, backend, state, fps, people, error, verified), the
     boxes that answered like one first."""
 
-    def __init__(self, control: Control) -> None:
+    def __init__(self, control: Reading) -> None:
         self.control = control
         self._known: OrderedDict[Key, _Known] = OrderedDict()
         self._todo: deque[Key] = deque()

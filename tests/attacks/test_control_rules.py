@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from appliance.control.leases import MAX_PER_HOST
-from tests.conftest import appliance_run_args
+from tests.support.service import appliance_run_args
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

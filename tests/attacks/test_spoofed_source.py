@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import appliance_run_args
+from tests.support.service import appliance_run_args
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

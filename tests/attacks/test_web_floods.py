@@ -28,7 +28,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import appliance_run_args, free_tcp_port
+from tests.support.net import free_tcp_port
+from tests.support.service import appliance_run_args
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"

@@ -14,7 +14,7 @@ from appliance.capture.images import load_image
 from appliance.models import load_model as create_backend
 from appliance.pose.decode import decode_multi
 from appliance.pose.preprocess import to_input_tensor
-from tests.pose.test_decode import PX_TOL, SCORE_TOL, _reference
+from tests.support.reference import PX_TOL, SCORE_TOL, reference
 
 pytestmark = pytest.mark.hardware
 DEVICE = os.environ.get("POSENET_TPU_DEVICE", "usb")
@@ -22,14 +22,14 @@ DEVICE = os.environ.get("POSENET_TPU_DEVICE", "usb")
 
 @pytest.mark.parametrize("size", ["353_481", "481_641", "721_1281"])
 @pytest.mark.parametrize("family", ["", "_16"])
-def test_edgetpu_model_matches_edgetpu_reference(models_dir: Path, images_dir: Path, size: str, family: str) -> None:
+def test_edgetpu_model_matches_edgetpureference(models_dir: Path, images_dir: Path, size: str, family: str) -> None:
     name = f"posenet_mobilenet_v1_075_{size}{family}_quant_decoder_edgetpu.tflite"
     backend = create_backend(models_dir / name, "edgetpu", device=DEVICE)
     assert backend.name.startswith("edgetpu"), backend.name
     image = load_image(str(images_dir / ("test_image.bmp" if family else "test_couple.jpg")))
     heads = backend.infer(to_input_tensor(image, backend.info.input_size, "bilinear" if family else "nearest"))
     got = decode_multi(heads, max_poses=20 if family else 10)
-    ref = _reference(models_dir, name)
+    ref = reference(models_dir, name)
     assert len(got) == len(ref)
     h_in, w_in = backend.info.input_size
     for i, rows in enumerate(ref):
@@ -41,7 +41,7 @@ def test_edgetpu_model_matches_edgetpu_reference(models_dir: Path, images_dir: P
             assert abs(got.yx[i, k, 1] - x) <= PX_TOL and abs(got.yx[i, k, 0] - y) <= PX_TOL, (i, k)
 
 
-def test_movenet_edgetpu_matches_its_edgetpu_reference(models_dir: Path, images_dir: Path) -> None:
+def test_movenet_edgetpu_matches_its_edgetpureference(models_dir: Path, images_dir: Path) -> None:
     """libcoral's movenet_test on the TPU: keypoints above 0.4 in both within 0.04 (normalised)."""
     import csv
 

@@ -19,7 +19,7 @@ from appliance.errors import ConfigError
 from appliance.output.osc.presets import PRESETS
 from appliance.transport.udp import parse_target
 from appliance.web.server import create_app
-from tests.web.test_control_port import Patch, _with_control, osc
+from tests.support.controlport import Patch, osc, with_control
 
 
 @pytest.mark.parametrize(
@@ -96,4 +96,4 @@ def test_the_control_port_takes_a_preset(tmp_path: Path) -> None:
         refused = await patch.ask(osc("/posenet/listeners/add", patch.port, "maxmsp"))
         assert refused.address == "/posenet/error" and "maxmsp" in refused.params[-1]
 
-    asyncio.run(_with_control(tmp_path, body))
+    asyncio.run(with_control(tmp_path, body))

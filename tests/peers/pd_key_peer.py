@@ -17,7 +17,8 @@ import tempfile
 from pathlib import Path
 
 from tests.attacks.netlab import BOX, Box, setup
-from tests.peers.conftest import pd_command, wait_udp_bound
+from tests.support.net import wait_udp_bound
+from tests.support.receivers import pd_command
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pd" / "posenet-bundle.pd"
 control_port, http_port = int(sys.argv[1]), int(sys.argv[2])

@@ -9,8 +9,9 @@ import subprocess
 from collections import defaultdict
 from pathlib import Path
 
-from tests.conftest import appliance_run_args, free_udp_port
-from tests.peers.conftest import MODEL, require, run_appliance, wait_udp_bound
+from tests.support.net import free_udp_port, wait_udp_bound
+from tests.support.receivers import MODEL, require, run_appliance
+from tests.support.service import appliance_run_args
 
 NTP_UNIX = 2208988800
 

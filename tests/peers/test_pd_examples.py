@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import appliance_run_args, free_udp_port
-from tests.peers.conftest import MODEL, pd_command, require, wait_udp_bound
+from tests.support.net import free_udp_port, wait_udp_bound
+from tests.support.receivers import MODEL, pd_command, require
+from tests.support.service import appliance_run_args
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import free_udp_port
-from tests.peers.conftest import MODEL, pd_command, require, run_appliance, wait_udp_bound
+from tests.support.net import free_udp_port, wait_udp_bound
+from tests.support.receivers import MODEL, pd_command, require, run_appliance
 
 PATCH = Path(__file__).resolve().parent / "check_individual.pd"
 

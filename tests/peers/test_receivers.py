@@ -18,8 +18,8 @@ from PIL import Image
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 
-from tests.conftest import free_udp_port
-from tests.peers.conftest import run_appliance, run_into_sinks, wait_udp_bound
+from tests.support.net import free_udp_port, wait_udp_bound
+from tests.support.receivers import run_appliance, run_into_sinks
 
 HERE = Path(__file__).resolve().parent
 OSCP5_BUFFER = 1536  # oscP5's default datagram buffer: anything bigger kills its receive thread

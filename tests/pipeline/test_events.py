@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.peers.conftest import run_into_sinks
+from tests.support.receivers import run_into_sinks
 
 
 def test_a_short_blackout_sends_nothing_and_a_long_one_a_leave_and_a_new_enter(

@@ -3,7 +3,6 @@ synthetic heads, and itself (numpy vs C)."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from pathlib import Path
@@ -20,6 +19,7 @@ from appliance.pose.decode import decode_multi, decode_single
 from appliance.pose.heads import RawHeads
 from appliance.pose.preprocess import to_input_tensor
 from appliance.types import DECODE_EDGES, NUM_KEYPOINTS
+from tests.support.reference import PX_TOL, SCORE_TOL, reference
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SIZES = ["353_481", "481_641", "721_1281"]
@@ -29,16 +29,6 @@ COMPILED = [i for i in IMPLS if i != "numpy"]
 # project-posenet posenet_engine_test.py: poses in order, pose score ±0.1, EVERY keypoint's score
 # ±0.1 and x, y ±4 px. We apply it to both families (libcoral's own test is looser: ±0.04 of the
 # image size, only for keypoints scoring > 0.7).
-SCORE_TOL, PX_TOL = 0.1, 4.0
-
-
-def _reference(models_dir: Path, name: str) -> list[list[dict[str, str]]]:
-    path = models_dir / "reference" / name.replace(".tflite", "_reference.csv")
-    poses: dict[int, list[dict[str, str]]] = {}
-    with path.open() as f:
-        for row in csv.DictReader(f):
-            poses.setdefault(int(row["pose_id"]), []).append(row)
-    return [poses[k] for k in sorted(poses)]
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -53,7 +43,7 @@ def test_matches_google_reference_csv(models_dir: Path, images_dir: Path, size: 
     heads = backend.infer(tensor)
     max_det = 20 if family else 10  # the op's own max_detections
     got = decode_multi(heads, max_poses=max_det, score_threshold=0.2, nms_radius=10.0, implementation=impl)
-    ref = _reference(models_dir, name)
+    ref = reference(models_dir, name)
     assert len(got) == len(ref) == 2
     h_in, w_in = backend.info.input_size
     for i, rows in enumerate(ref):

@@ -16,7 +16,8 @@ from typing import Any
 from appliance.config.store import ConfigStore
 from appliance.core.app import Application
 from appliance.core.factory import Folders
-from tests.conftest import appliance_run_args, free_tcp_port, wait_http
+from tests.support.net import free_tcp_port, wait_http
+from tests.support.service import appliance_run_args
 
 SMALL = "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite"
 LARGE = "posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite"

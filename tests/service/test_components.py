@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from appliance.service.components import DiscoveryComponent
+from appliance.service.registry import ServerRegistry
 
 
 class FakeAdvertiser:
@@ -33,7 +34,7 @@ class FakeControl:
 
 def test_a_change_just_before_closing_is_not_announced_after_the_goodbyes() -> None:
     async def main() -> list[str]:
-        component = DiscoveryComponent(FakeControl())  # type: ignore[arg-type]
+        component = DiscoveryComponent(FakeControl(), ServerRegistry())  # type: ignore[arg-type]
         fake = FakeAdvertiser()
         component._advertiser, component._loop = fake, asyncio.get_running_loop()
         component._announcement = lambda: None  # type: ignore[method-assign]

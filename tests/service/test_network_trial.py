@@ -17,11 +17,11 @@ import pytest
 
 from appliance.config.models import AppConfig
 from appliance.config.store import ConfigStore
-from appliance.core import app as app_module
+from appliance.core import trial as trial_module
 from appliance.core.app import Application
 from appliance.core.factory import Folders
 from appliance.service.serve import serve
-from tests.conftest import free_tcp_port, free_udp_port
+from tests.support.net import free_tcp_port, free_udp_port
 
 
 def _call(port: int, method: str = "GET", path: str = "/api/status", body: Any = None) -> tuple[int, Any]:
@@ -51,7 +51,7 @@ async def _until(check: Any, seconds: float = 10.0) -> None:
 
 @pytest.fixture
 def application(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Application:
-    monkeypatch.setattr(app_module, "TRIAL_SECONDS", 4.0)
+    monkeypatch.setattr(trial_module, "TRIAL_SECONDS", 4.0)
     (tmp_path / "models").mkdir()
     store = ConfigStore.in_dir(tmp_path / "state")
     store.load()

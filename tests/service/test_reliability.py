@@ -32,8 +32,9 @@ from appliance.service.watchdog import making_progress
 from appliance.transport.targets import TargetSet
 from appliance.transport.udp import TargetSpec
 from appliance.types import Frame
-from tests.conftest import appliance_run_args, free_tcp_port, free_udp_port, wait_http
-from tests.output.test_formats import sample_poses
+from tests.support.net import free_tcp_port, free_udp_port, wait_http
+from tests.support.poses import sample_poses
+from tests.support.service import appliance_run_args
 
 MODEL = "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite"
 

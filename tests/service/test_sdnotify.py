@@ -13,7 +13,7 @@ import pytest
 
 from appliance.service.sdnotify import Notifier, watchdog_interval
 from appliance.service.watchdog import should_pet
-from tests.conftest import appliance_run_args
+from tests.support.service import appliance_run_args
 
 
 @pytest.fixture

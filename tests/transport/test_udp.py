@@ -12,8 +12,8 @@ from appliance.errors import ConfigError
 from appliance.transport import udp
 from appliance.transport.targets import MAX_TARGETS, TargetSet
 from appliance.transport.udp import TargetSpec, UdpTarget, parse_target
-from tests.conftest import free_udp_port
-from tests.output.test_formats import sample_poses
+from tests.support.net import free_udp_port
+from tests.support.poses import sample_poses
 
 
 @pytest.mark.parametrize(

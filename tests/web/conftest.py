@@ -15,12 +15,9 @@ from fastapi.testclient import TestClient
 from appliance.config.store import ConfigStore
 from appliance.core.app import Application
 from appliance.core.factory import Folders
+from tests.support.owner import OWNER
 
 MODEL = "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite"
-#: A token as the owner sets it (at least 12 characters).
-TOKEN = "owner-token-0123"
-OWNER = ("127.0.0.1", 50000)  # on the box itself
-VISITOR = ("10.9.8.7", 50000)  # another computer on the venue network
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +46,6 @@ def running(running_app: Application) -> Iterator[Application]:
     baseline = running_app.config.model_dump(mode="json")
     yield running_app
     running_app.update(lambda _: baseline)
-
-
-def change(app: Application, **sections: dict[str, Any]) -> None:
-    """Merge ``sections`` into the configuration, as the owner would (through ``Control.update``)."""
-    app.update(lambda current: {**current, **{k: {**current[k], **v} for k, v in sections.items()}})
 
 
 @pytest.fixture

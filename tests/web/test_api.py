@@ -34,7 +34,7 @@ def client(app: Application) -> Iterator[TestClient]:
 
 def test_read_and_replace_config(client: TestClient, app: Application, tmp_path: Path) -> None:
     config = client.get("/api/config").json()
-    assert config["schema_version"] == 1
+    assert config["schema_version"] == 2
     config["targets"] = [{"host": "127.0.0.5", "port": 7000, "format": "bundle", "coords": "pixels", "mirror": True}]
     r = client.put("/api/config", json=config)
     assert r.status_code == 200 and r.json()["targets"][0]["port"] == 7000

@@ -24,7 +24,7 @@ from appliance.web.oscquery import OscQueryApp, create_oscquery_app
 from appliance.web.oscquery.listen import MAX_SOCKETS_PER_CLIENT, Listener, ListenHub
 from appliance.web.server import create_app
 from appliance.web.stream import END_OF_STREAM, PoseStreams, StreamListener, _offer
-from tests.web.conftest import OWNER, change
+from tests.support.owner import OWNER, change
 
 WS = "ws://127.0.0.1:8081/"
 

@@ -24,99 +24,17 @@ from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from appliance.config.store import ConfigStore
 from appliance.control import access, nonces
 from appliance.control.budget import REPLY_ALLOWANCE, ReplyBudget
 from appliance.control.leases import MAX_PER_HOST, MAX_SUBSCRIPTIONS
-from appliance.control.oscport import ControlProtocol
 from appliance.core.app import Application
+from tests.support.controlport import Patch, osc, with_control
 
 TOKEN, KEY = "owner-token-0123", "patch-key-42"
 
 
-def osc(address: str, *args: Any) -> bytes:
-    b = OscMessageBuilder(address=address)
-    for a in args:
-        b.add_arg(a)
-    return bytes(b.build().dgram)
-
-
-class Patch:
-    """A Max/Pd patch stand-in: one UDP socket that sends to the control port and reads what comes."""
-
-    def __init__(self, control_port: int, host: str = "127.0.0.1") -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((host, 0))
-        self.sock.setblocking(False)
-        self.host, self.port = host, self.sock.getsockname()[1]
-        self.control = ("127.0.0.1", control_port)
-
-    async def send(self, data: bytes) -> None:
-        await asyncio.get_running_loop().sock_sendto(self.sock, data, self.control)
-
-    async def recv(self, wait: float = 5) -> OscMessage:
-        return OscMessage(await asyncio.wait_for(asyncio.get_running_loop().sock_recv(self.sock, 65536), wait))
-
-    async def ask(self, data: bytes) -> OscMessage:
-        await self.send(data)
-        return await self.recv()
-
-    async def nothing(self, wait: float = 0.3) -> bool:
-        try:
-            await self.recv(wait)
-        except TimeoutError:
-            return True
-        return False
-
-    async def confirmed(self, data: bytes) -> OscMessage:
-        """Send a request whose confirmation comes to this socket (its own stream), echo it, and
-        return the answer."""
-        confirm = await self.ask(data)
-        assert confirm.address == "/posenet/listeners/confirm", confirm.params
-        await self.send(osc("/posenet/listeners/confirm", confirm.params[0]))
-        return await self.recv()
-
-    async def subscribe(self, *args: Any) -> OscMessage:
-        """add, answer the confirmation (it comes to this socket: the stream's port), get ``added``."""
-        return await self.confirmed(osc("/posenet/listeners/add", *args))
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
-
-
-async def _with_control(
-    tmp_path: Path,
-    body: Any,
-    token: str = "",
-    key: str = "",
-    patches: int = 1,
-    local: bool = False,
-    hosts: tuple[str, ...] = (),
-) -> None:
-    store = ConfigStore.in_dir(tmp_path)
-    store.load()
-    if token or key:
-        store.save({"http": {"token": token}, "osc_control": {"subscribe_key": key}})
-    app = Application(store)
-    loop = asyncio.get_running_loop()
-    transport, protocol = await loop.create_datagram_endpoint(
-        lambda: ControlProtocol(app, local=lambda host: local), local_addr=("127.0.0.1", 0)
-    )
-    app.register_server("osc_control", protocol.status)
-    port = transport.get_extra_info("sockname")[1]
-    clients = [Patch(port) for _ in range(patches)] + [Patch(port, h) for h in hosts]
-    try:
-        await body(app, protocol, *clients)
-    finally:
-        for c in clients:
-            c.close()
-        transport.close()
-        await protocol.drain()
-        await asyncio.to_thread(app.stop)
 
 
 async def until(condition: Any, seconds: float = 10.0) -> None:
@@ -149,7 +67,7 @@ def test_a_patch_subscribes_through_a_confirmation_and_nothing_is_saved(tmp_path
         assert reply.params == ["127.0.0.1", 1] and app.subscriptions == () and app.targets.specs == ()
         assert errors(app) == 0 and protocol.faults == 0
 
-    run(_with_control(tmp_path, body))
+    run(with_control(tmp_path, body))
 
 
 def test_nonces_are_symbols_bound_to_the_stream_host_and_used_once(tmp_path: Path) -> None:
@@ -167,7 +85,7 @@ def test_nonces_are_symbols_bound_to_the_stream_host_and_used_once(tmp_path: Pat
         await patch.send(osc("/posenet/listeners/confirm", nonce))  # replayed: ignored
         assert await patch.nothing() and errors(app) == 2 and len(app.subscriptions) == 1
 
-    run(_with_control(tmp_path, body))
+    run(with_control(tmp_path, body))
 
 
 def test_the_confirmation_goes_to_the_stream_port_once_and_comes_back_from_the_asker(tmp_path: Path) -> None:
@@ -195,7 +113,7 @@ def test_the_confirmation_goes_to_the_stream_port_once_and_comes_back_from_the_a
         assert added.params == ["127.0.0.1", receiver.port, "bundle", 60]
         assert protocol.leases[("127.0.0.1", receiver.port)].owner == ("127.0.0.1", patch.port)
 
-    run(_with_control(tmp_path, body, patches=2))
+    run(with_control(tmp_path, body, patches=2))
 
 
 def test_two_patches_on_one_computer_control_only_their_own(tmp_path: Path) -> None:
@@ -214,7 +132,7 @@ def test_two_patches_on_one_computer_control_only_their_own(tmp_path: Path) -> N
         assert (await b.ask(osc("/posenet/listeners/clear"))).params == [0]
         assert app.subscriptions[0].format == "individual" and len(app.subscriptions) == 1
 
-    run(_with_control(tmp_path, body, patches=2))
+    run(with_control(tmp_path, body, patches=2))
 
 
 def test_a_forged_change_needs_the_stream_address_to_confirm_it(tmp_path: Path) -> None:
@@ -244,7 +162,7 @@ def test_a_forged_change_needs_the_stream_address_to_confirm_it(tmp_path: Path) 
         finally:
             forger.close()
 
-    run(_with_control(tmp_path, body))
+    run(with_control(tmp_path, body))
 
 
 def test_subscriptions_are_leases(tmp_path: Path) -> None:
@@ -263,7 +181,7 @@ def test_subscriptions_are_leases(tmp_path: Path) -> None:
         protocol.expire()
         assert app.subscriptions == () and app.targets.specs == ()
 
-    run(_with_control(tmp_path, body))
+    run(with_control(tmp_path, body))
 
 
 def test_a_confirmation_expires(tmp_path: Path) -> None:
@@ -275,7 +193,7 @@ def test_a_confirmation_expires(tmp_path: Path) -> None:
         await patch.send(osc("/posenet/listeners/confirm", nonce))
         assert await patch.nothing() and app.subscriptions == () and errors(app) == 1
 
-    run(_with_control(tmp_path, body))
+    run(with_control(tmp_path, body))
 
 
 async def _subscribe_to_new_ports(patch: Patch, count: int) -> list[str]:
@@ -312,7 +230,7 @@ def test_subscriptions_are_bounded_per_computer_and_in_all(tmp_path: Path) -> No
         assert f"full ({MAX_SUBSCRIPTIONS})" in last
 
     hosts = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5")
-    run(_with_control(tmp_path, body, hosts=hosts))
+    run(with_control(tmp_path, body, hosts=hosts))
 
 
 def test_a_flood_of_requests_pends_nothing(tmp_path: Path) -> None:
@@ -333,7 +251,7 @@ def test_a_flood_of_requests_pends_nothing(tmp_path: Path) -> None:
         await patch.send(osc("/posenet/listeners/confirm", nonce))
         assert (await patch.recv()).address == "/posenet/listeners/added"
 
-    run(_with_control(tmp_path, body, patches=2))
+    run(with_control(tmp_path, body, patches=2))
 
 
 def test_the_token_is_the_owners_and_never_needed_to_subscribe(tmp_path: Path) -> None:
@@ -355,7 +273,7 @@ def test_the_token_is_the_owners_and_never_needed_to_subscribe(tmp_path: Path) -
         assert app.config.smoothing.enabled is True
         assert (await patch.ask(osc("/posenet/smoothing/enabled", 0, TOKEN))).params == [0]
 
-    run(_with_control(tmp_path, body, token=TOKEN, patches=2))
+    run(with_control(tmp_path, body, token=TOKEN, patches=2))
 
 
 def test_an_unclaimed_box_takes_settings_only_from_itself(tmp_path: Path) -> None:
@@ -365,7 +283,7 @@ def test_an_unclaimed_box_takes_settings_only_from_itself(tmp_path: Path) -> Non
             assert refused.address == "/posenet/error" and "no owner yet" in refused.params[0]
         assert app.config.smoothing.beta == 6.0 and not (tmp_path / "config.json").exists()
 
-    run(_with_control(tmp_path, body))
+    run(with_control(tmp_path, body))
 
 
 def test_wrong_tokens_back_off(tmp_path: Path) -> None:
@@ -382,7 +300,7 @@ def test_wrong_tokens_back_off(tmp_path: Path) -> None:
         clock[0] += 1.5
         assert (await patch.ask(osc("/posenet/smoothing/beta", 7.0, TOKEN))).params == [7.0]
 
-    run(_with_control(tmp_path, body, token=TOKEN))
+    run(with_control(tmp_path, body, token=TOKEN))
 
 
 def test_with_a_subscribe_key_add_needs_it_and_never_the_token(tmp_path: Path) -> None:
@@ -404,7 +322,7 @@ def test_with_a_subscribe_key_add_needs_it_and_never_the_token(tmp_path: Path) -
             await patch.ask(osc("/posenet/listeners/add", f"key-{i}"))
         assert "wait" in (await patch.ask(osc("/posenet/listeners/add", KEY))).params[0]
 
-    run(_with_control(tmp_path, body, token=TOKEN, key=KEY))
+    run(with_control(tmp_path, body, token=TOKEN, key=KEY))
 
 
 def test_the_box_itself_is_the_owner(tmp_path: Path) -> None:
@@ -417,7 +335,7 @@ def test_the_box_itself_is_the_owner(tmp_path: Path) -> None:
         assert (await a.ask(osc("/posenet/smoothing/enabled", 0))).params == [0]
         assert (await a.ask(osc("/posenet/listeners/clear"))).params == [2]
 
-    run(_with_control(tmp_path, body, token=TOKEN, key=KEY, patches=2, local=True))
+    run(with_control(tmp_path, body, token=TOKEN, key=KEY, patches=2, local=True))
 
 
 def test_every_change_checks_the_subnet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -441,7 +359,7 @@ def test_every_change_checks_the_subnet(tmp_path: Path, monkeypatch: pytest.Monk
         app.update(lambda c: {**c, "osc_control": {**c["osc_control"], "subnets_only": False}})
         assert (await patch.subscribe()).address == "/posenet/listeners/added"
 
-    run(_with_control(tmp_path, body, token=TOKEN))
+    run(with_control(tmp_path, body, token=TOKEN))
 
 
 def test_guessing_other_ports_backs_off(tmp_path: Path) -> None:
@@ -453,7 +371,7 @@ def test_guessing_other_ports_backs_off(tmp_path: Path) -> None:
         answers = [(await patch.ask(osc("/posenet/format", "arr"))).params[0] for _ in range(7)]
         assert all("no subscription of yours" in a for a in answers[:6]) and "wait" in answers[6], answers
 
-    run(_with_control(tmp_path, body))
+    run(with_control(tmp_path, body))
 
 
 def test_confirmed_changes_are_rate_limited(tmp_path: Path) -> None:
@@ -466,7 +384,7 @@ def test_confirmed_changes_are_rate_limited(tmp_path: Path) -> None:
             answers.append((await patch.confirmed(osc("/posenet/mirror", i % 2))).address)
         assert answers.count("/posenet/error") == 6 and answers[0] == "/posenet/mirror", answers
 
-    run(_with_control(tmp_path, body))
+    run(with_control(tmp_path, body))
 
 
 def test_bad_arguments_get_an_error_answer(tmp_path: Path) -> None:
@@ -479,7 +397,7 @@ def test_bad_arguments_get_an_error_answer(tmp_path: Path) -> None:
         assert reply.address == "/posenet/error"
         assert app.subscriptions == () and errors(app) == 3
 
-    run(_with_control(tmp_path, body))
+    run(with_control(tmp_path, body))
 
 
 def test_garbage_is_counted_and_ignored(tmp_path: Path) -> None:
@@ -502,7 +420,7 @@ def test_garbage_is_counted_and_ignored(tmp_path: Path) -> None:
         assert reply.address == "/posenet/info"
         assert errors(app) == 7 and app.subscriptions == () and protocol.messages == 8
 
-    run(_with_control(tmp_path, body))
+    run(with_control(tmp_path, body))
 
 
 def test_no_address_is_sent_more_than_it_sent(tmp_path: Path) -> None:
@@ -521,7 +439,7 @@ def test_no_address_is_sent_more_than_it_sent(tmp_path: Path) -> None:
         assert 0 < len(sizes) < 100
         assert sum(sizes) <= 100 * len(request) + REPLY_ALLOWANCE
 
-    run(_with_control(tmp_path, body))
+    run(with_control(tmp_path, body))
 
 
 def test_momentary_methods_take_n_i_or_nothing_and_doubles_are_numbers(tmp_path: Path) -> None:
@@ -545,7 +463,7 @@ def test_momentary_methods_take_n_i_or_nothing_and_doubles_are_numbers(tmp_path:
         assert (await patch.confirmed(typed("/posenet/mirror", "d", 1.0))).params == ["True"]
         assert errors(app) == 0
 
-    run(_with_control(tmp_path, body))
+    run(with_control(tmp_path, body))
 
 
 def test_address_patterns_are_matched(tmp_path: Path) -> None:
@@ -565,7 +483,7 @@ def test_address_patterns_are_matched(tmp_path: Path) -> None:
         assert (await patch.ask(osc("/posenet/info"))).address == "/posenet/info"
         assert errors(app) == 2
 
-    run(_with_control(tmp_path, body))
+    run(with_control(tmp_path, body))
 
 
 def test_hostile_patterns_are_answered_at_once_and_logged_once(
@@ -587,7 +505,7 @@ def test_hostile_patterns_are_answered_at_once_and_logged_once(
         assert errors(app) == 100 and protocol.faults == 0
         assert elapsed < 2.0  # 100 packets, not seconds each
 
-    run(_with_control(tmp_path, body))
+    run(with_control(tmp_path, body))
 
 
 def test_a_handler_bug_is_counted_and_logged_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -605,7 +523,7 @@ def test_a_handler_bug_is_counted_and_logged_once(tmp_path: Path, caplog: pytest
         tracebacks = [r for r in caplog.records if r.exc_info and r.levelno >= logging.WARNING]
         assert len(tracebacks) == 1
 
-    run(_with_control(tmp_path, body))
+    run(with_control(tmp_path, body))
 
 
 def test_smoothing_is_a_saved_setting_changed_from_the_box(tmp_path: Path) -> None:
@@ -632,7 +550,7 @@ def test_smoothing_is_a_saved_setting_changed_from_the_box(tmp_path: Path) -> No
         assert json.loads((tmp_path / "config.json").read_text())["smoothing"]["beta"] == 20.0
         assert saves[-1] == 20.0 and len(saves) < 20, saves
 
-    run(_with_control(tmp_path, body, local=True))
+    run(with_control(tmp_path, body, local=True))
 
 
 def test_a_bundle_of_256_patterns_costs_milliseconds_and_the_port_takes_a_fifth_of_the_loop(tmp_path: Path) -> None:
@@ -664,4 +582,4 @@ def test_a_bundle_of_256_patterns_costs_milliseconds_and_the_port_takes_a_fifth_
         await until(lambda: protocol.work.pauses > 0)
         assert "paused" in protocol.status().detail and time.perf_counter() - t0 < 10
 
-    run(_with_control(tmp_path, body))
+    run(with_control(tmp_path, body))

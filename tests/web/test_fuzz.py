@@ -27,6 +27,7 @@ from schemathesis.checks import not_a_server_error
 from appliance.config.store import ConfigStore
 from appliance.control.oscport import start_control
 from appliance.core.app import Application
+from appliance.service.registry import ServerRegistry
 from appliance.transport.udp import TargetSpec
 from appliance.web.server import create_app
 
@@ -140,7 +141,9 @@ def control_port(fuzz_state: tuple[Application, Path]) -> Iterator[int]:
 
     async def start() -> None:
         holder["transport"], holder["protocol"] = await start_control(app, "127.0.0.1", 0)
-        app.register_server("osc_control", holder["protocol"].status)
+        registry = ServerRegistry()
+        app.attach(registry)
+        registry.register_server("osc_control", holder["protocol"].status)
         ready.set()
 
     # One worker, started now, so the saves' to_thread() makes no new threads during the tests.

@@ -25,7 +25,8 @@ from pythonosc.osc_message import OscMessage
 from appliance.config.store import ConfigStore
 from appliance.core.app import Application
 from appliance.web.oscquery import create_oscquery_app
-from tests.conftest import appliance_run_args, free_tcp_port, free_udp_port
+from tests.support.net import free_tcp_port, free_udp_port
+from tests.support.service import appliance_run_args
 
 MODEL = "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite"
 TAGS = re.compile(r"[ifsbhtdScrmTFNI\[\]]*")

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import appliance_run_args, free_tcp_port
+from tests.support.net import free_tcp_port
+from tests.support.service import appliance_run_args
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 MODEL = "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite"

@@ -15,7 +15,7 @@ from starlette.websockets import WebSocketDisconnect
 from appliance.core.app import Application
 from appliance.web.oscquery import create_oscquery_app
 from appliance.web.server import create_app
-from tests.web.conftest import OWNER, TOKEN, VISITOR, change
+from tests.support.owner import OWNER, TOKEN, VISITOR, change
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 OSCQUERY = "http://127.0.0.1:8081"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.core.facade import Control
+from appliance.core.facade import Watching
 from appliance.web.oscquery.listen import MAX_MESSAGE
 from appliance.web.oscquery.namespace import Namespace
 from appliance.web.oscquery.server import ATTRIBUTES, OscQueryApp
@@ -33,7 +33,7 @@ from appliance.web.security import SecurityMiddleware
 __all__ = ["ATTRIBUTES", "MAX_MESSAGE", "Namespace", "OscQueryApp", "create_oscquery_app"]
 
 
-def create_oscquery_app(control: Control) -> Any:
+def create_oscquery_app(control: Watching) -> Any:
     """The OSCQuery app: read-only HTTP and LISTEN over WebSocket, behind the same Host check as the
     HTTP API (a page on another site cannot read it through DNS rebinding) and an Origin check on
     WebSockets."""

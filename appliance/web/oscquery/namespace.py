@@ -21,7 +21,7 @@ from typing import Any
 
 from appliance.config.models import AppConfig
 from appliance.control.messages import CONTROL_METHODS, SAVED_SETTINGS
-from appliance.core.facade import Control
+from appliance.core.facade import Reading
 from appliance.output.osc import FORMAT_NAMES, FORMATS, OscAddress, OutputOptions
 from appliance.output.osc.base import Coords, typetags
 from appliance.output.osc.wire import parse_message, split_packet
@@ -238,7 +238,7 @@ class Namespace:
     or the frame size changed; one ``FrameValues`` per frame; rendered answers cached until either
     changes (all on the event loop)."""
 
-    def __init__(self, control: Control) -> None:
+    def __init__(self, control: Reading) -> None:
         self.control = control
         self._key: tuple[AppConfig, tuple[Any, ...], tuple[int, int]] | None = None
         self._tree: Tree | None = None

@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from appliance.core.facade import Control
+from appliance.core.facade import Watching
 from appliance.guards import Backoff
 from appliance.sysinfo import machine_id
 from appliance.web.deps import is_owner
@@ -68,7 +68,7 @@ class OscQueryApp:
     """The OSCQuery ASGI app of one server: HTTP GETs and LISTEN WebSockets (Host and Origin are
     checked by the ``SecurityMiddleware`` around it)."""
 
-    def __init__(self, control: Control) -> None:
+    def __init__(self, control: Watching) -> None:
         self.control = control
         self.namespace = Namespace(control)
         self.listeners = ListenHub()

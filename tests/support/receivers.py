@@ -1,4 +1,5 @@
-"""Helpers for tests against real third-party OSC receivers (installed by .ci/setup)."""
+"""Running the real service into receivers: third-party OSC programs (installed by .ci/setup) or
+loopback sinks that keep every datagram."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import pytest
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 
-from tests.conftest import appliance_run_args
+from tests.support.service import appliance_run_args
+
+__all__ = ["MODEL", "Sink", "pd_command", "require", "run_appliance", "run_into_sinks"]
 
 MODEL = "posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite"
 
@@ -29,19 +32,6 @@ def require(program: str) -> str:
             pytest.fail(msg)
         pytest.skip(msg)
     return path
-
-
-def wait_udp_bound(port: int, timeout: float = 5.0) -> None:
-    """Until something listens on UDP ``port`` (like ``ss -ulnp``, without needing ss)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            try:
-                s.bind(("0.0.0.0", port))
-            except OSError:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing bound UDP port {port}")
 
 
 def run_appliance(
