@@ -69,7 +69,12 @@ def oscdump_lines(datagram: bytes, timetag: int) -> Iterator[str]:
 
 
 def write_oscdump(
-    recording: Recording, out: IO[str], fmt: str, coords: Coords | None = None, start: float = 0.0, end: float | None = None
+    recording: Recording,
+    out: IO[str],
+    fmt: str,
+    coords: Coords | None = None,
+    start: float = 0.0,
+    end: float | None = None,
 ) -> ExportStats:
     """Write the recording as oscdump text in format ``fmt`` (coordinates: ``coords`` or the
     format's default)."""
@@ -101,6 +106,7 @@ def write_csv(
         for i, pid in enumerate(poses.ids.tolist()):
             for k, name in enumerate(KEYPOINT_NAMES):
                 x, y, s = (float(v) for v in kp[i, k])
-                writer.writerow([poses.frame_index, f"{poses.t_wall:.6f}", pid, name, f"{x:.6g}", f"{y:.6g}", f"{s:.4g}"])
+                t = f"{poses.t_wall:.6f}"
+                writer.writerow([poses.frame_index, t, pid, name, f"{x:.6g}", f"{y:.6g}", f"{s:.4g}"])
                 rows += 1
     return ExportStats(frames, rows, 0)

@@ -44,7 +44,8 @@ def recorded_stages(recording: Recording) -> tuple[PoseStage, ...]:
         tracking = TrackingConfig.model_validate(settings.get("tracking", {}))
         smoothing = SmoothingConfig.model_validate(settings.get("smoothing", {}))
     except ValidationError as exc:
-        logger.warning("%s: recorded stage settings unusable (%s); using the defaults", recording.path, exc.errors()[0]["msg"])
+        why = exc.errors()[0]["msg"]
+        logger.warning("%s: recorded stage settings unusable (%s); using the defaults", recording.path, why)
         tracking, smoothing = TrackingConfig(), SmoothingConfig()
     return Tracker(tracking), Smoother(smoothing)
 

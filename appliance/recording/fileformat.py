@@ -199,7 +199,8 @@ def _parse_header(line: bytes, path: Path) -> Header:
     if not isinstance(obj, dict) or "posenet_recording" not in obj:
         raise RecordingError(f"{path}: not a recording (no posenet_recording in its first line)")
     if obj["posenet_recording"] != FORMAT_VERSION:
-        raise RecordingError(f"{path}: recording format {obj['posenet_recording']!r}; this version reads {FORMAT_VERSION}")
+        version = obj["posenet_recording"]
+        raise RecordingError(f"{path}: recording format {version!r}; this version reads {FORMAT_VERSION}")
     try:
         width, height = int(obj["width"]), int(obj["height"])
         if not (0 < width <= 16384 and 0 < height <= 16384):

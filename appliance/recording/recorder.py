@@ -15,6 +15,7 @@ that reads up to its last whole line.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -122,10 +123,8 @@ class Recorder:
     def stop(self, reason: str = "stopped", timeout: float = 5.0) -> RecorderStatus:
         """Stop (idempotent): the writer writes what is queued, fsyncs and closes the file."""
         self._stopping = self._stopping or reason
-        try:
+        with contextlib.suppress(queue.Full):
             self._queue.put(None, timeout=timeout)
-        except queue.Full:
-            pass
         self._thread.join(timeout)
         return self.status()
 
@@ -133,7 +132,11 @@ class Recorder:
         """A snapshot of the counters; ``seconds`` since the recording started."""
         end = self._ended if self._ended is not None else time.monotonic()
         return RecorderStatus(
-            self._state, str(self.path), self.frames, self.bytes, round(end - self._started, 3),
+            self._state,
+            str(self.path),
+            self.frames,
+            self.bytes,
+            round(end - self._started, 3),
             self.dropped + self.unrecordable,
             self._reason,
         )

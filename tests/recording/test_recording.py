@@ -171,7 +171,7 @@ def test_the_schedule_never_accumulates_error() -> None:
     assert s.due(5.0) == 100.0 and s.due(7.0) == 101.0
     s.next_pass(last_at=9.0, period=0.5)  # loop: 4 s of recording + one period
     assert s.due(5.0) == pytest.approx(102.25)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="speed"):
         Schedule(speed=0)
     real = Schedule(speed=1.0, first_at=0.0)
     late = [real.wait(i * 0.01) for i in range(20)]
