@@ -104,6 +104,8 @@ def write_csv(
         frames += 1
         kp = poses.normalized() if coords == "normalized" else poses.keypoints
         for i, pid in enumerate(poses.ids.tolist()):
+            if pid < 0:
+                continue  # not confirmed yet: the live formats do not send it either
             for k, name in enumerate(KEYPOINT_NAMES):
                 x, y, s = (float(v) for v in kp[i, k])
                 t = f"{poses.t_wall:.6f}"

@@ -5,18 +5,19 @@ Format version 1 (``FORMAT_VERSION``), documented in the README ("Rehearsing"):
 * line 1, the header: ``{"posenet_recording": 1, "box": NAME, "version": APPLIANCE_VERSION,
   "model": MODEL, "source": SOURCE, "width": W, "height": H, "started": UNIX_SECONDS,
   "settings": {...}}`` (the settings in force when recording started, secrets removed);
-* then one line per frame: ``{"f": FRAME, "t": UNIX_SECONDS, "m": SECONDS_SINCE_START, "c": MONOTONIC, "scene": S,
-  "people": [{"score": P, "kp": [x0, y0, s0, x1, y1, s1, ...]}, ...], "live": {"ids": [...],
-  "entered": [...], "left": [...]}}``.
+* then one line per frame: ``{"f": FRAME, "t": UNIX_SECONDS, "m": SECONDS_SINCE_START,
+  "c": MONOTONIC, "scene": S, "people": [{"score": P, "kp": [x0, y0, s0, x1, y1, s1, ...]}, ...],
+  "live": {"ids": [...], "entered": [...], "left": [...]}}``, plus ``"size": [W, H]`` where the
+  frame's image size differs from the header's (a slideshow of photos of several sizes).
 
 ``people`` are the poses as decoded, **before** the stages (tracking, smoothing): 17 keypoints each
 as (x, y, score), x and y in **source pixels** (origin top-left, y down), in PoseNet order. ``m``
 is the capture time on the monotonic clock, relative to the first frame (a replay is scheduled by
 it: wall-clock steps do not disturb it); ``c`` the same monotonic time as the stages saw it (they
-see it again in a replay); ``t`` is the capture time on the box's wall clock. ``live``
-keeps the ids and events the live run gave after its stages, for comparison with a replay. Numbers
-are written as the shortest decimals that read back to the same float32: a replay through the same
-stages with the same settings gives the live run's output exactly.
+see it again in a replay); ``t`` is the capture time on the box's wall clock. ``live`` keeps the
+ids and events the live run gave after its stages, for comparison with a replay. Numbers are written
+as the shortest decimals that read back to the same float32: a replay through the same stages with
+the same settings gives the live run's output exactly.
 
 A power cut can only damage the last line (each line is written whole, then flushed): the reader
 stops at a last line that does not parse and says so (``Recording.truncated``). A damaged line
@@ -129,16 +130,19 @@ def _float32s(values: np.ndarray) -> str:
     return "[" + ",".join(out.tolist()) + "]"
 
 
-def encode_frame(raw: Poses, at: float, final: Poses | None = None) -> bytes:
+def encode_frame(raw: Poses, at: float, final: Poses | None = None, size: tuple[int, int] | None = None) -> bytes:
     """One frame as one line (with its newline). ``raw``: the decoded poses before the stages;
-    ``final``: the same frame after them (for ``live``); ``at``: seconds since the first frame."""
+    ``final``: the same frame after them (for ``live``); ``at``: seconds since the first frame;
+    ``size``: the header's (width, height): a frame of another size says its own."""
     if not (np.isfinite(raw.keypoints).all() and np.isfinite(raw.scores).all()):
         raise ValueError("poses with non-finite numbers cannot be recorded")
     people = ",".join(
         f'{{"score":{_float32s(raw.scores[i : i + 1])[1:-1]},"kp":{_float32s(raw.keypoints[i])}}}'
         for i in range(min(len(raw), MAX_PEOPLE))
     )
-    head = {"f": raw.frame_index, "t": raw.t_wall, "m": at, "c": raw.t_capture, "scene": raw.scene}
+    head: dict[str, Any] = {"f": raw.frame_index, "t": raw.t_wall, "m": at, "c": raw.t_capture, "scene": raw.scene}
+    if size is not None and tuple(raw.frame_size) != tuple(size):
+        head["size"] = list(raw.frame_size)
     text = json.dumps(head, separators=(",", ":"), allow_nan=False)[:-1] + f',"people":[{people}]'
     if final is not None:
         live = {"ids": final.ids.tolist(), "entered": final.entered.tolist(), "left": final.left.tolist()}
@@ -174,6 +178,9 @@ def _parse_frame(obj: Any, header: Header) -> RecordedFrame:
         raise ValueError("c must be a finite number of seconds")
     if type(scene) is not int or not math.isfinite(at) or not np.isfinite(kp).all() or not np.isfinite(scores).all():
         raise ValueError("a frame's numbers must be finite")
+    size = obj.get("size", [header.width, header.height])
+    if not isinstance(size, list) or len(size) != 2 or not all(type(v) is int and 0 < v <= 16384 for v in size):
+        raise ValueError("size must be [width, height] in pixels")
     live_obj = obj.get("live") or {}
     if not isinstance(live_obj, dict):
         raise ValueError("live must be an object")
@@ -182,7 +189,7 @@ def _parse_frame(obj: Any, header: Header) -> RecordedFrame:
         keypoints=kp,
         scores=scores,
         ids=np.full(len(people), -1, np.int32),
-        frame_size=(header.width, header.height),
+        frame_size=(size[0], size[1]),
         frame_index=frame,
         t_capture=float(t_capture),
         t_wall=float(t_wall),

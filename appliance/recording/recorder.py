@@ -93,6 +93,7 @@ class Recorder:
         self._queue: queue.Queue[tuple[Poses, Poses] | None] = queue.Queue(QUEUE_FRAMES)
         self._raw: Poses | None = None
         self._first: float | None = None
+        self._size: tuple[int, int] = (0, 0)  # the header's image size
         self.frames = self.bytes = self.dropped = 0  # dropped: written by the "send" thread only
         self.unrecordable = 0  # frames with non-finite numbers (the writer thread)
         self._started = time.monotonic()
@@ -151,7 +152,8 @@ class Recorder:
         with self._lock:
             if self._state == "recording":
                 self._state, self._reason = state, reason
-                logger.warning("recording %s stopped: %s", self.path.name, reason)
+                log = logger.info if reason == "stopped" else logger.warning
+                log("recording %s stopped: %s", self.path.name, reason)
 
     def _write(self, data: bytes) -> bool:
         if self.bytes + len(data) > self.max_bytes:
@@ -165,12 +167,12 @@ class Recorder:
     def _line(self, raw: Poses, final: Poses) -> bool:
         if self._first is None:
             self._first = raw.t_capture
-            w, h = raw.frame_size
+            w, h = self._size = raw.frame_size
             header = dataclasses.replace(self._header, width=w, height=h, started=raw.t_wall)
             if not self._write(encode_header(header)):
                 return False
         try:
-            line = encode_frame(raw, raw.t_capture - self._first, final)
+            line = encode_frame(raw, raw.t_capture - self._first, final, self._size)
         except ValueError:  # non-finite numbers (a decoder fault): not recordable, counted
             self.unrecordable += 1
             return False
