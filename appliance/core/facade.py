@@ -6,16 +6,49 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from pathlib import Path
+
 from appliance.config.models import AppConfig
+from appliance.core.recordings import RecordingInfo
 from appliance.core.status import Check, NetworkTrial, Peer, ServerStatus, Status
 from appliance.pipeline.listeners import PoseListener
+from appliance.recording.recorder import RecorderStatus
 from appliance.transport.udp import TargetSpec
 from appliance.types import Frame, Poses
 
-__all__ = ["Change", "Control"]
+__all__ = ["Change", "Control", "RecordingDesk"]
 
 #: A change: the current configuration as JSON data in, the wanted one out.
 Change = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class RecordingDesk(Protocol):
+    """The recordings folder and the one recording in progress (``appliance.core.recordings``).
+    Every method may block briefly on the disk: call off the event loop."""
+
+    def list(self) -> list[RecordingInfo]:
+        """The recordings, newest first."""
+        ...
+
+    def path(self, name: str) -> Path:
+        """The file of recording ``name``. Raises ConfigError (bad name), FileNotFoundError."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Delete a recording. Raises ConfigError, FileNotFoundError, RecordingError (in progress)."""
+        ...
+
+    def start(self, name: str | None = None, seconds: float | None = None) -> RecorderStatus:
+        """Start recording. Raises ConfigError (name, seconds), RecordingError (busy, exists, disk)."""
+        ...
+
+    def stop(self) -> RecorderStatus | None:
+        """Stop the recording in progress; None when there was none."""
+        ...
+
+    def status(self) -> RecorderStatus | None:
+        """The recording in progress, or the last one."""
+        ...
 
 
 class Control(Protocol):
@@ -89,6 +122,11 @@ class Control(Protocol):
 
     def unregister_server(self, name: str) -> None:
         """Forget a component that stopped for good."""
+        ...
+
+    @property
+    def recordings(self) -> RecordingDesk:
+        """Recordings of this box's poses (start, stop, list, download, delete)."""
         ...
 
     @property

@@ -22,9 +22,11 @@ __all__ = [
     "HealthDocument",
     "NetworkTrial",
     "Peer",
+    "RecordingDocument",
     "ServerStatus",
     "Status",
     "StatusDocument",
+    "recording_document",
     "report",
 ]
 
@@ -227,7 +229,8 @@ class RecordingDocument(BaseModel):
     reason: str = Field(description="why it stopped ('' while recording)")
 
 
-def _recording(rec: RecorderStatus | None) -> RecordingDocument | None:
+def recording_document(rec: RecorderStatus | None) -> RecordingDocument | None:
+    """The document of a recording's status (None: no recording since start)."""
     if rec is None:
         return None
     return RecordingDocument(
@@ -318,7 +321,7 @@ class StatusDocument(BaseModel):
                 "pipeline": status.pipeline,
                 "targets": status.targets if with_pipeline else None,
                 "network_trial": _trial(status.trial),
-                "recording": _recording(status.recording),
+                "recording": recording_document(status.recording),
             }
         )
 
