@@ -4,9 +4,8 @@ discovery) uses to see and change the box. ``appliance.core.app.Application`` im
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
-
 from pathlib import Path
+from typing import Any, Protocol
 
 from appliance.config.models import AppConfig
 from appliance.core.recordings import RecordingInfo
