@@ -320,7 +320,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     store.config, folders = apply_cli(store.config, args, fresh, Folders.default(store.path.parent))
     app = Application(store, folders)
     if args.record:
-        app.recordings.start(path=Path(args.record).expanduser(), seconds=args.record_seconds)
+        app.recordings.start(path=Path(args.record).expanduser(), seconds=args.record_seconds, video=args.record_video)
     tty = sys.stderr.isatty() and not args.quiet
     try:
         clean = asyncio.run(serve(app, duration=args.duration, status_line=tty, control=not args.no_control))
@@ -550,6 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run until stopped)")
     run.add_argument("--record", metavar="FILE", help="record the decoded poses to FILE (JSON Lines; see 'Rehearsing')")
     run.add_argument("--record-seconds", type=float, metavar="S", help="stop recording after S seconds")
+    run.add_argument("--record-video", action="store_true", help="also keep the camera frames (FILE.mp4 beside it)")
     run.add_argument("-q", "--quiet", action="store_true", help="no live status line")
     _add_engine_args(run)
     run.set_defaults(func=cmd_run)

@@ -100,7 +100,7 @@ class Application:
         self.tracker = Tracker(self._config.tracking)
         self.smoother = Smoother(self._config.smoothing)
         # The recording tap sees the decoded poses first and, as a listener, the same frame last.
-        self.recording_tap = RecordingTap()
+        self.recording_tap = RecordingTap(lambda: self.runner.current_frame if self.runner is not None else None)
         self.stages: tuple[PoseStage, ...] = (self.recording_tap, self.tracker, self.smoother)
         self.listeners.add(self.recording_tap)
         recordings = self.folders.recordings or store.path.parent / "recordings"

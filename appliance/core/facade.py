@@ -33,11 +33,15 @@ class RecordingDesk(Protocol):
         """The file of recording ``name``. Raises ConfigError (bad name), FileNotFoundError."""
         ...
 
+    def file(self, name: str) -> Path:
+        """A recording or its video (``NAME.mp4``). Raises ConfigError (bad name), FileNotFoundError."""
+        ...
+
     def delete(self, name: str) -> None:
         """Delete a recording. Raises ConfigError, FileNotFoundError, RecordingError (in progress)."""
         ...
 
-    def start(self, name: str | None = None, seconds: float | None = None) -> RecorderStatus:
+    def start(self, name: str | None = None, seconds: float | None = None, *, video: bool = False) -> RecorderStatus:
         """Start recording. Raises ConfigError (name, seconds), RecordingError (busy, exists, disk)."""
         ...
 

@@ -23,6 +23,8 @@ from appliance.recording.recorder import DEFAULT_MAX_BYTES, DEFAULT_MIN_FREE, Re
 __all__ = ["MAX_LISTED", "NAME_PATTERN", "RecordingInfo", "Recordings"]
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,58}\.jsonl")
+#: A recording's video beside it (``--record-video``): the same name ending ``.mp4``.
+VIDEO_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,58}\.mp4")
 #: Recordings listed at most (newest first).
 MAX_LISTED = 500
 #: Longest recording started from the network, in seconds (the command line may ask for more).
@@ -31,11 +33,13 @@ MAX_SECONDS = 24 * 3600.0
 
 @dataclass(frozen=True, slots=True)
 class RecordingInfo:
-    """One file in the recordings folder: its name, size in bytes, and last change (Unix seconds)."""
+    """One file in the recordings folder: its name, size in bytes, last change (Unix seconds), and
+    its video's name ("" without)."""
 
     name: str
     bytes: int
     modified: float
+    video: str = ""
 
 
 class Recordings:
@@ -69,6 +73,20 @@ class Recordings:
             raise ConfigError(f"name: {name[:80]!r} is not a recording name (letters, digits, . _ -, ending .jsonl)")
         return name
 
+    def file(self, name: str) -> Path:
+        """A recording (``NAME.jsonl``) or its video (``NAME.mp4``) to download.
+
+        Raises:
+            ConfigError: neither name. FileNotFoundError: no such file.
+        """
+        if VIDEO_PATTERN.fullmatch(name) and ".." not in name:
+            p = self.folder / name
+        else:
+            p = self.folder / self.checked_name(name)
+        if not p.is_file():
+            raise FileNotFoundError(f"no recording {name}")
+        return p
+
     def list(self) -> list[RecordingInfo]:
         """The recordings in the folder, newest first (at most ``MAX_LISTED``)."""
         found: list[RecordingInfo] = []
@@ -79,7 +97,8 @@ class Recordings:
         for p in entries[: MAX_LISTED * 4]:
             if NAME_PATTERN.fullmatch(p.name) and p.is_file():
                 st = p.stat()
-                found.append(RecordingInfo(p.name, st.st_size, st.st_mtime))
+                video = p.with_suffix(".mp4")
+                found.append(RecordingInfo(p.name, st.st_size, st.st_mtime, video.name if video.is_file() else ""))
         found.sort(key=lambda r: r.modified, reverse=True)
         return found[:MAX_LISTED]
 
@@ -105,10 +124,14 @@ class Recordings:
             if self._last is not None and self._last.active and self._last.path == p:
                 raise RecordingError(f"{name} is being recorded: stop it first")
             p.unlink()
+            p.with_suffix(".mp4").unlink(missing_ok=True)
 
-    def start(self, name: str | None = None, seconds: float | None = None, path: Path | None = None) -> RecorderStatus:
+    def start(
+        self, name: str | None = None, seconds: float | None = None, path: Path | None = None, video: bool = False
+    ) -> RecorderStatus:
         """Start recording to ``name`` in the folder (default: the date and time), or to ``path``
-        (the command line only); stop after ``seconds`` if given.
+        (the command line only); stop after ``seconds`` if given; with ``video``, the camera frames
+        too (``NAME.mp4`` beside it).
 
         Raises:
             ConfigError: a bad name or duration. RecordingError: one is in progress, the file
@@ -123,7 +146,7 @@ class Recordings:
             if self._last is not None and self._last.active:
                 raise RecordingError(f"already recording to {self._last.path.name}: stop it first")
             recorder = Recorder(
-                path, self._header(), max_bytes=self.max_bytes, min_free=self.min_free, max_seconds=seconds
+                path, self._header(), max_bytes=self.max_bytes, min_free=self.min_free, max_seconds=seconds, video=video
             )
             self._last = recorder
             self.tap.recorder = recorder

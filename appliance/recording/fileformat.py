@@ -8,7 +8,9 @@ Format version 1 (``FORMAT_VERSION``), documented in the README ("Rehearsing"):
 * then one line per frame: ``{"f": FRAME, "t": UNIX_SECONDS, "m": SECONDS_SINCE_START,
   "c": MONOTONIC, "scene": S, "people": [{"score": P, "kp": [x0, y0, s0, x1, y1, s1, ...]}, ...],
   "live": {"ids": [...], "entered": [...], "left": [...]}}``, plus ``"size": [W, H]`` where the
-  frame's image size differs from the header's (a slideshow of photos of several sizes).
+  frame's image size differs from the header's (a slideshow of photos of several sizes), and
+  ``"v": K`` when the recording has a video (the header's ``"video": FILE``): the video frame that
+  shows it.
 
 ``people`` are the poses as decoded, **before** the stages (tracking, smoothing): 17 keypoints each
 as (x, y, score), x and y in **source pixels** (origin top-left, y down), in PoseNet order. ``m``
@@ -77,6 +79,7 @@ class Header:
     height: int
     started: float
     settings: dict[str, Any] = field(default_factory=dict)
+    video: str = ""  # the file name of the video beside it ("" without)
 
     def to_json(self) -> dict[str, Any]:
         """The header line's object."""
@@ -90,6 +93,7 @@ class Header:
             "height": self.height,
             "started": self.started,
             "settings": self.settings,
+            **({"video": self.video} if self.video else {}),
         }
 
 
@@ -130,10 +134,13 @@ def _float32s(values: np.ndarray) -> str:
     return "[" + ",".join(out.tolist()) + "]"
 
 
-def encode_frame(raw: Poses, at: float, final: Poses | None = None, size: tuple[int, int] | None = None) -> bytes:
+def encode_frame(
+    raw: Poses, at: float, final: Poses | None = None, size: tuple[int, int] | None = None, video: int | None = None
+) -> bytes:
     """One frame as one line (with its newline). ``raw``: the decoded poses before the stages;
     ``final``: the same frame after them (for ``live``); ``at``: seconds since the first frame;
-    ``size``: the header's (width, height): a frame of another size says its own."""
+    ``size``: the header's (width, height): a frame of another size says its own; ``video``: the
+    number of the video frame that shows it."""
     if not (np.isfinite(raw.keypoints).all() and np.isfinite(raw.scores).all()):
         raise ValueError("poses with non-finite numbers cannot be recorded")
     people = ",".join(
@@ -143,6 +150,8 @@ def encode_frame(raw: Poses, at: float, final: Poses | None = None, size: tuple[
     head: dict[str, Any] = {"f": raw.frame_index, "t": raw.t_wall, "m": at, "c": raw.t_capture, "scene": raw.scene}
     if size is not None and tuple(raw.frame_size) != tuple(size):
         head["size"] = list(raw.frame_size)
+    if video is not None:
+        head["v"] = video
     text = json.dumps(head, separators=(",", ":"), allow_nan=False)[:-1] + f',"people":[{people}]'
     if final is not None:
         live = {"ids": final.ids.tolist(), "entered": final.entered.tolist(), "left": final.left.tolist()}
@@ -224,6 +233,7 @@ def _parse_header(line: bytes, path: Path) -> Header:
             height,
             float(obj.get("started", 0.0)),
             settings,
+            str(obj.get("video", ""))[:80],
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise RecordingError(f"{path}: bad header: {exc}") from None

@@ -26,10 +26,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from appliance.recording.fileformat import Header, RecordingError, encode_frame, encode_header
-from appliance.types import Poses
+from appliance.recording.video import VideoWriter, shrink
+from appliance.types import Frame, Poses
 
 __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MIN_FREE", "Recorder", "RecorderStatus", "RecordingTap"]
 
@@ -76,11 +77,17 @@ class Recorder:
         min_free: int = DEFAULT_MIN_FREE,
         max_seconds: float | None = None,
         free_bytes: Callable[[Path], int] = lambda p: shutil.disk_usage(p).free,
+        video: bool = False,
     ) -> None:
         self.path = path
+        self.video = VideoWriter(path.with_suffix(".mp4")) if video else None
+        if self.video is not None:
+            header = dataclasses.replace(header, video=self.video.path.name)
         self._header = header
         self.max_bytes, self.min_free, self.max_seconds = max_bytes, min_free, max_seconds
         self._free_bytes = free_bytes
+        if self.video is not None and self.video.path.exists():
+            raise RecordingError(f"{self.video.path.name} exists already")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if free_bytes(path.parent) < min_free:
@@ -90,8 +97,9 @@ class Recorder:
             raise RecordingError(f"{path.name} exists already") from None
         except OSError as exc:
             raise RecordingError(f"cannot record to {path}: {exc.strerror or exc}") from None
-        self._queue: queue.Queue[tuple[Poses, Poses] | None] = queue.Queue(QUEUE_FRAMES)
+        self._queue: queue.Queue[tuple[Poses, Poses, Any] | None] = queue.Queue(QUEUE_FRAMES)
         self._raw: Poses | None = None
+        self._image: Any = None  # the frame's picture for the video (BGR, shrunk), or None
         self._first: float | None = None
         self._size: tuple[int, int] = (0, 0)  # the header's image size
         self.frames = self.bytes = self.dropped = 0  # dropped: written by the "send" thread only
@@ -106,17 +114,20 @@ class Recorder:
         self._thread.start()
 
     # -- the "send" thread ---------------------------------------------------------------------
-    def see(self, raw: Poses) -> None:
-        """This frame's poses as decoded (before the stages)."""
+    def see(self, raw: Poses, frame: Frame | None = None) -> None:
+        """This frame's poses as decoded (before the stages), and its picture when recording video."""
         self._raw = raw
+        if self.video is not None and frame is not None and frame.index == raw.frame_index:
+            self._image = shrink(frame.image)
 
     def on_poses(self, poses: Poses) -> None:
         """This frame after the stages: queue the pair for the writer (drop when it is behind)."""
         raw, self._raw = self._raw, None
+        image, self._image = self._image, None
         if raw is None or raw.frame_index != poses.frame_index or self._stopping or self._state != "recording":
             return
         try:
-            self._queue.put_nowait((raw, poses))
+            self._queue.put_nowait((raw, poses, image))
         except queue.Full:
             self.dropped += 1
 
@@ -164,15 +175,16 @@ class Recorder:
         self.bytes += len(data)
         return True
 
-    def _line(self, raw: Poses, final: Poses) -> bool:
+    def _line(self, raw: Poses, final: Poses, image: Any) -> bool:
         if self._first is None:
             self._first = raw.t_capture
             w, h = self._size = raw.frame_size
             header = dataclasses.replace(self._header, width=w, height=h, started=raw.t_wall)
             if not self._write(encode_header(header)):
                 return False
+        shown = self.video.write(image) if self.video is not None and image is not None else None
         try:
-            line = encode_frame(raw, raw.t_capture - self._first, final, self._size)
+            line = encode_frame(raw, raw.t_capture - self._first, final, self._size, shown)
         except ValueError:  # non-finite numbers (a decoder fault): not recordable, counted
             self.unrecordable += 1
             return False
@@ -183,7 +195,9 @@ class Recorder:
 
     def _check(self, now: float) -> None:
         os.fsync(self._file.fileno())
-        if self._free_bytes(self.path.parent) < self.min_free:
+        if self.video is not None and self.bytes + self.video.bytes > self.max_bytes:
+            self._end("stopped", f"size cap ({self.max_bytes // 2**20} MB, with the video) reached")
+        elif self._free_bytes(self.path.parent) < self.min_free:
             self._end("stopped", f"disk floor: less than {self.min_free // 2**20} MB free")
         elif self.max_seconds is not None and now - self._started >= self.max_seconds:
             self._end("stopped", f"duration ({self.max_seconds:g} s) reached")
@@ -211,6 +225,8 @@ class Recorder:
             self._end("failed", f"write failed: {exc.strerror or exc}")
         finally:
             self._ended = time.monotonic()
+            if self.video is not None:
+                self.video.close()
             try:
                 self._file.flush()
                 os.fsync(self._file.fileno())
@@ -225,13 +241,14 @@ class RecordingTap:
 
     name = "recording"
 
-    def __init__(self) -> None:
+    def __init__(self, frame_of: Callable[[], Frame | None] = lambda: None) -> None:
         self.recorder: Recorder | None = None
+        self.frame_of = frame_of  # the frame the "send" thread is working on (for a video)
 
     def __call__(self, poses: Poses) -> Poses:
         recorder = self.recorder
         if recorder is not None:
-            recorder.see(poses)
+            recorder.see(poses, self.frame_of() if recorder.video is not None else None)
         return poses
 
     def reset(self) -> None:

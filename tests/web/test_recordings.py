@@ -3,6 +3,7 @@ bad names get a 400 naming the field; a recording of the running box replays."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -74,3 +75,37 @@ def test_bad_names_and_durations_name_the_field(running: Application, client_for
     assert api.delete("/api/recordings/nope.jsonl").status_code == 404
     last = running.recordings.status()
     assert last is None or last.state != "recording"
+
+
+def test_a_recording_with_video_keeps_the_frames(running: Application, client_for: Callable[..., Any]) -> None:
+    """The video's frames are the recorded frames: as many, each line naming its own (``v``), and it
+    plays as a video source."""
+    from appliance.capture import create_source
+    from appliance.capture.base import EndOfSource
+
+    api: TestClient = client_for(create_app(running), OWNER)
+    assert api.post("/api/recordings", json={"name": "seen.jsonl", "video": True}).status_code == 201
+    time.sleep(1.2)
+    stopped = api.post("/api/recordings/stop").json()
+    assert stopped["frames"] >= 5
+    listed = api.get("/api/recordings").json()["recordings"]
+    assert listed[0]["name"] == "seen.jsonl" and listed[0]["video"] == "seen.mp4"
+    video = api.get("/api/recordings/seen.mp4")
+    assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+    path = running.recordings.file("seen.mp4")
+    source = create_source(f"video:{path}@200,once")  # what --source video: on it reads
+    source.open()
+    count = 0
+    try:
+        while True:
+            frame = source.read(1.0)
+            count += frame is not None
+    except EndOfSource:
+        pass
+    finally:
+        source.close()
+    rec = open_recording(running.recordings.path("seen.jsonl"))
+    lines = [json.loads(x) for x in running.recordings.path("seen.jsonl").read_text().splitlines()[1:]]
+    assert rec.header.video == "seen.mp4" and count == len(lines) == stopped["frames"]
+    assert [x["v"] for x in lines] == list(range(count))
+    assert api.delete("/api/recordings/seen.jsonl").status_code == 200 and not path.exists()

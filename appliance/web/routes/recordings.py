@@ -33,6 +33,7 @@ class RecordingFile(BaseModel):
     name: str
     bytes: int
     modified: float = Field(description="Unix seconds")
+    video: str = Field("", description="the video's name (download it the same way), '' without")
 
 
 class RecordingList(BaseModel):
@@ -47,6 +48,7 @@ class StartRecording(StrictModel):
 
     name: str | None = Field(None, max_length=64, description="NAME.jsonl: letters, digits, . _ -")
     seconds: float | None = Field(None, gt=0, le=86400, description="stop after this many seconds")
+    video: bool = Field(False, description="also keep the camera frames (NAME.mp4 beside the recording)")
 
 
 def _config_error(exc: ConfigError) -> JSONResponse:
@@ -66,7 +68,7 @@ async def list_recordings(web: Web, owner: Owner) -> Response:
     desk = web.control.recordings
     files = await asyncio.to_thread(desk.list)
     doc = RecordingList(
-        recordings=[RecordingFile(name=f.name, bytes=f.bytes, modified=f.modified) for f in files],
+        recordings=[RecordingFile(name=f.name, bytes=f.bytes, modified=f.modified, video=f.video) for f in files],
         recording=recording_document(desk.status()),
     )
     return JSONResponse(doc.model_dump(mode="json"))
@@ -86,7 +88,7 @@ async def start_recording(web: Web, owner: Owner, body: StartRecording) -> Respo
     if not owner:  # the middleware refuses visitors' changes already; this keeps the rule local too
         return refused(401, ["header", "authorization"], _NOT_OWNER)
     try:
-        status = await asyncio.to_thread(web.control.recordings.start, body.name, body.seconds)
+        status = await asyncio.to_thread(web.control.recordings.start, body.name, body.seconds, video=body.video)
     except ConfigError as exc:
         return _config_error(exc)
     except ApplianceError as exc:
@@ -116,23 +118,27 @@ async def stop_recording(web: Web, owner: Owner) -> Response:
     "/api/recordings/{name}",
     response_class=FileResponse,
     responses={
-        200: {"content": {"application/x-ndjson": {}}, "description": "the recording (JSON Lines)"},
+        200: {
+            "content": {"application/x-ndjson": {}, "video/mp4": {}},
+            "description": "the recording (JSON Lines), or its video (NAME.mp4)",
+        },
         400: {"model": Refusal, "description": "not a recording name"},
         401: {"model": Refusal, "description": "not the owner"},
         404: {"model": Refusal, "description": "no such recording"},
     },
-    summary="Download a recording",
+    summary="Download a recording, or its video",
 )
 async def download(name: str, web: Web, owner: Owner) -> Response:
     if not owner:
         return refused(401, ["header", "authorization"], _NOT_OWNER)
     try:
-        path = await asyncio.to_thread(web.control.recordings.path, name)
+        path = await asyncio.to_thread(web.control.recordings.file, name)
     except ConfigError as exc:
         return refused(400, ["path", "name"], str(exc), "value_error")
     except FileNotFoundError:
         return refused(404, ["path", "name"], f"no recording {name[:80]!r}", "not_found")
-    return FileResponse(path, media_type="application/x-ndjson", filename=path.name)
+    kind = "video/mp4" if path.suffix == ".mp4" else "application/x-ndjson"
+    return FileResponse(path, media_type=kind, filename=path.name)
 
 
 class Deleted(BaseModel):
@@ -149,7 +155,7 @@ class Deleted(BaseModel):
         404: {"model": Refusal, "description": "no such recording"},
         409: {"model": Refusal, "description": "it is being recorded"},
     },
-    summary="Delete a recording",
+    summary="Delete a recording (and its video)",
 )
 async def delete(name: str, web: Web, owner: Owner) -> Response:
     if not owner:
