@@ -351,8 +351,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     recover(store)
     store.config, folders = apply_cli(store.config, args, fresh, Folders.default(store.path.parent))
     app = Application(store, folders)
+    if args.record:
+        app.recordings.start(path=Path(args.record).expanduser(), seconds=args.record_seconds, video=args.record_video)
     tty = sys.stderr.isatty() and not args.quiet
-    asyncio.run(serve(app, duration=args.duration, status_line=tty, control=not args.no_control))
+    try:
+        asyncio.run(serve(app, duration=args.duration, status_line=tty, control=not args.no_control))
+    finally:
+        done = app.recordings.stop()
+        if done is not None and not args.quiet:
+            print(f"recorded {done.frames} frames ({done.bytes / 1e6:.1f} MB) to {done.path}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -552,6 +559,9 @@ def _add_run(sub: Any) -> None:
         help="One Euro smoothing of keypoints per tracked person (default on; smoothing.* in the config)",
     )
     run.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run until stopped)")
+    run.add_argument("--record", metavar="FILE", help="record the decoded poses to FILE (JSON Lines; see 'Rehearsing')")
+    run.add_argument("--record-seconds", type=float, metavar="S", help="stop recording after S seconds")
+    run.add_argument("--record-video", action="store_true", help="also keep the camera frames (FILE.mp4 beside it)")
     run.add_argument("-q", "--quiet", action="store_true", help="no live status line")
     _add_engine_args(run)
     run.set_defaults(func=cmd_run)
@@ -620,7 +630,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_checks(sub)
 
     from appliance import bench
+    from appliance.playback import commands as playback
 
+    playback.add_parsers(sub)
     bench.add_parser(sub)
     return parser
 

@@ -30,6 +30,7 @@ class Kind(Enum):
     CLEAR = "clear"  # the sender's own (confirmed), or with the access token every subscription
     OPTION = "option"  # an option of the sender's own subscriptions (confirmed): format, coords, mirror
     SETTING = "setting"  # a saved setting, for everyone: the owner's (access token, or the box itself)
+    RECORD = "record"  # start or stop recording the poses: the owner's (access token, or the box itself)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,25 @@ CONTROL_METHODS: tuple[ControlMethod, ...] = (
         [0],
         Kind.OPTION,
         "mirror",
+    ),
+    ControlMethod(
+        "/posenet/record/start",
+        "f",
+        "Start recording the poses (the owner's: access token last), optionally for this many seconds; "
+        "answered by /posenet/record s state s name",
+        [{"MIN": 0.0, "MAX": 86400.0}],
+        [0.0],
+        Kind.RECORD,
+        "start",
+    ),
+    ControlMethod(
+        "/posenet/record/stop",
+        "N",
+        "Stop recording (the owner's: access token as argument); answered by /posenet/record s state s name",
+        None,
+        [None],
+        Kind.RECORD,
+        "stop",
     ),
     ControlMethod("/posenet/info", "N", "Ask for /posenet/info name state backend targets", None, [None], Kind.INFO),
     ControlMethod(

@@ -36,6 +36,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, cast
 
 from appliance.control.access import Access, Ignored, Refused
@@ -46,6 +47,7 @@ from appliance.control.nonces import KEEP, MIRROR, NORMALIZED, NonceCodec, Op, O
 from appliance.control.saver import SettingsSaver
 from appliance.core.facade import Steering
 from appliance.core.status import ServerStatus
+from appliance.errors import ApplianceError
 from appliance.guards import is_loopback
 from appliance.log import LogOnce
 from appliance.output.osc import FORMAT_NAMES, Coords
@@ -105,6 +107,7 @@ class ControlProtocol(asyncio.DatagramProtocol):
             Kind.CLEAR: self._on_clear,
             Kind.OPTION: self._on_option,
             Kind.SETTING: self._on_setting,
+            Kind.RECORD: self._on_record,
         }
         self._confirmed: dict[Op, Callable[[Request, Address, float], None]] = {
             Op.ADD: self._added,
@@ -426,6 +429,36 @@ class ControlProtocol(asyncio.DatagramProtocol):
         else:
             value = float(args[0])
         self.saver.want(method.address, section, key, value, addr)
+
+    # -- recordings ------------------------------------------------------------------------------------
+    def _on_record(self, method: ControlMethod, args: list[Any], addr: Address) -> None:
+        """Start or stop recording (the owner's); the disk work runs off the loop, then answers."""
+        host, now = addr[0], self._now()
+        self.access.subnet(host, now)
+        args = self.access.owner(host, args, now)
+        self.access.rate(host, now)
+        seconds = float(args[0]) if args and isinstance(args[0], int | float) and args[0] > 0 else None
+        desk = self.control.recordings
+
+        def act() -> list[Any]:
+            try:
+                if method.key == "stop":
+                    done = desk.stop()
+                    return ["stopped", Path(done.path).name] if done is not None else ["none", ""]
+                started = desk.start(None, seconds)
+                return [started.state, Path(started.path).name]
+            except ApplianceError as exc:
+                return ["refused", str(exc)[:160]]
+
+        future = asyncio.get_running_loop().run_in_executor(None, act)
+
+        def answer(f: asyncio.Future[list[Any]]) -> None:
+            if f.exception() is not None:
+                self._fault(("bug", method.address), "recording %s failed", method.key)
+                return
+            self.reply(addr, "/posenet/record", "ss", f.result())
+
+        future.add_done_callback(answer)
 
 
 def _int(args: list[Any], i: int, default: Any) -> Any:

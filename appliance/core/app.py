@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance import __version__
-from appliance.config.models import AppConfig
+from appliance.config.models import SECURITY_SETTINGS, AppConfig
 from appliance.config.store import ConfigStore
 from appliance.core.applier import Applier
 from appliance.core.checks import check_change
@@ -32,6 +32,7 @@ from appliance.core.choices import list_models, list_sources
 from appliance.core.doctor import run_checks
 from appliance.core.facade import Change, ServiceReport
 from appliance.core.factory import Folders, build_engine, build_source
+from appliance.core.recordings import Recordings
 from appliance.core.status import Check, NetworkTrial, Peer, ServerStatus, Status
 from appliance.core.trial import NetworkTrials
 from appliance.errors import ApplianceError
@@ -41,6 +42,8 @@ from appliance.pipeline.runner import PipelineRunner
 from appliance.pose.smoothing import Smoother
 from appliance.pose.stages import PoseStage
 from appliance.pose.tracking import Tracker
+from appliance.recording.fileformat import Header
+from appliance.recording.recorder import RecordingTap
 from appliance.sysinfo import temperature_c
 from appliance.transport.targets import TargetSet
 from appliance.transport.udp import TargetSpec
@@ -93,7 +96,12 @@ class Application:
         # Kept across rebuilds (ids never repeat); their settings are swapped live.
         self.tracker = Tracker(self._config.tracking)
         self.smoother = Smoother(self._config.smoothing)
-        self.stages: tuple[PoseStage, ...] = (self.tracker, self.smoother)
+        # The recording tap sees the decoded poses first and, as a listener, the same frame last.
+        self.recording_tap = RecordingTap(lambda: self.runner.current_frame if self.runner is not None else None)
+        self.stages: tuple[PoseStage, ...] = (self.recording_tap, self.tracker, self.smoother)
+        self.listeners.add(self.recording_tap)
+        recordings = self.folders.recordings or store.path.parent / "recordings"
+        self.recordings = Recordings(recordings, self.recording_tap, self._recording_header)
         self.restarts = 0  # pipelines rebuilt after dying
         self._past_errors = 0  # errors counted by pipelines since replaced (the status counts since start)
         self.fault = ""  # the last time the pipeline died, why (kept after it recovered)
@@ -323,6 +331,15 @@ class Application:
         """Until the applier has nothing under way or waiting (tests, benchmarks); False on timeout."""
         return self._applier.wait_idle(timeout)
 
+    def _recording_header(self) -> Header:
+        """A new recording's header: this box, its model, source and settings (no secrets)."""
+        config, engine = self._config, self.engine
+        settings = config.model_dump(mode="json")
+        for section, key in SECURITY_SETTINGS:
+            settings.get(section, {}).pop(key, None)
+        model = Path(engine.model.info.path).name if engine else config.inference.model
+        return Header(config.device_name, __version__, model, config.source, 0, 0, 0.0, settings)
+
     # -- status ----------------------------------------------------------------------------------
     def status(self) -> Status:
         """Everything a person or a patch wants to know."""
@@ -361,6 +378,7 @@ class Application:
             temperature_c=temperature_c(),
             loop_lag_ms=self.loop_lag(),
             trial=self.trial,
+            recording=self.recordings.status(),
         )
 
     def status_line(self) -> str:

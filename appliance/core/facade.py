@@ -4,7 +4,7 @@ change the box, split by what a module needs. ``appliance.core.app.Application``
 * ``Reading``: the state: configuration, status, the newest poses and frame, health, choices, peers,
   the leased targets and a network trial. Never changes anything.
 * ``Commanding``: changes: ``update`` (serialised, validated, saved), the leased targets, a network
-  trial's confirmation or undoing.
+  trial's confirmation or undoing, recordings (``RecordingDesk``).
 * ``Subscribing``: the poses of every frame, and every change once in force.
 * ``Control``: all three (the HTTP routes); ``Steering`` (reading and commanding: the OSC control
   port), ``Watching`` (reading and subscribing: OSCQuery, discovery).
@@ -16,18 +16,64 @@ The service's own wiring (which servers run, where the peers come from) is not h
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from appliance.config.models import AppConfig
+from appliance.core.recordings import RecordingInfo
 from appliance.core.status import Check, NetworkTrial, Peer, ServerStatus, Status
 from appliance.pipeline.listeners import PoseListener
+from appliance.recording.recorder import RecorderStatus
 from appliance.transport.udp import TargetSpec
 from appliance.types import Frame, Poses
 
-__all__ = ["Change", "Commanding", "Control", "Reading", "ServiceReport", "Steering", "Subscribing", "Watching"]
+__all__ = [
+    "Change",
+    "Commanding",
+    "Control",
+    "Reading",
+    "RecordingDesk",
+    "ServiceReport",
+    "Steering",
+    "Subscribing",
+    "Watching",
+]
 
 #: A change: the current configuration as JSON data in, the wanted one out.
 Change = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class RecordingDesk(Protocol):
+    """The recordings folder and the one recording in progress (``appliance.core.recordings``).
+    Every method may block briefly on the disk: call off the event loop."""
+
+    def list(self) -> list[RecordingInfo]:
+        """The recordings, newest first."""
+        ...
+
+    def path(self, name: str) -> Path:
+        """The file of recording ``name``. Raises ConfigError (bad name), FileNotFoundError."""
+        ...
+
+    def file(self, name: str) -> Path:
+        """A recording or its video (``NAME.mp4``). Raises ConfigError (bad name), FileNotFoundError."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Delete a recording. Raises ConfigError, FileNotFoundError, RecordingError (in progress)."""
+        ...
+
+    def start(self, name: str | None = None, seconds: float | None = None, *, video: bool = False) -> RecorderStatus:
+        """Start recording. Raises ConfigError (name, seconds), RecordingError (busy, exists, disk)."""
+        ...
+
+    def stop(self) -> RecorderStatus | None:
+        """Stop the recording in progress; None when there was none."""
+        ...
+
+    def status(self) -> RecorderStatus | None:
+        """The recording in progress, or the last one."""
+        ...
 
 
 class Reading(Protocol):
@@ -76,6 +122,11 @@ class Reading(Protocol):
 
 class Commanding(Protocol):
     """The one serialised way to change the configuration, the leased targets, network trials."""
+
+    @property
+    def recordings(self) -> RecordingDesk:
+        """Recordings of this box's poses (start, stop, list, download, delete)."""
+        ...
 
     def update(self, change: Change) -> AppConfig:
         """Apply ``change`` to the current configuration, validate, save, put in force; serialised

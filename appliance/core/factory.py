@@ -23,11 +23,13 @@ class Folders:
 
     models: Path
     media: Path
+    recordings: Path | None = None  # None: <state dir>/recordings
 
     @classmethod
     def default(cls, state_dir: Path) -> Folders:
-        """The models folder (``$POSENET_MODELS_DIR`` ...) and ``<state dir>/media``."""
-        return cls(models_dir(), state_dir / "media")
+        """The models folder (``$POSENET_MODELS_DIR`` ...), ``<state dir>/media`` and
+        ``<state dir>/recordings``."""
+        return cls(models_dir(), state_dir / "media", state_dir / "recordings")
 
 
 def build_engine(inference: InferenceConfig, decoder: DecoderConfig, models: Path | None = None) -> PoseEngine:

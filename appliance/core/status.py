@@ -7,11 +7,13 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from appliance.pipeline.stats import PipelineStats
+from appliance.recording.recorder import RecorderStatus
 from appliance.transport.targets import TargetStats
 
 __all__ = [
@@ -20,9 +22,11 @@ __all__ = [
     "HealthDocument",
     "NetworkTrial",
     "Peer",
+    "RecordingDocument",
     "ServerStatus",
     "Status",
     "StatusDocument",
+    "recording_document",
     "report",
 ]
 
@@ -143,6 +147,7 @@ class Status:
     temperature_c: float | None = None
     loop_lag_ms: float = 0.0  # the event loop's worst lag over the last minute (service/looplag.py)
     trial: NetworkTrial | None = None  # a change of the network settings awaiting confirmation
+    recording: RecorderStatus | None = None  # the recording in progress, or the last one
 
     def to_json(self) -> dict[str, Any]:
         """The ``/api/status`` document as JSON data (``StatusDocument``)."""
@@ -212,6 +217,33 @@ class TrialDocument(BaseModel):
     confirm: str = Field(description="how to keep or undo it")
 
 
+class RecordingDocument(BaseModel):
+    """The recording in progress, or the last one (see ``appliance.recording.recorder``)."""
+
+    state: str = Field(description='"recording", "stopped" or "failed"')
+    name: str = Field(description="the file's name")
+    frames: int
+    bytes: int
+    seconds: Tenths = Field(description="since it started (until it stopped)")
+    dropped: int = Field(description="frames not recorded: the disk was behind, or not recordable")
+    reason: str = Field(description="why it stopped ('' while recording)")
+
+
+def recording_document(rec: RecorderStatus | None) -> RecordingDocument | None:
+    """The document of a recording's status (None: no recording since start)."""
+    if rec is None:
+        return None
+    return RecordingDocument(
+        state=rec.state,
+        name=Path(rec.path).name,
+        frames=rec.frames,
+        bytes=rec.bytes,
+        seconds=rec.seconds,
+        dropped=rec.dropped,
+        reason=rec.reason,
+    )
+
+
 class ControlCounts(BaseModel):
     """What the OSC control port handled and refused."""
 
@@ -263,6 +295,7 @@ class StatusDocument(BaseModel):
     pipeline: PipelineDocument | None = _only_if("the data plane, while a pipeline exists")
     targets: list[TargetDocument] | None = _only_if("the OSC targets, while a pipeline exists")
     network_trial: TrialDocument | None = _only_if("a change of the network settings awaiting confirmation")
+    recording: RecordingDocument | None = _only_if("the recording in progress, or the last one (since start)")
 
     @classmethod
     def of(cls, status: Status) -> StatusDocument:
@@ -288,6 +321,7 @@ class StatusDocument(BaseModel):
                 "pipeline": status.pipeline,
                 "targets": status.targets if with_pipeline else None,
                 "network_trial": _trial(status.trial),
+                "recording": recording_document(status.recording),
             }
         )
 

@@ -115,6 +115,8 @@ class PipelineRunner:
         self.listeners = listeners
         self.stages: tuple[PoseStage, ...] = tuple(stages) if stages is not None else (Tracker(),)
         self.mailbox: LatestFrame[Frame] = LatestFrame()
+        #: The frame the "send" thread is decoding (for the stages that want its picture: a video).
+        self.current_frame: Frame | None = None
         self._prepared: Handoff[_Prepared] = Handoff()
         self._outbox: LatestFrame[_Inferred] = LatestFrame()
         self._stop = threading.Event()
@@ -285,7 +287,7 @@ class PipelineRunner:
             item = self._outbox.get(READ_TIMEOUT)
             if item is None:
                 continue
-            frame = item.frame
+            frame = self.current_frame = item.frame
             t0 = time.perf_counter()
             try:
                 if failpoints.ACTIVE:

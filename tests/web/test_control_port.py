@@ -583,3 +583,24 @@ def test_a_bundle_of_256_patterns_costs_milliseconds_and_the_port_takes_a_fifth_
         assert "paused" in protocol.status().detail and time.perf_counter() - t0 < 10
 
     run(with_control(tmp_path, body))
+
+
+def test_recording_from_the_control_port_is_the_owners(tmp_path: Path) -> None:
+    async def body(app: Application, protocol: Any, patch: Patch) -> None:
+        refused = await patch.ask(osc("/posenet/record/start"))
+        assert refused.address == "/posenet/error" and "access token" in refused.params[0]
+        refused = await patch.ask(osc("/posenet/record/start", 5.0, "wrong-token-000"))
+        assert refused.address == "/posenet/error" and app.recordings.status() is None
+        started = await patch.ask(osc("/posenet/record/start", 30.0, TOKEN))
+        assert started.address == "/posenet/record" and started.params[0] == "recording", started.params
+        name = started.params[1]
+        assert name.startswith("rec-") and name.endswith(".jsonl")
+        busy = await patch.ask(osc("/posenet/record/start", TOKEN))
+        assert busy.params[0] == "refused" and "already recording" in busy.params[1]
+        assert (await patch.ask(osc("/posenet/record/stop"))).address == "/posenet/error"  # no token
+        stopped = await patch.ask(osc("/posenet/record/stop", TOKEN))
+        assert stopped.params == ["stopped", name]
+        assert app.recordings.status().state == "stopped"  # type: ignore[union-attr]
+        assert (tmp_path / "recordings" / name).exists()
+
+    run(with_control(tmp_path, body, token=TOKEN))

@@ -287,3 +287,29 @@ def test_the_page_works_under_its_content_security_policy(appliance: str) -> Non
             assert frame.locator("#state").count() == 0
         finally:
             browser.close()
+
+
+def test_the_record_button_records_and_shows_time_and_size(appliance: str) -> None:
+    """Record from the page: the button turns into Stop with the elapsed time and the file's size;
+    the recording is listed afterwards."""
+    sync_api: Any = _chromium()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=OFFLINE)
+        try:
+            page = browser.new_page()
+            page.goto(appliance + "/")
+            page.wait_for_selector("body[data-ready]", timeout=20000)
+            sync_api.expect(page.locator("#record")).to_have_text("● Record")
+            page.click("#record")
+            sync_api.expect(page.locator("#record")).to_have_text("■ Stop recording", timeout=5000)
+            sync_api.expect(page.locator("#rec-state")).to_contain_text(" MB", timeout=5000)
+            sync_api.expect(page.locator("#rec-state")).to_contain_text("recording rec-")
+            time.sleep(1.5)
+            page.click("#record")
+            sync_api.expect(page.locator("#record")).to_have_text("● Record", timeout=5000)
+            sync_api.expect(page.locator("#rec-state")).to_contain_text("frames")
+        finally:
+            browser.close()
+    with urllib.request.urlopen(appliance + "/api/recordings", timeout=5) as r:
+        files = json.load(r)["recordings"]
+    assert len(files) == 1 and files[0]["name"].startswith("rec-") and files[0]["bytes"] > 1000

@@ -196,8 +196,20 @@ function showTrial(t) {
   $("trial-keep").hidden = !here;
 }
 
+function showRecording(r) {
+  // The recording in progress (elapsed time and size), or how the last one ended.
+  const on = r && r.state === "recording";
+  $("record").textContent = on ? "■ Stop recording" : "● Record";
+  $("record").dataset.recording = on ? "1" : "";
+  if (!r) { $("rec-state").textContent = ""; return; }
+  const size = `${(r.bytes / 1e6).toFixed(1)} MB`;
+  $("rec-state").textContent = on ? `recording ${r.name}: ${Math.round(r.seconds)} s, ${size}`
+    : `${r.name}: ${r.frames} frames, ${size}${r.reason && r.reason !== "stopped" ? ` (stopped: ${r.reason})` : ""}`;
+}
+
 function showStatus(s) {
   showTrial(s.network_trial);
+  showRecording(s.recording);
   $("name").textContent = s.device_name;
   document.title = `${s.device_name} · PoseNet OSC`;
   const st = $("state");
@@ -498,6 +510,9 @@ function start() {
   init().catch((e) => message(e.message, true));
   $("trial-keep").onclick = () => change(api("POST", "/api/network/confirm"), "network settings kept");
   $("trial-undo").onclick = () => change(api("DELETE", "/api/network/trial"), "network settings undone");
+  $("record").onclick = () => ($("record").dataset.recording
+    ? change(api("POST", "/api/recordings/stop"), "recording stopped")
+    : change(api("POST", "/api/recordings", {}), "recording"));
   const poll = () => api("GET", "/api/status").then(showStatus).catch(() => { $("state").textContent = "unreachable"; $("state").className = "pill bad"; });
   poll(); setInterval(poll, 1000);
   loadHealth(); setInterval(loadHealth, 30000);
