@@ -31,8 +31,8 @@ from appliance.sysinfo import machine_id
 __all__ = ["OVERALL_RATE", "PER_SOURCE_RATE", "Discovery", "here", "instance_name", "own_interfaces"]
 
 #: Answers per source IP: per second, at once; for the whole box: per second, at once.
-PER_SOURCE_RATE, PER_SOURCE_BURST = 1.0, 3.0
-OVERALL_RATE, OVERALL_BURST = 20.0, 20.0
+PER_SOURCE_RATE, PER_SOURCE_BURST = 2.0, 8.0
+OVERALL_RATE, OVERALL_BURST = 20.0, 40.0
 #: Seconds between re-reading the box's own interface addresses (a new DHCP lease shows within this).
 INTERFACES_SECONDS = 5.0
 
