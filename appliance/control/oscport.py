@@ -20,7 +20,9 @@ confirmed the same way, and answered once confirmed: ``/posenet/listeners/remove
 ``/posenet/format ,s F [port]``, ``/posenet/coords ,s C [port]``, ``/posenet/mirror ,i 0|1 [port]``,
 ``/posenet/listeners/clear`` (with the access token as argument: every subscription, at once).
 Saved settings (``/posenet/smoothing/*``) are the owner's: the access token last, or the box itself.
-``/posenet/info`` answers ``/posenet/info ,sssi name state backend targets``.
+``/posenet/info`` answers ``/posenet/info ,sssi name state backend targets``; ``/posenet/discover
+[port]`` (broadcast too) ``/posenet/here ,ssiii name address control http oscquery``, only to senders
+on the box's own subnets, rate-limited (``discover``).
 
 The rules (subnet, owner, subscribe key, back-off, rate limit) are in ``access``, the leases in
 ``leases``, the nonces in ``nonces``, the reply budget in ``budget`` (no address is ever sent more
