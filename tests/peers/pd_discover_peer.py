@@ -8,7 +8,8 @@ namespaces route everything to the LAN, so a box *could* answer anyone: only its
 Steps (argv: MODELS_DIR IMAGES_DIR SCRATCH_DIR):
 1. two boxes, ``alpha`` (10.88.0.2) and ``beta`` (10.88.0.3); the four unchanged example patches,
    run headless at once, each find both, connect to one, subscribe and print poses (the bundle
-   patch with no -send at all but its quit time);
+   patch with no -send at all but its quit time; the individual one with choose_later.pd opened
+   next to it, which picks the second box listed after 7 s, as a click on *2* would);
 2. the box the bundle patch chose restarts on 10.88.0.4: the patch connects there and prints poses
    again by itself;
 3. attacks on beta over raw frames on its wire: forged /posenet/discover from a broadcast, a
@@ -36,6 +37,7 @@ from tests.support.receivers import pd_command
 from tests.support.service import appliance_run_args
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "pd"
+CHOOSE_LATER = Path(__file__).resolve().parent / "choose_later.pd"
 MODEL = "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite"
 LAN, OFF_NET, VICTIM = "10.88.0.10", "192.0.2.7", "10.88.0.99"
 CONTROL, HTTP = 9001, 8080
@@ -186,9 +188,12 @@ def lan() -> None:
     sh("ip", "route", "add", "default", "dev", "br0")  # 255.255.255.255 goes out on the LAN
 
 
-def pd(patch: str, send: str, log: Path) -> subprocess.Popen[bytes]:
-    out = log.open("wb")
-    return subprocess.Popen(pd_command("pd", EXAMPLES / patch, send), stdout=out, stderr=subprocess.STDOUT)
+def pd(patch: str, send: str, log: Path, *also: Path) -> subprocess.Popen[bytes]:
+    """Pd headless with the example ``patch`` (and ``also`` opened next to it), printing into ``log``."""
+    argv = pd_command("pd", EXAMPLES / patch, send)
+    for extra in also:
+        argv[-2:-2] = ["-open", str(extra)]
+    return subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
 
 def wait_for(log: Path, what: str, after: int, seconds: float) -> int:
@@ -278,7 +283,8 @@ def main() -> dict[str, Any]:
         logs = {fmt: scratch / f"pd-{fmt}.log" for fmt in ("bundle", "individual", "arr", "wekinator")}
         pds.append(pd("posenet-bundle.pd", "pn-quit 30000", logs["bundle"]))  # unchanged: nothing sent but quit
         for i, fmt in enumerate(("individual", "arr", "wekinator")):
-            pds.append(pd(f"posenet-{fmt}.pd", f"pn-listen {9101 + i}; pn-find; pn-quit 12000", logs[fmt]))
+            also = [CHOOSE_LATER] if fmt == "individual" else []  # someone picks the second box after 7 s
+            pds.append(pd(f"posenet-{fmt}.pd", f"pn-listen {9101 + i}; pn-find; pn-quit 12000", logs[fmt], *also))
         first = wait_for(logs["bundle"], "connected: ", 0, 20)
         got = wait_for(logs["bundle"], "frame: ", first + 1, 10)
         lines = logs["bundle"].read_text().splitlines()

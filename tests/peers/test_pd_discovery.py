@@ -54,6 +54,13 @@ def test_example_patches_find_the_boxes_follow_a_move_and_resist_forgers(
         assert connected[0] in ("connected: 10.88.0.2 9001", "connected: 10.88.0.3 9001"), (fmt, connected)
         assert any(ln.startswith("subscription: added 10.88.0.10 ") for ln in lines), (fmt, lines[:10])
         assert any(EXPECT[fmt](ln) for ln in lines), (fmt, lines[:10])
+    # Picking the second box listed (choose_later.pd, as a click on 2): the patch moves to it.
+    individual = logs["individual"]
+    second = [ln for ln in individual if ln.startswith("found: ")][1].split(" ")[1:3]  # name (id)
+    picked = [i for i, ln in enumerate(individual) if ln == f"chosen: {' '.join(second)}"]
+    assert len(picked) == 1, [ln for ln in individual if ln.startswith(("found", "chosen", "connected"))]
+    after = individual[picked[0] :]
+    assert any(ln.startswith("connected: ") for ln in after) and "people: 4" in after, after[:10]
     # The bundle patch (given nothing but its quit time) follows its box to the new address.
     bundle = logs["bundle"]
     assert result["first"]["frame_line"] > 0 and result["second"]["frame_line"] > result["second"]["connected"] > 0
