@@ -9,7 +9,7 @@ Steps (argv: MODELS_DIR IMAGES_DIR SCRATCH_DIR):
 1. two boxes, ``alpha`` (10.88.0.2) and ``beta`` (10.88.0.3); the four unchanged example patches,
    run headless at once, each find both, connect to one, subscribe and print poses (the bundle
    patch with no -send at all but its quit time; the individual one with choose_later.pd opened
-   next to it, which picks the second box listed after 7 s, as a click on *2* would);
+   next to it, which picks the second box listed after 11 s, as a click on *2* would);
 2. the box the bundle patch chose restarts on 10.88.0.4: the patch connects there and prints poses
    again by itself;
 3. attacks on beta over raw frames on its wire: forged /posenet/discover from a broadcast, a
@@ -119,7 +119,8 @@ class BoxNet:
 
 class Wire:
     """Raw Ethernet frames onto a box's veth (``hK``: they arrive on its side with any forged
-    source), and a thread keeping what the box sends back from its control port: (time, to, payload)."""
+    source), and a thread keeping what the box sends back from its control port: (time, to, payload),
+    except to the LAN's own address (the real patches)."""
 
     def __init__(self, box: BoxNet) -> None:
         self.box = box
@@ -159,6 +160,8 @@ class Wire:
             if addr[2] == socket.PACKET_OUTGOING or data[12:14] != b"\x08\x00" or data[23] != 17:
                 continue
             ihl = (data[14] & 0x0F) * 4
+            if data[30:34] == socket.inet_aton(LAN):  # answers to the real patches, still running
+                continue
             if struct.unpack("!H", data[14 + ihl : 16 + ihl])[0] == CONTROL:
                 self.got.append((time.monotonic(), socket.inet_ntoa(data[30:34]), data[14 + ihl + 8 :]))
 
@@ -283,8 +286,8 @@ def main() -> dict[str, Any]:
         logs = {fmt: scratch / f"pd-{fmt}.log" for fmt in ("bundle", "individual", "arr", "wekinator")}
         pds.append(pd("posenet-bundle.pd", "pn-quit 30000", logs["bundle"]))  # unchanged: nothing sent but quit
         for i, fmt in enumerate(("individual", "arr", "wekinator")):
-            also = [CHOOSE_LATER] if fmt == "individual" else []  # someone picks the second box after 7 s
-            pds.append(pd(f"posenet-{fmt}.pd", f"pn-listen {9101 + i}; pn-find; pn-quit 12000", logs[fmt], *also))
+            also = [CHOOSE_LATER] if fmt == "individual" else []  # someone picks the second box after 11 s
+            pds.append(pd(f"posenet-{fmt}.pd", f"pn-listen {9101 + i}; pn-find; pn-quit 16000", logs[fmt], *also))
         first = wait_for(logs["bundle"], "connected: ", 0, 20)
         got = wait_for(logs["bundle"], "frame: ", first + 1, 10)
         lines = logs["bundle"].read_text().splitlines()
