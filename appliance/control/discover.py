@@ -28,7 +28,16 @@ from appliance.core.status import Status
 from appliance.guards import RateLimit
 from appliance.sysinfo import machine_id
 
-__all__ = ["OVERALL_RATE", "PER_SOURCE_RATE", "Discovery", "here", "instance_name", "own_interfaces"]
+__all__ = [
+    "OVERALL_BURST",
+    "OVERALL_RATE",
+    "PER_SOURCE_BURST",
+    "PER_SOURCE_RATE",
+    "Discovery",
+    "here",
+    "instance_name",
+    "own_interfaces",
+]
 
 #: Answers per source IP: per second, at once; for the whole box: per second, at once.
 PER_SOURCE_RATE, PER_SOURCE_BURST = 2.0, 8.0
