@@ -313,6 +313,8 @@ def main() -> dict[str, Any]:
             if p.poll() is None:
                 p.kill()
         result["box_rc"] = [alpha.close(), beta.close()]
+    # Subscriptions are leases in memory: nothing about the patches was saved.
+    result["saved_subscriptions"] = [b.name for b in (alpha, beta) if LAN in (b.state / "config.json").read_text()]
     result["box_logs"] = {b: (scratch / f"{b}.log").read_text(errors="replace")[-1500:] for b in ("alpha", "beta")}
     return result
 

@@ -77,4 +77,5 @@ def test_example_patches_find_the_boxes_follow_a_move_and_resist_forgers(
     for flood in (one, many):
         assert flood["answers_to_other_hosts"] == 0 and flood["bytes_out"] < flood["bytes_in"] / 10, flood
         assert flood["frames_flood"] >= flood["frames_quiet"] - 3, flood  # the pipeline kept its pace
+    assert result["saved_subscriptions"] == []
     assert result["box_rc"] == [0, 0], result["box_logs"]
