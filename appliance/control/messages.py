@@ -24,6 +24,7 @@ class Kind(Enum):
     """What a control message does, which decides its handler and its rules."""
 
     INFO = "info"  # a read, open to anyone: answered to the sender
+    DISCOVER = "discover"  # who is there (unicast or broadcast): answered to senders on the box's subnets only
     ADD = "add"  # subscribe or renew: confirmed by the stream address (the subscribe key, if set)
     CONFIRM = "confirm"  # a confirmation's nonce coming back
     REMOVE = "remove"  # end the sender's own subscriptions (confirmed by the stream address)
@@ -50,7 +51,7 @@ class ControlMethod:
     @property
     def changes(self) -> bool:
         """Whether the message changes something (then every rule of the control port applies)."""
-        return self.kind not in (Kind.INFO, Kind.CONFIRM)
+        return self.kind not in (Kind.INFO, Kind.DISCOVER, Kind.CONFIRM)
 
 
 CONTROL_METHODS: tuple[ControlMethod, ...] = (
@@ -132,6 +133,16 @@ CONTROL_METHODS: tuple[ControlMethod, ...] = (
         [None],
         Kind.RECORD,
         "stop",
+    ),
+    ControlMethod(
+        "/posenet/discover",
+        "i",
+        "Who is there (send it to the broadcast address 255.255.255.255 too): every box answers "
+        "/posenet/here ssiii name address control_port http_port oscquery_port to the sender, at this port "
+        "(optional: default the sender's); only senders on the box's own subnets, rate-limited",
+        [_PORT],
+        [9000],
+        Kind.DISCOVER,
     ),
     ControlMethod("/posenet/info", "N", "Ask for /posenet/info name state backend targets", None, [None], Kind.INFO),
     ControlMethod(

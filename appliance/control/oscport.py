@@ -20,7 +20,9 @@ confirmed the same way, and answered once confirmed: ``/posenet/listeners/remove
 ``/posenet/format ,s F [port]``, ``/posenet/coords ,s C [port]``, ``/posenet/mirror ,i 0|1 [port]``,
 ``/posenet/listeners/clear`` (with the access token as argument: every subscription, at once).
 Saved settings (``/posenet/smoothing/*``) are the owner's: the access token last, or the box itself.
-``/posenet/info`` answers ``/posenet/info ,sssi name state backend targets``.
+``/posenet/info`` answers ``/posenet/info ,sssi name state backend targets``; ``/posenet/discover
+[port]`` (broadcast too) ``/posenet/here ,ssiii name address control http oscquery``, only to senders
+on the box's own subnets, rate-limited (``discover``).
 
 The rules (subnet, owner, subscribe key, back-off, rate limit) are in ``access``, the leases in
 ``leases``, the nonces in ``nonces``, the reply budget in ``budget`` (no address is ever sent more
@@ -41,6 +43,7 @@ from typing import Any, cast
 
 from appliance.control.access import Access, Ignored, Refused
 from appliance.control.budget import ReplyBudget, WorkBudget
+from appliance.control.discover import Discovery, here
 from appliance.control.leases import Lease, LeaseTable
 from appliance.control.messages import COORDS, ControlMethod, Kind, matching
 from appliance.control.nonces import KEEP, MIRROR, NORMALIZED, NonceCodec, Op, Outstanding, Request
@@ -97,10 +100,13 @@ class ControlProtocol(asyncio.DatagramProtocol):
         self._log = LogOnce(logger, max_keys=64)
         self._log_at = 0.0
         self._info: tuple[float, list[Any]] = (-math.inf, [])
+        self.discovery = Discovery()
+        self._here: tuple[float, tuple[str, int, int, int]] = (-math.inf, ("", 0, 0, 0))
         self._timer: asyncio.TimerHandle | None = None
         self._resume: asyncio.TimerHandle | None = None
         self._handlers: dict[Kind, Handler] = {
             Kind.INFO: self._on_info,
+            Kind.DISCOVER: self._on_discover,
             Kind.ADD: self._on_add,
             Kind.CONFIRM: self._on_confirm,
             Kind.REMOVE: self._on_remove,
@@ -260,6 +266,24 @@ class ControlProtocol(asyncio.DatagramProtocol):
             answer = [s.device_name, s.state, s.backend, targets]
             self._info = (self._now(), answer)
         self.reply(addr, "/posenet/info", "sssi", answer)
+
+    def _on_discover(self, method: ControlMethod, args: list[Any], addr: Address) -> None:
+        """``/posenet/discover [port]``: ``/posenet/here ,ssiii name address control http oscquery``
+        to the sender (at ``port``), from the box's address on its subnet (``discover``)."""
+        now = self._now()
+        local = self.discovery.admit(addr, now)
+        if len(args) > 1:
+            raise Refused("expected [port]")
+        port = _int(args, 0, addr[1])
+        if not 1 <= port <= 65535:
+            raise Refused(f"port {port} is out of range 1..65535")
+        at, facts = self._here
+        if now - at > INFO_SECONDS:  # a flood of questions builds the status once per INFO_SECONDS
+            facts = here(self.control)
+            self._here = (now, facts)
+        name, control_port, http_port, oscquery_port = facts
+        if self.reply((addr[0], port), "/posenet/here", "ssiii", [name, local, control_port, http_port, oscquery_port]):
+            self.discovery.answered += 1
 
     # -- requests: confirmed by the stream address ------------------------------------------------
     def _ask(self, key: Address, addr: Address, request: Request, now: float) -> None:

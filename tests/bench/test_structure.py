@@ -71,5 +71,6 @@ def test_every_sub_command_is_registered_once_in_order() -> None:
     sub = action.choices["bench"]
     names = list(next(a for a in sub._actions if isinstance(a, argparse._SubParsersAction)).choices)
     assert names == [
-        "engine", "pipeline", "footprint", "soak", "smoothing", "ids", "movenet", "camera", "footprint-run"
+        "engine", "pipeline", "footprint", "soak", "smoothing", "ids", "movenet", "camera", "replay", "discover",
+        "footprint-run",
     ]  # fmt: skip

@@ -2,7 +2,8 @@
 (10.77.0.1, not loopback, so the rules for visitors apply), a box with a subscribe key.
 
 Starts the box (argv after ``--``), then runs the bundle example patch headless once per case named
-in argv[2:] as ``name=PD_SEND_PREFIX`` (e.g. ``with=pn-key KEY;``), each subscribing its own port.
+in argv[2:] as ``name=PD_SEND_PREFIX`` (e.g. ``with=pn-key KEY;``), each subscribing its own port,
+connected by hand (``pn-connect``: this namespace has no route for the broadcast discovery).
 Prints one JSON object: the Pd log lines per case.
 usage: pd_key_peer.py CONTROL_PORT HTTP_PORT CASE... -- BOX ARGV...
 """
@@ -36,9 +37,7 @@ try:
     for i, (name, prefix) in enumerate(cases.items()):
         listen = 9100 + i
         log = tmp / f"pd-{name}.log"
-        send = (
-            f"pn-listen {listen}; pn-connect {BOX} {control_port}; {prefix} pn-subscribe {listen} bundle; pn-quit 3000"
-        )
+        send = f"pn-listen {listen}; {prefix} pn-connect {BOX} {control_port}; pn-quit 3000"
         with log.open("w") as out:
             pd = shutil.which("pd") or "pd"
             subprocess.run(pd_command(pd, EXAMPLE, send), stdout=out, stderr=subprocess.STDOUT, timeout=30, check=True)

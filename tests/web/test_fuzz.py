@@ -91,6 +91,7 @@ ADDRESSES = [
     "/posenet/coords",
     "/posenet/mirror",
     "/posenet/info",
+    "/posenet/discover",
     "/posenet/smoothing/beta",
     "/posenet/smoothing/enabled",
     "/posenet/x",

@@ -31,9 +31,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from appliance.control.discover import instance_name
 from appliance.core.facade import Watching
 from appliance.guards import Backoff
-from appliance.sysinfo import machine_id
 from appliance.web.deps import is_owner
 from appliance.web.oscquery.listen import Listener, ListenHub
 from appliance.web.oscquery.namespace import Namespace, find
@@ -88,10 +88,7 @@ class OscQueryApp:
 
     def name(self) -> str:
         """The mDNS instance name: the advertised one, else the one it will be (stable from the start)."""
-        discovery = self.control.status().servers.get("discovery")
-        if discovery is not None and discovery.name:
-            return discovery.name
-        return f"{self.control.config.device_name} ({machine_id()})"
+        return instance_name(self.control.status(), self.control.config.device_name)
 
     def host_info(self, request: Request) -> dict[str, Any]:
         """``?HOST_INFO``; OSC_IP is this box's address on the interface the request came in on."""
