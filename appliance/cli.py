@@ -102,10 +102,10 @@ def media_location(source: str | None) -> tuple[str | None, Path | None]:
     folder and the source names the file inside it (what a saved configuration may hold)."""
     if source is None:
         return None, None
-    from appliance.capture import parse_source
+    from appliance.capture import SOURCES, parse_source
 
     spec = parse_source(source)  # one clear line for a bad spec
-    if spec.type not in ("images", "video"):
+    if not SOURCES[spec.type].files:
         return source, None
     folder, name = Path(spec.arg).parent, Path(spec.arg).name
     opts = spec.text[len(spec.type) + 1 + len(spec.arg) :]
@@ -506,13 +506,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def _add_run(sub: Any) -> None:
     """``run``: the service, with every option a saved setting has on the command line."""
+    from appliance.capture import SOURCES
     from appliance.output.osc import FORMAT_NAMES, FORMATS
     from appliance.output.osc.presets import PRESETS
 
     in_pixels = ", ".join(name for name in FORMAT_NAMES if FORMATS[name].default_coords == "pixels")
     run = sub.add_parser("run", help="stream poses as OSC until stopped (SIGINT/SIGTERM)")
     run.add_argument(
-        "--source", help="picamera2 (default on a Pi), v4l2:/dev/videoN, video:PATH, images:GLOB[@fps], synthetic"
+        "--source",
+        help="one of: " + ", ".join(kind.syntax for kind in SOURCES.values()) + " (default on a Pi: picamera2)",
     )
     run.add_argument(
         "--target",
