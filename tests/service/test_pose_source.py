@@ -19,7 +19,7 @@ from appliance.config.store import ConfigStore
 from appliance.core.app import NO_MODEL, Application
 from appliance.core.factory import Folders
 from appliance.service.serve import serve
-from tests.conftest import free_tcp_port, free_udp_port
+from tests.support.net import free_tcp_port, free_udp_port
 
 
 def _status(port: int) -> Any:
