@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
 from appliance.errors import ConfigError
 from appliance.models.catalog import DEFAULT_MODEL
@@ -21,6 +22,7 @@ from appliance.output.osc.base import MAX_DATAGRAM
 from appliance.output.osc.presets import PRESETS
 from appliance.pose.params import DecoderConfig, SmoothingConfig, TrackingConfig, move_legacy_decoder_keys
 from appliance.schema import StrictModel
+from appliance.stages import STAGES, StageKind, on_register
 
 __all__ = [
     "NETWORK_SETTINGS",
@@ -94,6 +96,13 @@ class TargetConfig(StrictModel):
         description="Bundles' time tag: immediate (1), or the capture time for receivers whose clock is "
         "synchronised with the box's (liblo and SuperCollider hold a bundle until its time).",
     )
+    extras: list[str] | None = Field(
+        None,
+        exclude_if=lambda v: v is None,  # saved and shown only when given: the format's default otherwise
+        max_length=16,
+        description="The stages' own messages this target gets besides the format's, by stage name; when left "
+        "out (null), the format's default: every stage's for bundle, none for the formats imitating a tool.",
+    )
     preset: PresetName | None = Field(
         None,
         exclude=True,
@@ -118,6 +127,18 @@ class TargetConfig(StrictModel):
         if fmt is not None:
             data.setdefault("coords", fmt.default_coords)
         return data
+
+    @field_validator("extras")
+    @classmethod
+    def _extras(cls, v: list[str] | None) -> list[str] | None:
+        for name in v or ():
+            kind = STAGES.get(name)
+            if kind is None or kind.extra is None:
+                with_messages = [n for n, k in STAGES.items() if k.extra is not None]
+                raise ValueError(
+                    f"{name!r} is not a stage with messages (there are: {', '.join(with_messages) or 'none'})"
+                )
+        return v
 
     @field_validator("host")
     @classmethod
@@ -365,3 +386,20 @@ class AppConfig(StrictModel):
                 if port == port2:
                     raise ValueError(f"{other} and {key} must differ (both are {port}): each server needs its own")
         return self
+
+
+def _stage_section(name: str, kind: StageKind | None) -> None:
+    """A stage's settings become (or stop being) a section of ``AppConfig`` (``appliance.stages``)."""
+    fields = AppConfig.model_fields
+    if kind is None:
+        fields.pop(name, None)
+    elif name in fields:
+        raise ValueError(f"stage {name!r}: the configuration has a section of that name already")
+    else:
+        fields[name] = FieldInfo.from_annotated_attribute(
+            kind.settings, Field(default_factory=kind.settings, description=kind.description)
+        )
+    AppConfig.model_rebuild(force=True)
+
+
+on_register(_stage_section)

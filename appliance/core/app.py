@@ -45,6 +45,7 @@ from appliance.pose.stages import PoseStage
 from appliance.pose.tracking import Tracker
 from appliance.recording.fileformat import Header
 from appliance.recording.recorder import RecordingTap
+from appliance.stages import STAGES, SettingsStage, extras_for
 from appliance.sysinfo import temperature_c
 from appliance.transport.targets import TargetSet
 from appliance.transport.udp import TargetSpec
@@ -61,9 +62,12 @@ NO_MODEL = "none: the source gives poses"
 
 
 def target_specs(config: AppConfig) -> list[TargetSpec]:
-    """The TargetSpecs of a configuration (the saved, permanent targets)."""
+    """The TargetSpecs of a configuration (the saved, permanent targets), with their stages' messages."""
     limit = config.osc.max_datagram
-    return [TargetSpec(t.host, t.port, t.format, t.coords, t.mirror, t.timetag, limit) for t in config.targets]
+    return [
+        TargetSpec(t.host, t.port, t.format, t.coords, t.mirror, t.timetag, limit, extras_for(t.format, t.extras))
+        for t in config.targets
+    ]
 
 
 class _Alone:
@@ -101,7 +105,16 @@ class Application:
         self.smoother = Smoother(self._config.smoothing)
         # The recording tap sees the decoded poses first and, as a listener, the same frame last.
         self.recording_tap = RecordingTap(lambda: self.runner.current_frame if self.runner is not None else None)
-        self.stages: tuple[PoseStage, ...] = (self.recording_tap, self.tracker, self.smoother)
+        #: Stages with settings of their own (``appliance.stages``), after tracking and smoothing.
+        self.extra_stages: dict[str, SettingsStage] = {
+            name: kind.make(getattr(self._config, name)) for name, kind in STAGES.items()
+        }
+        self.stages: tuple[PoseStage, ...] = (
+            self.recording_tap,
+            self.tracker,
+            self.smoother,
+            *self.extra_stages.values(),
+        )
         self.listeners.add(self.recording_tap)
         recordings = self.folders.recordings or store.path.parent / "recordings"
         self.recordings = Recordings(recordings, self.recording_tap, self._recording_header)
@@ -322,6 +335,8 @@ class Application:
         if new.decoder != old.decoder and engine is not None:
             engine.params = new.decoder
         self.tracker.config, self.smoother.config = new.tracking, new.smoothing  # read once per frame
+        for name, stage in self.extra_stages.items():
+            stage.config = getattr(new, name)
         asked = self._asked
         stale = asked is None or new.source != asked.source or new.inference != asked.inference
         if self._started and (stale or (self.runner is None and not self._applier.busy)):

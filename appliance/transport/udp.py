@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from appliance.errors import ConfigError
 from appliance.log import LogOnce
-from appliance.output.osc.base import MAX_DATAGRAM, Coords, OutputOptions, TimeTag
+from appliance.output.osc.base import MAX_DATAGRAM, Coords, OscExtra, OutputOptions, TimeTag
 from appliance.output.osc.formats import FORMATS
 from appliance.output.osc.presets import PRESETS, resolve
 
@@ -38,8 +38,9 @@ RECOVERY_SECONDS = 2.0
 
 @dataclass(frozen=True, slots=True)
 class TargetSpec:
-    """One destination: host (name, IPv4/IPv6 literal or "broadcast"), port, format, and how the
-    format is encoded for it (coordinates, mirror, time tag, largest datagram)."""
+    """One destination: host (name, IPv4/IPv6 literal or "broadcast"), port, format, how the
+    format is encoded for it (coordinates, mirror, time tag, largest datagram), and the stages'
+    messages it gets besides (``extras``)."""
 
     host: str
     port: int
@@ -48,6 +49,7 @@ class TargetSpec:
     mirror: bool = False
     timetag: TimeTag = "immediate"
     max_datagram: int = MAX_DATAGRAM
+    extras: tuple[OscExtra, ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535:

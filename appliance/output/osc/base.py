@@ -20,6 +20,7 @@ __all__ = [
     "Coords",
     "Encoder",
     "OscAddress",
+    "OscExtra",
     "OscFormat",
     "OutputOptions",
     "TimeTag",
@@ -95,7 +96,9 @@ class OscFormat:
     """An output format as its module declares it; calling it encodes (``FORMATS[name](poses, opts)``).
 
     ``order`` places it in lists shown to people (config choices, CLI, page); ``default_coords`` is
-    what targets of this format get unless they say otherwise (the tools a format imitates decide).
+    what targets of this format get unless they say otherwise (the tools a format imitates decide);
+    ``extras``: its targets get every stage's messages (``OscExtra``) unless they say otherwise
+    (our own format does; formats imitating a tool send only what that tool sends).
     """
 
     name: str
@@ -104,9 +107,23 @@ class OscFormat:
     addresses: tuple[OscAddress, ...]
     order: int = 100
     default_coords: Coords = "normalized"
+    extras: bool = False
 
     def __call__(self, poses: Poses, options: OutputOptions) -> list[bytes]:
         return self.encode(poses, options)
+
+
+@dataclass(frozen=True, slots=True)
+class OscExtra:
+    """The OSC messages of one stage (``appliance.stages``), for the targets that ask for them (a
+    target's ``extras``): ``encode(poses, options)`` returns OSC *messages* (not bundles: they go in
+    bundles of their own, after the frame's, each starting with the frame header, within
+    ``max_datagram``), reading what the stage left in ``Poses.extras[name]``; ``addresses`` are
+    published by OSCQuery like a format's."""
+
+    name: str
+    encode: Encoder
+    addresses: tuple[OscAddress, ...]
 
 
 def output_keypoints(poses: Poses, options: OutputOptions) -> NDArray[np.float32]:
