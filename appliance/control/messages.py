@@ -8,12 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
-from typing import Any, get_args
+from typing import Any
 
 from annotated_types import Ge, Le
 
-from appliance.output.osc import FORMAT_NAMES
-from appliance.output.osc.base import Coords
+from appliance.output.osc import COORDS, DEFAULT_FORMAT, FORMAT_NAMES, FORMATS
 from appliance.output.osc.pattern import compile_pattern, is_pattern
 from appliance.output.osc.presets import PRESETS
 from appliance.stages import STAGES, StageKind, on_register
@@ -30,8 +29,6 @@ __all__ = [
 ]
 
 _PORT = {"MIN": 1, "MAX": 65535}
-#: The coordinate names a subscription may ask for.
-COORDS: tuple[str, ...] = get_args(Coords)
 
 
 class Kind(Enum):
@@ -75,7 +72,7 @@ CONTROL_METHODS: tuple[ControlMethod, ...] = (
         "Subscribe: poses to the sender's address at this port, in this format or preset (then the subscribe "
         "key, if the owner set one); answered by /posenet/listeners/confirm s at that port, to be sent back here",
         [_PORT, {"VALS": [*FORMAT_NAMES, *PRESETS]}],
-        [9000, "individual"],
+        [9000, DEFAULT_FORMAT],
         Kind.ADD,
     ),
     ControlMethod(
@@ -107,7 +104,7 @@ CONTROL_METHODS: tuple[ControlMethod, ...] = (
         "s",
         "Format of your subscriptions; confirmed like add",
         [{"VALS": list(FORMAT_NAMES)}],
-        ["individual"],
+        [DEFAULT_FORMAT],
         Kind.OPTION,
         "format",
     ),
@@ -116,7 +113,7 @@ CONTROL_METHODS: tuple[ControlMethod, ...] = (
         "s",
         "Coordinates of your subscriptions; confirmed like add",
         [{"VALS": list(COORDS)}],
-        ["pixels"],
+        [FORMATS[DEFAULT_FORMAT].default_coords],
         Kind.OPTION,
         "coords",
     ),

@@ -53,7 +53,7 @@ from appliance.core.status import ServerStatus
 from appliance.errors import ApplianceError
 from appliance.guards import is_loopback
 from appliance.log import LogOnce
-from appliance.output.osc import FORMAT_NAMES, Coords
+from appliance.output.osc import DEFAULT_FORMAT, FORMAT_NAMES, Coords
 from appliance.output.osc.pattern import PatternError, is_pattern
 from appliance.output.osc.presets import PRESETS, resolve
 from appliance.output.osc.wire import message, parse_packet
@@ -306,7 +306,7 @@ class ControlProtocol(asyncio.DatagramProtocol):
             args = [None, *args]
         if len(args) > 2:
             raise Refused("expected [port [format or preset]], then the subscribe key if the owner set one")
-        name = _str(args, 1) if len(args) > 1 else "individual"
+        name = _str(args, 1) if len(args) > 1 else DEFAULT_FORMAT
         fmt, coords, own_port = resolve(name)
         if coords is None:
             raise Refused(f"unknown format {name[:32]!r}; one of {', '.join([*FORMAT_NAMES, *PRESETS])}")

@@ -45,7 +45,7 @@ from appliance.pose.stages import PoseStage
 from appliance.pose.tracking import Tracker
 from appliance.recording.fileformat import Header
 from appliance.recording.recorder import RecordingTap
-from appliance.stages import STAGES, SettingsStage, extras_for
+from appliance.stages import STAGES, SettingsStage
 from appliance.sysinfo import temperature_c
 from appliance.transport.targets import TargetSet
 from appliance.transport.udp import TargetSpec
@@ -63,11 +63,7 @@ NO_MODEL = "none: the source gives poses"
 
 def target_specs(config: AppConfig) -> list[TargetSpec]:
     """The TargetSpecs of a configuration (the saved, permanent targets), with their stages' messages."""
-    limit = config.osc.max_datagram
-    return [
-        TargetSpec(t.host, t.port, t.format, t.coords, t.mirror, t.timetag, limit, extras_for(t.format, t.extras))
-        for t in config.targets
-    ]
+    return [t.spec(config.osc.max_datagram) for t in config.targets]
 
 
 class _Alone:

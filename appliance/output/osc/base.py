@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -14,8 +14,12 @@ from appliance.output.osc.wire import IMMEDIATELY, frame_timetag
 from appliance.types import Poses, confident_boxes
 
 __all__ = [
+    "COORDS",
+    "DEFAULT_COORDS",
+    "DEFAULT_TIMETAG",
     "KEYPOINTS_XYS",
     "MAX_DATAGRAM",
+    "TIMETAGS",
     "ArgKind",
     "Coords",
     "Encoder",
@@ -29,11 +33,17 @@ __all__ = [
     "typetags",
 ]
 
+#: The coordinates vocabulary (the one place it is spelled): source ``pixels`` or ``normalized`` 0..1.
 Coords = Literal["pixels", "normalized"]
+COORDS: tuple[Coords, ...] = get_args(Coords)
+#: What an encoder sends when nobody said (a target of the configuration gets its format's default).
+DEFAULT_COORDS: Coords = "normalized"
 #: "immediate": bundles carry time tag 1 (process on arrival); "capture": the frame's capture time
 #: (for receivers whose clock is synchronised with the box's: liblo and SuperCollider hold a bundle
-#: until its time).
+#: until its time). The one place the time-tag vocabulary is spelled.
 TimeTag = Literal["immediate", "capture"]
+TIMETAGS: tuple[TimeTag, ...] = get_args(TimeTag)
+DEFAULT_TIMETAG: TimeTag = "immediate"
 #: One UDP datagram that fits an Ethernet frame (1500 - 20 IPv4 - 8 UDP): no IP fragmentation.
 MAX_DATAGRAM = 1472
 
@@ -60,9 +70,9 @@ class OutputOptions:
     send no datagram over this many bytes.
     """
 
-    coords: Coords = "normalized"
+    coords: Coords = DEFAULT_COORDS
     mirror: bool = False
-    timetag: TimeTag = "immediate"
+    timetag: TimeTag = DEFAULT_TIMETAG
     max_datagram: int = MAX_DATAGRAM
 
     def bundle_timetag(self, t_wall: float) -> int:
@@ -106,7 +116,7 @@ class OscFormat:
     encode: Encoder
     addresses: tuple[OscAddress, ...]
     order: int = 100
-    default_coords: Coords = "normalized"
+    default_coords: Coords = DEFAULT_COORDS
     extras: bool = False
 
     def __call__(self, poses: Poses, options: OutputOptions) -> list[bytes]:
