@@ -202,6 +202,8 @@ def _models(config: AppConfig, models: Path) -> Check:
             "posenet-appliance models fetch (replaces them with verified copies)",
         )
     if not wanted.exists() and not twin.exists():
+        if _gives_poses(config):
+            return Check("models", "ok", f"{detail}; no model needed: the source ({config.source}) gives poses")
         return Check(
             "models",
             "fail",
@@ -210,6 +212,14 @@ def _models(config: AppConfig, models: Path) -> Check:
         )
     which = wanted.name if wanted.exists() else f"{twin.name} (the CPU twin of {wanted.name})"
     return Check("models", "ok", f"{detail}, checksums as pinned; using {which}")
+
+
+def _gives_poses(config: AppConfig) -> bool:
+    """The configured source is a source of poses (``SourceKind.poses``): no model is loaded."""
+    try:
+        return SOURCES[parse_source(config.source).type].poses
+    except ConfigError:
+        return False
 
 
 _SHA_CACHE: dict[tuple[str, int, int], str] = {}
