@@ -355,7 +355,7 @@ class Application:
         settings = config.model_dump(mode="json")
         for section, key in SECURITY_SETTINGS:
             settings.get(section, {}).pop(key, None)
-        model = Path(engine.model.info.path).name if engine else config.inference.model
+        model = Path(engine.model.info.path).name if engine else self._no_model(self.runner, config)
         return Header(config.device_name, __version__, model, config.source, 0, 0, 0.0, settings)
 
     # -- status ----------------------------------------------------------------------------------
