@@ -6,6 +6,7 @@ targets that ask for it (``bundle`` by default, never the imitation formats), wi
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import socket
@@ -34,6 +35,7 @@ from appliance.transport.targets import TargetSet
 from appliance.types import Poses
 from appliance.web.oscquery.namespace import FrameValues, build
 from appliance.web.server import create_app
+from tests.support.controlport import Patch, osc, with_control
 
 
 # -- the stage: one module's worth ------------------------------------------------------------------
@@ -191,6 +193,22 @@ def test_the_control_port_and_oscquery_publish_the_stage() -> None:
     node = tree.methods["/posenet/crowd"]
     assert node["ACCESS"] == 1 and node["TYPE"] == "i" and "crowd stage" in node["DESCRIPTION"]
     assert FrameValues(tree, _poses()).node("/posenet/crowd")["VALUE"] == [3]
+
+
+@pytest.mark.usefixtures("crowd")
+def test_the_box_itself_changes_the_stage_settings_over_the_control_port(tmp_path: Path) -> None:
+    """``/posenet/crowd/weight 4`` from the box itself is saved like any setting; out of range is refused."""
+
+    async def body(app: Application, protocol: Any, patch: Patch) -> None:
+        assert (await patch.ask(osc("/posenet/crowd/weight", 4))).params == [4]
+        assert (await patch.ask(osc("/posenet/crowd/per_person", 1))).params == [1]
+        refused = await patch.ask(osc("/posenet/crowd/weight", 11))
+        assert refused.address == "/posenet/error" and "crowd" in " ".join(map(str, refused.params))
+        config = app.config.crowd  # type: ignore[attr-defined]
+        assert (config.weight, config.per_person) == (4, True)
+        assert json.loads((tmp_path / "config.json").read_text())["crowd"] == {"weight": 4, "per_person": True}
+
+    asyncio.run(with_control(tmp_path, body, local=True))
 
 
 def test_without_the_stage_the_control_port_has_no_such_setting() -> None:
