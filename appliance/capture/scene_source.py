@@ -15,7 +15,7 @@ from appliance.errors import ConfigError, SourceError
 from appliance.pose.scenes import Walker, scene
 from appliance.types import Poses
 
-__all__ = ["KIND", "SceneSource"]
+__all__ = ["KIND", "SceneSource", "people"]
 
 #: People walking unless the spec says, and the most a spec may ask for.
 DEFAULT_PEOPLE, MAX_PEOPLE = 2, 10
@@ -36,17 +36,24 @@ def walkers(people: int, size: tuple[int, int], frames: int) -> list[Walker]:
     return out
 
 
+def people(spec: SourceSpec) -> int:
+    """How many people ``scene:PEOPLE`` asks for (ConfigError: not a number, or out of range); also
+    the rule a saved configuration is checked with, so a bad one is refused, not saved."""
+    try:
+        n = int(spec.arg) if spec.arg else DEFAULT_PEOPLE
+    except ValueError:
+        raise ConfigError(f"scene source: {spec.arg!r} is not a number of people (scene:2)") from None
+    if not 1 <= n <= MAX_PEOPLE:
+        raise ConfigError(f"scene source: {n} people out of range 1..{MAX_PEOPLE}")
+    return n
+
+
 class SceneSource:
     """One crossing of ``PEOPLE`` synthetic people, computed once, then served at ``fps``; looping
     starts a new scene (the tracker cuts), ``once`` ends after one crossing."""
 
     def __init__(self, spec: SourceSpec) -> None:
-        try:
-            self.people = int(spec.arg) if spec.arg else DEFAULT_PEOPLE
-        except ValueError:
-            raise ConfigError(f"scene source: {spec.arg!r} is not a number of people (scene:2)") from None
-        if not 1 <= self.people <= MAX_PEOPLE:
-            raise ConfigError(f"scene source: {self.people} people out of range 1..{MAX_PEOPLE}")
+        self.people = people(spec)
         self.spec = spec
         self.size = spec.size or (640, 480)
         self.fps = spec.fps or DEFAULT_FPS
@@ -93,4 +100,6 @@ def _offer(host: Host) -> list[dict[str, str]]:
     return [{"source": "scene", "label": "synthetic people, as poses (no camera, no model)"}]
 
 
-KIND = SourceKind("scene", "scene[:PEOPLE][@fps][,WxH][,once]", SceneSource, poses=True, order=31, offer=_offer)
+KIND = SourceKind(
+    "scene", "scene[:PEOPLE][@fps][,WxH][,once]", SceneSource, poses=True, order=31, confine=people, offer=_offer
+)

@@ -70,6 +70,8 @@ def test_the_scene_source_loops_as_a_new_scene() -> None:
 def test_bad_scene_specs_say_so(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         create_source(text)
+    with pytest.raises(ConfigError, match=message):  # what the configuration checks: refused, not saved
+        check_confined(parse_source(text))
 
 
 def test_hold_belongs_to_still_images_and_device_rules_to_v4l2() -> None:
