@@ -175,7 +175,7 @@ class SourceKind:
     sized: bool = False
     holds: bool = False
     order: int = 50
-    confine: Callable[[SourceSpec], None] = field(default=_no_rule)
+    confine: Callable[[SourceSpec], object] = field(default=_no_rule)  # its value is not used
     check: Callable[[SourceSpec, Host], SourceCheck] = field(default=_no_camera)
     offer: Callable[[Host], list[dict[str, str]]] = field(default=_offers_nothing)
 
