@@ -13,10 +13,13 @@ import sys
 import typing
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from appliance import __version__
 from appliance.errors import ApplianceError, ConfigError, ModelError, SourceError
+
+if TYPE_CHECKING:
+    from appliance.config.models import TargetConfig
 
 __all__ = ["main"]
 
@@ -102,10 +105,10 @@ def media_location(source: str | None) -> tuple[str | None, Path | None]:
     folder and the source names the file inside it (what a saved configuration may hold)."""
     if source is None:
         return None, None
-    from appliance.capture import parse_source
+    from appliance.capture import SOURCES, parse_source
 
     spec = parse_source(source)  # one clear line for a bad spec
-    if spec.type not in ("images", "video"):
+    if not SOURCES[spec.type].files:
         return source, None
     folder, name = Path(spec.arg).parent, Path(spec.arg).name
     opts = spec.text[len(spec.type) + 1 + len(spec.arg) :]
@@ -270,6 +273,55 @@ def default_source() -> str:
     )
 
 
+def parse_target(
+    text: str,
+    default_format: str = "",
+    coords: str | None = None,
+    mirror: bool = False,
+    timetag: str | None = None,
+) -> TargetConfig:
+    """``--target HOST:PORT[/FORMAT]`` (``[v6addr]:PORT`` for IPv6, ``broadcast:PORT``) as a
+    ``TargetConfig``: FORMAT (else ``default_format``, else the default format) may be a preset, and
+    with a preset that has its own port (``HOST/p5-poses-osc``) the port may be left out.
+    Coordinates: ``coords`` if given, else the preset's, else the format's default.
+
+    Raises:
+        ConfigError: not host:port, port not a number or out of range, unknown format, bad host.
+    """
+    from pydantic import ValidationError
+
+    from appliance.config.models import TargetConfig
+    from appliance.config.store import describe_errors
+    from appliance.output.osc import DEFAULT_FORMAT, FORMATS
+    from appliance.output.osc.presets import PRESETS, resolve
+
+    spec, _, name = text.strip().partition("/")
+    fmt, own_coords, own_port = resolve(name or default_format or DEFAULT_FORMAT)
+    if own_port is not None and spec and (spec.endswith("]") or ":" not in spec):
+        host, port_s = spec.strip("[]"), str(own_port)
+    elif spec.startswith("["):
+        host, _, port_s = spec[1:].partition("]:")
+    else:
+        host, _, port_s = spec.rpartition(":")
+    if not host or not port_s:
+        with_port = ", ".join(name for name, p in PRESETS.items() if p.port)
+        raise ConfigError(f"target {text!r} is not HOST:PORT[/FORMAT] (or HOST/PRESET for {with_port})")
+    try:
+        port = int(port_s)
+    except ValueError:
+        raise ConfigError(f"target {text!r}: port {port_s!r} is not a number") from None
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"target port {port} is out of range 1..65535")
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown OSC format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    given = {"coords": coords or own_coords, "timetag": timetag}
+    data = {"host": host, "port": port, "format": fmt, "mirror": mirror} | {k: v for k, v in given.items() if v}
+    try:
+        return TargetConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"target {text!r}: {describe_errors(exc)}") from None
+
+
 def default_targets(fmt: str) -> list[str]:
     """Broadcast on port 9000 on a Pi (zero configuration), loopback elsewhere."""
     from appliance.sysinfo import is_raspberry_pi
@@ -288,9 +340,9 @@ def apply_cli(config: Any, args: argparse.Namespace, fresh: bool, folders: Any) 
     from pydantic import ValidationError
 
     from appliance.config.merge import merge_patch
-    from appliance.config.models import AppConfig, TargetConfig
+    from appliance.config.models import AppConfig
     from appliance.config.store import describe_errors
-    from appliance.transport.udp import parse_target
+    from appliance.output.osc import DEFAULT_FORMAT
 
     data = config.model_dump(mode="json")
     source, media = media_location(args.source)
@@ -308,15 +360,11 @@ def apply_cli(config: Any, args: argparse.Namespace, fresh: bool, folders: Any) 
     data["decoder"] = merge_patch(data["decoder"], decoder)
     if args.smoothing is not None:
         data["smoothing"]["enabled"] = args.smoothing == "on"
-    fmt = args.format or _field_default(TargetConfig, "format")  # or a preset: parse_target expands it
+    fmt = args.format or DEFAULT_FORMAT  # or a preset: parse_target expands it
     texts = args.target or (default_targets(fmt) if fresh else [])
     if texts:
-        specs = [parse_target(t, fmt, args.coords, args.mirror) for t in texts]
-        data["targets"] = [
-            {"host": s.host, "port": s.port, "format": s.format, "coords": s.coords, "mirror": s.mirror}
-            | ({"timetag": args.timetag} if args.timetag else {})
-            for s in specs
-        ]
+        targets = [parse_target(t, fmt, args.coords, args.mirror, args.timetag) for t in texts]
+        data["targets"] = [t.model_dump(mode="json") for t in targets]
     if args.http_port is not None:
         data["http"]["port"] = args.http_port
     if args.http_bind is not None:
@@ -506,13 +554,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def _add_run(sub: Any) -> None:
     """``run``: the service, with every option a saved setting has on the command line."""
-    from appliance.output.osc import FORMAT_NAMES, FORMATS
+    from appliance.capture import SOURCES
+    from appliance.output.osc import COORDS, DEFAULT_FORMAT, FORMAT_NAMES, FORMATS, TIMETAGS
+    from appliance.output.osc.base import DEFAULT_TIMETAG
     from appliance.output.osc.presets import PRESETS
 
     in_pixels = ", ".join(name for name in FORMAT_NAMES if FORMATS[name].default_coords == "pixels")
     run = sub.add_parser("run", help="stream poses as OSC until stopped (SIGINT/SIGTERM)")
     run.add_argument(
-        "--source", help="picamera2 (default on a Pi), v4l2:/dev/videoN, video:PATH, images:GLOB[@fps], synthetic"
+        "--source",
+        help="one of: " + ", ".join(kind.syntax for kind in SOURCES.values()) + " (default on a Pi: picamera2)",
     )
     run.add_argument(
         "--target",
@@ -537,19 +588,19 @@ def _add_run(sub: Any) -> None:
         "--format",
         default=None,
         choices=list(dict.fromkeys([*FORMAT_NAMES, *PRESETS])),
-        help="format (or preset) of targets that do not name one (default individual)",
+        help=f"format (or preset) of targets that do not name one (default {DEFAULT_FORMAT})",
     )
     run.add_argument(
         "--coords",
-        choices=["pixels", "normalized"],
+        choices=list(COORDS),
         default=None,
         help=f"camera pixels or 0..1 (default: the format's own: pixels for {in_pixels}, else 0..1)",
     )
     run.add_argument(
         "--timetag",
-        choices=["immediate", "capture"],
+        choices=list(TIMETAGS),
         default=None,
-        help="bundles' time tag: immediate (default) or the capture time (receivers with synchronised clocks)",
+        help=f"bundles' time tag: {DEFAULT_TIMETAG} (default) or the capture time (receivers with synchronised clocks)",
     )
     run.add_argument("--mirror", action="store_true", help="flip x (selfie view)")
     run.add_argument(
@@ -632,7 +683,7 @@ def build_parser() -> argparse.ArgumentParser:
     from appliance import bench
     from appliance.playback import commands as playback
 
-    playback.add_parsers(sub)
+    playback.add_parsers(sub, lambda text, fmt, coords: parse_target(text, fmt, coords).spec())
     bench.add_parser(sub)
     return parser
 

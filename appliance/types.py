@@ -7,8 +7,10 @@ input pixels; ``appliance.pose.geometry`` turns them into **(x, y)** and everyth
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -152,7 +154,8 @@ class Poses:
     the source image. Nobody seen means N = 0, never None. ``entered`` and ``left`` (int32 ids) are
     this frame's events: people confirmed for the first time, and people gone for longer than the
     tracker's grace time or cut away from (filled in by the tracking stage). ``scene`` is the frame's
-    (``Frame.scene``).
+    (``Frame.scene``). ``extras``: what stages with messages of their own computed for this frame,
+    by stage name (``appliance.stages``); their OSC encoders read it.
     """
 
     keypoints: NDArray[np.float32] = field(default_factory=_empty_keypoints)
@@ -165,6 +168,7 @@ class Poses:
     entered: NDArray[np.int32] = field(default_factory=_empty_ids)
     left: NDArray[np.int32] = field(default_factory=_empty_ids)
     scene: int = 0
+    extras: Mapping[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.keypoints.shape[0])

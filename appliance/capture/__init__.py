@@ -1,4 +1,10 @@
-"""Frame sources: ``create_source(spec)`` with an explicit registry and lazy imports.
+"""Sources of frames and of poses: ``SOURCES`` (name -> ``SourceKind``), ``parse_source`` and
+``create_source``.
+
+Each source kind is one module ``appliance/capture/*_source.py`` declaring ``KIND = SourceKind(...)``:
+its name, syntax, how it is built, how the doctor checks it and what the page offers; this package
+finds them (sorted by ``order``, then name), and the factory, the doctor, the choices and the CLI
+iterate them. Modules import their device libraries (picamera2, cv2) only when a source opens.
 
 Source strings (``--source``): ``TYPE[:ARG][@OPTS]`` with OPTS comma-separated: a number is the
 frame rate, ``WxH`` a size, ``loop`` / ``once`` for files, ``hold=SECONDS`` (``hold=2s``) how long
@@ -9,6 +15,7 @@ each still image is shown (0: the images are the frames of one continuous scene)
     video:clip.mp4       video:clip.mp4@once
     images:*.jpg@15      (files in the media folder)     images:*.jpg@15,hold=5s
     synthetic            synthetic@30,640x480
+    scene                scene:3@15,640x480    (poses of synthetic people: no model)
 
 File sources (``images:``, ``video:``) read from the **media folder** only: a saved or network-made
 configuration names files inside it (relative, no ``..``), never elsewhere; ``check_confined``
@@ -18,10 +25,11 @@ says so. Only the command line, run by the box's owner, may point the media fold
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import re
 from pathlib import Path, PurePosixPath
 
-from appliance.capture.base import EndOfSource, FrameSource, SourceSpec
+from appliance.capture.base import EndOfSource, FrameSource, Host, PoseSource, SourceCheck, SourceKind, SourceSpec
 from appliance.capture.images import load_image
 from appliance.errors import ConfigError
 
@@ -29,28 +37,42 @@ __all__ = [
     "SOURCES",
     "EndOfSource",
     "FrameSource",
+    "Host",
+    "PoseSource",
+    "SourceCheck",
+    "SourceKind",
     "SourceSpec",
     "check_confined",
     "create_source",
     "load_image",
     "parse_source",
+    "source_kind",
 ]
 
-#: type -> "module:Class"; only the chosen module is imported (picamera2 and cv2 stay optional).
-SOURCES: dict[str, str] = {
-    "picamera2": "appliance.capture.picamera2_source:Picamera2Source",
-    "v4l2": "appliance.capture.v4l2_source:V4l2Source",
-    "video": "appliance.capture.video_source:VideoFileSource",
-    "images": "appliance.capture.image_source:ImageSource",
-    "synthetic": "appliance.capture.synthetic_source:SyntheticSource",
-}
-_NEEDS_ARG = {"v4l2", "video", "images"}
-_FILES = {"video", "images"}
+
+def _discover() -> dict[str, SourceKind]:
+    """Every ``*_source`` module's ``KIND``, by name, in ``order`` (then name)."""
+    kinds = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.endswith("_source"):
+            kind = getattr(importlib.import_module(f"{__name__}.{info.name}"), "KIND", None)
+            if not isinstance(kind, SourceKind):
+                raise TypeError(f"{__name__}.{info.name} declares no KIND = SourceKind(...)")
+            kinds.append(kind)
+    return {k.name: k for k in sorted(kinds, key=lambda k: (k.order, k.name))}
+
+
+#: name -> SourceKind, every ``appliance/capture/*_source.py``.
+SOURCES: dict[str, SourceKind] = _discover()
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
 _HOLD = re.compile(r"^hold=(\d+(?:\.\d+)?)s?$")
 #: Longest hold (seconds) a source accepts.
 MAX_HOLD = 3600.0
-_DEVICE = re.compile(r"/dev/video\d{1,3}|/dev/v4l/by-(?:id|path)/[A-Za-z0-9._:+-]{1,200}|\d{1,3}")
+
+
+def source_kind(text: str) -> SourceKind:
+    """The kind of a source string (ConfigError as ``parse_source`` for a bad one)."""
+    return SOURCES[parse_source(text).type]
 
 
 def parse_source(text: str) -> SourceSpec:
@@ -68,7 +90,7 @@ def parse_source(text: str) -> SourceSpec:
         kind, _, opts = kind.partition("@")
     if kind not in SOURCES:
         raise ConfigError(f"unknown source type {kind!r} in {text!r}; choose one of {', '.join(SOURCES)}")
-    if kind in _NEEDS_ARG and not arg:
+    if SOURCES[kind].needs_arg and not arg:
         raise ConfigError(f"source {kind!r} needs an argument, e.g. {kind}:PATH")
     fps: float | None = None
     loop = True
@@ -95,7 +117,7 @@ def parse_source(text: str) -> SourceSpec:
 
 def _hold(opt: str, kind: str, text: str) -> float:
     """Seconds of a ``hold=`` option (``hold=2s``, ``hold=0.5``, ``hold=0``); ConfigError otherwise."""
-    if kind != "images":
+    if not SOURCES[kind].holds:
         raise ConfigError(f"source option {opt!r} is for still images only (images:GLOB@...,hold=2s)")
     m = _HOLD.match(opt)
     if m is None:
@@ -108,30 +130,33 @@ def _hold(opt: str, kind: str, text: str) -> float:
 
 def check_confined(spec: SourceSpec) -> SourceSpec:
     """Refuse what a saved or network-made configuration may not name: files outside the media
-    folder (absolute paths, ``..``, ``~``), and V4L2 paths that are not camera devices.
+    folder (absolute paths, ``..``, ``~``), and what the kind's own rule refuses (``confine``: V4L2
+    paths that are not camera devices).
 
     Raises:
         ConfigError: naming the rule (never whether some file exists).
     """
-    if spec.type in _FILES:
+    kind = SOURCES[spec.type]
+    if kind.files:
         p = PurePosixPath(spec.arg)
         if p.is_absolute() or ".." in p.parts or spec.arg.startswith("~") or "\\" in spec.arg:
             raise ConfigError(
                 f"{spec.type} files are read from the media folder: name a file or pattern inside it, not a path"
             )
-    elif spec.type == "v4l2" and not _DEVICE.fullmatch(spec.arg):
-        raise ConfigError("v4l2 takes a camera device: /dev/videoN, /dev/v4l/by-id/... or /dev/v4l/by-path/...")
+    kind.confine(spec)
     return spec
 
 
-def create_source(spec: SourceSpec | str, *, media: Path | None = None, **kwargs: object) -> FrameSource:
+def create_source(
+    spec: SourceSpec | str,
+    *,
+    media: Path | None = None,
+    input_size: tuple[int, int] | None = None,
+    **kwargs: object,
+) -> FrameSource | PoseSource:
     """Instantiate (not open) the source for ``spec``; file sources read only from inside ``media``
-    (None: paths as given, for programs and benchmarks); other keyword arguments go to the class."""
+    (None: paths as given, for programs and benchmarks), a camera sized for a model's ``input_size``
+    (height, width); other keyword arguments go to the class."""
     if isinstance(spec, str):
         spec = parse_source(spec)
-    module_name, _, cls_name = SOURCES[spec.type].partition(":")
-    cls = getattr(importlib.import_module(module_name), cls_name)
-    if spec.type in _FILES:
-        kwargs["folder"] = media
-    source: FrameSource = cls(spec, **kwargs)
-    return source
+    return SOURCES[spec.type].build(spec, media, input_size, **kwargs)

@@ -1,18 +1,30 @@
-"""FrameSource: the one interface every camera, file and generator implements."""
+"""FrameSource and PoseSource: the interfaces every camera, file and generator implements, and
+SourceKind: what one source module declares (its name, syntax, how it is built, checked and offered)."""
 
 from __future__ import annotations
 
 import stat
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from appliance.errors import SourceError
-from appliance.types import Frame
+from appliance.types import Frame, Poses
 
-__all__ = ["MAX_FILE_BYTES", "EndOfSource", "FrameSource", "Pacer", "SourceSpec", "confined_files"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "EndOfSource",
+    "FrameSource",
+    "Host",
+    "Pacer",
+    "PoseSource",
+    "SourceCheck",
+    "SourceKind",
+    "SourceSpec",
+    "confined_files",
+]
 
 #: Largest media file a source reads (an image is decoded whole into memory).
 MAX_FILE_BYTES = 256 * 1024 * 1024
@@ -75,6 +87,108 @@ class FrameSource(Protocol):
     def close(self) -> None:
         """Release everything; idempotent."""
         ...
+
+
+class PoseSource(Protocol):
+    """Produces decoded poses instead of frames (a replay, a generator): the pipeline skips preparing
+    and inference for it, and the application loads no model.
+
+    ``read`` returns the next frame's ``Poses``: keypoints in **source pixels (x, y, score)**, with
+    ``frame_size`` (width, height) of the image they were seen in, ``t_capture`` (monotonic seconds),
+    ``t_wall``, ``frame_index`` and ``scene``; None on timeout; it raises ``EndOfSource`` when a
+    non-looping source has delivered everything (``SourceError`` otherwise, as a ``FrameSource``).
+    Ids, ``entered`` and ``left`` are left to the tracking stage.
+    """
+
+    name: str
+
+    def open(self) -> None:
+        """Acquire what the poses come from; raises SourceError with what to do."""
+        ...
+
+    def read(self, timeout: float) -> Poses | None:
+        """Next frame's poses, or None when none was due within ``timeout`` seconds."""
+        ...
+
+    def close(self) -> None:
+        """Release everything; idempotent."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """What a source kind may look at on this box to check or offer itself: the media folder, the
+    filesystem root (tests give a fake one) and the Pi cameras (None: ask libcamera)."""
+
+    media: Path | None = None
+    root: Path = Path("/")
+    cameras: Callable[[], list[str] | None] | None = None
+
+    def media_files(self) -> list[Path]:
+        """The media folder's files, sorted (none without a folder)."""
+        media = self.media
+        return sorted(p for p in media.glob("*") if p.is_file()) if media is not None and media.is_dir() else []
+
+
+@dataclass(frozen=True, slots=True)
+class SourceCheck:
+    """What the doctor's camera check says of a source: usable or not, in a line, and what to do."""
+
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def _no_camera(spec: SourceSpec, host: Host) -> SourceCheck:
+    return SourceCheck(True, f"source is {spec.type} ({spec.text}): no camera needed")
+
+
+def _offers_nothing(host: Host) -> list[dict[str, str]]:
+    return []
+
+
+def _no_rule(spec: SourceSpec) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceKind:
+    """One kind of source, declared by its module as ``KIND`` (``appliance.capture.SOURCES`` finds it).
+
+    * ``name``: the type before the colon in a source string; ``syntax``: its form, for help texts;
+    * ``factory(spec, **kwargs)``: the (not yet opened) ``FrameSource``, or ``PoseSource`` when
+      ``poses`` (then no model is loaded: the pipeline is fed decoded poses);
+    * ``needs_arg``: ``TYPE:ARG`` is required; ``files``: ARG names files of the media folder (the
+      factory gets ``folder=``); ``sized``: the factory gets the model's ``input_size=`` (height,
+      width); ``holds``: the ``hold=`` option of still images applies;
+    * ``confine(spec)``: raises ConfigError for what a saved configuration may not name;
+    * ``check(spec, host)``: the doctor's camera check; ``offer(host)``: the choices the page shows
+      (``{"source": ..., "label": ...}``), listed by ``order`` (cameras first).
+    """
+
+    name: str
+    syntax: str
+    factory: Callable[..., FrameSource | PoseSource]
+    poses: bool = False
+    needs_arg: bool = False
+    files: bool = False
+    sized: bool = False
+    holds: bool = False
+    order: int = 50
+    confine: Callable[[SourceSpec], object] = field(default=_no_rule)  # its value is not used
+    check: Callable[[SourceSpec, Host], SourceCheck] = field(default=_no_camera)
+    offer: Callable[[Host], list[dict[str, str]]] = field(default=_offers_nothing)
+
+    def build(
+        self, spec: SourceSpec, media: Path | None = None, input_size: tuple[int, int] | None = None, **kwargs: object
+    ) -> FrameSource | PoseSource:
+        """The source for ``spec``, not opened: files from ``media`` (None: paths as given), sized
+        for a model's ``input_size`` (height, width) when the kind is ``sized``."""
+        if self.files:
+            kwargs["folder"] = media
+        if self.sized and input_size is not None:
+            kwargs["input_size"] = input_size
+        return self.factory(spec, **kwargs)
 
 
 class Pacer:

@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from appliance.capture.base import EndOfSource, Pacer, SourceSpec, confined_files
+from appliance.capture.base import EndOfSource, Host, Pacer, SourceKind, SourceSpec, confined_files
 from appliance.capture.images import load_image
 from appliance.errors import SourceError
 from appliance.types import Frame
 
-__all__ = ["DEFAULT_FPS", "DEFAULT_HOLD", "ImageSource"]
+__all__ = ["DEFAULT_FPS", "DEFAULT_HOLD", "IMAGE_SUFFIXES", "KIND", "ImageSource"]
 
+#: File name endings the page offers as images.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 #: Most images one source decodes and holds in memory.
 MAX_IMAGES = 256
@@ -98,3 +100,24 @@ class ImageSource:
     def close(self) -> None:
         """Drop the decoded images."""
         self._images = []
+
+
+def _offer(host: Host) -> list[dict[str, str]]:
+    """All the media folder's images as one slideshow (when there are several), and each image."""
+    images = [p for p in host.media_files() if p.suffix.lower() in IMAGE_SUFFIXES]
+    out = [{"source": f"images:{p.name}@15", "label": f"image {p.name}"} for p in images]
+    if len(images) > 1:
+        out.insert(0, {"source": "images:*@15", "label": f"all {len(images)} images in the media folder"})
+    return out
+
+
+KIND = SourceKind(
+    "images",
+    "images:GLOB[@fps][,once][,hold=SECONDS]",
+    ImageSource,
+    needs_arg=True,
+    files=True,
+    holds=True,
+    order=20,
+    offer=_offer,
+)

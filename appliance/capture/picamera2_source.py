@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from appliance.capture.base import SourceSpec
+from appliance.capture.base import Host, SourceCheck, SourceKind, SourceSpec
 from appliance.capture.yuv import bgr_to_rgb, yuv420_to_rgb
 from appliance.errors import HardwareUnavailable, SourceError
 from appliance.types import Frame
@@ -123,3 +123,35 @@ def list_cameras() -> list[str] | None:
     except Exception:
         return []
     return [str(c.get("Model", "camera")) for c in info]
+
+
+def _check(spec: SourceSpec, host: Host) -> SourceCheck:
+    """The doctor: is picamera2 installed, and does libcamera find a camera?"""
+    cameras = (host.cameras or list_cameras)()
+    if cameras is None:
+        return SourceCheck(
+            False,
+            "picamera2 is not installed: no Pi camera can be used",
+            "on Raspberry Pi OS: sudo apt install python3-picamera2 (the service's venv sees system packages)",
+        )
+    if not cameras:
+        return SourceCheck(
+            False,
+            "libcamera finds no camera",
+            "check the ribbon cable (contacts, direction) and camera_auto_detect=1 in /boot/firmware/config.txt",
+        )
+    return SourceCheck(True, f"libcamera: {', '.join(cameras)}")
+
+
+def _offer(host: Host) -> list[dict[str, str]]:
+    """Every camera libcamera finds."""
+    cameras = (host.cameras or list_cameras)() or []
+    return [
+        {"source": "picamera2" if i == 0 else f"picamera2:{i}", "label": f"Pi camera: {name}"}
+        for i, name in enumerate(cameras)
+    ]
+
+
+KIND = SourceKind(
+    "picamera2", "picamera2[:INDEX][@fps][,WxH]", Picamera2Source, sized=True, order=10, check=_check, offer=_offer
+)

@@ -8,11 +8,11 @@ import time
 import numpy as np
 from PIL import Image, ImageDraw
 
-from appliance.capture.base import Pacer, SourceSpec
+from appliance.capture.base import Host, Pacer, SourceKind, SourceSpec
 from appliance.errors import ConfigError
 from appliance.types import Frame
 
-__all__ = ["SyntheticSource"]
+__all__ = ["KIND", "SyntheticSource"]
 
 
 class SyntheticSource:
@@ -66,3 +66,10 @@ class SyntheticSource:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _offer(host: Host) -> list[dict[str, str]]:
+    return [{"source": "synthetic", "label": "synthetic moving figure (no camera)"}]
+
+
+KIND = SourceKind("synthetic", "synthetic[@fps][,WxH]", SyntheticSource, order=30, offer=_offer)

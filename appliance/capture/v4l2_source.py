@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from appliance.capture.base import SourceSpec
+import re
+
+from appliance import sysinfo
+from appliance.capture.base import Host, SourceCheck, SourceKind, SourceSpec
 from appliance.capture.opencv_common import OpenCvSource, import_cv2
-from appliance.errors import HardwareUnavailable, SourceError
+from appliance.errors import ConfigError, HardwareUnavailable, SourceError
 from appliance.types import Frame
 
-__all__ = ["V4l2Source"]
+__all__ = ["KIND", "V4l2Source"]
+
+_DEVICE = re.compile(r"/dev/video\d{1,3}|/dev/v4l/by-(?:id|path)/[A-Za-z0-9._:+-]{1,200}|\d{1,3}")
 
 
 class V4l2Source(OpenCvSource):
@@ -40,3 +45,40 @@ class V4l2Source(OpenCvSource):
         if not ok or bgr is None:
             raise SourceError(f"camera {self.spec.arg} stopped delivering frames")
         return self._frame(bgr)
+
+
+def _confine(spec: SourceSpec) -> None:
+    """A saved configuration names camera devices only (never another file under /dev or elsewhere)."""
+    if not _DEVICE.fullmatch(spec.arg):
+        raise ConfigError("v4l2 takes a camera device: /dev/videoN, /dev/v4l/by-id/... or /dev/v4l/by-path/...")
+
+
+def _check(spec: SourceSpec, host: Host) -> SourceCheck:
+    """The doctor: is the device there (and which video devices are)?"""
+    devices = sysinfo.v4l2_devices(host.root)
+    names = ", ".join(f"{d} ({n})" for d, n in devices) or "none"
+    wanted = spec.arg if spec.arg.startswith("/dev/") else f"/dev/video{spec.arg}"
+    if not (host.root / wanted.lstrip("/")).exists():
+        return SourceCheck(
+            False, f"{wanted} is absent; video devices: {names}", "plug the USB camera in, or choose another"
+        )
+    return SourceCheck(True, f"{wanted} present; video devices: {names}")
+
+
+def _offer(host: Host) -> list[dict[str, str]]:
+    """Every video device sysfs lists."""
+    return [
+        {"source": f"v4l2:{dev}", "label": f"USB camera {dev}: {name}"} for dev, name in sysinfo.v4l2_devices(host.root)
+    ]
+
+
+KIND = SourceKind(
+    "v4l2",
+    "v4l2:/dev/videoN[@fps][,WxH]",
+    V4l2Source,
+    needs_arg=True,
+    order=11,
+    confine=_confine,
+    check=_check,
+    offer=_offer,
+)

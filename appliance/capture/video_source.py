@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from appliance.capture.base import EndOfSource, Pacer, SourceSpec, confined_files
+from appliance.capture.base import EndOfSource, Host, Pacer, SourceKind, SourceSpec, confined_files
 from appliance.capture.opencv_common import OpenCvSource, import_cv2
 from appliance.errors import SourceError
 from appliance.types import Frame
 
-__all__ = ["VideoFileSource"]
+__all__ = ["KIND", "VIDEO_SUFFIXES", "VideoFileSource"]
+
+#: File name endings the page offers as videos.
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm")
 
 
 class VideoFileSource(OpenCvSource):
@@ -51,3 +54,14 @@ class VideoFileSource(OpenCvSource):
             if not ok:
                 raise SourceError(f"cannot rewind {self.spec.arg}")
         return self._frame(bgr)
+
+
+def _offer(host: Host) -> list[dict[str, str]]:
+    """Every video file of the media folder."""
+    videos = [p for p in host.media_files() if p.suffix.lower() in VIDEO_SUFFIXES]
+    return [{"source": f"video:{p.name}", "label": f"video {p.name}"} for p in videos]
+
+
+KIND = SourceKind(
+    "video", "video:FILE[@fps][,once]", VideoFileSource, needs_arg=True, files=True, order=21, offer=_offer
+)

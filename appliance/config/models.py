@@ -13,14 +13,17 @@ import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
 from appliance.errors import ConfigError
 from appliance.models.catalog import DEFAULT_MODEL
-from appliance.output.osc import FORMAT_NAMES, FORMATS
-from appliance.output.osc.base import MAX_DATAGRAM
+from appliance.output.osc import DEFAULT_FORMAT, FORMAT_NAMES, FORMATS, Coords, TimeTag
+from appliance.output.osc.base import DEFAULT_TIMETAG, MAX_DATAGRAM
 from appliance.output.osc.presets import PRESETS
 from appliance.pose.params import DecoderConfig, SmoothingConfig, TrackingConfig, move_legacy_decoder_keys
 from appliance.schema import StrictModel
+from appliance.stages import STAGES, StageKind, extras_for, on_register
+from appliance.transport.udp import TargetSpec
 
 __all__ = [
     "NETWORK_SETTINGS",
@@ -75,31 +78,64 @@ else:
     PresetName = Literal[tuple(PRESETS)]
 
 
+def _listed(names: list[str]) -> str:
+    """``a, b and c``."""
+    return " and ".join(filter(None, [", ".join(names[:-1]), names[-1] if names else ""]))
+
+
+def _by_coords(coords: Coords) -> str:
+    return _listed([n for n in FORMAT_NAMES if FORMATS[n].default_coords == coords])
+
+
 class TargetConfig(StrictModel):
-    """Where one OSC stream goes, and in which format."""
+    """Where one OSC stream goes, and in which format: the one description of a target. The CLI's
+    ``--target``, the API, the control port's subscriptions and the saved configuration all make one,
+    and ``spec`` turns it into what the "send" thread uses."""
 
     model_config = ConfigDict(title="OSC target")
 
     host: str = Field("127.0.0.1", description="Host name, IPv4/IPv6 address, or 'broadcast'.")
     port: int = Field(9000, ge=1, le=65535, description="UDP port of the receiver.")
-    format: Format = Field("individual", description="OSC message format.")
-    coords: Literal["pixels", "normalized"] = Field(
-        "pixels",
+    format: Format = Field(DEFAULT_FORMAT, description="OSC message format.")
+    coords: Coords = Field(
+        FORMATS[DEFAULT_FORMAT].default_coords,
         description="Camera pixels or 0..1; when left out, the format's own default (what the tools it "
-        "imitates send: pixels for individual, individual-bundle and arr; 0..1 for wekinator and bundle).",
+        f"imitates send: pixels for {_by_coords('pixels')}; 0..1 for {_by_coords('normalized')}).",
     )
     mirror: bool = Field(False, description="Flip x, for a selfie view.")
-    timetag: Literal["immediate", "capture"] = Field(
-        "immediate",
+    timetag: TimeTag = Field(
+        DEFAULT_TIMETAG,
         description="Bundles' time tag: immediate (1), or the capture time for receivers whose clock is "
         "synchronised with the box's (liblo and SuperCollider hold a bundle until its time).",
+    )
+    extras: list[str] | None = Field(
+        None,
+        exclude_if=lambda v: v is None,  # saved and shown only when given: the format's default otherwise
+        max_length=16,
+        description="The stages' own messages this target gets besides the format's, by stage name; when left "
+        f"out (null), the format's default: every stage's for {_listed([n for n, f in FORMATS.items() if f.extras])}, "
+        "none for the formats imitating a tool.",
     )
     preset: PresetName | None = Field(
         None,
         exclude=True,
-        description="Fill format, coordinates and port from a preset (p5-poses-osc, poseosc, wekinator); "
+        description=f"Fill format, coordinates and port from a preset ({', '.join(PRESETS)}); "
         "anything given explicitly wins. Not saved.",
     )
+
+    def spec(self, max_datagram: int = MAX_DATAGRAM) -> TargetSpec:
+        """What the "send" thread uses for this target: datagrams of at most ``max_datagram`` bytes,
+        with the stages' messages it gets (``extras``, or its format's default)."""
+        return TargetSpec(
+            self.host,
+            self.port,
+            self.format,
+            self.coords,
+            self.mirror,
+            self.timetag,
+            max_datagram,
+            extras_for(self.format, self.extras),
+        )
 
     @model_validator(mode="before")
     @classmethod
@@ -114,10 +150,22 @@ class TargetConfig(StrictModel):
             data.setdefault("coords", preset.coords)
             if preset.port is not None:
                 data.setdefault("port", preset.port)
-        fmt = FORMATS.get(data.get("format", "individual"))  # type: ignore[arg-type]
+        fmt = FORMATS.get(data.get("format", DEFAULT_FORMAT))  # type: ignore[arg-type]
         if fmt is not None:
             data.setdefault("coords", fmt.default_coords)
         return data
+
+    @field_validator("extras")
+    @classmethod
+    def _extras(cls, v: list[str] | None) -> list[str] | None:
+        for name in v or ():
+            kind = STAGES.get(name)
+            if kind is None or kind.extra is None:
+                with_messages = [n for n, k in STAGES.items() if k.extra is not None]
+                raise ValueError(
+                    f"{name!r} is not a stage with messages (there are: {', '.join(with_messages) or 'none'})"
+                )
+        return v
 
     @field_validator("host")
     @classmethod
@@ -365,3 +413,20 @@ class AppConfig(StrictModel):
                 if port == port2:
                     raise ValueError(f"{other} and {key} must differ (both are {port}): each server needs its own")
         return self
+
+
+def _stage_section(name: str, kind: StageKind | None) -> None:
+    """A stage's settings become (or stop being) a section of ``AppConfig`` (``appliance.stages``)."""
+    fields = AppConfig.model_fields
+    if kind is None:
+        fields.pop(name, None)
+    elif name in fields:
+        raise ValueError(f"stage {name!r}: the configuration has a section of that name already")
+    else:
+        fields[name] = FieldInfo.from_annotated_attribute(
+            kind.settings, Field(default_factory=kind.settings, description=kind.description)
+        )
+    AppConfig.model_rebuild(force=True)
+
+
+on_register(_stage_section)

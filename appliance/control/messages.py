@@ -1,23 +1,34 @@
 """The OSC control port's messages, declared once: the port dispatches on their ``kind`` and OSCQuery
-publishes them (TYPE, RANGE, a placeholder VALUE, DESCRIPTION)."""
+publishes them (TYPE, RANGE, a placeholder VALUE, DESCRIPTION). ``control_methods()`` adds, for every
+stage with settings (``appliance.stages``), one saved-setting message per number or switch of its
+section: ``/posenet/<stage>/<setting>``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
-from typing import Any, get_args
+from typing import Any
 
-from appliance.output.osc import FORMAT_NAMES
-from appliance.output.osc.base import Coords
+from annotated_types import Ge, Le
+
+from appliance.output.osc import COORDS, DEFAULT_FORMAT, FORMAT_NAMES, FORMATS
 from appliance.output.osc.pattern import compile_pattern, is_pattern
 from appliance.output.osc.presets import PRESETS
+from appliance.stages import STAGES, StageKind, on_register
 
-__all__ = ["CONTROL_METHODS", "COORDS", "SAVED_SETTINGS", "ControlMethod", "Kind", "matching"]
+__all__ = [
+    "CONTROL_METHODS",
+    "COORDS",
+    "SAVED_SETTINGS",
+    "ControlMethod",
+    "Kind",
+    "control_methods",
+    "matching",
+    "saved_settings",
+]
 
 _PORT = {"MIN": 1, "MAX": 65535}
-#: The coordinate names a subscription may ask for.
-COORDS: tuple[str, ...] = get_args(Coords)
 
 
 class Kind(Enum):
@@ -61,7 +72,7 @@ CONTROL_METHODS: tuple[ControlMethod, ...] = (
         "Subscribe: poses to the sender's address at this port, in this format or preset (then the subscribe "
         "key, if the owner set one); answered by /posenet/listeners/confirm s at that port, to be sent back here",
         [_PORT, {"VALS": [*FORMAT_NAMES, *PRESETS]}],
-        [9000, "individual"],
+        [9000, DEFAULT_FORMAT],
         Kind.ADD,
     ),
     ControlMethod(
@@ -93,7 +104,7 @@ CONTROL_METHODS: tuple[ControlMethod, ...] = (
         "s",
         "Format of your subscriptions; confirmed like add",
         [{"VALS": list(FORMAT_NAMES)}],
-        ["individual"],
+        [DEFAULT_FORMAT],
         Kind.OPTION,
         "format",
     ),
@@ -102,7 +113,7 @@ CONTROL_METHODS: tuple[ControlMethod, ...] = (
         "s",
         "Coordinates of your subscriptions; confirmed like add",
         [{"VALS": list(COORDS)}],
-        ["pixels"],
+        [FORMATS[DEFAULT_FORMAT].default_coords],
         Kind.OPTION,
         "coords",
     ),
@@ -175,9 +186,57 @@ CONTROL_METHODS: tuple[ControlMethod, ...] = (
     ),
 )
 
-_BY_ADDRESS = {m.address: m for m in CONTROL_METHODS}
+_SAVED = "Saved setting (the owner's: access token last): "
+_TAGS: dict[Any, str] = {bool: "i", int: "i", float: "f"}  # a setting's type -> its OSC type tag
 
-#: Control methods that change a saved setting: address -> (section, key).
+
+def _stage_methods(kind: StageKind) -> list[ControlMethod]:
+    """A saved-setting message for each number or switch of a stage's section."""
+    out = []
+    for key, info in kind.settings.model_fields.items():
+        tag = _TAGS.get(info.annotation)
+        if tag is None:
+            continue
+        low = next((m.ge for m in info.metadata if isinstance(m, Ge)), 0 if info.annotation is bool else None)
+        high = next((m.le for m in info.metadata if isinstance(m, Le)), 1 if info.annotation is bool else None)
+        bounds = {k: v for k, v in (("MIN", low), ("MAX", high)) if v is not None}
+        default = info.get_default(call_default_factory=True)
+        out.append(
+            ControlMethod(
+                f"/posenet/{kind.name}/{key}",
+                tag,
+                _SAVED + (info.description or key),
+                [bounds] if bounds else None,
+                [int(default) if isinstance(default, bool) else default],
+                Kind.SETTING,
+                f"{kind.name}.{key}",
+            )
+        )
+    return out
+
+
+_BY_ADDRESS: dict[str, ControlMethod] = {}
+
+
+def _by_address() -> dict[str, ControlMethod]:
+    """Every control method by address: the fixed ones, then the stages' settings."""
+    if not _BY_ADDRESS:
+        methods = [*CONTROL_METHODS, *(m for kind in STAGES.values() for m in _stage_methods(kind))]
+        _BY_ADDRESS.update((m.address, m) for m in methods)
+    return _BY_ADDRESS
+
+
+def control_methods() -> tuple[ControlMethod, ...]:
+    """Every control method, in declaration order (the stages' settings last)."""
+    return tuple(_by_address().values())
+
+
+def saved_settings() -> dict[str, tuple[str, str]]:
+    """Control methods that change a saved setting: address -> (section, key)."""
+    return {a: (m.key.split(".")[0], m.key.split(".")[1]) for a, m in _by_address().items() if m.kind is Kind.SETTING}
+
+
+#: The fixed control methods that change a saved setting: address -> (section, key).
 SAVED_SETTINGS: dict[str, tuple[str, str]] = {
     m.address: (m.key.split(".")[0], m.key.split(".")[1]) for m in CONTROL_METHODS if m.kind is Kind.SETTING
 }
@@ -191,7 +250,17 @@ def matching(address: str) -> tuple[ControlMethod, ...]:
     Raises:
         PatternError: a malformed or over-cap pattern (a ``ValueError``).
     """
+    by_address = _by_address()
     if not is_pattern(address):
-        method = _BY_ADDRESS.get(address)
+        method = by_address.get(address)
         return (method,) if method is not None else ()
-    return tuple(_BY_ADDRESS[a] for a in compile_pattern(address).select(_BY_ADDRESS))
+    return tuple(by_address[a] for a in compile_pattern(address).select(by_address))
+
+
+def _stages_changed(name: str, kind: StageKind | None) -> None:
+    """A stage came or went: its settings' messages with it."""
+    _BY_ADDRESS.clear()
+    matching.cache_clear()
+
+
+on_register(_stages_changed)

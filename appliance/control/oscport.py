@@ -53,10 +53,11 @@ from appliance.core.status import ServerStatus
 from appliance.errors import ApplianceError
 from appliance.guards import is_loopback
 from appliance.log import LogOnce
-from appliance.output.osc import FORMAT_NAMES, Coords
+from appliance.output.osc import DEFAULT_FORMAT, FORMAT_NAMES, Coords
 from appliance.output.osc.pattern import PatternError, is_pattern
 from appliance.output.osc.presets import PRESETS, resolve
 from appliance.output.osc.wire import message, parse_packet
+from appliance.stages import extras_for
 from appliance.transport.udp import TargetSpec
 
 __all__ = ["ControlProtocol", "start_control"]
@@ -305,7 +306,7 @@ class ControlProtocol(asyncio.DatagramProtocol):
             args = [None, *args]
         if len(args) > 2:
             raise Refused("expected [port [format or preset]], then the subscribe key if the owner set one")
-        name = _str(args, 1) if len(args) > 1 else "individual"
+        name = _str(args, 1) if len(args) > 1 else DEFAULT_FORMAT
         fmt, coords, own_port = resolve(name)
         if coords is None:
             raise Refused(f"unknown format {name[:32]!r}; one of {', '.join([*FORMAT_NAMES, *PRESETS])}")
@@ -406,7 +407,8 @@ class ControlProtocol(asyncio.DatagramProtocol):
             limit = self.control.config.osc.max_datagram
             coords: Coords = "normalized" if request.flags & NORMALIZED else "pixels"
             fmt = FORMAT_NAMES[request.format]
-            spec = TargetSpec(key[0], key[1], fmt, coords, bool(request.flags & MIRROR), max_datagram=limit)
+            mirror = bool(request.flags & MIRROR)
+            spec = TargetSpec(key[0], key[1], fmt, coords, mirror, max_datagram=limit, extras=extras_for(fmt))
         lease_s = self.control.config.osc_control.lease_seconds
         self.table.put(key, Lease(spec, addr, now + lease_s))
         level = logging.DEBUG if current else logging.INFO  # renewals every 20 s are not news
@@ -429,7 +431,10 @@ class ControlProtocol(asyncio.DatagramProtocol):
             name, value = "coords", "normalized" if request.flags & NORMALIZED else "pixels"
         else:
             name, value = "mirror", bool(request.flags & MIRROR)
-        self.table.update(key, **{name: value})
+        if name == "format":  # the new format's default stage messages come with it
+            self.table.update(key, format=value, extras=extras_for(str(value)))
+        else:
+            self.table.update(key, **{name: value})
         self.reply(addr, f"/posenet/{name}", "s", [str(value)])
 
     def _removed(self, request: Request, addr: Address, now: float) -> None:
@@ -448,8 +453,11 @@ class ControlProtocol(asyncio.DatagramProtocol):
         if len(args) != 1 or isinstance(args[0], str):
             raise Refused("expected one number (then the access token)")
         section, key = method.key.split(".")
-        if isinstance(getattr(getattr(self.control.config, section), key), bool):
+        current = getattr(getattr(self.control.config, section), key)
+        if isinstance(current, bool):
             value: Any = bool(_int(args, 0, 0))
+        elif isinstance(current, int):  # a stage's whole-number setting
+            value = _int(args, 0, 0)
         else:
             value = float(args[0])
         self.saver.want(method.address, section, key, value, addr)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance import __version__
+from appliance.capture import source_kind
 from appliance.config.models import SECURITY_SETTINGS, AppConfig
 from appliance.config.store import ConfigStore
 from appliance.core.applier import Applier
@@ -44,6 +45,7 @@ from appliance.pose.stages import PoseStage
 from appliance.pose.tracking import Tracker
 from appliance.recording.fileformat import Header
 from appliance.recording.recorder import RecordingTap
+from appliance.stages import STAGES, SettingsStage
 from appliance.sysinfo import temperature_c
 from appliance.transport.targets import TargetSet
 from appliance.transport.udp import TargetSpec
@@ -55,12 +57,13 @@ logger = logging.getLogger(__name__)
 
 #: The "process" thread's heartbeat older than this: inference is reported as hung.
 HUNG_SECONDS = 10.0
+#: The status's model while the source gives poses (``SourceKind.poses``): no model is loaded.
+NO_MODEL = "none: the source gives poses"
 
 
 def target_specs(config: AppConfig) -> list[TargetSpec]:
-    """The TargetSpecs of a configuration (the saved, permanent targets)."""
-    limit = config.osc.max_datagram
-    return [TargetSpec(t.host, t.port, t.format, t.coords, t.mirror, t.timetag, limit) for t in config.targets]
+    """The TargetSpecs of a configuration (the saved, permanent targets), with their stages' messages."""
+    return [t.spec(config.osc.max_datagram) for t in config.targets]
 
 
 class _Alone:
@@ -98,7 +101,16 @@ class Application:
         self.smoother = Smoother(self._config.smoothing)
         # The recording tap sees the decoded poses first and, as a listener, the same frame last.
         self.recording_tap = RecordingTap(lambda: self.runner.current_frame if self.runner is not None else None)
-        self.stages: tuple[PoseStage, ...] = (self.recording_tap, self.tracker, self.smoother)
+        #: Stages with settings of their own (``appliance.stages``), after tracking and smoothing.
+        self.extra_stages: dict[str, SettingsStage] = {
+            name: kind.make(getattr(self._config, name)) for name, kind in STAGES.items()
+        }
+        self.stages: tuple[PoseStage, ...] = (
+            self.recording_tap,
+            self.tracker,
+            self.smoother,
+            *self.extra_stages.values(),
+        )
         self.listeners.add(self.recording_tap)
         recordings = self.folders.recordings or store.path.parent / "recordings"
         self.recordings = Recordings(recordings, self.recording_tap, self._recording_header)
@@ -223,9 +235,12 @@ class Application:
         self._applier.start()
 
     def _build(self, config: AppConfig) -> None:
-        """A new engine and pipeline for ``config``; any failure leaves the box degraded, saying why."""
+        """A new engine and pipeline for ``config`` (no engine for a source of poses); any failure
+        leaves the box degraded, saying why."""
+        engine = None
         try:
-            engine = self._build_engine(config.inference, config.decoder, self.folders.models)
+            if not source_kind(config.source).poses:
+                engine = self._build_engine(config.inference, config.decoder, self.folders.models)
         except Exception as exc:
             kind = "" if isinstance(exc, ApplianceError) else f"{type(exc).__name__}: "
             self._failed(f"no model: {kind}{exc}")
@@ -235,14 +250,15 @@ class Application:
         try:
             self._start_runner(engine, config)
         except Exception as exc:  # a source that cannot even be built, a bug: reported, then retried
-            engine.model.close()
+            if engine is not None:
+                engine.model.close()
             self._failed(f"pipeline not started: {type(exc).__name__}: {exc}")
 
     def _failed(self, why: str) -> None:
         self.degraded = self.build_error = why
         logger.error("pipeline not started: %s", why)
 
-    def _start_runner(self, engine: PoseEngine, config: AppConfig) -> None:
+    def _start_runner(self, engine: PoseEngine | None, config: AppConfig) -> None:
         source = build_source(config.source, engine, self.folders.media)
         runner = PipelineRunner(source, engine, self.targets, self.listeners, stages=self.stages)
         runner.start()
@@ -315,6 +331,8 @@ class Application:
         if new.decoder != old.decoder and engine is not None:
             engine.params = new.decoder
         self.tracker.config, self.smoother.config = new.tracking, new.smoothing  # read once per frame
+        for name, stage in self.extra_stages.items():
+            stage.config = getattr(new, name)
         asked = self._asked
         stale = asked is None or new.source != asked.source or new.inference != asked.inference
         if self._started and (stale or (self.runner is None and not self._applier.busy)):
@@ -337,7 +355,7 @@ class Application:
         settings = config.model_dump(mode="json")
         for section, key in SECURITY_SETTINGS:
             settings.get(section, {}).pop(key, None)
-        model = Path(engine.model.info.path).name if engine else config.inference.model
+        model = Path(engine.model.info.path).name if engine else self._no_model(self.runner, config)
         return Header(config.device_name, __version__, model, config.source, 0, 0, 0.0, settings)
 
     # -- status ----------------------------------------------------------------------------------
@@ -367,7 +385,7 @@ class Application:
             safe_mode=self.store.safe_mode,
             degraded=degraded,
             uptime_s=time.time() - self.started_at,
-            model=Path(engine.model.info.path).name if engine else config.inference.model,
+            model=Path(engine.model.info.path).name if engine else self._no_model(runner, config),
             backend=engine.model.name if engine else "none",
             source=config.source,
             pipeline=stats,
@@ -381,6 +399,11 @@ class Application:
             recording=self.recordings.status(),
         )
 
+    @staticmethod
+    def _no_model(runner: PipelineRunner | None, config: AppConfig) -> str:
+        """The status's model when no engine is loaded: the configured one, or why none is needed."""
+        return NO_MODEL if runner is not None and runner.engine is None else config.inference.model
+
     def status_line(self) -> str:
         """One line for a terminal or systemd STATUS=."""
         runner, engine = self.runner, self.engine
@@ -388,6 +411,6 @@ class Application:
             return "rebuilding the pipeline"
         if runner is None or self.degraded:
             return f"degraded: {self.degraded}"
-        backend = engine.model.name if engine else "?"
+        backend = engine.model.name if engine else NO_MODEL
         send_errors = sum(t.errors for t in self.targets.stats())
         return f"{backend}; {runner.stats().line(send_errors)}; {len(self.targets.specs)} target(s)"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from appliance import sysinfo
-from appliance.capture import parse_source
+from appliance.capture import SOURCES, Host, parse_source
 from appliance.config.models import AppConfig
 from appliance.core.status import Check, CheckStatus, Status, report
 from appliance.errors import ConfigError
@@ -77,42 +77,15 @@ def run_checks(
 
 # -- the checks -------------------------------------------------------------------------------------
 def _camera(config: AppConfig, live: Status | None, f: Facts) -> Check:
+    """The source kind's own check (``SourceKind.check``), then whether frames arrive."""
     try:
         spec = parse_source(config.source)
     except ConfigError as exc:
         return Check("camera", "fail", f"the source setting is not valid: {exc}", "set a source on the page")
-    if spec.type in ("images", "video", "synthetic"):
-        return _found(f"source is {spec.type} ({config.source}): no camera needed", live)
-    if spec.type == "v4l2":
-        devices = sysinfo.v4l2_devices(f.root)
-        names = ", ".join(f"{d} ({n})" for d, n in devices) or "none"
-        wanted = spec.arg if spec.arg.startswith("/dev/") else f"/dev/video{spec.arg}"
-        if not (f.root / wanted.lstrip("/")).exists():
-            detail = f"{wanted} is absent; video devices: {names}"
-            return Check("camera", "fail", detail, "plug the USB camera in, or choose another")
-        return _found(f"{wanted} present; video devices: {names}", live)
-    cameras = (f.cameras or _libcamera_cameras)()
-    if cameras is None:
-        return Check(
-            "camera",
-            "fail",
-            "picamera2 is not installed: no Pi camera can be used",
-            "on Raspberry Pi OS: sudo apt install python3-picamera2 (the service's venv sees system packages)",
-        )
-    if not cameras:
-        return Check(
-            "camera",
-            "fail",
-            "libcamera finds no camera",
-            "check the ribbon cable (contacts, direction) and camera_auto_detect=1 in /boot/firmware/config.txt",
-        )
-    return _found(f"libcamera: {', '.join(cameras)}", live)
-
-
-def _libcamera_cameras() -> list[str] | None:
-    from appliance.capture.picamera2_source import list_cameras
-
-    return list_cameras()
+    found = SOURCES[spec.type].check(spec, Host(root=f.root, cameras=f.cameras))
+    if not found.ok:
+        return Check("camera", "fail", found.detail, found.fix)
+    return _found(found.detail, live)
 
 
 def _frames(live: Status | None) -> tuple[CheckStatus, str] | None:
@@ -229,6 +202,8 @@ def _models(config: AppConfig, models: Path) -> Check:
             "posenet-appliance models fetch (replaces them with verified copies)",
         )
     if not wanted.exists() and not twin.exists():
+        if _gives_poses(config):
+            return Check("models", "ok", f"{detail}; no model needed: the source ({config.source}) gives poses")
         return Check(
             "models",
             "fail",
@@ -237,6 +212,14 @@ def _models(config: AppConfig, models: Path) -> Check:
         )
     which = wanted.name if wanted.exists() else f"{twin.name} (the CPU twin of {wanted.name})"
     return Check("models", "ok", f"{detail}, checksums as pinned; using {which}")
+
+
+def _gives_poses(config: AppConfig) -> bool:
+    """The configured source is a source of poses (``SourceKind.poses``): no model is loaded."""
+    try:
+        return SOURCES[parse_source(config.source).type].poses
+    except ConfigError:
+        return False
 
 
 _SHA_CACHE: dict[tuple[str, int, int], str] = {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance.capture import FrameSource, create_source, parse_source
+from appliance.capture import FrameSource, PoseSource, create_source
 from appliance.config.models import InferenceConfig
 from appliance.models import load_model
 from appliance.models.catalog import models_dir, resolve_model
@@ -48,10 +48,7 @@ def build_engine(inference: InferenceConfig, decoder: DecoderConfig, models: Pat
     return PoseEngine(model, decoder)
 
 
-def build_source(source: str, engine: PoseEngine, media: Path | None = None) -> FrameSource:
-    """The configured source, not yet opened: files from ``media``; the Pi camera's preview stream
-    sized for the model."""
-    spec = parse_source(source)
-    if spec.type == "picamera2":
-        return create_source(spec, input_size=engine.input_size)
-    return create_source(spec, media=media)
+def build_source(source: str, engine: PoseEngine | None, media: Path | None = None) -> FrameSource | PoseSource:
+    """The configured source, not yet opened: files from ``media``; a camera sized for the model
+    (``engine``: None for a source of poses, which needs no model)."""
+    return create_source(source, media=media, input_size=engine.input_size if engine is not None else None)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
+from appliance.output.osc.base import Coords
 from appliance.types import KEYPOINT_NAMES, Poses
 
 __all__ = ["poses_to_json"]
 
 
-def poses_to_json(poses: Poses, coords: Literal["normalized", "pixels"] = "normalized") -> dict[str, Any]:
+def poses_to_json(poses: Poses, coords: Coords = "normalized") -> dict[str, Any]:
     """One frame as JSON: ``frame``, ``width``, ``height``, ``time`` (Unix seconds of capture),
     ``names`` (PoseNet part names) and ``poses``, best first, each ``{"id", "score", "keypoints"}``
     with keypoints as **[x, y, score]** lists in PoseNet order: 0..1 of the frame (``normalized``,

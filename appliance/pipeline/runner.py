@@ -9,6 +9,10 @@
 * "send": decode to source pixels, the pose stages (tracking, ...), then every pose listener (UDP
   targets, the page's stream, ...), all overlapping the next ``invoke()``.
 
+A source of poses (``PoseSource``, no engine) needs no model: its decoded poses go from "capture"
+straight to "send" (stages, listeners), with no "prepare" or "process" thread; "send" then stamps
+``heartbeat``, and the frame published with them is a black image of their size.
+
 Every counter has one writer thread; ``stats()`` reads and sums them. A frame's timings travel with
 it through the hand-offs, and the "send" thread publishes them as one immutable value. A failing or
 absent source is reopened with backoff and reported in the stats. A frame that fails in a stage is
@@ -30,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from appliance import failpoints
-from appliance.capture.base import EndOfSource, FrameSource
+from appliance.capture.base import EndOfSource, FrameSource, PoseSource
 from appliance.errors import ApplianceError
 from appliance.log import LogOnce
 from appliance.models.engine import PoseEngine
@@ -100,13 +104,14 @@ class PipelineRunner:
     """Owns the four data-plane threads; ``start`` once, ``stop`` (joins) once or more.
 
     ``listeners`` receive every frame's final poses in order (the UDP targets first, usually);
-    ``stages`` transform decoded poses before that (default: tracking only).
+    ``stages`` transform decoded poses before that (default: tracking only). ``engine`` is None
+    exactly when ``source`` is a ``PoseSource``.
     """
 
     def __init__(
         self,
-        source: FrameSource,
-        engine: PoseEngine,
+        source: FrameSource | PoseSource,
+        engine: PoseEngine | None,
         *listeners: PoseListener,
         stages: Sequence[PoseStage] | None = None,
     ) -> None:
@@ -118,7 +123,8 @@ class PipelineRunner:
         #: The frame the "send" thread is decoding (for the stages that want its picture: a video).
         self.current_frame: Frame | None = None
         self._prepared: Handoff[_Prepared] = Handoff()
-        self._outbox: LatestFrame[_Inferred] = LatestFrame()
+        self._outbox: LatestFrame[_Inferred | Poses] = LatestFrame()  # Poses: from a PoseSource
+        self._blank = np.zeros((0, 0, 3), np.uint8)  # the picture published with a PoseSource's poses
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.failure = ""  # why a thread died, "" while all live (written once, by the dying thread)
@@ -145,14 +151,17 @@ class PipelineRunner:
         """Start the "capture", "prepare", "process" and "send" threads."""
         if self._threads:
             raise RuntimeError("pipeline already started")
+        loops = [
+            ("capture", self._capture_loop, self._capture),
+            ("prepare", self._prepare_loop, self._prepare),
+            ("process", self._process_loop, self._process),
+            ("send", self._send_loop, self._send),
+        ]
+        if self.engine is None:  # poses from the source: nothing to prepare or infer
+            loops = [loops[0], loops[3]]
         self._threads = [
             threading.Thread(target=self._guard(loop, counters), name=name, daemon=True)
-            for name, loop, counters in (
-                ("capture", self._capture_loop, self._capture),
-                ("prepare", self._prepare_loop, self._prepare),
-                ("process", self._process_loop, self._process),
-                ("send", self._send_loop, self._send),
-            )
+            for name, loop, counters in loops
         ]
         for t in self._threads:
             t.start()
@@ -241,10 +250,16 @@ class PipelineRunner:
             self._last_frame = now
             self._capture.items += 1
             self._in_times.append(now)
-            self.mailbox.put(frame)
+            if isinstance(frame, Poses):
+                self._outbox.put(frame)
+            else:
+                self.mailbox.put(frame)
 
     # -- prepare ------------------------------------------------------------------------------
     def _prepare_loop(self) -> None:
+        engine = self.engine
+        if engine is None:  # never started without one
+            return
         while not self._stop.is_set():
             if not self._prepared.wait_empty(READ_TIMEOUT):
                 continue
@@ -255,7 +270,7 @@ class PipelineRunner:
             try:
                 if failpoints.ACTIVE:
                     failpoints.hit("prepare")
-                tensor, transform = self.engine.prepare(frame.image)
+                tensor, transform = engine.prepare(frame.image)
             except Exception as exc:
                 self._prepare.failed("prepare", exc, "preparing a frame")
                 continue
@@ -264,6 +279,9 @@ class PipelineRunner:
 
     # -- process ------------------------------------------------------------------------------
     def _process_loop(self) -> None:
+        engine = self.engine
+        if engine is None:  # never started without one
+            return
         while not self._stop.is_set():
             self.heartbeat = time.monotonic()
             item = self._prepared.get(READ_TIMEOUT)
@@ -273,7 +291,7 @@ class PipelineRunner:
             try:
                 if failpoints.ACTIVE:
                     failpoints.hit("infer")
-                raw = self.engine.run_model(item.tensor)
+                raw = engine.run_model(item.tensor)
             except Exception as exc:  # keep the appliance running; the count shows in the status
                 self._process.failed("infer", exc, "inference")
                 continue
@@ -284,22 +302,17 @@ class PipelineRunner:
     # -- send ---------------------------------------------------------------------------------
     def _send_loop(self) -> None:
         while not self._stop.is_set():
+            if self.engine is None:
+                self.heartbeat = time.monotonic()
             item = self._outbox.get(READ_TIMEOUT)
             if item is None:
                 continue
-            frame = self.current_frame = item.frame
+            frame = self.current_frame = item.frame if isinstance(item, _Inferred) else self._frame_of(item)
             t0 = time.perf_counter()
             try:
                 if failpoints.ACTIVE:
                     failpoints.hit("decode")
-                poses = self.engine.poses_from(
-                    item.raw,
-                    item.transform,
-                    frame_index=frame.index,
-                    t_capture=frame.t_capture,
-                    t_wall=frame.t_wall,
-                    scene=frame.scene,
-                )
+                poses = self._decode(item)
                 for stage in self.stages:
                     poses = stage(poses)
             except Exception as exc:
@@ -317,12 +330,40 @@ class PipelineRunner:
                 else:
                     self._send.ok("listener", "pose listeners")
             t2 = time.perf_counter()
-            self._times = FrameTimes(item.prepare_s, item.inference_s, t1 - t0, t2 - t1)
+            if isinstance(item, _Inferred):
+                self._times = FrameTimes(item.prepare_s, item.inference_s, t1 - t0, t2 - t1)
+            else:
+                self._times = FrameTimes(0.0, 0.0, t1 - t0, t2 - t1)
             now = time.monotonic()
             self._latency.append(now - poses.t_capture)
             self._out_times.append(now)
             self._send.items += 1
             self.latest_frame = (frame, poses)
+
+    def _decode(self, item: _Inferred | Poses) -> Poses:
+        """The frame's poses in source pixels (x, y): decoded from the model's outputs, or as a
+        ``PoseSource`` gave them."""
+        if isinstance(item, Poses):
+            return item
+        if self.engine is None:
+            raise RuntimeError("model outputs but no engine to decode them")
+        frame = item.frame
+        return self.engine.poses_from(
+            item.raw,
+            item.transform,
+            frame_index=frame.index,
+            t_capture=frame.t_capture,
+            t_wall=frame.t_wall,
+            scene=frame.scene,
+        )
+
+    def _frame_of(self, poses: Poses) -> Frame:
+        """The frame published with a ``PoseSource``'s poses: a black picture of their size (one
+        array, reused while the size stays)."""
+        w, h = poses.frame_size
+        if self._blank.shape[:2] != (h, w):
+            self._blank = np.zeros((h, w, 3), np.uint8)
+        return Frame(self._blank, poses.frame_index, poses.t_capture, poses.t_wall, poses.scene)
 
     @property
     def latest(self) -> Poses:
@@ -340,7 +381,7 @@ class PipelineRunner:
         return PipelineStats(
             source=self.source.name,
             source_state=self._source_state,
-            backend=self.engine.model.name,
+            backend=self.engine.model.name if self.engine is not None else "none",
             frames_in=self._capture.items,
             frames_processed=self._send.items,
             frames_dropped=self.mailbox.dropped + self._outbox.dropped,

@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from appliance.errors import ConfigError
+from appliance.output.osc import COORDS
+from appliance.transport.udp import TargetSpec
 
 __all__ = ["add_parsers"]
 
@@ -45,10 +48,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from appliance.playback.player import Player
     from appliance.recording.fileformat import open_recording
     from appliance.transport.targets import TargetSet
-    from appliance.transport.udp import parse_target
 
     recording = open_recording(args.file)
-    specs = [parse_target(t, args.format or "bundle", args.coords) for t in args.target]
+    specs = [args.parse_target(t, args.format or "bundle", args.coords) for t in args.target]
     with ExitStack() as stack:
         targets = stack.enter_context(TargetSet(specs))
         player = Player(recording, targets, speed=args.speed, loop=args.loop, start=args.start, end=args.end)
@@ -108,8 +110,9 @@ def _window_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--end", type=_seconds, default=None, help="up to this many seconds into the recording")
 
 
-def add_parsers(sub: Any) -> None:
-    """Add ``replay`` and ``recording`` to the command line's subcommands."""
+def add_parsers(sub: Any, parse_target: Callable[[str, str, str | None], TargetSpec]) -> None:
+    """Add ``replay`` and ``recording`` to the command line's subcommands; ``parse_target(text,
+    default format, coordinates or None)`` is the command line's ``--target`` syntax (``appliance.cli``)."""
     from appliance.output.osc.formats import FORMAT_NAMES
     from appliance.output.osc.presets import PRESETS
 
@@ -120,7 +123,8 @@ def add_parsers(sub: Any) -> None:
         "--target", action="append", required=True, metavar="HOST:PORT[/FORMAT]", help="OSC destination, repeatable"
     )
     rep.add_argument("--format", choices=formats, help="format of targets that do not name one (default bundle)")
-    rep.add_argument("--coords", choices=["pixels", "normalized"], help="default: the format's own")
+    rep.add_argument("--coords", choices=list(COORDS), help="default: the format's own")
+    rep.set_defaults(parse_target=parse_target)
     rep.add_argument("--speed", type=_speed, default=1.0, help="2 plays twice as fast (0.01..100; default 1)")
     rep.add_argument("--loop", action="store_true", help="start over at the end, until stopped")
     rep.add_argument("-q", "--quiet", action="store_true", help="no summary at the end")
@@ -133,7 +137,7 @@ def add_parsers(sub: Any) -> None:
     exp.add_argument("file", metavar="FILE")
     exp.add_argument("--to", choices=["oscdump", "csv"], required=True)
     exp.add_argument("--format", choices=list(FORMAT_NAMES), help="OSC format for oscdump (default bundle)")
-    exp.add_argument("--coords", choices=["pixels", "normalized"], help="default: the format's own (csv: pixels)")
+    exp.add_argument("--coords", choices=list(COORDS), help="default: the format's own (csv: pixels)")
     exp.add_argument("-o", "--output", help="file to write (default: standard output)")
     _window_args(exp)
     exp.set_defaults(func=cmd_export)

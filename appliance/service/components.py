@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from appliance.config.models import AppConfig, NetworkConfig
 from appliance.core.facade import Control, Steering, Watching
 from appliance.core.status import ServerStatus
+from appliance.output.osc import DEFAULT_FORMAT
 from appliance.service.registry import ServerRegistry
 
 __all__ = [
@@ -236,7 +237,7 @@ class DiscoveryComponent:
 
         cfg = self.control.config
         status = self.control.status()
-        formats = sorted({t.format for t in cfg.targets}) or ["individual"]
+        formats = sorted({t.format for t in cfg.targets}) or [DEFAULT_FORMAT]
         return Announcement(
             device_name=cfg.device_name,
             osc_port=cfg.osc_control.port,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from appliance import failpoints
 from appliance.log import LogOnce
+from appliance.output.osc.extras import encode_extras
 from appliance.output.osc.formats import FORMATS
 from appliance.transport.udp import TargetCounters, TargetSpec, UdpTarget
 from appliance.types import Poses
@@ -97,16 +98,18 @@ class TargetSet:
             self._wake.set()
 
     def send(self, poses: Poses) -> None:
-        """Encode ``poses`` once per distinct (format, options) and send to every target."""
+        """Encode ``poses`` once per distinct (format, options, extras) and send to every target."""
         targets = self._targets
-        cache: dict[tuple[str, object], list[bytes]] = {}
+        cache: dict[tuple[str, object, object], list[bytes]] = {}
         for t in targets:
-            key = (t.spec.format, t.spec.options)
+            key = (t.spec.format, t.spec.options, t.spec.extras)
             datagrams = cache.get(key)
             if datagrams is None:
                 fmt = t.spec.format
                 try:
                     datagrams = FORMATS[fmt](poses, t.spec.options)
+                    if t.spec.extras:
+                        datagrams = datagrams + encode_extras(poses, t.spec.options, t.spec.extras)
                 except Exception:  # a bug in one format must not stop the others; logged once
                     self.encode_errors += 1
                     self._failing.add(fmt)

@@ -19,11 +19,18 @@ from dataclasses import dataclass, field
 
 from appliance.errors import ConfigError
 from appliance.log import LogOnce
-from appliance.output.osc.base import MAX_DATAGRAM, Coords, OutputOptions, TimeTag
-from appliance.output.osc.formats import FORMATS
-from appliance.output.osc.presets import PRESETS, resolve
+from appliance.output.osc.base import (
+    DEFAULT_COORDS,
+    DEFAULT_TIMETAG,
+    MAX_DATAGRAM,
+    Coords,
+    OscExtra,
+    OutputOptions,
+    TimeTag,
+)
+from appliance.output.osc.formats import DEFAULT_FORMAT, FORMATS
 
-__all__ = ["BROADCAST_HOST", "TargetCounters", "TargetSpec", "UdpTarget", "parse_target"]
+__all__ = ["BROADCAST_HOST", "TargetCounters", "TargetSpec", "UdpTarget"]
 
 logger = logging.getLogger(__name__)
 _log_once = LogOnce(logger)
@@ -38,16 +45,19 @@ RECOVERY_SECONDS = 2.0
 
 @dataclass(frozen=True, slots=True)
 class TargetSpec:
-    """One destination: host (name, IPv4/IPv6 literal or "broadcast"), port, format, and how the
-    format is encoded for it (coordinates, mirror, time tag, largest datagram)."""
+    """One destination as the "send" thread uses it: host (name, IPv4/IPv6 literal or "broadcast"),
+    port, format, how the format is encoded for it (coordinates, mirror, time tag, largest datagram:
+    its ``options``), and the stages' messages it gets besides (``extras``). Made from the
+    configuration's ``TargetConfig.spec`` (tests and benchmarks may make one directly)."""
 
     host: str
     port: int
-    format: str = "individual"
-    coords: Coords = "normalized"
+    format: str = DEFAULT_FORMAT
+    coords: Coords = DEFAULT_COORDS
     mirror: bool = False
-    timetag: TimeTag = "immediate"
+    timetag: TimeTag = DEFAULT_TIMETAG
     max_datagram: int = MAX_DATAGRAM
+    extras: tuple[OscExtra, ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535:
@@ -67,35 +77,6 @@ class TargetSpec:
         """``host:port/format`` (IPv6 hosts in brackets)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}/{self.format}"
-
-
-def parse_target(
-    text: str, default_format: str = "individual", coords: Coords | None = None, mirror: bool = False
-) -> TargetSpec:
-    """Parse ``HOST:PORT[/FORMAT]`` (``[v6addr]:PORT`` for IPv6, ``broadcast:PORT``); FORMAT may be a
-    preset, and with a preset that has its own port (``HOST/p5-poses-osc``) the port may be left out.
-    Coordinates: ``coords`` if given, else the preset's, else the format's default.
-
-    Raises:
-        ConfigError: not host:port, port not a number or out of range, unknown format.
-    """
-    spec, _, name = text.strip().partition("/")
-    fmt, own_coords, own_port = resolve(name or default_format)
-    coords = coords or own_coords
-    if own_port is not None and spec and (spec.endswith("]") or ":" not in spec):
-        return TargetSpec(spec.strip("[]"), own_port, fmt, coords or "normalized", mirror)
-    if spec.startswith("["):
-        host, sep, port_s = spec[1:].partition("]:")
-    else:
-        host, sep, port_s = spec.rpartition(":")
-    if not sep or not host or not port_s:
-        with_port = ", ".join(name for name, p in PRESETS.items() if p.port)
-        raise ConfigError(f"target {text!r} is not HOST:PORT[/FORMAT] (or HOST/PRESET for {with_port})")
-    try:
-        port = int(port_s)
-    except ValueError:
-        raise ConfigError(f"target {text!r}: port {port_s!r} is not a number") from None
-    return TargetSpec(host, port, fmt, coords or "normalized", mirror)
 
 
 @dataclass(slots=True)

@@ -150,3 +150,14 @@ def test_access_says_whether_the_box_is_claimed(tmp_path: Path, models_dir: Path
     assert open_box.status == "warn" and "only from itself" in open_box.detail and "claim" in open_box.fix
     short = checks(tmp_path, models_dir, AppConfig.model_validate({"http": {"token": "old-short"}}))["access"]
     assert short.status == "warn" and "shorter than 12" in short.detail
+
+
+def test_a_source_of_poses_needs_no_camera_and_no_model(tmp_path: Path) -> None:
+    """``scene:`` gives poses: the camera check says no camera is needed, and a missing model is not
+    a failure (the application loads none); with a camera source it is."""
+    empty = tmp_path / "models"
+    empty.mkdir()
+    got = checks(tmp_path, empty, AppConfig.model_validate({"source": "scene:2"}), cameras=lambda: None)
+    assert got["camera"].status == "ok" and "no camera needed" in got["camera"].detail
+    assert got["models"].status == "ok" and "no model needed" in got["models"].detail
+    assert checks(tmp_path, empty, AppConfig.model_validate({"source": "synthetic"}))["models"].status == "fail"

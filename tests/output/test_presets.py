@@ -12,12 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from appliance.cli import parse_target
 from appliance.config.models import TargetConfig
 from appliance.config.store import ConfigStore
 from appliance.core.app import Application
 from appliance.errors import ConfigError
 from appliance.output.osc.presets import PRESETS
-from appliance.transport.udp import parse_target
 from appliance.web.server import create_app
 from tests.support.controlport import Patch, osc, with_control
 

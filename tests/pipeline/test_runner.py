@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -185,3 +186,30 @@ def test_frame_rate_reads_slow_streams_too() -> None:
     assert _rate(every_4s, 16.0) == pytest.approx(1 / 8)  # stalled: it decays ...
     assert _rate(every_4s, 21.0) == 0.0  # ... to 0 once fewer than two frames are recent
     assert _rate(deque(), 1.0) == 0.0
+
+
+def test_a_pose_source_feeds_the_stages_and_listeners_with_no_engine() -> None:
+    """No model: "capture" hands the source's poses to "send" (tracking, then the listeners); no
+    "prepare" or "process" thread runs, and the published frame is a black picture of their size."""
+    got: list[int] = []
+
+    class Count:
+        def on_poses(self, poses: Any) -> None:
+            got.append(len(poses))
+
+    runner = PipelineRunner(create_source("scene:3@200,320x240"), None, Count())
+    runner.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(got) < 10 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        names = sorted(t.name for t in runner._threads)
+        latest = runner.latest_frame
+    finally:
+        assert runner.stop()
+    assert names == ["capture", "send"] and got[-1] == 3
+    assert latest is not None and latest[0].image.shape == (240, 320, 3) and not latest[0].image.any()
+    ids = latest[1].ids.tolist()
+    assert len(set(ids)) == 3 and min(ids) >= 0  # the tracker gave them ids
+    stats = runner.stats()
+    assert stats.backend == "none" and stats.inference_ms == 0 and stats.errors == 0

@@ -8,10 +8,11 @@ import time
 import pytest
 from pythonosc.osc_message import OscMessage
 
+from appliance.cli import parse_target  # the CLI's --target syntax
 from appliance.errors import ConfigError
 from appliance.transport import udp
 from appliance.transport.targets import MAX_TARGETS, TargetSet
-from appliance.transport.udp import TargetSpec, UdpTarget, parse_target
+from appliance.transport.udp import TargetSpec, UdpTarget
 from tests.support.net import free_udp_port
 from tests.support.poses import sample_poses
 
@@ -135,7 +136,7 @@ def test_ipv6_loopback(udp_receiver: socket.socket) -> None:
     rx.bind(("::1", 0))
     rx.settimeout(2.0)
     try:
-        with TargetSet([parse_target(f"[::1]:{rx.getsockname()[1]}/wekinator")]) as ts:
+        with TargetSet([parse_target(f"[::1]:{rx.getsockname()[1]}/wekinator").spec()]) as ts:
             ts.send(sample_poses())
             assert OscMessage(rx.recv(65536)).address == "/wek/inputs"
     finally:

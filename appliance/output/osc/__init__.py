@@ -3,7 +3,18 @@
 
 from __future__ import annotations
 
-from appliance.output.osc.base import Coords, OscAddress, OscFormat, OutputOptions
-from appliance.output.osc.formats import FORMAT_NAMES, FORMATS
+from appliance.output.osc.base import COORDS, TIMETAGS, Coords, OscAddress, OscFormat, OutputOptions, TimeTag
+from appliance.output.osc.formats import DEFAULT_FORMAT, FORMAT_NAMES, FORMATS
 
-__all__ = ["FORMATS", "FORMAT_NAMES", "Coords", "OscAddress", "OscFormat", "OutputOptions"]
+__all__ = [
+    "COORDS",
+    "DEFAULT_FORMAT",
+    "FORMATS",
+    "FORMAT_NAMES",
+    "TIMETAGS",
+    "Coords",
+    "OscAddress",
+    "OscFormat",
+    "OutputOptions",
+    "TimeTag",
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -14,12 +14,17 @@ from appliance.output.osc.wire import IMMEDIATELY, frame_timetag
 from appliance.types import Poses, confident_boxes
 
 __all__ = [
+    "COORDS",
+    "DEFAULT_COORDS",
+    "DEFAULT_TIMETAG",
     "KEYPOINTS_XYS",
     "MAX_DATAGRAM",
+    "TIMETAGS",
     "ArgKind",
     "Coords",
     "Encoder",
     "OscAddress",
+    "OscExtra",
     "OscFormat",
     "OutputOptions",
     "TimeTag",
@@ -28,11 +33,17 @@ __all__ = [
     "typetags",
 ]
 
+#: The coordinates vocabulary (the one place it is spelled): source ``pixels`` or ``normalized`` 0..1.
 Coords = Literal["pixels", "normalized"]
+COORDS: tuple[Coords, ...] = get_args(Coords)
+#: What an encoder sends when nobody said (a target of the configuration gets its format's default).
+DEFAULT_COORDS: Coords = "normalized"
 #: "immediate": bundles carry time tag 1 (process on arrival); "capture": the frame's capture time
 #: (for receivers whose clock is synchronised with the box's: liblo and SuperCollider hold a bundle
-#: until its time).
+#: until its time). The one place the time-tag vocabulary is spelled.
 TimeTag = Literal["immediate", "capture"]
+TIMETAGS: tuple[TimeTag, ...] = get_args(TimeTag)
+DEFAULT_TIMETAG: TimeTag = "immediate"
 #: One UDP datagram that fits an Ethernet frame (1500 - 20 IPv4 - 8 UDP): no IP fragmentation.
 MAX_DATAGRAM = 1472
 
@@ -59,9 +70,9 @@ class OutputOptions:
     send no datagram over this many bytes.
     """
 
-    coords: Coords = "normalized"
+    coords: Coords = DEFAULT_COORDS
     mirror: bool = False
-    timetag: TimeTag = "immediate"
+    timetag: TimeTag = DEFAULT_TIMETAG
     max_datagram: int = MAX_DATAGRAM
 
     def bundle_timetag(self, t_wall: float) -> int:
@@ -95,7 +106,9 @@ class OscFormat:
     """An output format as its module declares it; calling it encodes (``FORMATS[name](poses, opts)``).
 
     ``order`` places it in lists shown to people (config choices, CLI, page); ``default_coords`` is
-    what targets of this format get unless they say otherwise (the tools a format imitates decide).
+    what targets of this format get unless they say otherwise (the tools a format imitates decide);
+    ``extras``: its targets get every stage's messages (``OscExtra``) unless they say otherwise
+    (our own format does; formats imitating a tool send only what that tool sends).
     """
 
     name: str
@@ -103,10 +116,24 @@ class OscFormat:
     encode: Encoder
     addresses: tuple[OscAddress, ...]
     order: int = 100
-    default_coords: Coords = "normalized"
+    default_coords: Coords = DEFAULT_COORDS
+    extras: bool = False
 
     def __call__(self, poses: Poses, options: OutputOptions) -> list[bytes]:
         return self.encode(poses, options)
+
+
+@dataclass(frozen=True, slots=True)
+class OscExtra:
+    """The OSC messages of one stage (``appliance.stages``), for the targets that ask for them (a
+    target's ``extras``): ``encode(poses, options)`` returns OSC *messages* (not bundles: they go in
+    bundles of their own, after the frame's, each starting with the frame header, within
+    ``max_datagram``), reading what the stage left in ``Poses.extras[name]``; ``addresses`` are
+    published by OSCQuery like a format's."""
+
+    name: str
+    encode: Encoder
+    addresses: tuple[OscAddress, ...]
 
 
 def output_keypoints(poses: Poses, options: OutputOptions) -> NDArray[np.float32]:

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.config.models import AppConfig
-from appliance.control.messages import CONTROL_METHODS, SAVED_SETTINGS
+from appliance.control.messages import control_methods, saved_settings
 from appliance.core.facade import Reading
 from appliance.output.osc import FORMAT_NAMES, FORMATS, OscAddress, OutputOptions
 from appliance.output.osc.base import Coords, typetags
 from appliance.output.osc.wire import parse_message, split_packet
+from appliance.stages import STAGES
 from appliance.types import KEYPOINT_NAMES, Poses
 
 __all__ = ["FrameValues", "Namespace", "Output", "Tree", "find"]
@@ -54,6 +55,7 @@ class Tree:
     encodings: tuple[tuple[str, Coords, frozenset[str]], ...]
     frame_size: tuple[int, int]
     max_people: int
+    stages: tuple[tuple[str, Coords], ...] = ()  # stages with messages, and the coordinates to encode them in
 
 
 def _container(path: str, description: str) -> Node:
@@ -142,6 +144,19 @@ def _outputs(config: AppConfig, subscriptions: Iterable[Any]) -> dict[str, Outpu
     }
 
 
+def _stage_outputs(config: AppConfig, subscriptions: Iterable[Any]) -> dict[str, Output]:
+    """The stages' own addresses (``appliance.stages``), in the coordinates of the formats that send
+    them by default."""
+    sending = [f for f in FORMAT_NAMES if FORMATS[f].extras]
+    coords = _coords_of(sending, config, subscriptions) if sending else "normalized"
+    return {
+        address.path: Output(address, (f"{name} stage",), coords)
+        for name, kind in STAGES.items()
+        if kind.extra is not None
+        for address in kind.extra.addresses
+    }
+
+
 def _encodings(outputs: dict[str, Output]) -> tuple[tuple[str, Coords, frozenset[str]], ...]:
     """Which format to encode in which coordinates for each pattern: the first format emitting it,
     one encoding per (format, coordinates); a pattern without coordinates joins any encoding of its
@@ -165,19 +180,22 @@ def build(config: AppConfig, subscriptions: Iterable[Any], frame_size: tuple[int
     max_people = config.decoder.max_poses
     root = _container("/", f"{config.device_name}: PoseNet poses as OSC")
     methods: dict[str, Node] = {}
-    for m in CONTROL_METHODS:
+    settings = saved_settings()
+    for m in control_methods():
         node: Node = {"FULL_PATH": m.address, "ACCESS": 2, "DESCRIPTION": m.description, "TYPE": m.typetags}
         node["VALUE"] = m.value  # a placeholder: the type of what to send (python-oscquery reads types from it)
-        saved = SAVED_SETTINGS.get(m.address)
+        saved = settings.get(m.address)
         if saved is not None:  # a saved setting: readable too, its value the one in force
             current = getattr(getattr(config, saved[0]), saved[1])
             node["ACCESS"], node["VALUE"] = 3, [int(current) if isinstance(current, bool) else current]
         if m.range is not None:
             node["RANGE"] = m.range
         methods[m.address] = node
-    patterns = _outputs(config, subscriptions)
+    subs = tuple(subscriptions)
+    patterns = _outputs(config, subs)
+    staged = _stage_outputs(config, subs)
     outputs: dict[str, Output] = {}
-    for output in patterns.values():
+    for output in [*patterns.values(), *staged.values()]:
         kinds = list(output.address.args)
         facts = method_facts(output, kinds, frame_size, max_people)
         for path, description in _paths(output.address, max_people):
@@ -187,7 +205,9 @@ def build(config: AppConfig, subscriptions: Iterable[Any], frame_size: tuple[int
             outputs[path] = output
     for node in methods.values():
         _insert(root, node)
-    return Tree(root, methods, outputs, _encodings(patterns), frame_size, max_people)
+    coords: Coords = next((o.coords or "normalized" for o in staged.values()), "normalized")
+    stages = tuple((name, coords) for name, kind in STAGES.items() if kind.extra is not None)
+    return Tree(root, methods, outputs, _encodings(patterns), frame_size, max_people, stages)
 
 
 class FrameValues:
@@ -205,6 +225,12 @@ class FrameValues:
                     output = tree.outputs.get(address)
                     if output is not None and output.address.path in patterns:
                         self.messages.setdefault(address, []).append(message)
+        for name, coords in tree.stages:
+            extra = STAGES[name].extra if name in STAGES else None
+            for message in extra.encode(poses, OutputOptions(coords=coords)) if extra is not None else ():
+                address = message[: message.index(b"\0")].decode("ascii")
+                if address in tree.outputs:
+                    self.messages.setdefault(address, []).append(message)
         self._filled: dict[str, Node] = {}
 
     def node(self, path: str) -> Node:

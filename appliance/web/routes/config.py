@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Body, Request
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from appliance.config.merge import merge_patch
 from appliance.config.models import AppConfig
 from appliance.guards import is_loopback
+from appliance.stages import STAGES
 from appliance.web.changes import REFUSALS, apply, as_input, config_view, keeps_owner
 from appliance.web.deps import Web, client_of
 from appliance.web.models import SECRETS, ConfigView
@@ -59,7 +61,10 @@ def patch_config(request: Request, web: Web, patch: dict[str, Any] = Body(...)) 
 
 @router.get("/api/config/schema", summary="JSON schema of the configuration")
 async def schema() -> dict[str, Any]:
-    return _SCHEMA
+    return _schema(tuple(STAGES))
 
 
-_SCHEMA = AppConfig.model_json_schema()
+@lru_cache(maxsize=4)
+def _schema(stages: tuple[str, ...]) -> dict[str, Any]:
+    """The configuration's JSON schema, made once per set of stages (each adds its section)."""
+    return AppConfig.model_json_schema()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from appliance.config.models import Format, PresetName, TargetConfig
+from appliance.output.osc import DEFAULT_FORMAT, Coords
 from appliance.output.osc.presets import PRESETS
 from appliance.web.changes import REFUSALS, NotFound, apply, unprocessable
 from appliance.web.deps import Web, client_of
@@ -23,8 +24,8 @@ class ThisComputer(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     port: int | None = Field(None, ge=1, le=65535, description="UDP port on this computer (default 9000).")
-    format: Format | None = Field(None, description="OSC format (default individual).")
-    coords: Literal["pixels", "normalized"] | None = Field(None, description="Default: the format's own.")
+    format: Format | None = Field(None, description=f"OSC format (default {DEFAULT_FORMAT}).")
+    coords: Coords | None = Field(None, description="Default: the format's own.")
     preset: PresetName | None = Field(None, description="A preset: format, coordinates and port.")
 
 

@@ -16,7 +16,7 @@ import pkgutil
 
 from appliance.output.osc.base import OscFormat
 
-__all__ = ["FORMATS", "FORMAT_NAMES"]
+__all__ = ["DEFAULT_FORMAT", "FORMATS", "FORMAT_NAMES"]
 
 
 def _discover() -> dict[str, OscFormat]:
@@ -38,3 +38,7 @@ def _discover() -> dict[str, OscFormat]:
 FORMATS: dict[str, OscFormat] = _discover()
 #: The format names, in display order.
 FORMAT_NAMES: tuple[str, ...] = tuple(FORMATS)
+#: The format of a target that names none (the configuration, the CLI, the control port).
+DEFAULT_FORMAT = "individual"
+if DEFAULT_FORMAT not in FORMATS:
+    raise ImportError(f"the default OSC format {DEFAULT_FORMAT!r} is not declared")

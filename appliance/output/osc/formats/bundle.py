@@ -33,7 +33,7 @@ from appliance.output.osc.base import (
 from appliance.output.osc.wire import bundles, message_prefix, time_args
 from appliance.types import NUM_KEYPOINTS, Poses
 
-__all__ = ["FORMAT"]
+__all__ = ["FORMAT", "frame_header"]
 
 _BE_F32 = np.dtype(">f4")
 _FRAME = message_prefix("/posenet/frame", "iiiiii")
@@ -44,11 +44,16 @@ _ENTER = message_prefix("/posenet/person/enter", "i")
 _LEAVE = message_prefix("/posenet/person/leave", "i")
 
 
+def frame_header(poses: Poses) -> bytes:
+    """The ``/posenet/frame`` message that starts every bundle of this frame."""
+    w, h = poses.frame_size
+    return _FRAME + struct.pack(">iiiiii", poses.frame_index, w, h, len(poses), *time_args(poses.t_wall))
+
+
 def encode(poses: Poses, options: OutputOptions) -> list[bytes]:
     """Our format (see the module docstring for the addresses)."""
     n = len(poses)
-    w, h = poses.frame_size
-    header = [_FRAME + struct.pack(">iiiiii", poses.frame_index, w, h, n, *time_args(poses.t_wall))]
+    header = [frame_header(poses)]
     events = [_LEAVE + struct.pack(">i", int(i)) for i in poses.left.tolist()]
     events += [_ENTER + struct.pack(">i", int(i)) for i in poses.entered.tolist()]
     groups = [events] if events else []
@@ -94,4 +99,5 @@ FORMAT = OscFormat(
         OscAddress("/posenet/person/leave", ("id",), "a person gone longer than the grace time (once per id)"),
     ),
     order=50,
+    extras=True,
 )
