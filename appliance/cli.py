@@ -685,6 +685,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     playback.add_parsers(sub, lambda text, fmt, coords: parse_target(text, fmt, coords).spec())
     bench.add_parser(sub)
+    from appliance.service import clock
+
+    clock.add_parser(sub)
     return parser
 
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from pathlib import Path
 from typing import Any, Protocol
 
 from appliance.config.models import AppConfig, NetworkConfig
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between checks of the interface addresses (re-announce when they change).
 ADDRESS_CHECK_SECONDS = 30.0
+#: Seconds between looks for the box that serves time (clock.server "auto").
+CLOCK_FOLLOW_SECONDS = 10.0
 
 
 class Component(Protocol):
@@ -223,9 +226,16 @@ class DiscoveryComponent:
 
     name = "discovery"
 
-    def __init__(self, control: Watching, registry: ServerRegistry, network: NetworkConfig | None = None) -> None:
+    def __init__(
+        self,
+        control: Watching,
+        registry: ServerRegistry,
+        network: NetworkConfig | None = None,
+        state_dir: Path | None = None,
+    ) -> None:
         self.control, self.registry = control, registry
         self.network = network
+        self.state_dir = state_dir  # where clock.server "auto" writes the time server found
         self._advertiser: Any = None
         self._status = ServerStatus()
         self._closing = False
@@ -248,6 +258,7 @@ class DiscoveryComponent:
                 "backend": status.backend[:120],
                 "formats": ",".join(formats),
                 "device": cfg.device_name,
+                **({"clock": "serve"} if cfg.clock.serve else {}),
             },
         )
 
@@ -282,6 +293,8 @@ class DiscoveryComponent:
         self._status = ServerStatus(detail=f"advertised on {', '.join(addresses)}", name=instance)
         self.control.on_change(self._changed)
         self._spawn(self._watch_addresses())
+        if self.state_dir is not None:
+            self._spawn(self._follow_clock(self.state_dir))
 
     def _changed(self, _config: AppConfig) -> None:
         loop = self._loop
@@ -311,6 +324,22 @@ class DiscoveryComponent:
             if addresses and addresses != self._advertiser.addresses and not self._closing:
                 logger.warning("addresses changed to %s: re-announcing", ", ".join(addresses))
                 await self._advertiser.async_update(self._announcement(), addresses)
+
+    async def _follow_clock(self, state_dir: Path) -> None:
+        """With ``clock.server`` "auto": name the box that serves time in the state directory (every
+        ``CLOCK_FOLLOW_SECONDS``; ``posenet-clock.path`` hands it to chrony)."""
+        from appliance.service.clock import write_choice
+        from appliance.timesync import AUTO
+
+        while True:
+            advertiser = self._advertiser
+            if advertiser is not None and self.control.config.clock.server == AUTO:
+                try:
+                    if await asyncio.to_thread(write_choice, state_dir, advertiser.peers()):
+                        logger.warning("clock: the time server found on mDNS changed")
+                except OSError as exc:
+                    logger.error("clock: cannot write the time server found: %s", exc)
+            await asyncio.sleep(CLOCK_FOLLOW_SECONDS)
 
     async def close(self) -> None:
         """Cancel pending re-announcements, then send the goodbyes; idempotent."""
