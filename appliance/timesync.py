@@ -139,7 +139,7 @@ def tracking(host: str | None = "127.0.0.1", port: int | None = None) -> Trackin
     if port is not None:
         cmd += ["-p", str(port)]
     try:
-        proc = subprocess.run(cmd + ["tracking"], capture_output=True, text=True, timeout=CHRONYC_TIMEOUT)
+        proc = subprocess.run([*cmd, "tracking"], capture_output=True, text=True, timeout=CHRONYC_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if proc.returncode != 0:

@@ -22,8 +22,8 @@ from appliance.output.osc.base import DEFAULT_TIMETAG, MAX_DATAGRAM
 from appliance.output.osc.presets import PRESETS
 from appliance.pose.params import DecoderConfig, SmoothingConfig, TrackingConfig, move_legacy_decoder_keys
 from appliance.schema import StrictModel
-from appliance.timesync import DEFAULT_WARN_MS, check_server
 from appliance.stages import STAGES, StageKind, extras_for, on_register
+from appliance.timesync import DEFAULT_WARN_MS, check_server
 from appliance.transport.udp import TargetSpec
 
 __all__ = [

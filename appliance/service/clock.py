@@ -94,7 +94,7 @@ def cmd_clock(args: argparse.Namespace) -> int:
         config = load_config_file(path)
     except FileNotFoundError:
         config = AppConfig()  # nothing saved yet: the defaults are in force
-    except Exception as exc:  # noqa: BLE001 - any reason the saved file is unusable: one line, nothing written
+    except Exception as exc:  # any reason the saved file is unusable: one line, nothing written
         print(f"error: {path}: {exc}".splitlines()[0], file=sys.stderr)
         return 1
     print(apply(config, path.parent, Path(args.conf), Path(args.sources_dir), reload=args.reload))
@@ -112,4 +112,3 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--sources-dir", default=str(SOURCES_DIR), help=f"apply: chrony sourcedir (default {SOURCES_DIR})")
     p.add_argument("--no-reload", dest="reload", action="store_false", help="apply: write only")
     p.set_defaults(func=cmd_clock)
-

@@ -15,7 +15,10 @@ from appliance.service.clock import SERVER_FILE, apply, chosen_server, write_cho
 from appliance.timesync import Tracking, check_server, chrony_conf, parse_tracking, sources_text
 
 # chronyc -c tracking on a client 0.2 s behind its server (captured from chrony 4.3)
-BEHIND = "0A580001,10.88.0.1,2,1796281954.443654541,0.199997902,0.000000116,0.002583394,-1.481,0.032,2.746,0.000021022,0.000017898,0.1,Normal\n"
+BEHIND = (
+    "0A580001,10.88.0.1,2,1796281954.443654541,0.199997902,0.000000116,0.002583394,"
+    "-1.481,0.032,2.746,0.000021022,0.000017898,0.1,Normal\n"
+)
 
 
 def test_chrony_conf_for_each_setting() -> None:
@@ -41,7 +44,9 @@ def test_tracking_parsed_with_the_offset_signed_ahead_positive() -> None:
     t = parse_tracking(BEHIND)
     assert t.reference == "10.88.0.1" and t.stratum == 2 and t.synchronised
     assert t.offset_s == pytest.approx(-0.199997902)
-    unsynced = "00000000,,0,0.000000000,0.000000000,0.000000000,0.000000000,0.000,0.000,0.000,1.0,1.0,0.0,Not synchronised"
+    unsynced = (
+        "00000000,,0,0.000000000,0.000000000,0.000000000,0.000000000,0.000,0.000,0.000,1.0,1.0,0.0,Not synchronised"
+    )
     assert not parse_tracking(unsynced).synchronised
     for junk in ("", "506 Cannot talk to daemon", "a,b,c"):
         with pytest.raises(ValueError, match="not chronyc"):
