@@ -40,6 +40,7 @@ from appliance.errors import ApplianceError
 from appliance.models.engine import PoseEngine
 from appliance.pipeline.listeners import ListenerSet, PoseListener
 from appliance.pipeline.runner import PipelineRunner
+from appliance.pose.fusion import HubReport
 from appliance.pose.smoothing import Smoother
 from appliance.pose.stages import PoseStage
 from appliance.pose.tracking import Tracker
@@ -397,7 +398,15 @@ class Application:
             loop_lag_ms=self.loop_lag(),
             trial=self.trial,
             recording=self.recordings.status(),
+            hub=self._hub(config),
         )
+
+    def _hub(self, config: AppConfig) -> HubReport | None:
+        """The hub's report when the source is a hub (an empty one before its first frame)."""
+        if source_kind(config.source).name != "hub":
+            return None
+        report = self.latest().extras.get("hub")
+        return report if isinstance(report, HubReport) else HubReport()
 
     @staticmethod
     def _no_model(runner: PipelineRunner | None, config: AppConfig) -> str:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from appliance.pipeline.stats import PipelineStats
+from appliance.pose.fusion import HubReport
 from appliance.recording.recorder import RecorderStatus
 from appliance.transport.targets import TargetStats
 
@@ -148,6 +149,7 @@ class Status:
     loop_lag_ms: float = 0.0  # the event loop's worst lag over the last minute (service/looplag.py)
     trial: NetworkTrial | None = None  # a change of the network settings awaiting confirmation
     recording: RecorderStatus | None = None  # the recording in progress, or the last one
+    hub: HubReport | None = None  # the boxes a hub follows (None: this is not a hub)
 
     def to_json(self) -> dict[str, Any]:
         """The ``/api/status`` document as JSON data (``StatusDocument``)."""
@@ -260,6 +262,27 @@ def _only_if(description: str) -> Any:
     return Field(None, description=description, exclude_if=_absent)
 
 
+class HubBoxDocument(BaseModel):
+    """One box a hub follows."""
+
+    name: str = Field(description="HOST:CONTROL_PORT as named, or its mDNS instance name")
+    address: str
+    live: bool = Field(description="fused now (a whole frame within hub.drop_seconds)")
+    subscribed: bool = Field(description="its subscription's lease is in force")
+    delay_ms: float | None = Field(
+        description="median arrival minus capture time: the network plus the clocks' difference"
+    )
+    people: int
+    dropped: int = Field(description="datagrams refused (from elsewhere, malformed, over the caps)")
+
+
+class HubDocument(BaseModel):
+    """What a hub fuses: its boxes and the people it sees now."""
+
+    boxes: list[HubBoxDocument]
+    people: int = Field(description="fused people now")
+
+
 class StatusDocument(BaseModel):
     """``GET /api/status``: everything a person or a patch wants to know about the box, at one moment.
 
@@ -296,6 +319,7 @@ class StatusDocument(BaseModel):
     targets: list[TargetDocument] | None = _only_if("the OSC targets, while a pipeline exists")
     network_trial: TrialDocument | None = _only_if("a change of the network settings awaiting confirmation")
     recording: RecordingDocument | None = _only_if("the recording in progress, or the last one (since start)")
+    hub: HubDocument | None = _only_if("a hub's boxes (present only on a hub: README 'Several boxes, one room')")
 
     @classmethod
     def of(cls, status: Status) -> StatusDocument:
@@ -322,8 +346,16 @@ class StatusDocument(BaseModel):
                 "targets": status.targets if with_pipeline else None,
                 "network_trial": _trial(status.trial),
                 "recording": recording_document(status.recording),
+                "hub": _hub(status.hub),
             }
         )
+
+
+def _hub(report: HubReport | None) -> HubDocument | None:
+    if report is None:
+        return None
+    boxes = [HubBoxDocument(**dataclasses.asdict(b)) for b in report.boxes]
+    return HubDocument(boxes=boxes, people=len(report.floor))
 
 
 def _trial(trial: NetworkTrial | None) -> TrialDocument | None:

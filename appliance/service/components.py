@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from appliance.config.models import AppConfig, NetworkConfig
 from appliance.core.facade import Control, Steering, Watching
-from appliance.core.status import ServerStatus
+from appliance.core.status import Peer, ServerStatus
 from appliance.output.osc import DEFAULT_FORMAT
 from appliance.service.registry import ServerRegistry
 
@@ -217,6 +217,16 @@ class OscQueryComponent(UvicornComponent):
         super().__init__("oscquery", registry, create_oscquery_app(control), host, port, websockets=True)
 
 
+def _boxes(peers: list[Peer]) -> list[tuple[str, str, int]]:
+    """The verified boxes a hub may follow (not other hubs): (instance name, address, control port)."""
+    out = []
+    for peer in peers:
+        port = peer.txt.get("osc_port", "")
+        if peer.txt.get("hub") != "1" and port.isdigit() and 0 < int(port) < 65536:
+            out.append((peer.name, peer.address, int(port)))
+    return out
+
+
 class DiscoveryComponent:
     """mDNS / DNS-SD advertisement; re-announced on changes, withdrawn (goodbyes) on close.
 
@@ -259,6 +269,7 @@ class DiscoveryComponent:
                 "formats": ",".join(formats),
                 "device": cfg.device_name,
                 **({"clock": "serve"} if cfg.clock.serve else {}),
+                **({"hub": "1"} if status.hub is not None else {}),
             },
         )
 
@@ -290,6 +301,7 @@ class DiscoveryComponent:
             return
         self._advertiser = advertiser
         self.registry.register_peers(advertiser.peers)
+        self._spawn(self._share_boxes())
         self._status = ServerStatus(detail=f"advertised on {', '.join(addresses)}", name=instance)
         self.control.on_change(self._changed)
         self._spawn(self._watch_addresses())
@@ -324,6 +336,15 @@ class DiscoveryComponent:
             if addresses and addresses != self._advertiser.addresses and not self._closing:
                 logger.warning("addresses changed to %s: re-announcing", ", ".join(addresses))
                 await self._advertiser.async_update(self._announcement(), addresses)
+
+    async def _share_boxes(self) -> None:
+        """The boxes seen, for a hub without boxes named: a list copied on the event loop every
+        second, which the hub's thread reads (never the browser itself)."""
+        from appliance.capture.hub_source import DIRECTORY
+
+        while self._advertiser is not None:
+            DIRECTORY.set(_boxes(self._advertiser.peers()).copy)
+            await asyncio.sleep(1.0)
 
     async def _follow_clock(self, state_dir: Path) -> None:
         """With ``clock.server`` "auto": name the box that serves time in the state directory (every

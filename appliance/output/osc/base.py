@@ -51,8 +51,10 @@ MAX_DATAGRAM = 1472
 #: in the frame), ``index`` (0-based position, best first), ``id`` (stable person id), ``frame``
 #: (frame number), ``width``/``height`` (source pixels), ``seconds``/``microseconds`` (the capture
 #: time, Unix time on the box's clock). Floats: ``score`` (0..1), ``x``/``y`` (a coordinate in the
-#: target's space: source pixels or 0..1).
-ArgKind = Literal["count", "index", "id", "frame", "width", "height", "seconds", "microseconds", "score", "x", "y"]
+#: target's space: source pixels or 0..1), ``metres`` (a distance or a floor coordinate, metres).
+ArgKind = Literal[
+    "count", "index", "id", "frame", "width", "height", "seconds", "microseconds", "score", "x", "y", "metres"
+]
 _INT_KINDS = frozenset({"count", "index", "id", "frame", "width", "height", "seconds", "microseconds"})
 #: The arguments of 17 keypoints as (x, y, score) triplets, in PoseNet order.
 KEYPOINTS_XYS: tuple[ArgKind, ...] = ("x", "y", "score") * 17
