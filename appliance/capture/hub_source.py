@@ -101,6 +101,8 @@ class HubSource:
     def _add(self, name: str, address: str, port: int) -> None:
         if name in self.links or len(self.links) >= MAX_BOXES or self._selector is None:
             return
+        if any((link.address, link.control_port) == (address, port) for link in self.links.values()):
+            return  # the same box under another name (renamed on mDNS): followed once
         link = BoxLink(name, address, port)
         self.links[name] = link
         self._selector.register(link.sock, selectors.EVENT_READ, link)
@@ -222,6 +224,7 @@ class HubSource:
                     None if delay is None else round(delay * 1000.0, 1),
                     len(frames[name].people) if name in frames else 0,
                     link.dropped,
+                    _clock(delay),
                 )
             )
         return tuple(out)
@@ -234,6 +237,19 @@ class HubSource:
         if self._selector is not None:
             self._selector.close()
             self._selector = None
+
+
+#: A box's frames arriving this long *before* their capture time: its clock is ahead of the hub's.
+AHEAD_SECONDS = 0.005
+
+
+def _clock(delay: float | None) -> str:
+    """What a box's median delay (arrival minus capture, seconds) says about its clock."""
+    if delay is None:
+        return "unknown"
+    if delay < -AHEAD_SECONDS:
+        return "ahead"
+    return "behind or late" if delay > TUNING.late_seconds else "ok"
 
 
 def _confine(spec: SourceSpec) -> object:

@@ -274,6 +274,7 @@ class HubBoxDocument(BaseModel):
     )
     people: int
     dropped: int = Field(description="datagrams refused (from elsewhere, malformed, over the caps)")
+    clock: str = Field(description='"ok", "behind or late" (over hub.late_ms), "ahead", or "unknown"')
 
 
 class HubDocument(BaseModel):

@@ -147,11 +147,12 @@ def _mean_floor(members: list[Observation]) -> tuple[float, float] | None:
 @dataclass(slots=True)
 class HubTuning:
     """The hub's settings in force (the ``hub`` section, put here by its stage, read by the hub
-    source every frame): ``distance`` (metres), ``drop_seconds``, ``align_seconds``."""
+    source every frame): ``distance`` (metres), ``drop_seconds``, ``align_seconds``, ``late_seconds``."""
 
     distance: float = DEFAULT_DISTANCE
     drop_seconds: float = 1.0
     align_seconds: float = 0.1
+    late_seconds: float = 0.15
 
 
 #: The one hub's settings in force (a process runs at most one hub).
@@ -162,7 +163,9 @@ TUNING = HubTuning()
 class BoxState:
     """One box as the hub reports it: ``live`` (frames within the drop time), ``subscribed``
     (a lease in force), ``delay_ms`` (median arrival minus capture: network plus clock difference),
-    ``people``, ``dropped`` (datagrams refused)."""
+    ``people``, ``dropped`` (datagrams refused), ``clock`` ("ok"; "behind or late": frames arrive
+    more than the late time after their capture time, its clock is behind the hub's or it lags;
+    "ahead": frames arrive before they were captured; "unknown" before its first frame)."""
 
     name: str
     address: str
@@ -171,6 +174,7 @@ class BoxState:
     delay_ms: float | None
     people: int
     dropped: int
+    clock: str = "unknown"
 
 
 @dataclass(frozen=True, slots=True)

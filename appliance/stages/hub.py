@@ -4,7 +4,8 @@
 Messages (in bundles of their own after the frame's, each starting with ``/posenet/frame``):
 
     /posenet/hub/boxes   ,ii    live total              (boxes fused now, boxes followed)
-    /posenet/hub/box     ,iiii  index live subscribed count   (per box, in the order first seen)
+    /posenet/hub/box     ,iiiii index live subscribed count clock_ok   (per box, in the order first seen;
+                                                         clock_ok 0: its clock is off or it lags)
     /posenet/hub/floor   ,iff   id x y                  (per fused person with a floor position:
                                                          global id, metres on the floor, (x, y))
 
@@ -29,7 +30,7 @@ from appliance.types import Poses
 __all__ = ["STAGE", "HubSettings", "HubStage"]
 
 _BOXES = message_prefix("/posenet/hub/boxes", "ii")
-_BOX = message_prefix("/posenet/hub/box", "iiii")
+_BOX = message_prefix("/posenet/hub/box", "iiiii")
 _FLOOR = message_prefix("/posenet/hub/floor", "iff")
 
 
@@ -49,6 +50,13 @@ class HubSettings(StrictModel):
     )
     align_ms: float = Field(
         100.0, ge=1.0, le=1000.0, description="Boxes' frames captured within this many ms are fused together."
+    )
+    late_ms: float = Field(
+        150.0,
+        ge=1.0,
+        le=10000.0,
+        description="A box whose frames arrive this many ms after their capture time (or any before it) is "
+        "reported: its clock is off, or it lags.",
     )
 
 
@@ -72,6 +80,7 @@ class HubStage:
         TUNING.distance = value.distance_m
         TUNING.drop_seconds = value.drop_seconds
         TUNING.align_seconds = value.align_ms / 1000.0
+        TUNING.late_seconds = value.late_ms / 1000.0
 
     def __call__(self, poses: Poses) -> Poses:
         """The poses, unchanged (the hub source filled ``extras["hub"]``)."""
@@ -89,7 +98,8 @@ def encode(poses: Poses, options: OutputOptions) -> list[bytes]:
     live = sum(b.live for b in report.boxes)
     out = [_BOXES + struct.pack(">ii", live, len(report.boxes))]
     for i, box in enumerate(report.boxes):
-        out.append(_BOX + struct.pack(">iiii", i, int(box.live), int(box.subscribed), box.people))
+        clock_ok = int(box.clock in ("ok", "unknown"))
+        out.append(_BOX + struct.pack(">iiiii", i, int(box.live), int(box.subscribed), box.people, clock_ok))
     for gid, floor in report.floor.items():
         if floor is not None:
             out.append(_FLOOR + struct.pack(">iff", gid, floor[0], floor[1]))
@@ -108,8 +118,9 @@ STAGE = StageKind(
             OscAddress("/posenet/hub/boxes", ("count", "count"), "Boxes fused now (live), and boxes followed."),
             OscAddress(
                 "/posenet/hub/box",
-                ("index", "count", "count", "count"),
-                "Per box: its index, live (1: fused; 0: dropped), subscribed (1: a lease), people seen.",
+                ("index", "count", "count", "count", "count"),
+                "Per box: its index, live (1: fused; 0: dropped), subscribed (1: a lease), people seen, clock "
+                "(1: ok; 0: its frames arrive over hub.late_ms after capture or before it: clock off or lagging).",
             ),
             OscAddress(
                 "/posenet/hub/floor",
