@@ -52,7 +52,9 @@ def _box(m: Machine, tmp: Path, behind: bool = False) -> subprocess.Popen[bytes]
 
 
 def _status(m: Machine) -> dict[str, Any]:
-    code = f"import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://{m.address}:8080/api/status', timeout=3).read().decode())"
+    """The machine's ``/api/status``, asked from inside its namespace."""
+    url = f"http://{m.address}:8080/api/status"
+    code = f"import urllib.request as u, sys; sys.stdout.write(u.urlopen({url!r}, timeout=3).read().decode())"
     out = subprocess.run(m.argv(sys.executable, "-c", code), capture_output=True, text=True, timeout=10)
     return json.loads(out.stdout) if out.returncode == 0 else {}
 
