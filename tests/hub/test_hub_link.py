@@ -1,0 +1,157 @@
+"""The hub source against boxes it cannot trust, on loopback with real UDP sockets: each "box" here
+is a socket speaking the control port's handshake and sending what the real box's ``bundle``
+encoder makes (plus issue 22's ``/posenet/person/floor id x y`` in metres, which real boxes do not
+send yet), or garbage. Floor fusion across two such boxes gives one person, one global id; a hostile
+box cannot make the hub keep more than its caps or hold ``read`` past its timeout."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from appliance.capture import parse_source
+from appliance.capture.hub_link import MAX_PEOPLE, RING
+from appliance.capture.hub_source import HubSource
+from appliance.output.osc import FORMATS
+from appliance.output.osc.base import OutputOptions
+from appliance.output.osc.wire import bundle, message, parse_packet
+from appliance.pose.fusion import HubReport
+from appliance.types import Poses
+
+
+class FakeBox:
+    """A socket on 127.0.0.1 answering the subscription handshake; ``stream(datagrams)`` sends to the
+    subscriber once it confirmed."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[1]
+        self.subscriber: tuple[str, int] | None = None
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                data, src = self.sock.recvfrom(65536)
+            except TimeoutError:
+                continue
+            address, args = parse_packet(data)[0]
+            if address == "/posenet/listeners/add":
+                self.sock.sendto(message("/posenet/listeners/confirm", "s", ["n0nce"]), (src[0], int(args[0])))
+            elif address == "/posenet/listeners/confirm" and args == ["n0nce"]:
+                self.sock.sendto(message("/posenet/listeners/added", "sisi", ["h", src[1], "bundle", 60]), src)
+                self.subscriber = src
+
+    def send(self, data: bytes) -> None:
+        assert self.subscriber is not None
+        self.sock.sendto(data, self.subscriber)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+def person_at(local: int, t_wall: float, index: int) -> Poses:
+    kp = np.full((1, 17, 3), 0.5, np.float32) * np.array([640, 480, 1], np.float32)
+    return Poses(kp, np.array([0.9], np.float32), np.array([local], np.int32), (640, 480), index, 0.0, t_wall)
+
+
+def frame(poses: Poses, floor: tuple[float, float] | None) -> list[bytes]:
+    """What a box sends for ``poses``: the bundle format's datagrams, then the floor extra's."""
+    out = FORMATS["bundle"](poses, OutputOptions())
+    if floor is not None:
+        header = parse_packet(out[0])[0]
+        head = message("/posenet/frame", "iiiiii", header[1])
+        pid = int(poses.ids[0])
+        out.append(bundle(1, [head, message("/posenet/person/floor", "iff", [pid, *floor])]))
+    return out
+
+
+def until(src: HubSource, ok: Callable[[Poses], bool], timeout: float = 5.0) -> Poses:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = src.read(0.2)
+        if got is not None and ok(got):
+            return got
+    raise AssertionError("not within the time")
+
+
+def test_two_boxes_seeing_one_person_on_the_floor_give_one_global_id() -> None:
+    a, b = FakeBox(), FakeBox()
+    src = HubSource(parse_source(f"hub:127.0.0.1:{a.port}+127.0.0.1:{b.port}"))
+    src.open()
+    try:
+        deadline = time.monotonic() + 5
+        while (a.subscriber is None or b.subscriber is None) and time.monotonic() < deadline:
+            src.read(0.1)
+        for i in range(10):
+            now = time.time()
+            for data in frame(person_at(3, now, i), (2.0 + 0.1 * i, 1.0)):
+                a.send(data)
+            for data in frame(person_at(9, now, i), (2.1 + 0.1 * i, 1.05)):
+                b.send(data)
+            time.sleep(0.02)
+        got = until(src, lambda p: len(p) == 1 and len(p.extras["hub"].seen_by[int(p.ids[0])]) == 2)
+        report: HubReport = got.extras["hub"]
+        gid = int(got.ids[0])
+        floor = report.floor[gid]
+        assert floor is not None and 2.0 <= floor[0] <= 3.1 and abs(floor[1] - 1.025) < 0.01
+        assert got.tracked and all(box.live and box.subscribed for box in report.boxes)
+        assert got.frame_size == (1280, 480)  # the two views side by side
+    finally:
+        src.close()
+        a.close()
+        b.close()
+
+
+def test_a_hostile_box_gets_nothing_kept_beyond_the_caps() -> None:
+    box = FakeBox()
+    src = HubSource(parse_source(f"hub:127.0.0.1:{box.port}"))
+    src.open()
+    try:
+        while box.subscriber is None:
+            src.read(0.1)
+        link = next(iter(src.links.values()))
+        big = message("/posenet/frame", "iiiiii", [1, 640, 480, MAX_PEOPLE + 1, 0, 0])
+        nan = [float("nan")] * 51
+        junk = [
+            b"\x00garbage",
+            big,
+            message("/posenet/frame", "iiiiii", [2, 0, 480, 1, 0, 0]),  # a zero width
+            bundle(1, [message("/posenet/frame", "iiiiii", [3, 640, 480, 1, 0, 0])]),
+            message("/posenet/person/pose", "iif" + "f" * 51, [1, 0, 0.9, *nan]),
+            message("/posenet/person/floor", "iff", [1, float("inf"), 0.0]),
+        ]
+        for _ in range(4):
+            for _ in range(50):
+                for data in junk:
+                    box.send(data)
+            src.read(0.05)  # (the kernel's buffer holds a few hundred datagrams)
+        for i in range(3 * RING):  # whole frames: only the last RING are kept
+            for data in frame(person_at(1, time.time(), 100 + i), None):
+                box.send(data)
+            src.read(0.01)
+        elsewhere = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        elsewhere.sendto(frame(person_at(1, time.time(), 999), None)[0], ("127.0.0.2", link.port))
+        elsewhere.close()
+        t0 = time.monotonic()
+        until(src, lambda p: p.extras["hub"].boxes[0].people == 1)
+        for _ in range(20):
+            started = time.monotonic()
+            src.read(0.05)
+            assert time.monotonic() - started < 0.5  # a flood never holds read past its timeout much
+        assert len(link.frames) <= RING and link.dropped > 100  # (the kernel dropped some of the flood itself)
+        assert all(f.index >= 100 and len(f.people) == 1 and f.size == (640, 480) for f in link.frames)
+        assert time.monotonic() - t0 < 10
+    finally:
+        src.close()
+        box.close()
