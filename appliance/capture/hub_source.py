@@ -194,7 +194,7 @@ class HubSource:
         report = HubReport(
             self._states(frames),
             {p.gid: p.floor for p in people},
-            {p.gid: tuple(p.boxes) for p in people},
+            {p.gid: tuple(dict.fromkeys(m.box for m in p.members)) for p in people},  # best first
         )
         return Poses(
             keypoints=kps,

@@ -277,11 +277,22 @@ class HubBoxDocument(BaseModel):
     clock: str = Field(description='"ok", "behind or late" (over hub.late_ms), "ahead", or "unknown"')
 
 
+class HubPersonDocument(BaseModel):
+    """One fused person: global id, floor position (metres, (x, y); null without one), the boxes
+    that see them (names)."""
+
+    id: int
+    x: float | None
+    y: float | None
+    boxes: list[str]
+
+
 class HubDocument(BaseModel):
     """What a hub fuses: its boxes and the people it sees now."""
 
     boxes: list[HubBoxDocument]
     people: int = Field(description="fused people now")
+    persons: list[HubPersonDocument] = Field(description="each fused person (the page's floor map)")
 
 
 class StatusDocument(BaseModel):
@@ -356,7 +367,16 @@ def _hub(report: HubReport | None) -> HubDocument | None:
     if report is None:
         return None
     boxes = [HubBoxDocument(**dataclasses.asdict(b)) for b in report.boxes]
-    return HubDocument(boxes=boxes, people=len(report.floor))
+    persons = [
+        HubPersonDocument(
+            id=gid,
+            x=None if xy is None else round(xy[0], 3),
+            y=None if xy is None else round(xy[1], 3),
+            boxes=list(report.seen_by.get(gid, ())),
+        )
+        for gid, xy in report.floor.items()
+    ]
+    return HubDocument(boxes=boxes, people=len(persons), persons=persons)
 
 
 def _trial(trial: NetworkTrial | None) -> TrialDocument | None:

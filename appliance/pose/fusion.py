@@ -180,7 +180,7 @@ class BoxState:
 @dataclass(frozen=True, slots=True)
 class HubReport:
     """``extras["hub"]``: the boxes, and per global id its floor position (metres, (x, y); None
-    without one) and the boxes that see it."""
+    without one) and the boxes that see it (the one that sees them best first)."""
 
     boxes: tuple[BoxState, ...] = ()
     floor: dict[int, tuple[float, float] | None] = field(default_factory=dict)

@@ -7,73 +7,16 @@ box cannot make the hub keep more than its caps or hold ``read`` past its timeou
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Callable
-
-import numpy as np
 
 from appliance.capture import parse_source
 from appliance.capture.hub_link import MAX_PEOPLE, RING
 from appliance.capture.hub_source import HubSource
-from appliance.output.osc import FORMATS
-from appliance.output.osc.base import OutputOptions
-from appliance.output.osc.wire import bundle, message, parse_packet
+from appliance.output.osc.wire import bundle, message
 from appliance.pose.fusion import HubReport
 from appliance.types import Poses
-
-
-class FakeBox:
-    """A socket on 127.0.0.1 answering the subscription handshake; ``stream(datagrams)`` sends to the
-    subscriber once it confirmed."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)
-        self.port = self.sock.getsockname()[1]
-        self.subscriber: tuple[str, int] | None = None
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                data, src = self.sock.recvfrom(65536)
-            except TimeoutError:
-                continue
-            address, args = parse_packet(data)[0]
-            if address == "/posenet/listeners/add":
-                self.sock.sendto(message("/posenet/listeners/confirm", "s", ["n0nce"]), (src[0], int(args[0])))
-            elif address == "/posenet/listeners/confirm" and args == ["n0nce"]:
-                self.sock.sendto(message("/posenet/listeners/added", "sisi", ["h", src[1], "bundle", 60]), src)
-                self.subscriber = src
-
-    def send(self, data: bytes) -> None:
-        assert self.subscriber is not None
-        self.sock.sendto(data, self.subscriber)
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(2)
-        self.sock.close()
-
-
-def person_at(local: int, t_wall: float, index: int) -> Poses:
-    kp = np.full((1, 17, 3), 0.5, np.float32) * np.array([640, 480, 1], np.float32)
-    return Poses(kp, np.array([0.9], np.float32), np.array([local], np.int32), (640, 480), index, 0.0, t_wall)
-
-
-def frame(poses: Poses, floor: tuple[float, float] | None) -> list[bytes]:
-    """What a box sends for ``poses``: the bundle format's datagrams, then the floor extra's."""
-    out = FORMATS["bundle"](poses, OutputOptions())
-    if floor is not None:
-        header = parse_packet(out[0])[0]
-        head = message("/posenet/frame", "iiiiii", header[1])
-        pid = int(poses.ids[0])
-        out.append(bundle(1, [head, message("/posenet/person/floor", "iff", [pid, *floor])]))
-    return out
+from tests.support.fakebox import FakeBox, frame, person_at
 
 
 def until(src: HubSource, ok: Callable[[Poses], bool], timeout: float = 5.0) -> Poses:
