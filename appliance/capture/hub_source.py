@@ -33,6 +33,7 @@ import numpy as np
 from appliance.capture.base import Host, SourceKind, SourceSpec
 from appliance.capture.hub_link import BoxFrame, BoxLink
 from appliance.errors import ConfigError, SourceError
+from appliance.pose.calibrate import Correction, PairCollector
 from appliance.pose.fusion import TUNING, BoxState, FloorFusion, Fused, HubReport, Observation
 from appliance.types import Poses
 
@@ -82,6 +83,8 @@ class HubSource:
         self.name = "hub of " + (", ".join(f"{h}:{p}" for h, p in self.named) or "the boxes found on mDNS")
         self.links: dict[str, BoxLink] = {}
         self.fusion = FloorFusion(TUNING.distance)
+        self.pairs = PairCollector()
+        self._corrections: tuple[float, tuple[Correction, ...]] = (0.0, ())
         self._order: list[str] = []  # box names in the order first seen (their place in the mosaic)
         self._selector: selectors.BaseSelector | None = None
         self._index = 0
@@ -150,6 +153,7 @@ class HubSource:
     def _fuse(self, t_wall: float, now: float) -> Poses:
         """One hub frame: every live box's frame nearest ``t_wall`` (the newest capture time), fused."""
         frames: dict[str, BoxFrame] = {}
+        aligned: dict[str, list[tuple[float, float]]] = {}
         self.fusion.distance = TUNING.distance
         for name, link in self.links.items():
             if now - link.last_frame > TUNING.drop_seconds:
@@ -159,6 +163,7 @@ class HubSource:
             frame = link.nearest(t_wall)
             if frame is not None and abs(frame.t_wall - t_wall) <= TUNING.align_seconds:
                 frames[name] = frame
+                aligned[name] = _floor_points(frame)
             elif link.frames:
                 frames[name] = link.frames[-1]  # out of step (a slow box): its newest, not nobody
         self._live = {n for n, link in self.links.items() if now - link.last_frame <= TUNING.drop_seconds}
@@ -168,6 +173,7 @@ class HubSource:
                 self.fusion.forget_track(name, local)
             observations += [Observation(name, pid, score, frame.floor.get(pid)) for pid, score, _ in frame.people]
         people, entered, left = self.fusion.update(observations, now)
+        self.pairs.add(aligned)
         return self._poses(people, frames, t_wall, entered, left)
 
     def _poses(
@@ -193,6 +199,7 @@ class HubSource:
         age = max(0.0, time.time() - t_wall)
         report = HubReport(
             self._states(frames),
+            self._offered(),
             {p.gid: p.floor for p in people},
             {p.gid: tuple(dict.fromkeys(m.box for m in p.members)) for p in people},  # best first
         )
@@ -209,6 +216,13 @@ class HubSource:
             tracked=True,
             extras={"hub": report},
         )
+
+    def _offered(self) -> tuple[Correction, ...]:
+        """The calibration corrections the walks so far give (computed at most once a second)."""
+        now = time.monotonic()
+        if now - self._corrections[0] >= 1.0:
+            self._corrections = (now, tuple(self.pairs.corrections()))
+        return self._corrections[1]
 
     def _states(self, frames: dict[str, BoxFrame]) -> tuple[BoxState, ...]:
         now = time.monotonic()
@@ -237,6 +251,12 @@ class HubSource:
         if self._selector is not None:
             self._selector.close()
             self._selector = None
+
+
+def _floor_points(frame: BoxFrame) -> list[tuple[float, float]]:
+    """The frame's people's floor positions, or none unless every person has one."""
+    points = [frame.floor[pid] for pid, _, _ in frame.people if pid in frame.floor]
+    return points if len(points) == len(frame.people) else []
 
 
 #: A box's frames arriving this long *before* their capture time: its clock is ahead of the hub's.

@@ -287,12 +287,29 @@ class HubPersonDocument(BaseModel):
     boxes: list[str]
 
 
+class HubCorrectionDocument(BaseModel):
+    """Calibration help: rotate ``box``'s floor by ``degrees`` (counter-clockwise, about the origin),
+    then shift it by (``dx``, ``dy``) metres, and it agrees with ``reference``'s (``rms`` metres left,
+    from ``pairs`` moments when each saw one person)."""
+
+    box: str
+    reference: str
+    dx: float
+    dy: float
+    degrees: float
+    rms: float
+    pairs: int
+
+
 class HubDocument(BaseModel):
     """What a hub fuses: its boxes and the people it sees now."""
 
     boxes: list[HubBoxDocument]
     people: int = Field(description="fused people now")
     persons: list[HubPersonDocument] = Field(description="each fused person (the page's floor map)")
+    corrections: list[HubCorrectionDocument] = Field(
+        description="calibration help: how to move each box's floor onto the reference box's (from walks)"
+    )
 
 
 class StatusDocument(BaseModel):
@@ -376,7 +393,13 @@ def _hub(report: HubReport | None) -> HubDocument | None:
         )
         for gid, xy in report.floor.items()
     ]
-    return HubDocument(boxes=boxes, people=len(persons), persons=persons)
+    corrections = [
+        HubCorrectionDocument(
+            **dataclasses.asdict(c) | {k: round(getattr(c, k), 3) for k in ("dx", "dy", "degrees", "rms")}
+        )
+        for c in report.corrections
+    ]
+    return HubDocument(boxes=boxes, people=len(persons), persons=persons, corrections=corrections)
 
 
 def _trial(trial: NetworkTrial | None) -> TrialDocument | None:

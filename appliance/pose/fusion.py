@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from appliance.pose.calibrate import Correction
+
 __all__ = [
     "DEFAULT_DISTANCE",
     "MAX_OBSERVATIONS",
@@ -180,8 +182,10 @@ class BoxState:
 @dataclass(frozen=True, slots=True)
 class HubReport:
     """``extras["hub"]``: the boxes, and per global id its floor position (metres, (x, y); None
-    without one) and the boxes that see it (the one that sees them best first)."""
+    without one) and the boxes that see it (the one that sees them best first); ``corrections``: the
+    calibration help (``appliance.pose.calibrate``) the walks so far give."""
 
     boxes: tuple[BoxState, ...] = ()
+    corrections: tuple[Correction, ...] = ()
     floor: dict[int, tuple[float, float] | None] = field(default_factory=dict)
     seen_by: dict[int, tuple[str, ...]] = field(default_factory=dict)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -71,16 +72,19 @@ def frame(poses: Poses, floor: tuple[float, float] | None) -> list[bytes]:
     return out
 
 
-def walk(boxes: list[FakeBox], floors: list[tuple[float, float]], seconds: float, stop: threading.Event) -> None:
-    """Each box sends one person (its id 1 + box index) at its floor position at 15 fps for ``seconds``
-    (or until ``stop``), once every box is subscribed."""
+def walk(
+    boxes: list[FakeBox], floors: list[Callable[[int], tuple[float, float]]], seconds: float, stop: threading.Event
+) -> None:
+    """Each box sends one person (its id 1 + box index) at its floor position in frame i,
+    ``floors[box](i)`` (metres, (x, y)), at 15 fps for ``seconds`` (or until ``stop``), once every
+    box is subscribed."""
     deadline = time.monotonic() + seconds
     i = 0
     while time.monotonic() < deadline and not stop.is_set():
         if all(b.subscriber is not None for b in boxes):
             now = time.time()
             for k, (box, floor) in enumerate(zip(boxes, floors, strict=True)):
-                for data in frame(person_at(1 + k, now, i), floor):
+                for data in frame(person_at(1 + k, now, i), floor(i)):
                     box.send(data)
             i += 1
         time.sleep(1 / 15)

@@ -233,6 +233,7 @@ function showHub(h) {
     label.textContent = p.id;
     svg.append(dot, label);
   }
+  showCorrections(h.corrections || []);
   $("hub-unplaced").textContent = unplaced.length ? `without a floor position: ${unplaced.join(", ")}` : "";
   $("hub-boxes").replaceChildren(...h.boxes.map((b) => {
     const swatch = el("span", { className: "swatch" });
@@ -241,6 +242,16 @@ function showHub(h) {
       `${b.name} (${b.address}): ${b.live ? "live" : "dropped"}, ${b.people} people, clock ${b.clock}` +
       `${b.delay_ms == null ? "" : `, delay ${b.delay_ms} ms`}${b.subscribed ? "" : ", not subscribed"}`);
   }));
+}
+
+// The corrections the hub estimated from walks through the overlaps: how far each box's floor is off
+// the reference box's (metres, degrees); entered into that box's floor calibration by hand for now.
+function showCorrections(list) {
+  const items = list.map((c) => el("li", { dataset: { box: c.box } },
+    `${c.box}: rotate ${c.degrees.toFixed(1)}°, then shift x ${c.dx.toFixed(2)} m, y ${c.dy.toFixed(2)} m ` +
+    `to agree with ${c.reference} (${c.pairs} moments, ${(c.rms * 100).toFixed(0)} cm left)`));
+  $("hub-corrections").replaceChildren(...(items.length ? items
+    : [el("li", { className: "muted" }, "walk one person slowly through each overlap")]));
 }
 
 function showStatus(s) {
