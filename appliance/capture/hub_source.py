@@ -16,9 +16,12 @@ view of the box that sees them best. Ids, ``entered`` and ``left`` are the hub's
 tracking stage keeps them (``Poses.tracked``). ``extras["hub"]`` carries every box's state and every
 global person's floor position and boxes (``HubReport``), for ``/posenet/hub/*`` and the page.
 
-A box that sends no whole frame for ``hub.drop_seconds`` (1 s) is dropped from fusion (its people leave
-unless another box sees them) and reported; it rejoins by itself when frames flow again. Without
-boxes named, the hub follows the verified boxes discovery sees (``DIRECTORY``, set by the service).
+A box whose frames arrive more than ``hub.late_ms`` after their capture time (or before it) has its
+clock off (or lags): it is reported, and fused by arrival time instead (its capture times moved by
+its median delay over the others'). A box that sends no whole frame for ``hub.drop_seconds`` (1 s)
+is dropped from fusion (its people leave unless another box sees them) and reported; it rejoins by
+itself when frames flow again. Without boxes named, the hub follows the verified boxes discovery
+sees (``DIRECTORY``, set by the service).
 """
 
 from __future__ import annotations
@@ -130,28 +133,40 @@ class HubSource:
             self._look(now)
             for link in self.links.values():
                 link.tick(now)
-            done = self._poll(max(0.0, min(deadline - now, 0.1)), now)
+            shifts = self._shifts()
+            done = self._poll(max(0.0, min(deadline - now, 0.1)), now, shifts)
             if done is not None:
-                return self._fuse(done.t_wall, time.monotonic())
+                return self._fuse(done, time.monotonic(), shifts)
             now = time.monotonic()
             if self._live - {n for n, link in self.links.items() if now - link.last_frame <= TUNING.drop_seconds}:
-                return self._fuse(time.time(), now)  # a box dropped: its people leave now, not later
+                return self._fuse(time.time(), now, shifts)  # a box dropped: its people leave now, not later
             if now >= deadline:
                 return None
 
-    def _poll(self, wait: float, now: float) -> BoxFrame | None:
-        """The newest frame completed by what arrived within ``wait`` seconds (None: nothing new)."""
+    def _shifts(self) -> dict[str, float]:
+        """Per box, seconds its capture times are off the boxes whose clock is in order (0 for those):
+        a box whose clock is off (``_clock``) is fused by arrival time instead, its capture times
+        moved by its median delay over the others'."""
+        delays = {name: link.delay() for name, link in self.links.items()}
+        fine = [d for d in delays.values() if d is not None and _clock(d) == "ok"]
+        base = sorted(fine)[len(fine) // 2] if fine else 0.0
+        return {n: 0.0 if d is None or _clock(d) in ("ok", "unknown") else base - d for n, d in delays.items()}
+
+    def _poll(self, wait: float, now: float, shifts: dict[str, float]) -> float | None:
+        """The newest capture time (on the boxes' one clock: ``shifts`` applied) of the frames
+        completed by what arrived within ``wait`` seconds; None: nothing new."""
         assert self._selector is not None
-        newest: BoxFrame | None = None
+        newest: float | None = None
         for key, _ in self._selector.select(wait):
             link: BoxLink = key.data
             for frame in link.receive(now):
-                if newest is None or frame.t_wall > newest.t_wall:
-                    newest = frame
+                t = frame.t_wall - shifts.get(link.name, 0.0)
+                newest = t if newest is None else max(newest, t)
         return newest
 
-    def _fuse(self, t_wall: float, now: float) -> Poses:
-        """One hub frame: every live box's frame nearest ``t_wall`` (the newest capture time), fused."""
+    def _fuse(self, t_wall: float, now: float, shifts: dict[str, float]) -> Poses:
+        """One hub frame: every live box's frame captured nearest ``t_wall`` (the newest capture
+        time; a box whose clock is off by its arrival time instead: ``shifts``), fused."""
         frames: dict[str, BoxFrame] = {}
         aligned: dict[str, list[tuple[float, float]]] = {}
         self.fusion.distance = TUNING.distance
@@ -160,8 +175,9 @@ class HubSource:
                 if name in self._live:
                     self.fusion.forget_box(name)
                 continue
-            frame = link.nearest(t_wall)
-            if frame is not None and abs(frame.t_wall - t_wall) <= TUNING.align_seconds:
+            shift = shifts.get(name, 0.0)
+            frame = link.nearest(t_wall + shift)
+            if frame is not None and abs(frame.t_wall - shift - t_wall) <= TUNING.align_seconds:
                 frames[name] = frame
                 aligned[name] = _floor_points(frame)
             elif link.frames:
@@ -268,8 +284,8 @@ def _clock(delay: float | None) -> str:
     if delay is None:
         return "unknown"
     if delay < -AHEAD_SECONDS:
-        return "ahead"
-    return "behind or late" if delay > TUNING.late_seconds else "ok"
+        return "ahead: fused by arrival time"
+    return "behind or late: fused by arrival time" if delay > TUNING.late_seconds else "ok"
 
 
 def _confine(spec: SourceSpec) -> object:

@@ -274,7 +274,10 @@ class HubBoxDocument(BaseModel):
     )
     people: int
     dropped: int = Field(description="datagrams refused (from elsewhere, malformed, over the caps)")
-    clock: str = Field(description='"ok", "behind or late" (over hub.late_ms), "ahead", or "unknown"')
+    clock: str = Field(
+        description='"ok", "behind or late: fused by arrival time" (over hub.late_ms), "ahead: fused by arrival '
+        'time", or "unknown"'
+    )
 
 
 class HubPersonDocument(BaseModel):

@@ -165,9 +165,10 @@ TUNING = HubTuning()
 class BoxState:
     """One box as the hub reports it: ``live`` (frames within the drop time), ``subscribed``
     (a lease in force), ``delay_ms`` (median arrival minus capture: network plus clock difference),
-    ``people``, ``dropped`` (datagrams refused), ``clock`` ("ok"; "behind or late": frames arrive
-    more than the late time after their capture time, its clock is behind the hub's or it lags;
-    "ahead": frames arrive before they were captured; "unknown" before its first frame)."""
+    ``people``, ``dropped`` (datagrams refused), ``clock`` ("ok"; "behind or late: fused by arrival
+    time": frames arrive more than the late time after their capture time, its clock is behind the
+    hub's or it lags; "ahead: fused by arrival time": frames arrive before they were captured;
+    "unknown" before its first frame)."""
 
     name: str
     address: str

@@ -102,7 +102,7 @@ def test_hub_follows_real_boxes_found_on_mdns_drops_and_rejoins_them(tmp_path: P
             status = _status(hub)
             by_address = {box["address"]: box for box in status["hub"]["boxes"]}
             assert by_address[a.address]["clock"] == "ok", by_address
-            assert by_address[b.address]["clock"] == "behind or late", by_address
+            assert by_address[b.address]["clock"] == "behind or late: fused by arrival time", by_address
             assert 180 <= by_address[b.address]["delay_ms"] <= 400, by_address
             order = [box["address"] for box in status["hub"]["boxes"]]
             slot = order.index(a.address)

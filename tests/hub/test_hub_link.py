@@ -7,6 +7,7 @@ box cannot make the hub keep more than its caps or hold ``read`` past its timeou
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Callable
 
@@ -16,7 +17,7 @@ from appliance.capture.hub_source import HubSource
 from appliance.output.osc.wire import bundle, message
 from appliance.pose.fusion import HubReport
 from appliance.types import Poses
-from tests.support.fakebox import FakeBox, frame, person_at
+from tests.support.fakebox import FakeBox, frame, person_at, walk
 
 
 def until(src: HubSource, ok: Callable[[Poses], bool], timeout: float = 5.0) -> Poses:
@@ -98,3 +99,32 @@ def test_a_hostile_box_gets_nothing_kept_beyond_the_caps() -> None:
     finally:
         src.close()
         box.close()
+
+
+def test_a_box_whose_clock_is_off_is_reported_and_fused_by_arrival_time() -> None:
+    """Box B's capture times are 300 ms behind: reported, and its frames aligned by arrival time
+    (so the walk's moments pair up for calibration help; by capture time none would be within
+    hub.align_ms)."""
+    a, b = FakeBox(), FakeBox()
+    src = HubSource(parse_source(f"hub:127.0.0.1:{a.port}+127.0.0.1:{b.port}"))
+    src.open()
+    stop = threading.Event()
+    along = [lambda i: (1.0 + (i * 0.03) % 2.0, 2.0), lambda i: (1.05 + (i * 0.03) % 2.0, 2.0)]
+    sender = threading.Thread(target=walk, args=([a, b], along, 30, stop, (0.0, 0.3)), daemon=True)
+    sender.start()
+    try:
+        got = until(src, lambda p: bool(p.extras["hub"].corrections), timeout=15)
+        report: HubReport = got.extras["hub"]
+        clocks = {box.name: box.clock for box in report.boxes}
+        assert clocks == {
+            f"127.0.0.1:{a.port}": "ok",
+            f"127.0.0.1:{b.port}": "behind or late: fused by arrival time",
+        }
+        assert len(got) == 1  # one person, seen by both
+        assert abs(report.corrections[0].dx + 0.05) < 0.02
+    finally:
+        stop.set()
+        sender.join(2)
+        src.close()
+        a.close()
+        b.close()

@@ -73,18 +73,23 @@ def frame(poses: Poses, floor: tuple[float, float] | None) -> list[bytes]:
 
 
 def walk(
-    boxes: list[FakeBox], floors: list[Callable[[int], tuple[float, float]]], seconds: float, stop: threading.Event
+    boxes: list[FakeBox],
+    floors: list[Callable[[int], tuple[float, float]]],
+    seconds: float,
+    stop: threading.Event,
+    behind: tuple[float, ...] = (),
 ) -> None:
     """Each box sends one person (its id 1 + box index) at its floor position in frame i,
     ``floors[box](i)`` (metres, (x, y)), at 15 fps for ``seconds`` (or until ``stop``), once every
-    box is subscribed."""
+    box is subscribed; ``behind[box]``: seconds its capture times are behind (a clock off)."""
     deadline = time.monotonic() + seconds
     i = 0
     while time.monotonic() < deadline and not stop.is_set():
         if all(b.subscriber is not None for b in boxes):
             now = time.time()
             for k, (box, floor) in enumerate(zip(boxes, floors, strict=True)):
-                for data in frame(person_at(1 + k, now, i), floor(i)):
+                late = behind[k] if k < len(behind) else 0.0
+                for data in frame(person_at(1 + k, now - late, i), floor(i)):
                     box.send(data)
             i += 1
         time.sleep(1 / 15)
