@@ -259,7 +259,7 @@ class Application:
         logger.error("pipeline not started: %s", why)
 
     def _start_runner(self, engine: PoseEngine | None, config: AppConfig) -> None:
-        source = build_source(config.source, engine, self.folders.media)
+        source = build_source(config.source, engine, self.folders.media, self.recordings.folder)
         runner = PipelineRunner(source, engine, self.targets, self.listeners, stages=self.stages)
         runner.start()
         self.engine, self.runner, self.degraded, self.build_error = engine, runner, "", ""
@@ -388,6 +388,7 @@ class Application:
             model=Path(engine.model.info.path).name if engine else self._no_model(runner, config),
             backend=engine.model.name if engine else "none",
             source=config.source,
+            source_name=runner.source.name if runner is not None else "",
             pipeline=stats,
             targets=self.targets.stats() if stats is not None else (),
             servers=self._service.servers(),

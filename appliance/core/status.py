@@ -139,6 +139,7 @@ class Status:
     model: str
     backend: str
     source: str
+    source_name: str = ""  # what the running source says it is ("replay of evening.jsonl (...)")
     pipeline: PipelineStats | None = None
     targets: tuple[TargetStats, ...] = ()
     servers: dict[str, ServerStatus] = field(default_factory=dict)
@@ -277,6 +278,7 @@ class StatusDocument(BaseModel):
     model: str
     backend: str
     source: str
+    source_name: str = Field("", description="what the running source is, in words (a replay says of what)")
     control: ControlCounts
     pipeline_restarts: int = Field(description="pipelines rebuilt after dying")
     last_fault: str = Field(description="why the last pipeline died")
@@ -348,6 +350,7 @@ _SAME_NAMES = (
     "model",
     "backend",
     "source",
+    "source_name",
     "temperature_c",
     "loop_lag_ms",
 )

@@ -213,14 +213,14 @@ function showStatus(s) {
   $("name").textContent = s.device_name;
   document.title = `${s.device_name} · PoseNet OSC`;
   const st = $("state");
-  st.textContent = s.state;
+  st.textContent = s.source.startsWith("replay:") ? `${s.state} · replay` : s.state;
   st.className = "pill " + (s.state === "running" ? "ok" : s.state === "degraded" ? "bad" : "warn");
   const p = s.pipeline || {};
   $("g-fps").textContent = p.fps ?? "–";
   $("g-people").textContent = p.people ?? "–";
   $("g-backend").textContent = s.backend;
   $("g-temp").textContent = s.temperature_c == null ? "no temperature sensor" : `${s.temperature_c} °C`;
-  const pairs = [["backend", s.backend], ["model", s.model], ["source", `${s.source} (${p.source_state ?? "–"})`],
+  const pairs = [["backend", s.backend], ["model", s.model], ["source", `${s.source_name || s.source} (${p.source_state ?? "–"})`],
     ["fps", `${p.fps ?? "–"} out of ${p.input_fps ?? "–"} in`], ["people", p.people],
     ["prepare", `${p.prepare_ms ?? "–"} ms`], ["inference", `${p.inference_ms ?? "–"} ms`],
     ["decode", `${p.decode_ms ?? "–"} ms`], ["send", `${p.send_ms ?? "–"} ms`],
