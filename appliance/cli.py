@@ -586,8 +586,10 @@ def build_parser() -> argparse.ArgumentParser:
     mod.set_defaults(func=cmd_models)
 
     from appliance import bench
+    from appliance.update import command as update
 
     bench.add_parser(sub)
+    update.add_parser(sub)
     return parser
 
 

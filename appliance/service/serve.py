@@ -19,6 +19,7 @@ from appliance.service.looplag import LoopLag
 from appliance.service.sdnotify import Notifier
 from appliance.service.servers import ControlPlane
 from appliance.service.watchdog import supervise
+from appliance.update.health import UpdateHealth
 
 __all__ = ["serve"]
 
@@ -68,6 +69,7 @@ async def serve(app: Application, *, duration: float = 0.0, status_line: bool = 
                 status_line=status_line,
                 server_stopped=http_stopped if plane is not None else None,
                 record=record,
+                update=UpdateHealth(app.store.path.parent) if control else None,
             )
             final = app.status_line()
     finally:

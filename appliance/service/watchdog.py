@@ -24,6 +24,7 @@ from appliance.core.app import Application
 from appliance.service.heal import HealPolicy
 from appliance.service.lastgood import RunRecord
 from appliance.service.sdnotify import Notifier, watchdog_interval
+from appliance.update.health import UpdateHealth
 
 __all__ = ["STATUS_SECONDS", "making_progress", "should_pet", "supervise"]
 
@@ -84,11 +85,12 @@ async def supervise(
     status_line: bool = False,
     server_stopped: Callable[[], bool] | None = None,
     record: RunRecord | None = None,
+    update: UpdateHealth | None = None,
 ) -> None:
     """READY=1, then WATCHDOG=1 / STATUS= / the terminal line until ``stop``, ``duration`` seconds,
     or the HTTP server ending by itself (``server_stopped``); the heal policy rebuilds a pipeline that
     died or failed to build, and ``record`` hears whether the box makes progress (the
-    last-known-good clock)."""
+    last-known-good clock), as does ``update`` (a new version's trial: pipeline running and servers up)."""
     deadline = time.monotonic() + duration if duration else None
     interval = watchdog_interval()
     notifier.ready(app.status_line())
@@ -110,6 +112,9 @@ async def supervise(
             progress = making_progress(app, now, interval or DEFAULT_INTERVAL, policy.gave_up)
             if record is not None:
                 record.tick(progress, refused=app.refused(), lag_ms=app.loop_lag())
+            if update is not None:
+                runner = app.runner
+                update.tick(progress and runner is not None and runner.running and not runner.died)
             if interval is not None and now >= next_pet:
                 next_pet = now + interval / 2
                 if progress:
