@@ -104,7 +104,7 @@ def parse_version(text: str) -> tuple[int, ...]:
 
 
 def this_python() -> str:
-    return "%d.%d" % sys.version_info[:2]
+    return f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 
 def keygen(directory: Path) -> tuple[Path, Path]:

@@ -1,11 +1,11 @@
 """``posenet-appliance update ...``: install an update file, make a key pair, build an update file.
 
-    posenet-appliance update FILE [--force]        install, switch, restart, keep only if healthy (root)
-    posenet-appliance update pending               what the web page uploaded (posenet-update.service)
-    posenet-appliance update status                the last update's outcome
-    posenet-appliance update keygen DIR            a new key pair: DIR/update-key, DIR/update-key.pub
-    posenet-appliance update build KEY OUT --wheels DIR --requirements FILE --version V
-                                                   (what image-build/make-update.sh runs)
+posenet-appliance update FILE [--force]        install, switch, restart, keep only if healthy (root)
+posenet-appliance update pending               what the web page uploaded (posenet-update.service)
+posenet-appliance update status                the last update's outcome
+posenet-appliance update keygen DIR            a new key pair: DIR/update-key, DIR/update-key.pub
+posenet-appliance update build KEY OUT --wheels DIR --requirements FILE --version V
+                                               (what image-build/make-update.sh runs)
 """
 
 from __future__ import annotations
@@ -114,6 +114,8 @@ def _build(args: argparse.Namespace) -> int:
         machine=args.machine,
     )
     size = Path(args.what[2]).stat().st_size
-    print(f"{args.what[2]}: version {manifest.version} for {manifest.machine}, Python {manifest.python}, "
-          f"{len(manifest.files)} files, {size / 1e6:.1f} MB")
+    print(
+        f"{args.what[2]}: version {manifest.version} for {manifest.machine}, Python {manifest.python}, "
+        f"{len(manifest.files)} files, {size / 1e6:.1f} MB"
+    )
     return 0

@@ -36,7 +36,9 @@ DEFAULT_PREFIX = Path(os.environ.get("POSENET_PREFIX", "/opt/posenet-appliance")
 class UpdateHealth:
     """Confirms the version on trial (see the module docstring); one per service run."""
 
-    def __init__(self, state_dir: Path, prefix: Path = DEFAULT_PREFIX, confirm_seconds: float = CONFIRM_SECONDS) -> None:
+    def __init__(
+        self, state_dir: Path, prefix: Path = DEFAULT_PREFIX, confirm_seconds: float = CONFIRM_SECONDS
+    ) -> None:
         self.layout = Layout(prefix, state_dir)
         self.confirm_seconds = confirm_seconds
         self.started = time.monotonic()

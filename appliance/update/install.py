@@ -33,8 +33,19 @@ from pathlib import Path
 
 from appliance import __version__, failpoints
 from appliance.update.bundle import Manifest, UpdateRefused, load_public_key, parse_version, this_python, verify
-from appliance.update.layout import Layout, boot_id, confirmed, finish, read_json, report, rollback, save_config
-from appliance.update.layout import switch_to, write_json
+from appliance.update.layout import (
+    Layout,
+    adopt_legacy,
+    boot_id,
+    confirmed,
+    finish,
+    read_json,
+    report,
+    rollback,
+    save_config,
+    switch_to,
+    write_json,
+)
 
 __all__ = ["HEALTH_SECONDS", "RESERVE_BYTES", "Installer", "Outcome", "check_fits"]
 
@@ -137,7 +148,9 @@ class Installer:
         t0 = time.monotonic()
         key = load_public_key(self.key)
         if not self.layout.current():
-            raise UpdateRefused(f"no installed version in {self.layout.prefix} (install with image-build/install-on-pi.sh)")
+            raise UpdateRefused(
+                f"no installed version in {self.layout.prefix} (install with image-build/install-on-pi.sh)"
+            )
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         size = path.stat().st_size
@@ -148,10 +161,8 @@ class Installer:
         manifest = verify(path, key, staging)
         check_fits(manifest, running=self.running(), force=force)
         need = UNPACK_FACTOR * sum(s for _, s in manifest.files.values()) + self.reserve
-        if _free(self.layout.prefix) < need:
-            raise UpdateRefused(
-                f"too little free disk: the update needs {need >> 20} MiB, {_free(self.layout.prefix) >> 20} MiB are free"
-            )
+        if (free := _free(self.layout.prefix)) < need:
+            raise UpdateRefused(f"too little free disk: the update needs {need >> 20} MiB, {free >> 20} MiB are free")
         if manifest.version in (self.running(), "legacy"):
             raise UpdateRefused(f"version {manifest.version} is the one running")
         self.timings["verify_s"] = round(time.monotonic() - t0, 3)
@@ -165,7 +176,15 @@ class Installer:
         self._run([self.python, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)])
         if failpoints.ACTIVE:
             failpoints.hit("update.install")
-        pip = [self.python, "-m", "pip", "--disable-pip-version-check", "--no-cache-dir", "--python", str(venv / "bin/python")]
+        pip = [
+            self.python,
+            "-m",
+            "pip",
+            "--disable-pip-version-check",
+            "--no-cache-dir",
+            "--python",
+            str(venv / "bin/python"),
+        ]
         pip += ["install", "--quiet", "--no-index", "--find-links", str(staging / "wheels")]
         self._run([*pip, "--require-hashes", "-r", str(staging / manifest.requirements)])
         self._run([*pip, "--no-deps", str(staging / manifest.wheel)])
@@ -182,9 +201,8 @@ class Installer:
 
     def _switch(self, manifest: Manifest) -> dict[str, object]:
         t0 = time.monotonic()
-        previous = self.layout.current() or "legacy"
-        if previous == "legacy":
-            switch_to(self.layout, "legacy")  # the pre-update venv directory becomes versions/legacy
+        adopt_legacy(self.layout)  # a pre-update venv directory becomes versions/legacy
+        previous = self.layout.current()
         save_config(self.layout, previous)
         trial: dict[str, object] = {
             "id": secrets.token_hex(8),
@@ -207,7 +225,9 @@ class Installer:
 
     def _trial(self, trial: dict[str, object]) -> Outcome:
         version = str(trial["version"])
-        self._report("trial", version, f"{version} is starting on trial ({self.health_seconds:.0f} s to become healthy)")
+        self._report(
+            "trial", version, f"{version} is starting on trial ({self.health_seconds:.0f} s to become healthy)"
+        )
         if failpoints.ACTIVE:
             failpoints.hit("update.restart")
         t0 = time.monotonic()

@@ -35,6 +35,7 @@ __all__ = [
     "CONFIG_FILES",
     "HEALTH_NAME",
     "Layout",
+    "adopt_legacy",
     "boot_check",
     "boot_id",
     "fsync_dir",
@@ -125,7 +126,7 @@ class Layout:
     def current(self) -> str:
         """The version ``venv`` points at ("legacy" for a venv directory from before updates, "" if none)."""
         if self.venv.is_symlink():
-            target = Path(os.readlink(self.venv))
+            target = self.venv.readlink()
             return target.parent.name if target.name == "venv" else ""
         return "legacy" if self.venv.is_dir() else ""
 
@@ -174,18 +175,20 @@ def switch_to(layout: Layout, version: str) -> None:
     if not layout.complete(version) and version != "legacy":
         raise RuntimeError(f"version {version} is not completely installed")
     layout.versions.mkdir(parents=True, exist_ok=True)
-    if layout.venv.is_dir() and not layout.venv.is_symlink():
-        _adopt_legacy(layout)
+    adopt_legacy(layout)
     tmp = layout.prefix / ".venv.switch"
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
-    os.symlink(f"versions/{version}/venv", tmp)
+    tmp.symlink_to(f"versions/{version}/venv")
     _failpoint("update.switch")
     tmp.replace(layout.venv)
     fsync_dir(layout.prefix)
 
 
-def _adopt_legacy(layout: Layout) -> None:
+def adopt_legacy(layout: Layout) -> None:
+    """A ``venv`` directory from before updates becomes ``versions/legacy/venv`` behind a link."""
+    if not layout.venv.is_dir() or layout.venv.is_symlink():
+        return
     legacy = layout.version_dir("legacy")
     legacy.mkdir(parents=True, exist_ok=True)
     write_json(legacy / "complete.json", {"version": "legacy", "installed": "before updates"})
@@ -194,7 +197,7 @@ def _adopt_legacy(layout: Layout) -> None:
     tmp = layout.prefix / ".venv.switch"
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
-    os.symlink("versions/legacy/venv", tmp)
+    tmp.symlink_to("versions/legacy/venv")
     tmp.replace(layout.venv)
     fsync_dir(layout.prefix)
 
@@ -233,7 +236,7 @@ def save_config(layout: Layout, version: str) -> None:
         if src.is_file():
             tmp = dest / f".{name}.tmp"
             shutil.copyfile(src, tmp)
-            os.replace(tmp, dest / name)
+            tmp.replace(dest / name)
     fsync_dir(dest)
 
 
@@ -246,9 +249,9 @@ def restore_config(layout: Layout, version: str) -> None:
             continue
         tmp = layout.state_dir / f".{name}.restore-tmp"
         shutil.copyfile(saved, tmp)
-        os.chmod(tmp, 0o600)
+        tmp.chmod(0o600)
         _chown_like(tmp, layout.state_dir)
-        os.replace(tmp, layout.state_dir / name)
+        tmp.replace(layout.state_dir / name)
     fsync_dir(layout.state_dir)
 
 
@@ -263,7 +266,9 @@ def report(layout: Layout, doc: dict[str, Any]) -> None:
     try:
         layout.status.parent.mkdir(parents=True, exist_ok=True)
         _chown_like(layout.status.parent, layout.state_dir)
-        write_json(layout.status, {**doc, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, owner_of=layout.state_dir)
+        write_json(
+            layout.status, {**doc, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, owner_of=layout.state_dir
+        )
     except OSError as exc:
         print(f"posenet-update: cannot write the update status: {exc}", file=sys.stderr)
 
@@ -280,7 +285,9 @@ def rollback(layout: Layout, trial: dict[str, Any], why: str) -> str:
     message = f"update to {version} rolled back to {previous}: {why}"
     timings = dict(trial.get("timings") or {})
     timings["rollback_s"] = round(time.monotonic() - t0, 3)
-    report(layout, {"state": "rolled-back", "version": previous, "tried": version, "message": message, "timings": timings})
+    report(
+        layout, {"state": "rolled-back", "version": previous, "tried": version, "message": message, "timings": timings}
+    )
     print(f"posenet-update: {message}", file=sys.stderr)
     return message
 
@@ -307,6 +314,17 @@ def _drop_partial(layout: Layout) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
+def _interrupted(layout: Layout) -> str:
+    """An update whose status was left mid-way (its updater was killed before the switch) is
+    reported as interrupted ("" when none was)."""
+    status = read_json(layout.status) or {}
+    if status.get("state") not in ("installing", "trial"):
+        return ""
+    message = f"the update was interrupted before its switch: {layout.current()} runs on, nothing changed"
+    report(layout, {"state": "interrupted", "version": layout.current(), "message": message})
+    return message
+
+
 def boot_check(layout: Layout, this_boot: str | None = None) -> str:
     """Before every start of the service: repair ``venv``, and decide about a version on trial.
 
@@ -322,18 +340,21 @@ def boot_check(layout: Layout, this_boot: str | None = None) -> str:
         if trial is None:
             layout.trial.unlink(missing_ok=True)
             _drop_partial(layout)
+            done.append(_interrupted(layout))
         elif confirmed(layout, trial):
             done.append(finish(layout, trial))
         elif layout.current() != trial.get("version"):
             layout.trial.unlink(missing_ok=True)  # cut before the switch: the old version runs on
             _drop_partial(layout)
-            done.append("an update was interrupted before its switch: nothing changed")
+            done.append(_interrupted(layout))
         elif int(trial.get("starts", 0)) == 0 and trial.get("boot") == this_boot:
             write_json(layout.trial, {**trial, "starts": 1})
             done.append(f"version {trial.get('version')} starts on trial")
         else:
-            why = "it stopped before confirming it was healthy" if trial.get("boot") == this_boot else (
-                "the box restarted during its trial"
+            why = (
+                "it stopped before confirming it was healthy"
+                if trial.get("boot") == this_boot
+                else ("the box restarted during its trial")
             )
             done.append(rollback(layout, trial, why))
     return "; ".join(d for d in done if d)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from appliance.update.bundle import build
 
-MAIN = '''
+MAIN = """
 import sys, time
 from pathlib import Path
 VERSION = "{version}"
@@ -43,15 +43,14 @@ def main():
         time.sleep(float(sys.argv[4]) if len(sys.argv) > 4 else 0)
         return 0
     return 2
-'''
+"""
 
 
 def _wheel(out: Path, name: str, version: str, files: dict[str, str], entry: str = "", requires: str = "") -> Path:
     dist = f"{name}-{version}.dist-info"
     members = dict(files)
-    members[f"{dist}/METADATA"] = (
-        f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: {version}\n"
-        + (f"Requires-Dist: {requires}\n" if requires else "")
+    members[f"{dist}/METADATA"] = f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: {version}\n" + (
+        f"Requires-Dist: {requires}\n" if requires else ""
     )
     members[f"{dist}/WHEEL"] = "Wheel-Version: 1.0\nGenerator: standin\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     if entry:
