@@ -4,6 +4,7 @@ discovery) uses to see and change the box. ``appliance.core.app.Application`` im
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from appliance.config.models import AppConfig
@@ -104,4 +105,9 @@ class Control(Protocol):
 
     def revert_network(self, trial: NetworkTrial, why: str = ...) -> bool:
         """Undo ``trial`` now if it is still on trial; returns whether it was."""
+        ...
+
+    @property
+    def state_dir(self) -> Path:
+        """The folder of the saved configuration (and of an uploaded update waiting to be installed)."""
         ...

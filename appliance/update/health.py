@@ -19,9 +19,9 @@ import signal
 import time
 from pathlib import Path
 
-from appliance.update.layout import Layout, read_json, write_json
+from appliance.update.layout import Layout, install_prefix, read_json, write_json
 
-__all__ = ["CONFIRM_SECONDS", "DEFAULT_PREFIX", "UpdateHealth"]
+__all__ = ["CONFIRM_SECONDS", "UpdateHealth"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,16 +30,13 @@ logger = logging.getLogger(__name__)
 CONFIRM_SECONDS = 10.0
 #: Seconds after the trial's deadline before the service stops itself (the updater acts first).
 GRACE_SECONDS = 5.0
-DEFAULT_PREFIX = Path(os.environ.get("POSENET_PREFIX", "/opt/posenet-appliance"))
 
 
 class UpdateHealth:
     """Confirms the version on trial (see the module docstring); one per service run."""
 
-    def __init__(
-        self, state_dir: Path, prefix: Path = DEFAULT_PREFIX, confirm_seconds: float = CONFIRM_SECONDS
-    ) -> None:
-        self.layout = Layout(prefix, state_dir)
+    def __init__(self, state_dir: Path, prefix: Path | None = None, confirm_seconds: float = CONFIRM_SECONDS) -> None:
+        self.layout = Layout(prefix or install_prefix(), state_dir)
         self.confirm_seconds = confirm_seconds
         self.started = time.monotonic()
         self.since: float | None = None

@@ -79,7 +79,7 @@ def check_fits(manifest: Manifest, *, running: str, force: bool, machine: str = 
         raise UpdateRefused(f"this update is for {manifest.machine}; this box is {machine}")
     if manifest.python != python:
         raise UpdateRefused(f"this update is for Python {manifest.python}; this box runs Python {python}")
-    if not force and running != "legacy" and parse_version(manifest.version) <= _version_or_zero(running):
+    if not force and parse_version(manifest.version) <= _version_or_zero(running):
         raise UpdateRefused(f"version {manifest.version} is not newer than the running {running} (--force installs it)")
 
 
@@ -118,10 +118,9 @@ class Installer:
         self.timings: dict[str, float] = {}
 
     def running(self) -> str:
+        """The version ``venv`` runs (a pre-update venv runs this very code: its version)."""
         current = self.layout.current()
-        if current in ("", "legacy"):
-            return current or __version__
-        return current
+        return __version__ if current in ("", "legacy") else current
 
     def apply(self, path: Path, *, force: bool = False) -> Outcome:
         """The whole update (see the module docstring); raises ``UpdateRefused`` before any change."""

@@ -39,6 +39,7 @@ __all__ = [
     "boot_check",
     "boot_id",
     "fsync_dir",
+    "install_prefix",
     "main",
     "rollback",
     "switch_to",
@@ -51,6 +52,11 @@ HEALTH_NAME = "update-health.json"
 CONFIG_FILES = ("config.json", "config.good.json")
 #: Seconds the boot check waits for an updater holding the lock (it then only reports).
 LOCK_SECONDS = 30.0
+
+
+def install_prefix() -> Path:
+    """Where the appliance is installed (``$POSENET_PREFIX``, default ``/opt/posenet-appliance``)."""
+    return Path(os.environ.get("POSENET_PREFIX", "/opt/posenet-appliance"))
 
 
 def boot_id() -> str:

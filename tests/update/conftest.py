@@ -59,7 +59,9 @@ def box(tmp_path: Path) -> Box:
     (prefix / "models/posenet.tflite").write_bytes(b"model")
     state.mkdir()
     (state / "config.json").write_text(CONFIG)
-    private, public = keygen(tmp_path / "keys")
+    private, made = keygen(tmp_path / "keys")
+    public = prefix / "update-key.pub"  # where install-on-pi.sh --update-key puts it
+    public.write_bytes(made.read_bytes())
     first = make_update(tmp_path, private, "0.1.0")
     wheels = tmp_path / "first"
     verify(first, load_public_key(public), wheels)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from appliance.web.routes import camera, choices, config, fleet, network, page, poses, status, targets
+from appliance.web.routes import camera, choices, config, fleet, network, page, poses, status, targets, update
 
 __all__ = ["ROUTERS"]
 
@@ -22,5 +22,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     poses.router,
     camera.router,
     fleet.router,
+    update.router,
     page.router,
 )
