@@ -10,11 +10,12 @@
 #   --version V   the version the update says it is (default: appliance/__init__.py's __version__,
 #                 which must then be newer than the boxes' own)
 #   PYTHON=...    the Python to build with (default python3)
+#   SRC=DIR       build from this project tree instead of this checkout (tests build a broken version)
 set -euo pipefail
 die() { echo "make-update: $*" >&2; exit 2; }
 (($# >= 2)) || die "usage: make-update.sh PRIVATE_KEY OUT [--version V]"
 KEY=$(realpath "$1"); OUT=$(realpath -m "$2"); shift 2
-SRC=$(cd "$(dirname "$0")/.." && pwd)
+SRC=${SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 VERSION=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' "$SRC/appliance/__init__.py")
 while (($#)); do
     case "$1" in
@@ -31,7 +32,11 @@ LOCK="$SRC/image-build/requirements-py$PYV.txt"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 # A copy of the committed project, so that --version changes nothing in the checkout.
-(cd "$SRC" && git ls-files -z | tar --null -cf - -T - ) | tar -xf - -C "$WORK" --one-top-level=src
+if git -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    (cd "$SRC" && git ls-files -z | tar --null -cf - -T - ) | tar -xf - -C "$WORK" --one-top-level=src
+else
+    cp -a "$SRC" "$WORK/src"
+fi
 if [[ "$VERSION" != "$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' "$WORK/src/appliance/__init__.py")" ]]; then
     sed -i "s/^__version__ = .*/__version__ = \"$VERSION\"/" "$WORK/src/appliance/__init__.py"
     sed -i "s/^version = .*/version = \"$VERSION\"/" "$WORK/src/pyproject.toml"
