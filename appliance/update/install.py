@@ -140,7 +140,9 @@ class Installer:
                 shutil.rmtree(staging, ignore_errors=True)
             trial = self._switch(manifest)
         if self.restart is None:
-            return Outcome("installed", manifest.version, f"{manifest.version} installed and switched to", self.timings)
+            msg = f"{manifest.version} installed and switched to: its next start is its trial"
+            self._report("trial", manifest.version, msg)
+            return Outcome("installed", manifest.version, msg, self.timings)
         return self._trial(trial)
 
     def _unpack(self, path: Path, staging: Path, force: bool) -> Manifest:

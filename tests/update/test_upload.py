@@ -58,7 +58,7 @@ def test_the_owner_uploads_an_update_and_the_installer_takes_it(web: TestClient,
     assert cli(["update", "pending", "--prefix", prefix, "--state-dir", state, "--no-restart"]) == 0
     assert box.runs() == "standin 0.2.0 dep-1.0"
     assert not (box.layout.state_dir / PENDING).exists()
-    assert web.get("/api/status").json()["update"]["state"] == "installing"  # the trial starts at restart
+    assert web.get("/api/status").json()["update"]["state"] == "trial"  # at its next start
 
 
 def test_visitors_cannot_update(web: TestClient, box: Box) -> None:

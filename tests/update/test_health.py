@@ -1,0 +1,72 @@
+"""The running service's side of a trial (``UpdateHealth``), and the ``update`` command line."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+
+from appliance.cli import main as cli
+from appliance.update import health as health_mod
+from appliance.update.health import UpdateHealth
+from appliance.update.install import Installer
+from appliance.update.layout import read_json
+from tests.update.conftest import Box
+
+
+def on_trial(box: Box) -> dict[str, object]:
+    Installer(box.layout, box.public).apply(box.update("0.2.0"))
+    trial = read_json(box.layout.trial)
+    assert trial is not None
+    return trial
+
+
+def test_confirms_after_uninterrupted_health_only(box: Box) -> None:
+    trial = on_trial(box)
+    h = UpdateHealth(box.layout.state_dir, box.layout.prefix, confirm_seconds=10)
+    t = h.started
+    h.tick(True, t)
+    h.tick(True, t + 9)
+    h.tick(False, t + 9.5)  # a stall restarts the clock
+    h.tick(True, t + 10)
+    h.tick(True, t + 19)
+    assert not box.layout.health.exists()
+    h.tick(True, t + 20)
+    assert json.loads(box.layout.health.read_text()) == {"trial": trial["id"], "version": "0.2.0"}
+    assert h.done
+
+
+def test_a_version_not_on_trial_confirms_nothing(box: Box) -> None:
+    h = UpdateHealth(box.layout.state_dir, box.layout.prefix, confirm_seconds=0)
+    h.tick(True, h.started + 100)
+    h.tick(True, h.started + 200)
+    assert h.done and not box.layout.health.exists()
+
+
+def test_past_its_deadline_the_version_stops_itself(box: Box, monkeypatch: pytest.MonkeyPatch) -> None:
+    on_trial(box)  # deadline 180 s (the default)
+    sent: list[int] = []
+    monkeypatch.setattr(health_mod.os, "kill", lambda _pid, sig: sent.append(sig))
+    h = UpdateHealth(box.layout.state_dir, box.layout.prefix)
+    h.tick(False, h.started + 184)
+    assert sent == []
+    h.tick(False, h.started + 186)  # 180 s + 5 s grace
+    assert sent == [signal.SIGTERM] and not box.layout.health.exists()
+
+
+def test_the_command_line(box: Box, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["update", "keygen", str(tmp_path / "k")]) == 0
+    assert cli(["update", "keygen", str(tmp_path / "k")]) == 2  # never overwrites a key pair
+    assert "already holds a key pair" in capsys.readouterr().err
+    where = ["--prefix", str(box.layout.prefix), "--state-dir", str(box.layout.state_dir)]
+    assert cli(["update", str(tmp_path / "nothing.update"), *where]) == 2
+    assert "no such update file" in capsys.readouterr().err
+    other = box.update("0.2.0", machine="armv7l")
+    assert cli(["update", str(other), *where, "--no-restart"]) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0  # one line
+    assert cli(["update", str(box.update("0.2.0")), *where, "--no-restart"]) == 0
+    assert "0.2.0 installed and switched to" in capsys.readouterr().out
+    assert cli(["update", "status", *where]) == 0
+    assert json.loads(capsys.readouterr().out)["state"] == "trial"
