@@ -1,5 +1,5 @@
 """Benchmarks that print numbers: ``posenet-appliance bench engine | pipeline | footprint | soak |
-smoothing | ids | movenet | camera``, one module each (``motion`` holds smoothing, ids and movenet).
+smoothing | ids | movenet | camera | update``, one module each (``motion`` holds smoothing, ids and movenet).
 
 Medians of repeated runs, with ratios against a baseline measured in the same process, because
 these machines are shared and noisy. Not tests: nothing here asserts a time. What they share is in
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.bench import camera, engine, footprint, motion, pipeline, soak
+from appliance.bench import camera, engine, footprint, motion, pipeline, soak, update
 
 __all__ = ["add_parser"]
 
@@ -26,3 +26,4 @@ def add_parser(sub: Any) -> None:
     motion.add_parsers(bsub)
     camera.add_parser(bsub)
     footprint.add_child_parser(bsub)
+    update.add_parser(bsub)
