@@ -45,6 +45,8 @@ class UpdateHealth:
 
     def _open_trial(self) -> dict[str, object] | None:
         trial = read_json(self.layout.trial)
+        if trial is None and self.layout.trial.exists():
+            logger.error("update: cannot read %s: this version cannot confirm its trial", self.layout.trial)
         if trial is None or trial.get("version") != self.layout.current():
             return None
         health = read_json(self.layout.health) or {}

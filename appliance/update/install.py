@@ -34,6 +34,7 @@ from pathlib import Path
 from appliance import __version__, failpoints
 from appliance.update.bundle import Manifest, UpdateRefused, load_public_key, parse_version, this_python, verify
 from appliance.update.layout import (
+    TRIAL_MODE,
     Layout,
     adopt_legacy,
     boot_id,
@@ -214,13 +215,13 @@ class Installer:
             "deadline_s": self.health_seconds,
             "timings": self.timings,
         }
-        write_json(self.layout.trial, trial)
+        write_json(self.layout.trial, trial, mode=TRIAL_MODE)
         if failpoints.ACTIVE:
             failpoints.hit("update.trial")
         switch_to(self.layout, manifest.version)
         self.timings["switch_s"] = round(time.monotonic() - t0, 3)
         trial["timings"] = self.timings
-        write_json(self.layout.trial, trial)
+        write_json(self.layout.trial, trial, mode=TRIAL_MODE)
         logger.warning("update: switched to %s (previous %s)", manifest.version, previous)
         return trial
 

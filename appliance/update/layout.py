@@ -34,6 +34,7 @@ from typing import Any
 __all__ = [
     "CONFIG_FILES",
     "HEALTH_NAME",
+    "TRIAL_MODE",
     "Layout",
     "adopt_legacy",
     "boot_check",
@@ -50,6 +51,8 @@ __all__ = [
 HEALTH_NAME = "update-health.json"
 #: Files of the state directory that belong to a version (kept at a switch, put back at a rollback).
 CONFIG_FILES = ("config.json", "config.good.json")
+#: trial.json is readable by the service's user (it confirms the trial named there); no secrets in it.
+TRIAL_MODE = 0o644
 #: Seconds the boot check waits for an updater holding the lock (it then only reports).
 LOCK_SECONDS = 30.0
 
@@ -75,12 +78,13 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_json(path: Path, doc: object, *, owner_of: Path | None = None) -> None:
+def write_json(path: Path, doc: object, *, owner_of: Path | None = None, mode: int = 0o600) -> None:
     """Replace ``path`` with ``doc`` as JSON atomically and durably (temp file, fsync, rename, fsync
     the directory); ``owner_of``: give the file that path's owner (root writing a service's file)."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
+        os.fchmod(fd, mode)  # whatever the umask
         with os.fdopen(fd, "wb") as f:
             f.write(json.dumps(doc, indent=1).encode())
             f.flush()
@@ -354,7 +358,7 @@ def boot_check(layout: Layout, this_boot: str | None = None) -> str:
             _drop_partial(layout)
             done.append(_interrupted(layout))
         elif int(trial.get("starts", 0)) == 0 and trial.get("boot") == this_boot:
-            write_json(layout.trial, {**trial, "starts": 1})
+            write_json(layout.trial, {**trial, "starts": 1}, mode=TRIAL_MODE)
             done.append(f"version {trial.get('version')} starts on trial")
         else:
             why = (

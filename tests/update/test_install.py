@@ -76,6 +76,8 @@ def test_without_restart_the_switch_is_made_and_the_next_start_is_the_trial(box:
     assert box.runs() == "standin 0.2.0 dep-1.0"
     trial = read_json(box.layout.trial)
     assert trial is not None and trial["previous"] == "legacy" and trial["starts"] == 0
+    # the service runs as another user than the installer: it must read the trial to confirm it
+    assert box.layout.trial.stat().st_mode & 0o777 == 0o644
 
 
 def test_a_forced_older_version_installs(box: Box, tmp_path: Path) -> None:

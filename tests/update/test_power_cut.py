@@ -61,6 +61,7 @@ def test_the_first_start_of_a_trial_goes_ahead_and_a_second_rolls_back(box: Box)
 
     Installer(box.layout, box.public).apply(box.update("0.2.0"))
     assert "starts on trial" in boot_check(box.layout)  # same boot: the new version's first start
+    assert box.layout.trial.stat().st_mode & 0o777 == 0o644  # still readable by the service's user
     assert box.runs() == "standin 0.2.0 dep-1.0"
     assert "stopped before confirming" in boot_check(box.layout)  # it stopped: the old one is back
     assert box.runs() == "standin 0.1.0 dep-1.0"
