@@ -47,6 +47,7 @@ def add_parser(sub: Any) -> None:
 
 def cmd_update(args: argparse.Namespace) -> int:
     what = args.what
+    os.umask(0o022)  # what is installed in the prefix is read by the service's user
     if what[0] == "keygen":
         if len(what) != 2:
             raise ConfigError("usage: posenet-appliance update keygen DIR")

@@ -40,12 +40,16 @@ class UpdateHealth:
         self.confirm_seconds = confirm_seconds
         self.started = time.monotonic()
         self.since: float | None = None
-        self.trial = self._open_trial()
+        try:
+            self.trial = self._open_trial()
+        except OSError as exc:  # the update's bookkeeping never stops the service
+            logger.error("update: cannot read this version's trial: %s", exc)
+            self.trial = None
         self.done = self.trial is None
 
     def _open_trial(self) -> dict[str, object] | None:
         trial = read_json(self.layout.trial)
-        if trial is None and self.layout.trial.exists():
+        if trial is None and os.path.lexists(self.layout.trial):
             logger.error("update: cannot read %s: this version cannot confirm its trial", self.layout.trial)
         if trial is None or trial.get("version") != self.layout.current():
             return None

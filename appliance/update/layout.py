@@ -151,6 +151,7 @@ class Layout:
     def lock(self, seconds: float | None = None) -> Iterator[bool]:
         """Hold the update lock; yields False when ``seconds`` passed without getting it."""
         self.work.mkdir(parents=True, exist_ok=True)
+        self.work.chmod(0o755)  # the service's user reads trial.json in it
         fd = os.open(self.work / "lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             got = _flock(fd, seconds)
@@ -373,6 +374,9 @@ def boot_check(layout: Layout, this_boot: str | None = None) -> str:
 def main(argv: list[str] | None = None) -> int:
     """``posenet-update-check [PREFIX [STATE_DIR]]``: the boot check (never fails the start)."""
     args = sys.argv[1:] if argv is None else argv
+    # The service's UMask (0077) applies to its ExecStartPre too: folders made here (versions/, the
+    # legacy venv's new home, update/) must stay readable by the service's user.
+    os.umask(0o022)
     prefix = Path(args[0] if args else "/opt/posenet-appliance")
     state = Path(args[1] if len(args) > 1 else "/var/lib/posenet-appliance")
     try:

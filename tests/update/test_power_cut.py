@@ -89,3 +89,29 @@ def test_the_installed_boot_check_runs_with_the_system_python_alone(box: Box) ->
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert "rolled back to legacy" in second.stderr, second.stderr
     assert box.runs() == "standin 0.1.0 dep-1.0"
+
+
+def test_the_boot_check_under_the_services_umask_keeps_everything_readable(box: Box) -> None:
+    """ExecStartPre inherits the unit's UMask=0077: what it creates must still be readable by the
+    service's user (found under nspawn: an unreadable update/ folder stopped the service)."""
+    script = ROOT / "appliance/update/layout.py"
+    cmd = ["/usr/bin/python3", "-I", str(script), str(box.layout.prefix), str(box.layout.state_dir)]
+
+    def umask_077() -> None:
+        os.umask(0o077)
+
+    subprocess.run(cmd, check=True, preexec_fn=umask_077, timeout=60)
+    assert box.layout.work.stat().st_mode & 0o777 == 0o755
+    box.layout.venv.rename(box.layout.prefix / "old-venv")  # the check must repair a link into versions/
+    (box.layout.prefix / "versions/legacy").mkdir(parents=True)
+    (box.layout.prefix / "old-venv").rename(box.layout.prefix / "versions/legacy/venv")
+    (box.layout.prefix / "versions/legacy/complete.json").write_text("{}")
+    subprocess.run(cmd, check=True, preexec_fn=umask_077, timeout=60)
+    assert box.runs() == "standin 0.1.0 dep-1.0"
+    from appliance.update.install import Installer
+
+    Installer(box.layout, box.public).apply(box.update("0.2.0"))
+    subprocess.run(cmd, check=True, preexec_fn=umask_077, timeout=60)  # the trial's first start
+    for path in (box.layout.work, box.layout.versions, box.layout.version_dir("0.2.0")):
+        assert path.stat().st_mode & 0o005 == 0o005, path
+    assert box.layout.trial.stat().st_mode & 0o777 == 0o644
