@@ -78,6 +78,8 @@ def cmd_update(args: argparse.Namespace) -> int:
         path = Path(what[0])
         if not path.is_file():
             raise ConfigError(f"no such update file: {path}")
+    if not os.access(layout.prefix, os.W_OK):
+        raise ConfigError(f"{layout.prefix} is not writable: run it as root (sudo), or give --prefix")
     installer = Installer(
         layout,
         Path(args.key) if args.key else layout.prefix / "update-key.pub",

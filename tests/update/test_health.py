@@ -63,6 +63,9 @@ def test_the_command_line(box: Box, tmp_path: Path, capsys: pytest.CaptureFixtur
     where = ["--prefix", str(box.layout.prefix), "--state-dir", str(box.layout.state_dir)]
     assert cli(["update", str(tmp_path / "nothing.update"), *where]) == 2
     assert "no such update file" in capsys.readouterr().err
+    not_here = ["--prefix", str(tmp_path / "no-such-prefix"), "--state-dir", str(box.layout.state_dir)]
+    assert cli(["update", str(box.update("0.2.0")), *not_here]) == 2
+    assert "is not writable: run it as root" in capsys.readouterr().err
     other = box.update("0.2.0", machine="armv7l")
     assert cli(["update", str(other), *where, "--no-restart"]) == 2
     assert capsys.readouterr().err.strip().count("\n") == 0  # one line
