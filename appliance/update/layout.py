@@ -347,6 +347,7 @@ def boot_check(layout: Layout, this_boot: str | None = None) -> str:
         if not got:
             return "an update is being installed: left alone"
         done = [repair(layout)]
+        shutil.rmtree(layout.work / "staging", ignore_errors=True)  # an unpack cut short
         trial = read_json(layout.trial)
         if trial is None:
             layout.trial.unlink(missing_ok=True)

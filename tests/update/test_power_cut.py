@@ -49,6 +49,7 @@ def test_a_kill_at_each_step_leaves_a_working_version(box: Box, step: str) -> No
     assert (layout.state_dir / "config.json").read_text() == CONFIG
     versions = list(layout.versions.iterdir()) if layout.versions.is_dir() else []
     assert all(layout.complete(p.name) for p in versions), "a partial install was left"
+    assert not (layout.work / "staging").exists()
     message = (read_json(layout.status) or {}).get("message", "")
     if step in ("update.restart", "update.rollback"):
         assert "rolled back to legacy: the box restarted during its trial" in message
