@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -12,8 +15,10 @@ from appliance.cli import main as cli
 from appliance.update import health as health_mod
 from appliance.update.health import UpdateHealth
 from appliance.update.install import Installer
-from appliance.update.layout import read_json
+from appliance.update.layout import Layout, read_json, write_json
+from tests.conftest import appliance_run_args, free_tcp_port
 from tests.update.conftest import Box
+from tests.web.test_page import MODEL
 
 
 def on_trial(box: Box) -> dict[str, object]:
@@ -73,3 +78,29 @@ def test_the_command_line(box: Box, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "0.2.0 installed and switched to" in capsys.readouterr().out
     assert cli(["update", "status", *where]) == 0
     assert json.loads(capsys.readouterr().out)["state"] == "trial"
+
+
+def test_the_real_service_confirms_its_trial_once_it_runs(tmp_path: Path, models_dir: Path, images_dir: Path) -> None:
+    """``posenet-appliance run`` itself (the supervision loop, not a stand-in) writes the confirmation
+    for the trial naming the version its venv link points at, once its pipeline ran for 10 s."""
+    layout = Layout(tmp_path / "opt", tmp_path / "state")
+    (layout.version_dir("9.9.9") / "venv/bin").mkdir(parents=True)
+    write_json(layout.version_dir("9.9.9") / "complete.json", {})
+    layout.venv.symlink_to("versions/9.9.9/venv")
+    layout.work.mkdir()
+    write_json(layout.trial, {"id": "t-1", "version": "9.9.9", "previous": "9.9.8", "deadline_s": 180})
+    layout.state_dir.mkdir()
+    args = appliance_run_args(
+        f"images:{images_dir}/face.jpg@4", models_dir / MODEL, layout.state_dir, http_port=free_tcp_port()
+    )
+    env = {**os.environ, "POSENET_MODELS_DIR": str(models_dir), "POSENET_PREFIX": str(layout.prefix)}
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not layout.health.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+        assert json.loads(layout.health.read_text()) == {"trial": "t-1", "version": "9.9.9"}
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=15)
+    assert "version 9.9.9 is healthy (confirmed)" in err
