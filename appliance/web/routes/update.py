@@ -37,7 +37,7 @@ __all__ = ["CHUNK_SECONDS", "MAX_UPDATE_BYTES", "RESERVE_BYTES", "UPLOAD_SECONDS
 
 router = APIRouter(tags=["update"])
 
-#: The largest update file accepted (a Pi's full update is about 115 MB: README "Updating a box").
+#: The largest update file accepted (a full x86_64 update is 114 MB: README "Updating a box").
 MAX_UPDATE_BYTES = 200 * 2**20
 #: Free bytes the state directory's file system must keep beyond the upload.
 RESERVE_BYTES = 64 * 2**20
