@@ -16,9 +16,7 @@ from appliance.update import health as health_mod
 from appliance.update.health import UpdateHealth
 from appliance.update.install import Installer
 from appliance.update.layout import Layout, read_json, write_json
-from tests.conftest import appliance_run_args, free_tcp_port
-from tests.update.conftest import Box
-from tests.web.test_page import MODEL
+from tests.update.helpers import MODEL, Box, appliance_run_args, free_tcp_port
 
 
 def on_trial(box: Box) -> dict[str, object]:

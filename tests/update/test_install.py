@@ -8,7 +8,7 @@ from pathlib import Path
 
 from appliance.update.install import Installer
 from appliance.update.layout import read_json
-from tests.update.conftest import CONFIG, Box, FakeSystemd
+from tests.update.helpers import CONFIG, Box, FakeSystemd
 
 
 def test_a_good_update_is_installed_beside_switched_to_and_kept(box: Box) -> None:

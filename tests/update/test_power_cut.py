@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from appliance.update.layout import boot_check, read_json
-from tests.update.conftest import CONFIG, ROOT, Box
+from tests.update.helpers import CONFIG, ROOT, Box
 
 CHILD = """
 import sys

@@ -13,7 +13,7 @@ import pytest
 
 from appliance.update.bundle import UpdateRefused, keygen
 from appliance.update.install import Installer
-from tests.update.conftest import Box
+from tests.update.helpers import Box, flip, member_offset
 from tests.update.standin import make_update
 
 
@@ -32,17 +32,6 @@ def snapshot(box: Box) -> dict[str, str]:
             else:
                 out[str(p)] = "dir"
     return out
-
-
-def flip(path: Path, at: int) -> None:
-    data = bytearray(path.read_bytes())
-    data[at] ^= 0x01
-    path.write_bytes(bytes(data))
-
-
-def member_offset(path: Path, name: str) -> int:
-    with tarfile.open(path) as tar:
-        return tar.getmember(name).offset_data
 
 
 def refuse(box: Box, file: Path, expected: str, **kw: object) -> None:

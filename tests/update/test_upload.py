@@ -20,8 +20,7 @@ from appliance.core.factory import Folders
 from appliance.update.command import PENDING
 from appliance.web.routes import update as route
 from appliance.web.server import create_app
-from tests.update.conftest import Box
-from tests.update.test_refusals import flip, member_offset
+from tests.update.helpers import Box, flip, member_offset
 
 OWNER, VISITOR = ("127.0.0.1", 50000), ("10.1.2.3", 40000)
 TOKEN = "owner-token-0123"
