@@ -686,9 +686,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from appliance import bench
     from appliance.playback import commands as playback
+    from appliance.update import command as update
 
     playback.add_parsers(sub, lambda text, fmt, coords: parse_target(text, fmt, coords).spec())
     bench.add_parser(sub)
+    update.add_parser(sub)
     return parser
 
 

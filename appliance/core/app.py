@@ -207,6 +207,11 @@ class Application:
         runner = self.runner
         return runner.latest if runner is not None else Poses()
 
+    @property
+    def state_dir(self) -> Path:
+        """The folder of the saved configuration."""
+        return self.store.path.parent
+
     def health(self) -> list[Check]:
         """The doctor's checks, with this service's live status (``Reading.health``; blocking)."""
         return run_checks(self._config, self.folders.models, self.store.path.parent, live=self.status())

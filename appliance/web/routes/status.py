@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 from appliance.core.status import HealthDocument, StatusDocument, report
 from appliance.web.deps import Owner, Web
+from appliance.web.routes.update import update_status
 
 __all__ = ["router"]
 
@@ -19,7 +20,11 @@ router = APIRouter(tags=["status"])
     summary="Backend, model, fps, latency, drops, per-target errors, safe mode",
 )
 async def status(web: Web) -> StatusDocument:
-    return StatusDocument.of(web.control.status())
+    doc = StatusDocument.of(web.control.status())
+    update = await anyio.to_thread.run_sync(update_status, web.control.state_dir)
+    if update is not None:  # the last update's outcome (an extra key: only on boxes that were updated)
+        doc.update = update  # type: ignore[attr-defined]
+    return doc
 
 
 @router.get(

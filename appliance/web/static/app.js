@@ -207,6 +207,28 @@ function showRecording(r) {
     : `${r.name}: ${r.frames} frames, ${size}${r.reason && r.reason !== "stopped" ? ` (stopped: ${r.reason})` : ""}`;
 }
 
+// An update file goes up as it is (application/octet-stream, the owner's token along); the box
+// verifies it before anything changes and says why when it refuses.
+let uploading = false;
+async function sendUpdate() {
+  const file = $("update-file").files[0];
+  const out = $("update-state");
+  if (!file) { out.textContent = "choose an update file first"; return; }
+  uploading = true;
+  out.textContent = `uploading ${file.name} (${(file.size / 1e6).toFixed(1)} MB)…`;
+  try {
+    const force = $("update-force").checked ? "?force=true" : "";
+    const headers = { ...authHeaders(), "Content-Type": "application/octet-stream" };
+    const r = await fetch("/api/update" + force, { method: "POST", headers, body: file });
+    const body = await r.json().catch(() => ({}));
+    out.textContent = r.ok ? body.update.message : `refused: ${body.detail?.[0]?.msg ?? r.status}`;
+  } catch (e) {
+    out.textContent = `upload failed: ${e}`;
+  } finally {
+    uploading = false;
+  }
+}
+
 function showStatus(s) {
   showTrial(s.network_trial);
   showRecording(s.recording);
@@ -231,6 +253,10 @@ function showStatus(s) {
   if (s.safe_mode) pairs.push(["safe mode", s.safe_mode]);
   if (s.degraded) pairs.push(["problem", s.degraded]);
   if (s.pipeline_restarts) pairs.push(["pipeline restarts", `${s.pipeline_restarts} (last: ${s.last_fault})`]);
+  if (s.update) {
+    pairs.push(["update", `${s.update.state}: ${s.update.message}`]);
+    if (!uploading) $("update-state").textContent = `${s.update.state}: ${s.update.message}`;
+  }
   for (const t of s.targets || []) pairs.push([t.target, `${t.state}, ${t.datagrams} sent${t.errors ? `, ${t.errors} errors: ${t.last_error}` : ""}`]);
   rows($("status"), pairs);
 }
@@ -517,6 +543,7 @@ function start() {
   poll(); setInterval(poll, 1000);
   loadHealth(); setInterval(loadHealth, 30000);
   $("recheck").onclick = loadHealth;
+  $("update-send").onclick = sendUpdate;
   loadFleet(); setInterval(loadFleet, 5000);
   for (const id of ["mirror-view", "show-scores", "show-picture"]) $(id).onchange = () => lastFrame && draw(lastFrame);
   pollPicture();
