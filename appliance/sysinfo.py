@@ -3,6 +3,8 @@ hardware facts the doctor reports (temperature, Coral devices, throttling, clock
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import socket
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 __all__ = [
     "CORAL_USB_IDS",
     "apex_devices",
+    "clock_state",
     "clock_synchronised",
     "coral_usb_devices",
     "is_raspberry_pi",
@@ -113,24 +116,47 @@ def throttled() -> int | None:
         return None
 
 
-def clock_synchronised() -> bool | None:
-    """Whether the kernel says the system clock is synchronised (NTP), from ``adjtimex``; None when
-    it cannot be asked."""
-    import ctypes
-    import ctypes.util
+class _Timex(ctypes.Structure):
+    """The head of Linux's ``struct timex`` (the fields we read; the buffer given is larger)."""
 
+    _fields_ = [
+        ("modes", ctypes.c_uint),
+        ("offset", ctypes.c_long),
+        ("freq", ctypes.c_long),
+        ("maxerror", ctypes.c_long),
+        ("esterror", ctypes.c_long),
+        ("status", ctypes.c_int),
+    ]
+
+
+_STA_NANO = 0x2000  # the offset is in nanoseconds, not microseconds
+
+
+def clock_state() -> tuple[bool, float, float] | None:
+    """The kernel's view of the system clock, from ``adjtimex`` (read only): (synchronised, the
+    offset to the time source the NTP daemon last gave, in seconds, the maximum error in seconds);
+    None when it cannot be asked."""
     name = ctypes.util.find_library("c")
     if name is None:
         return None
     try:
         libc = ctypes.CDLL(name, use_errno=True)
-        buf = ctypes.create_string_buffer(512)  # struct timex, modes = 0: read only
+        buf = ctypes.create_string_buffer(512)  # struct timex is ~208 bytes; modes = 0: read only
         state = libc.adjtimex(buf)
     except (OSError, AttributeError):
         return None
     if state < 0:
         return None
-    return bool(state != 5)  # TIME_ERROR: the clock is not synchronised
+    tx = _Timex.from_buffer(buf)
+    unit = 1e-9 if tx.status & _STA_NANO else 1e-6
+    return bool(state != 5), tx.offset * unit, tx.maxerror * 1e-6  # 5: TIME_ERROR, not synchronised
+
+
+def clock_synchronised() -> bool | None:
+    """Whether the kernel says the system clock is synchronised (NTP), from ``adjtimex``; None when
+    it cannot be asked."""
+    state = clock_state()
+    return None if state is None else state[0]
 
 
 def package_version(name: str) -> str | None:

@@ -40,6 +40,7 @@ from appliance.errors import ApplianceError
 from appliance.models.engine import PoseEngine
 from appliance.pipeline.listeners import ListenerSet, PoseListener
 from appliance.pipeline.runner import PipelineRunner
+from appliance.pipeline.stats import StageTimings
 from appliance.pose.smoothing import Smoother
 from appliance.pose.stages import PoseStage
 from appliance.pose.tracking import Tracker
@@ -115,6 +116,9 @@ class Application:
         recordings = self.folders.recordings or store.path.parent / "recordings"
         self.recordings = Recordings(recordings, self.recording_tap, self._recording_header)
         self.restarts = 0  # pipelines rebuilt after dying
+        self.rebuilds = 0  # pipelines started after the first, for any reason (a change, a heal, a retry)
+        self.config_changes = 0  # configurations saved and put in force
+        self.timings = StageTimings()  # every frame's stage times, across rebuilds (the metrics' histograms)
         self._past_errors = 0  # errors counted by pipelines since replaced (the status counts since start)
         self.fault = ""  # the last time the pipeline died, why (kept after it recovered)
         self.generation = store.generation  # of the configuration whose live settings are in force
@@ -129,6 +133,7 @@ class Application:
         #: The event loop's worst recent lag in ms (set by the service's loop-lag monitor).
         self.loop_lag: Callable[[], float] = lambda: 0.0
         self._started = False
+        self.runner_started = 0  # 1 once a first pipeline ran (the next ones count as rebuilds)
         store.subscribe(self._saved)
 
     # -- the facade's protocols -------------------------------------------------------------------
@@ -260,8 +265,10 @@ class Application:
 
     def _start_runner(self, engine: PoseEngine | None, config: AppConfig) -> None:
         source = build_source(config.source, engine, self.folders.media, self.recordings.folder)
-        runner = PipelineRunner(source, engine, self.targets, self.listeners, stages=self.stages)
+        runner = PipelineRunner(source, engine, self.targets, self.listeners, stages=self.stages, timings=self.timings)
         runner.start()
+        self.rebuilds += self.runner_started
+        self.runner_started = 1
         self.engine, self.runner, self.degraded, self.build_error = engine, runner, "", ""
 
     def rebuild(self, heal: bool = False) -> None:
@@ -325,6 +332,7 @@ class Application:
         rebuild), the rest at once."""
         old, self._config = self._config, new
         self.generation = self.store.generation
+        self.config_changes += 1
         if new.targets != old.targets or new.osc != old.osc:
             self.targets.set_targets([*target_specs(new), *self._subscriptions])
         engine = self.engine
@@ -393,6 +401,10 @@ class Application:
             targets=self.targets.stats() if stats is not None else (),
             servers=self._service.servers(),
             restarts=self.restarts,
+            rebuilds=self.rebuilds,
+            config_changes=self.config_changes,
+            timings=self.timings,
+            formats=self.targets.by_format() if stats is not None else {},
             fault=self.fault,
             temperature_c=temperature_c(),
             loop_lag_ms=self.loop_lag(),

@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from appliance.pipeline.stats import PipelineStats
+from appliance.pipeline.stats import PipelineStats, StageTimings
 from appliance.recording.recorder import RecorderStatus
-from appliance.transport.targets import TargetStats
+from appliance.transport.targets import FormatTotals, TargetStats
 
 __all__ = [
     "Check",
@@ -110,7 +110,8 @@ class ServerStatus:
     """One control-plane component: the port it listens on (0: not listening), or why not.
 
     ``detail`` is a line for people (e.g. discovery's "advertised on 10.0.0.5"), ``name`` a name it
-    goes by (the mDNS instance name), ``messages``/``rejected`` what it handled and refused.
+    goes by (the mDNS instance name), ``messages``/``rejected`` what it handled and refused,
+    ``evicted`` connections it closed to make room.
     """
 
     port: int = 0
@@ -119,6 +120,7 @@ class ServerStatus:
     name: str = ""
     messages: int = 0
     rejected: int = 0
+    evicted: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +129,9 @@ class Status:
 
     ``state`` is "running", "safe mode", "degraded" or "source <state>"; ``servers`` is keyed by
     component ("http", "oscquery", "osc_control", "discovery"); ``restarts`` counts pipelines rebuilt
-    after dying, ``fault`` is why the last one died.
+    after dying (heals), ``rebuilds`` pipelines started after the first for any reason, ``fault`` is why
+    the last one died. ``timings`` are every frame's stage times since start (histograms, seconds);
+    ``formats`` the OSC datagrams and send errors since start per target format.
     """
 
     version: str
@@ -144,6 +148,10 @@ class Status:
     targets: tuple[TargetStats, ...] = ()
     servers: dict[str, ServerStatus] = field(default_factory=dict)
     restarts: int = 0
+    rebuilds: int = 0
+    config_changes: int = 0
+    timings: StageTimings | None = None
+    formats: dict[str, FormatTotals] = field(default_factory=dict)
     fault: str = ""
     temperature_c: float | None = None
     loop_lag_ms: float = 0.0  # the event loop's worst lag over the last minute (service/looplag.py)

@@ -129,7 +129,7 @@ class UvicornComponent:
         g = self.guard
         detail = f"{g.connections} open, {g.refused} refused, {g.evicted} evicted, {g.timed_out} timed out"
         rejected = int(getattr(self.asgi, "refused", 0))  # the security guard's own refusals
-        return dataclasses.replace(self._status, detail=detail, rejected=rejected)
+        return dataclasses.replace(self._status, detail=detail, rejected=rejected, evicted=g.evicted)
 
     async def start(self) -> None:
         """Serve, and wait until the socket listens (or the server gave up)."""

@@ -17,6 +17,7 @@ from appliance.core.facade import Control
 from appliance.guards import Backoff, RateLimit, is_loopback, token_matches
 from appliance.web.camera import CameraView
 from appliance.web.fleet import Fleet
+from appliance.web.metrics import Metrics
 from appliance.web.stream import PoseStreams
 
 __all__ = ["CAMERA_BURST", "CAMERA_RATE", "Owner", "Web", "WebState", "client_of", "is_owner"]
@@ -28,12 +29,13 @@ CAMERA_RATE, CAMERA_BURST = 5.0, 10.0
 @dataclass
 class WebState:
     """One HTTP server's shared state: the facade, the open live streams, the camera picture, the
-    fleet, and the per-client guards (all used on the event loop only)."""
+    fleet, the Prometheus metrics, and the per-client guards (all used on the event loop only)."""
 
     control: Control
     streams: PoseStreams
     camera: CameraView
     fleet: Fleet
+    metrics: Metrics
     camera_rate: RateLimit = field(default_factory=lambda: RateLimit(CAMERA_RATE, CAMERA_BURST))
     token_misses: Backoff = field(default_factory=Backoff)
 

@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from appliance.web.routes import camera, choices, config, fleet, network, page, poses, recordings, status, targets
+from appliance.web.routes import (
+    camera,
+    choices,
+    config,
+    fleet,
+    metrics,
+    network,
+    page,
+    poses,
+    recordings,
+    status,
+    targets,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -23,5 +35,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     camera.router,
     fleet.router,
     recordings.router,
+    metrics.router,
     page.router,
 )
