@@ -4,6 +4,8 @@ bound, and the machine's facts from a fake sysfs."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +52,9 @@ def test_a_visitor_scrapes_the_box_health_with_one_prefix_and_base_units(
     assert values[("posenet_process_resident_memory_bytes", ())] > 10e6
     assert ("posenet_clock_synchronised", ()) in values
     assert "127.0.0.1" not in r.text and "face.jpg" not in r.text  # no addresses, no source names
+    if shutil.which("promtool"):  # Prometheus' own linter (names, units, _total, help)
+        lint = subprocess.run(["promtool", "check", "metrics"], input=r.text, capture_output=True, text=True)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
 def test_with_metrics_need_token_only_the_owner_scrapes(
