@@ -44,9 +44,10 @@ def test_a_visitor_scrapes_the_box_health_with_one_prefix_and_base_units(
     assert values[("posenet_fps", ())] > 3  # the source runs at 10 fps
     assert values[("posenet_frames_out_total", ())] >= values[("posenet_frames_dropped_total", ())] >= 0
     assert values[("posenet_inference_seconds_count", ())] > 0
-    assert values[("posenet_frame_age_seconds_bucket", (("le", "+Inf"),))] == values[
-        ("posenet_frame_age_seconds_count", ())
-    ]
+    assert (
+        values[("posenet_frame_age_seconds_bucket", (("le", "+Inf"),))]
+        == values[("posenet_frame_age_seconds_count", ())]
+    )
     assert values[("posenet_osc_datagrams_total", (("format", "bundle"),))] > 0
     assert values[("posenet_config_changes_total", ())] >= 1
     assert values[("posenet_process_resident_memory_bytes", ())] > 10e6

@@ -313,3 +313,38 @@ def test_the_record_button_records_and_shows_time_and_size(appliance: str) -> No
     with urllib.request.urlopen(appliance + "/api/recordings", timeout=5) as r:
         files = json.load(r)["recordings"]
     assert len(files) == 1 and files[0]["name"].startswith("rec-") and files[0]["bytes"] > 1000
+
+
+PLOT_PIXELS = """(key) => {
+    const c = document.querySelector(`canvas.plot[data-plot="${key}"]`);
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;  // pixels of the line's colour (fps: #5ac8ff)
+    for (let i = 0; i < d.length; i += 4) if (d[i + 2] > 120 && d[i + 2] > d[i] + 50) n++;
+    return n;
+}"""
+
+
+def test_the_plots_show_the_last_minutes_a_drop_and_an_outage(appliance: str) -> None:
+    """The page plots fps, people, latency and temperature from the status it polls: a drop in fps
+    (the source slowed from 8 to 2 frames a second) and a time the box was unreachable are seen."""
+    sync_api: Any = _chromium()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=OFFLINE)
+        try:
+            page = browser.new_page(bypass_csp=True, viewport={"width": 1366, "height": 900})
+            page.goto(appliance + "/")
+            sync_api.expect(page.locator("canvas.plot")).to_have_count(4)
+            page.wait_for_function("Number(document.querySelector('[data-plot=fps]').dataset.last) > 5", timeout=20000)
+            page.wait_for_function("document.querySelector('[data-plot=people]').dataset.last === '4'")
+            assert float(page.get_attribute("[data-plot=latency]", "data-last") or "0") > 0
+            page.wait_for_function("Number(document.querySelector('[data-plot=fps]').dataset.points) >= 5")
+            assert page.evaluate(PLOT_PIXELS, "fps") > 5  # the line is drawn
+            _patch(appliance, {"source": _config(appliance)["source"].replace("@8", "@2")})
+            page.wait_for_function("Number(document.querySelector('[data-plot=fps]').dataset.last) < 3", timeout=30000)
+            page.route("**/api/status", lambda route: route.abort())  # the box unreachable for a while
+            page.wait_for_timeout(2500)
+            page.unroute("**/api/status")
+            page.wait_for_function("document.querySelector('[data-plot=fps]').dataset.gaps === '1'", timeout=10000)
+            page.locator("#plots-card").screenshot(path=str(ARTIFACTS / "webpage-plots.png"))
+        finally:
+            browser.close()

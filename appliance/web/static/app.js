@@ -2,7 +2,8 @@
 // the access token can go along; keypoints arrive normalised 0..1 as (x, y, score)) drawn over the
 // camera picture (/api/camera.jpg, a few times a second, only while the page is visible, and only
 // for the box's owner when the owner turned it on); status from /api/status; the doctor's checks from
-// /api/health; the other boxes from /api/fleet. Every setting is built from the configuration's JSON
+// /api/health; the other boxes from /api/fleet; the last minutes of fps, people, latency and
+// temperature as small plots (plots.js) from the polled status. Every setting is built from the configuration's JSON
 // schema (/api/config/schema): no list of fields or choices is kept here, so a new setting appears
 // by itself. Changes are PATCHed; a refused one is shown at its field.
 "use strict";
@@ -513,7 +514,10 @@ function start() {
   $("record").onclick = () => ($("record").dataset.recording
     ? change(api("POST", "/api/recordings/stop"), "recording stopped")
     : change(api("POST", "/api/recordings", {}), "recording"));
-  const poll = () => api("GET", "/api/status").then(showStatus).catch(() => { $("state").textContent = "unreachable"; $("state").className = "pill bad"; });
+  const plots = new Plots($("plots"));
+  const poll = () => api("GET", "/api/status").then((s) => { showStatus(s); plots.add(s); }).catch(() => {
+    $("state").textContent = "unreachable"; $("state").className = "pill bad"; plots.add(null);
+  });
   poll(); setInterval(poll, 1000);
   loadHealth(); setInterval(loadHealth, 30000);
   $("recheck").onclick = loadHealth;

@@ -1,0 +1,116 @@
+"""``bench metrics``: what ``GET /metrics`` costs. The real service (``bench footprint-run``: a 10 ms
+stand-in for an Edge TPU, the source at full rate, so the Python side is the bottleneck) sends bundles
+to a loopback socket; frames per second are counted from those datagrams (no HTTP involved) over
+windows without scrapes and with one scrape a second, alternated; each scrape's round trip is timed.
+Also the cost of the send thread's histograms per frame (``StageTimings.observe``)."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import time
+import urllib.request
+from typing import Any
+
+from appliance.bench.common import data_args, median_time, service_argv
+
+__all__ = ["add_parser"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _window(rx: socket.socket, seconds: float, scrape_url: str | None) -> tuple[float, list[float]]:
+    """(datagrams per second over ``seconds``, each scrape's round trip in seconds)."""
+    n, scrapes = 0, []
+    t0 = time.monotonic()
+    next_scrape = t0
+    while (now := time.monotonic()) - t0 < seconds:
+        if scrape_url is not None and now >= next_scrape:
+            s0 = time.perf_counter()
+            with urllib.request.urlopen(scrape_url, timeout=5) as r:
+                r.read()
+            scrapes.append(time.perf_counter() - s0)
+            next_scrape += 1.0
+        try:
+            rx.recv(65536)
+            n += 1
+        except TimeoutError:
+            pass
+    return n / (time.monotonic() - t0), scrapes
+
+
+def _datagrams_per_frame(status_url: str) -> float:
+    """Datagrams the target got per frame processed (a bundle may be split to fit a datagram)."""
+    import json
+
+    with urllib.request.urlopen(status_url, timeout=5) as r:
+        doc = json.load(r)
+    return float(doc["targets"][0]["datagrams"]) / max(1, doc["pipeline"]["frames_processed"])
+
+
+def _observe_cost() -> float:
+    """Seconds per frame the send thread spends on the five histograms."""
+    from appliance.pipeline.stats import FrameTimes, StageTimings
+
+    timings, times = StageTimings(), FrameTimes(0.002, 0.010, 0.0007, 0.0003)
+    per_call = median_time(lambda: [timings.observe(times, 0.013) for _ in range(1000)], 21)
+    return per_call / 1000
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    """Scrape cost in ms, and fps with a scrape every second vs none (medians of alternated windows)."""
+    import subprocess
+    import tempfile
+
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    rx.settimeout(0.05)
+    http = _free_port()
+    print(f"model {args.model} replayed by a {args.standin_ms:g} ms stand-in backend, source at full rate")
+    with tempfile.TemporaryDirectory() as state:
+        argv = service_argv(args, state, rx.getsockname()[1], 1000.0, args.standin_ms) + ["--http-port", str(http)]
+        proc = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
+        try:
+            rx.settimeout(120)
+            rx.recv(65536)  # the first frame
+            rx.settimeout(0.05)
+            _window(rx, args.warmup, None)
+            url = f"http://127.0.0.1:{http}/metrics"
+            none, scraped, trips = [], [], []
+            for _ in range(args.repeat):
+                none.append(_window(rx, args.seconds, None)[0])
+                fps, rounds = _window(rx, args.seconds, url)
+                scraped.append(fps)
+                trips += rounds
+            per_frame = _datagrams_per_frame(f"http://127.0.0.1:{http}/api/status")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+            rx.close()
+    a, b = statistics.median(none) / per_frame, statistics.median(scraped) / per_frame
+    print(f"scrape round trip over HTTP: median {statistics.median(trips) * 1e3:.2f} ms ({len(trips)} scrapes)")
+    print(
+        f"fps without scrapes: median {a:.1f}; with a scrape every second: median {b:.1f} (ratio {b / a:.3f}; "
+        f"counted from the datagrams, {per_frame:.2f} per frame)"
+    )
+    print(f"per frame, the send thread's five histograms: {_observe_cost() * 1e6:.2f} µs")
+    return 0
+
+
+def add_parser(bsub: Any) -> None:
+    """Register ``bench metrics``."""
+    p = bsub.add_parser("metrics", help="GET /metrics: ms per scrape, fps with a scrape a second vs none")
+    data_args(p)
+    p.add_argument("--model", default="posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite")
+    p.add_argument("--standin-ms", type=float, default=10.0)
+    p.add_argument("--seconds", type=float, default=5.0, help="length of each window")
+    p.add_argument("--warmup", type=float, default=3.0)
+    p.add_argument("--repeat", type=int, default=5, help="windows of each kind (alternated)")
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=cmd_metrics)
