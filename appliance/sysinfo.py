@@ -7,10 +7,16 @@ import ctypes
 import ctypes.util
 import hashlib
 import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
     "CORAL_USB_IDS",
+    "THROTTLE_BITS",
+    "THROTTLE_SECONDS",
+    "MachineFacts",
     "apex_devices",
     "clock_state",
     "clock_synchronised",
@@ -20,6 +26,7 @@ __all__ = [
     "package_version",
     "temperature_c",
     "throttled",
+    "throttling",
     "v4l2_devices",
 ]
 
@@ -176,3 +183,39 @@ def package_version(name: str) -> str | None:
     if proc.returncode != 0 or not proc.stdout.startswith("install ok installed"):
         return None
     return proc.stdout.rsplit(" ", 1)[-1]
+
+
+#: The Pi's throttling conditions by bit of ``vcgencmd get_throttled`` (now; since boot: bit + 16).
+THROTTLE_BITS = {"under_voltage": 0, "frequency_capped": 1, "throttled": 2, "soft_temperature_limit": 3}
+#: Seconds one ``vcgencmd get_throttled`` (a child process) is trusted before it is asked again.
+THROTTLE_SECONDS = 10.0
+
+
+def throttling(flags: int) -> tuple[list[str], list[str]]:
+    """The conditions (``THROTTLE_BITS`` names) set in ``vcgencmd get_throttled``'s value: (now, since
+    boot)."""
+    now = [name for name, bit in THROTTLE_BITS.items() if flags >> bit & 1]
+    past = [name for name, bit in THROTTLE_BITS.items() if flags >> (bit + 16) & 1]
+    return now, past
+
+
+@dataclass
+class MachineFacts:
+    """The live machine facts a running service reports (status, metrics), each reader replaceable
+    (tests give a fake sysfs ``root`` and fake readers). Thread-safe enough: a reader may run twice."""
+
+    root: Path = Path("/")
+    throttled: Callable[[], int | None] = throttled
+    clock: Callable[[], tuple[bool, float, float] | None] = clock_state
+    _throttle: tuple[float, int | None] = field(default=(-1e9, None), init=False)
+
+    def throttle_flags(self) -> int | None:
+        """``vcgencmd get_throttled``'s value (None: no vcgencmd), asked at most every ``THROTTLE_SECONDS``."""
+        now = time.monotonic()
+        if now - self._throttle[0] >= THROTTLE_SECONDS:
+            self._throttle = (now, self.throttled())
+        return self._throttle[1]
+
+    def temperature_c(self) -> float | None:
+        """The hottest thermal zone in °C (None without one)."""
+        return temperature_c(self.root)

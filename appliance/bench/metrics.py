@@ -50,7 +50,7 @@ def _datagrams_per_frame(status_url: str) -> float:
 
     with urllib.request.urlopen(status_url, timeout=5) as r:
         doc = json.load(r)
-    return float(doc["targets"][0]["datagrams"]) / max(1, doc["pipeline"]["frames_processed"])
+    return float(doc["targets"][0]["datagrams"]) / max(1, int(doc["pipeline"]["frames_processed"]))
 
 
 def _observe_cost() -> float:
@@ -58,8 +58,12 @@ def _observe_cost() -> float:
     from appliance.pipeline.stats import FrameTimes, StageTimings
 
     timings, times = StageTimings(), FrameTimes(0.002, 0.010, 0.0007, 0.0003)
-    per_call = median_time(lambda: [timings.observe(times, 0.013) for _ in range(1000)], 21)
-    return per_call / 1000
+
+    def thousand() -> None:
+        for _ in range(1000):
+            timings.observe(times, 0.013)
+
+    return median_time(thousand, 21) / 1000
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
@@ -74,7 +78,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     http = _free_port()
     print(f"model {args.model} replayed by a {args.standin_ms:g} ms stand-in backend, source at full rate")
     with tempfile.TemporaryDirectory() as state:
-        argv = service_argv(args, state, rx.getsockname()[1], 1000.0, args.standin_ms) + ["--http-port", str(http)]
+        argv = [*service_argv(args, state, rx.getsockname()[1], 1000.0, args.standin_ms), "--http-port", str(http)]
         proc = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
         try:
             rx.settimeout(120)

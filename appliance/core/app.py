@@ -47,7 +47,7 @@ from appliance.pose.tracking import Tracker
 from appliance.recording.fileformat import Header
 from appliance.recording.recorder import RecordingTap
 from appliance.stages import STAGES, SettingsStage
-from appliance.sysinfo import temperature_c
+from appliance.sysinfo import MachineFacts
 from appliance.transport.targets import TargetSet
 from appliance.transport.udp import TargetSpec
 from appliance.types import Frame, Poses
@@ -118,6 +118,7 @@ class Application:
         self.restarts = 0  # pipelines rebuilt after dying
         self.rebuilds = 0  # pipelines started after the first, for any reason (a change, a heal, a retry)
         self.config_changes = 0  # configurations saved and put in force
+        self.machine = MachineFacts()  # temperature, throttling, clock (tests give a fake sysfs)
         self.timings = StageTimings()  # every frame's stage times, across rebuilds (the metrics' histograms)
         self._past_errors = 0  # errors counted by pipelines since replaced (the status counts since start)
         self.fault = ""  # the last time the pipeline died, why (kept after it recovered)
@@ -369,7 +370,7 @@ class Application:
     # -- status ----------------------------------------------------------------------------------
     def status(self) -> Status:
         """Everything a person or a patch wants to know."""
-        runner, engine, config = self.runner, self.engine, self._config
+        runner, engine, config, machine = self.runner, self.engine, self._config, self.machine
         stats = runner.stats() if runner is not None else None
         if stats is not None:  # a format that failed to encode is a pipeline error too
             errors = stats.errors + self._past_errors + self.targets.encode_errors
@@ -406,7 +407,9 @@ class Application:
             timings=self.timings,
             formats=self.targets.by_format() if stats is not None else {},
             fault=self.fault,
-            temperature_c=temperature_c(),
+            temperature_c=machine.temperature_c(),
+            throttled=machine.throttle_flags(),
+            clock=machine.clock(),
             loop_lag_ms=self.loop_lag(),
             trial=self.trial,
             recording=self.recordings.status(),

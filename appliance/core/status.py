@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from appliance.pipeline.stats import PipelineStats, StageTimings
 from appliance.recording.recorder import RecorderStatus
+from appliance.sysinfo import throttling
 from appliance.transport.targets import FormatTotals, TargetStats
 
 __all__ = [
@@ -154,6 +155,8 @@ class Status:
     formats: dict[str, FormatTotals] = field(default_factory=dict)
     fault: str = ""
     temperature_c: float | None = None
+    throttled: int | None = None  # vcgencmd get_throttled's flags; None without vcgencmd (not a Pi)
+    clock: tuple[bool, float, float] | None = None  # (synchronised, offset s, max error s); None: unknown
     loop_lag_ms: float = 0.0  # the event loop's worst lag over the last minute (service/looplag.py)
     trial: NetworkTrial | None = None  # a change of the network settings awaiting confirmation
     recording: RecorderStatus | None = None  # the recording in progress, or the last one
@@ -253,6 +256,21 @@ def recording_document(rec: RecorderStatus | None) -> RecordingDocument | None:
     )
 
 
+class ThrottlingDocument(BaseModel):
+    """The Pi's throttling (``vcgencmd get_throttled``): the conditions set now and since boot, of
+    under_voltage, frequency_capped, throttled, soft_temperature_limit."""
+
+    now: list[str]
+    since_boot: list[str]
+
+
+class ClockDocument(BaseModel):
+    """The system clock as the kernel sees it (``adjtimex``)."""
+
+    synchronised: bool = Field(description="the kernel says the clock is synchronised (NTP)")
+    offset_s: float = Field(description="the last offset to its time source, in seconds")
+
+
 class ControlCounts(BaseModel):
     """What the OSC control port handled and refused."""
 
@@ -292,6 +310,8 @@ class StatusDocument(BaseModel):
     last_fault: str = Field(description="why the last pipeline died")
     temperature_c: Tenths | None = Field(description="SoC temperature; null without a sensor")
     loop_lag_ms: Tenths = Field(description="the event loop's worst lag over the last minute")
+    throttling: ThrottlingDocument | None = Field(description="the Pi's throttling flags; null without vcgencmd")
+    clock: ClockDocument | None = Field(description="the system clock; null when the kernel cannot be asked")
     http_port: int | None = _only_if("the HTTP API's port, when listening")
     http_error: str | None = _only_if("why the HTTP API does not listen")
     oscquery_port: int | None = _only_if("the OSCQuery server's port, when listening")
@@ -332,8 +352,19 @@ class StatusDocument(BaseModel):
                 "targets": status.targets if with_pipeline else None,
                 "network_trial": _trial(status.trial),
                 "recording": recording_document(status.recording),
+                "throttling": _throttling(status.throttled),
+                "clock": None
+                if status.clock is None
+                else ClockDocument(synchronised=status.clock[0], offset_s=status.clock[1]),
             }
         )
+
+
+def _throttling(flags: int | None) -> ThrottlingDocument | None:
+    if flags is None:
+        return None
+    now, since_boot = throttling(flags)
+    return ThrottlingDocument(now=now, since_boot=since_boot)
 
 
 def _trial(trial: NetworkTrial | None) -> TrialDocument | None:

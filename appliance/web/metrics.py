@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
@@ -29,34 +28,14 @@ from appliance import sysinfo
 from appliance.core.facade import Control
 from appliance.core.status import Status
 from appliance.pipeline.stats import Histogram
+from appliance.sysinfo import THROTTLE_BITS
 
-__all__ = ["CONTENT_TYPE", "MIN_INTERVAL", "THROTTLE_BITS", "MachineFacts", "Metrics", "StatusCollector"]
+__all__ = ["CONTENT_TYPE", "MIN_INTERVAL", "Metrics", "StatusCollector"]
 
 #: The exposition format served (Prometheus' text format 0.0.4).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: Seconds during which one rendered answer is served again instead of being made anew.
 MIN_INTERVAL = 0.5
-#: Seconds ``vcgencmd get_throttled`` (a child process) is trusted before it is asked again.
-THROTTLE_SECONDS = 10.0
-#: The Pi's throttling bits (``vcgencmd get_throttled``) by condition: now, and since boot (+16).
-THROTTLE_BITS = {"under_voltage": 0, "frequency_capped": 1, "throttled": 2, "soft_temperature_limit": 3}
-
-
-@dataclass
-class MachineFacts:
-    """Where the machine's facts come from (tests give a fake sysfs and fake readers)."""
-
-    root: Path = Path("/")
-    throttled: Callable[[], int | None] = sysinfo.throttled
-    clock: Callable[[], tuple[bool, float, float] | None] = sysinfo.clock_state
-    _throttle: tuple[float, int | None] = field(default=(-1e9, None), init=False)
-
-    def throttle_flags(self) -> int | None:
-        """``vcgencmd get_throttled``'s value, asked at most every ``THROTTLE_SECONDS``."""
-        now = time.monotonic()
-        if now - self._throttle[0] >= THROTTLE_SECONDS:
-            self._throttle = (now, self.throttled())
-        return self._throttle[1]
 
 
 def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
@@ -75,11 +54,12 @@ def _histogram(name: str, doc: str, hist: Histogram) -> HistogramMetricFamily:
 
 
 class StatusCollector(Collector):
-    """The box's metrics, read from ``control.status()`` and ``facts`` at each scrape."""
+    """The box's metrics, read from ``control.status()`` at each scrape (the Edge TPUs from sysfs
+    under ``root``)."""
 
-    def __init__(self, control: Control, facts: MachineFacts) -> None:
+    def __init__(self, control: Control, root: Path) -> None:
         self.control = control
-        self.facts = facts
+        self.root = root
 
     def collect(self) -> Iterator[Metric]:
         status = self.control.status()
@@ -159,7 +139,7 @@ class StatusCollector(Collector):
             yield _counter("posenet_http_connections_evicted", "HTTP connections closed to make room", http.evicted)
 
     def _machine(self, status: Status) -> Iterator[Metric]:
-        root = self.facts.root
+        root = self.root
         usb, pcie = sysinfo.coral_usb_devices(root), sysinfo.apex_devices(root)
         yield _gauge("posenet_edgetpu_present", "Coral Edge TPUs plugged in (USB and PCIe)", len(usb) + len(pcie))
         if usb:  # the slowest link: a USB 2 port (480e6) halves an Edge TPU's speed
@@ -169,16 +149,15 @@ class StatusCollector(Collector):
             yield _gauge(
                 "posenet_soc_temperature_celsius", "The hottest thermal zone (the SoC on a Pi)", status.temperature_c
             )
-        yield from self._throttling()
-        clock = self.facts.clock()
+        yield from self._throttling(status.throttled)
+        clock = status.clock
         if clock is not None:
             synced, offset, maxerror = clock
             yield _gauge("posenet_clock_synchronised", "1 when the kernel says the clock is synchronised (NTP)", synced)
             yield _gauge("posenet_clock_offset_seconds", "The clock's last offset to its time source", offset)
             yield _gauge("posenet_clock_max_error_seconds", "The kernel's bound on the clock's error", maxerror)
 
-    def _throttling(self) -> Iterator[Metric]:
-        flags = self.facts.throttle_flags()
+    def _throttling(self, flags: int | None) -> Iterator[Metric]:
         if flags is None:
             return  # not a Pi (no vcgencmd): no series rather than a made-up 0
         now = GaugeMetricFamily(
@@ -197,9 +176,9 @@ class StatusCollector(Collector):
 class Metrics:
     """The private registry and its rendered answer, made at most once per ``MIN_INTERVAL``."""
 
-    def __init__(self, control: Control, facts: MachineFacts | None = None) -> None:
+    def __init__(self, control: Control, root: Path = Path("/")) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(StatusCollector(control, facts or MachineFacts()))
+        self.registry.register(StatusCollector(control, root))
         ProcessCollector(namespace="posenet", registry=self.registry)
         self._lock = threading.Lock()
         self._answer: tuple[float, bytes] = (-1e9, b"")

@@ -62,8 +62,12 @@ def main(state: Path, models: Path, images: Path) -> dict[str, Any]:
     argv += ["--http-bind", "0.0.0.0", "--control-port", "0", "--oscquery-port", "0", "--no-discovery", "--quiet"]
     box = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     prom = subprocess.Popen(
-        ["prometheus", f"--config.file={state}/prom.yml", f"--storage.tsdb.path={state}/tsdb"]
-        + [f"--web.listen-address=127.0.0.1:{PROM_PORT}"],
+        [
+            "prometheus",
+            f"--config.file={state}/prom.yml",
+            f"--storage.tsdb.path={state}/tsdb",
+            f"--web.listen-address=127.0.0.1:{PROM_PORT}",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -14,9 +14,10 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from appliance.core.app import Application
+from appliance.sysinfo import MachineFacts
 from appliance.transport.targets import TargetSet
 from appliance.transport.udp import TargetSpec
-from appliance.web.metrics import MIN_INTERVAL, MachineFacts, Metrics
+from appliance.web.metrics import MIN_INTERVAL, Metrics
 from appliance.web.server import create_app
 from tests.web.conftest import OWNER, TOKEN, VISITOR, change
 
@@ -101,9 +102,18 @@ def test_the_machine_facts_from_a_fake_sysfs(running: Application, tmp_path: Pat
         calls.append(1)
         return 0x50005  # under-voltage and throttled now; the same since boot
 
-    facts = MachineFacts(root=tmp_path, throttled=throttled, clock=lambda: (True, 0.0025, 0.1))
-    metrics = Metrics(running, facts)
-    values = samples(metrics.render().decode())
+    real = running.machine
+    running.machine = MachineFacts(root=tmp_path, throttled=throttled, clock=lambda: (True, 0.0025, 0.1))
+    try:
+        metrics = Metrics(running, tmp_path)
+        values = samples(metrics.render().decode())
+        time.sleep(MIN_INTERVAL)
+        metrics.render()
+        assert len(calls) == 1  # vcgencmd is a child process: asked at most every THROTTLE_SECONDS
+        running.machine = MachineFacts(root=tmp_path / "none", throttled=lambda: None, clock=lambda: None)
+        bare = samples(Metrics(running, tmp_path / "none").render().decode())
+    finally:
+        running.machine = real
     assert values[("posenet_edgetpu_present", ())] == 1
     assert values[("posenet_edgetpu_usb_speed_bits_per_second", ())] == 480e6
     now = {c: values[("posenet_throttling_now", (("condition", c),))] for c in ("under_voltage", "throttled")}
@@ -113,12 +123,10 @@ def test_the_machine_facts_from_a_fake_sysfs(running: Application, tmp_path: Pat
     assert values[("posenet_throttling_since_boot", (("condition", "soft_temperature_limit"),))] == 0
     assert values[("posenet_clock_synchronised", ())] == 1
     assert values[("posenet_clock_offset_seconds", ())] == 0.0025
-    time.sleep(MIN_INTERVAL)
-    metrics.render()
-    assert len(calls) == 1  # vcgencmd is a child process: asked at most every THROTTLE_SECONDS
-    bare = samples(Metrics(running, MachineFacts(root=tmp_path / "none", throttled=lambda: None)).render().decode())
+    assert values[("posenet_soc_temperature_celsius", ())] == 71.234
     assert not any(name.startswith("posenet_throttling") for name, _ in bare)  # no vcgencmd: no series
     assert bare[("posenet_edgetpu_present", ())] == 0 and ("posenet_edgetpu_usb_speed_bits_per_second", ()) not in bare
+    assert ("posenet_soc_temperature_celsius", ()) not in bare and ("posenet_clock_synchronised", ()) not in bare
 
 
 def test_per_format_counts_never_go_down_when_targets_go() -> None:
