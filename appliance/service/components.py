@@ -198,10 +198,11 @@ class HttpComponent(UvicornComponent):
             logger.warning("web page and API on http://%s:%d/", self.host, self._status.port)
 
     async def close(self) -> None:
-        """End the live streams, then stop serving."""
+        """End the live streams and an identify's blinking (the LED as it was), then stop serving."""
         if self._task is not None:
             self.streams.end_all()
             await asyncio.sleep(0.05)  # let open streams send their end
+        await self.asgi.app.state.web.identify.close()
         await super().close()
 
 

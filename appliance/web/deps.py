@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 
 from appliance.core.facade import Control
 from appliance.guards import Backoff, RateLimit, is_loopback, token_matches
+from appliance.led import Identify
 from appliance.web.camera import CameraView
 from appliance.web.fleet import Fleet
 from appliance.web.metrics import Metrics
@@ -29,13 +30,15 @@ CAMERA_RATE, CAMERA_BURST = 5.0, 10.0
 @dataclass
 class WebState:
     """One HTTP server's shared state: the facade, the open live streams, the camera picture, the
-    fleet, the Prometheus metrics, and the per-client guards (all used on the event loop only)."""
+    fleet, the Prometheus metrics, the activity LED (identify), and the per-client guards (all used
+    on the event loop only)."""
 
     control: Control
     streams: PoseStreams
     camera: CameraView
     fleet: Fleet
     metrics: Metrics
+    identify: Identify = field(default_factory=Identify)
     camera_rate: RateLimit = field(default_factory=lambda: RateLimit(CAMERA_RATE, CAMERA_BURST))
     token_misses: Backoff = field(default_factory=Backoff)
 

@@ -14,6 +14,7 @@ from appliance.web.routes import (
     choices,
     config,
     fleet,
+    identify,
     metrics,
     network,
     page,
@@ -35,6 +36,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     camera.router,
     fleet.router,
     recordings.router,
+    identify.router,
     metrics.router,
     page.router,
 )
