@@ -83,6 +83,35 @@ async def fake_box(counts: dict[str, int]) -> asyncio.Server:
     return await asyncio.start_server(serve, FAKE[1], FAKE[2])
 
 
+def orders(api: Any) -> dict[str, Any]:
+    """This box's owner sends its orders (and a visitor tries): what came back."""
+    out: dict[str, Any] = {}
+    base = "http://127.0.0.1:8080"
+    with (
+        TestClient(api, base_url=base, client=OWNER) as owner,
+        TestClient(api, base_url=base, client=VISITOR) as visitor,
+    ):
+        out["fleet"] = owner.get("/api/fleet").json()
+        a, b = ({"name": n, "address": BOXES[n][0], "http_port": 8080} for n in BOXES)
+        change = {"decoder": {"min_pose_score": 0.35}}
+        order = {"action": "config", "change": change, "boxes": [
+            {**a, "token": BOXES["box-a"][1]},
+            {**b, "token": "wrong-token-0000"},
+            {"name": FAKE[0], "address": FAKE[1], "http_port": FAKE[2], "token": "for-the-fake-0000"},
+            {"name": "box-a", "address": "10.88.2.9", "http_port": 8080, "token": BOXES["box-a"][1]},
+        ]}  # fmt: skip
+        r = owner.post("/api/fleet/apply", json=order)
+        out["config"] = {"status": r.status_code, "results": r.json(), "text": r.text}
+        identify = {"action": "identify", "boxes": [{**n, "token": BOXES[n["name"]][1]} for n in (a, b)]}
+        r = owner.post("/api/fleet/apply", json=identify)
+        out["identify"] = {"status": r.status_code, "results": r.json()}
+        r = visitor.post("/api/fleet/apply", json=identify)
+        out["visitor"] = {"status": r.status_code, "text": r.text}
+        r = owner.post("/api/fleet/apply", json={**identify, "boxes": [{**a, "token": "line\r\nX-Evil: 1"}]})
+        out["bad_token"] = {"status": r.status_code, "text": r.text}
+    return out
+
+
 def main(state: Path, models: Path, images: Path) -> dict[str, Any]:
     for args in (["link", "set", "lo", "up"], ["route", "add", "local", "10.88.0.0/16", "dev", "lo"]):
         subprocess.run(["ip", *args], check=True)
@@ -96,28 +125,7 @@ def main(state: Path, models: Path, images: Path) -> dict[str, Any]:
     try:
         for address, _ in BOXES.values():
             wait_up(address)
-        api = create_app(ThisBox())  # type: ignore[arg-type]
-        with TestClient(api, base_url="http://127.0.0.1:8080", client=OWNER) as owner:
-            with TestClient(api, base_url="http://127.0.0.1:8080", client=VISITOR) as visitor:
-                out["fleet"] = owner.get("/api/fleet").json()
-                a, b = (dict(name=n, address=BOXES[n][0], http_port=8080) for n in BOXES)
-                change = {"decoder": {"min_pose_score": 0.35}}
-                order = {"action": "config", "change": change, "boxes": [
-                    {**a, "token": BOXES["box-a"][1]},
-                    {**b, "token": "wrong-token-0000"},
-                    {"name": FAKE[0], "address": FAKE[1], "http_port": FAKE[2], "token": "for-the-fake-0000"},
-                    {"name": "box-a", "address": "10.88.2.9", "http_port": 8080, "token": BOXES["box-a"][1]},
-                ]}  # fmt: skip
-                r = owner.post("/api/fleet/apply", json=order)
-                out["config"] = {"status": r.status_code, "results": r.json(), "text": r.text}
-                identify = {"action": "identify", "boxes": [{**n, "token": BOXES[n["name"]][1]} for n in (a, b)]}
-                r = owner.post("/api/fleet/apply", json=identify)
-                out["identify"] = {"status": r.status_code, "results": r.json()}
-                r = visitor.post("/api/fleet/apply", json=identify)
-                out["visitor"] = {"status": r.status_code, "text": r.text}
-                bad = {**identify, "boxes": [{**a, "token": "line\r\nX-Evil: 1"}]}
-                r = owner.post("/api/fleet/apply", json=bad)
-                out["bad_token"] = {"status": r.status_code, "text": r.text}
+        out |= orders(create_app(ThisBox()))  # type: ignore[arg-type]
         out["min_pose_score"] = {n: get(BOXES[n][0], "/api/config")["decoder"]["min_pose_score"] for n in BOXES}
         out["fake_changes"] = counts["changes"]
     finally:
