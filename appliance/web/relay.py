@@ -69,6 +69,15 @@ def _result(box: FleetBox, status: int, message: str) -> FleetResult:
     )
 
 
+def _reason(detail: dict[str, Any]) -> str:
+    """``field: message`` of one refusal reason (its ``loc`` without the leading "body"/"header")."""
+    loc = detail.get("loc")
+    parts = [str(x) for x in loc if isinstance(x, str | int)] if isinstance(loc, list) else []
+    where = ".".join(parts[1:] if len(parts) > 1 else parts)
+    msg = detail.get("msg")
+    return f"{where}: {msg}" if where else str(msg)
+
+
 def _message(code: int, answer: bytes) -> str:
     """A line for people from a box's answer: its refusal's reasons, or what it did."""
     try:
@@ -81,10 +90,5 @@ def _message(code: int, answer: bytes) -> str:
         return f"blinking for {doc['seconds']:g} s" if isinstance(doc, dict) and "seconds" in doc else "done"
     detail = doc.get("detail") if isinstance(doc, dict) else None
     if isinstance(detail, list):
-        reasons = [d for d in detail[:5] if isinstance(d, dict)]
-        text = "; ".join(
-            f"{'.'.join(str(x) for x in d.get('loc', [])[1:] if isinstance(x, str | int))}: {d.get('msg', '')}"
-            for d in reasons
-        )
-        return f"HTTP {code}: {text}"
+        return f"HTTP {code}: " + "; ".join(_reason(d) for d in detail[:5] if isinstance(d, dict))
     return f"HTTP {code}"

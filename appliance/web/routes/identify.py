@@ -29,5 +29,5 @@ async def identify(web: Web) -> Response:
     try:
         seconds = web.identify.start()
     except HardwareUnavailable as exc:
-        return refused(409, ["led"], str(exc), "no_led")
+        return refused(409, ["hardware", "led"], str(exc), "no_led")
     return JSONResponse(Identified(seconds=seconds).model_dump())

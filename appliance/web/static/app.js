@@ -234,6 +234,7 @@ function showStatus(s) {
   if (s.pipeline_restarts) pairs.push(["pipeline restarts", `${s.pipeline_restarts} (last: ${s.last_fault})`]);
   for (const t of s.targets || []) pairs.push([t.target, `${t.state}, ${t.datagrams} sent${t.errors ? `, ${t.errors} errors: ${t.last_error}` : ""}`]);
   rows($("status"), pairs);
+  fleetSelf(s);
 }
 
 async function loadHealth() {
@@ -245,20 +246,6 @@ async function loadHealth() {
       c.fix ? el("span", { className: "fix", textContent: "→ " + c.fix }) : null)));
   } catch (e) {
     $("health").replaceChildren(el("li", { className: "muted", textContent: "health unavailable: " + e.message }));
-  }
-}
-
-async function loadFleet() {
-  try {
-    const boxes = await api("GET", "/api/fleet");
-    if (!boxes.length) { $("fleet").replaceChildren(el("li", { className: "muted", textContent: "no other box seen on this network" })); return; }
-    $("fleet").replaceChildren(...boxes.map((b) => el("li", {},
-      el("a", { href: b.url, textContent: b.name }),
-      el("span", { className: "pill " + (b.state === "running" ? "ok" : b.state === "unreachable" ? "bad" : "warn"), textContent: b.state }),
-      el("span", { textContent: b.fps == null ? "" : `${b.fps} fps, ${b.people} people` }),
-      el("span", { className: "muted", textContent: `${b.backend} · ${b.address}` }))));
-  } catch (e) {
-    $("fleet").replaceChildren(el("li", { className: "muted", textContent: "fleet unavailable: " + e.message }));
   }
 }
 
@@ -504,6 +491,7 @@ async function init() {
   };
   renderSettings();
   renderTargets();
+  fleetSettings(schema);
   document.body.dataset.ready = "1"; // everything drawn and wired (tests wait for it)
 }
 
@@ -522,6 +510,7 @@ function start() {
   loadHealth(); setInterval(loadHealth, 30000);
   $("recheck").onclick = loadHealth;
   loadFleet(); setInterval(loadFleet, 5000);
+  wireFleet();
   for (const id of ["mirror-view", "show-scores", "show-picture"]) $(id).onchange = () => lastFrame && draw(lastFrame);
   pollPicture();
   streamPoses();
