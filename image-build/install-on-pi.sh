@@ -150,6 +150,7 @@ step "service and udev rules"
 install -m 644 "$SRC/systemd/posenet-appliance.service" /etc/systemd/system/posenet-appliance.service
 install -m 644 "$SRC/systemd/posenet-firstboot.service" /etc/systemd/system/posenet-firstboot.service
 install -m 644 "$SRC/systemd/99-posenet-coral.rules" /etc/udev/rules.d/99-posenet-coral.rules
+install -m 644 "$SRC/systemd/99-posenet-led.rules" /etc/udev/rules.d/99-posenet-led.rules
 if live; then
     systemctl daemon-reload
     udevadm control --reload-rules 2>/dev/null || true
