@@ -1,6 +1,7 @@
 """A real Prometheus server (Debian's package) scrapes a running box, inside a private network
 namespace (issue 24, item 1): its query API returns the box's fps and people; the scrape carrying
-the box's token works and the one without it is refused (``http.metrics_need_token``)."""
+the box's token works and the one without it is refused (``http.metrics_need_token``); every query
+of the Grafana dashboard in examples/ runs on it."""
 
 from __future__ import annotations
 
@@ -32,3 +33,10 @@ def test_prometheus_scrapes_the_box_with_its_token(models_dir: Path, images_dir:
     assert got["fps"] > 0 and got["inference_count"] > 0, got
     assert got["up_without_token"] == 0, got  # refused: 401
     assert got["series"] > 30, got
+    # The Grafana dashboard in examples/: every query is valid PromQL, and those of what this box has
+    # (no Edge TPU, thermal zone or vcgencmd here) return its series.
+    answers = got["dashboard"]
+    assert len(answers) > 20 and not [e for e, n in answers.items() if isinstance(n, str)], answers
+    machine = ("temperature", "throttling", "edgetpu_usb")
+    empty = [e for e, n in answers.items() if n == 0 and not any(m in e for m in machine)]
+    assert empty == [], empty
