@@ -76,7 +76,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     rx.settimeout(0.05)
     http = _free_port()
-    print(f"model {args.model} replayed by a {args.standin_ms:g} ms stand-in backend, source at full rate")
+    backend = f"replayed by a {args.standin_ms:g} ms stand-in backend" if args.standin_ms else "on the CPU"
+    print(f"model {args.model} {backend}, source at full rate; {args.repeat} windows of {args.seconds:g} s each way")
     with tempfile.TemporaryDirectory() as state:
         argv = [*service_argv(args, state, rx.getsockname()[1], 1000.0, args.standin_ms), "--http-port", str(http)]
         proc = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
@@ -99,9 +100,10 @@ def cmd_metrics(args: argparse.Namespace) -> int:
             rx.close()
     a, b = statistics.median(none) / per_frame, statistics.median(scraped) / per_frame
     print(f"scrape round trip over HTTP: median {statistics.median(trips) * 1e3:.2f} ms ({len(trips)} scrapes)")
+    span = [f"{min(v) / per_frame:.1f}-{max(v) / per_frame:.1f}" for v in (none, scraped)]
     print(
-        f"fps without scrapes: median {a:.1f}; with a scrape every second: median {b:.1f} (ratio {b / a:.3f}; "
-        f"counted from the datagrams, {per_frame:.2f} per frame)"
+        f"fps without scrapes: median {a:.1f} (windows {span[0]}); with a scrape every second: median {b:.1f} "
+        f"(windows {span[1]}); ratio {b / a:.3f} (counted from the datagrams, {per_frame:.2f} per frame)"
     )
     print(f"per frame, the send thread's five histograms: {_observe_cost() * 1e6:.2f} µs")
     return 0
@@ -112,7 +114,7 @@ def add_parser(bsub: Any) -> None:
     p = bsub.add_parser("metrics", help="GET /metrics: ms per scrape, fps with a scrape a second vs none")
     data_args(p)
     p.add_argument("--model", default="posenet_mobilenet_v1_075_481_641_16_quant_decoder.tflite")
-    p.add_argument("--standin-ms", type=float, default=10.0)
+    p.add_argument("--standin-ms", type=float, default=10.0, help="0: the real model on the CPU")
     p.add_argument("--seconds", type=float, default=5.0, help="length of each window")
     p.add_argument("--warmup", type=float, default=3.0)
     p.add_argument("--repeat", type=int, default=5, help="windows of each kind (alternated)")
