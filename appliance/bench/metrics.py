@@ -24,10 +24,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _window(rx: socket.socket, seconds: float, scrape_url: str | None) -> tuple[float, list[float]]:
-    """(datagrams per second over ``seconds``, each scrape's round trip in seconds)."""
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` used so far, from /proc."""
+    import os
+    from pathlib import Path
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _window(rx: socket.socket, seconds: float, scrape_url: str | None, pid: int) -> tuple[float, list[float], float]:
+    """(datagrams per second over ``seconds``, each scrape's round trip in seconds, the service's CPU
+    seconds per second)."""
     n, scrapes = 0, []
-    t0 = time.monotonic()
+    cpu0, t0 = _cpu_seconds(pid), time.monotonic()
     next_scrape = t0
     while (now := time.monotonic()) - t0 < seconds:
         if scrape_url is not None and now >= next_scrape:
@@ -41,7 +51,8 @@ def _window(rx: socket.socket, seconds: float, scrape_url: str | None) -> tuple[
             n += 1
         except TimeoutError:
             pass
-    return n / (time.monotonic() - t0), scrapes
+    took = time.monotonic() - t0
+    return n / took, scrapes, (_cpu_seconds(pid) - cpu0) / took
 
 
 def _datagrams_per_frame(status_url: str) -> float:
@@ -85,13 +96,16 @@ def cmd_metrics(args: argparse.Namespace) -> int:
             rx.settimeout(120)
             rx.recv(65536)  # the first frame
             rx.settimeout(0.05)
-            _window(rx, args.warmup, None)
+            _window(rx, args.warmup, None, proc.pid)
             url = f"http://127.0.0.1:{http}/metrics"
-            none, scraped, trips = [], [], []
+            none, scraped, trips, cpu_none, cpu_scraped = [], [], [], [], []
             for _ in range(args.repeat):
-                none.append(_window(rx, args.seconds, None)[0])
-                fps, rounds = _window(rx, args.seconds, url)
+                fps, _, cpu = _window(rx, args.seconds, None, proc.pid)
+                none.append(fps)
+                cpu_none.append(cpu)
+                fps, rounds, cpu = _window(rx, args.seconds, url, proc.pid)
                 scraped.append(fps)
+                cpu_scraped.append(cpu)
                 trips += rounds
             per_frame = _datagrams_per_frame(f"http://127.0.0.1:{http}/api/status")
         finally:
@@ -104,6 +118,11 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     print(
         f"fps without scrapes: median {a:.1f} (windows {span[0]}); with a scrape every second: median {b:.1f} "
         f"(windows {span[1]}); ratio {b / a:.3f} (counted from the datagrams, {per_frame:.2f} per frame)"
+    )
+    c0, c1 = statistics.median(cpu_none), statistics.median(cpu_scraped)
+    print(
+        f"the service's CPU: {c0 * 1e3:.0f} ms/s without scrapes, {c1 * 1e3:.0f} ms/s with one a second: "
+        f"{(c1 - c0) * 1e3:.1f} ms of CPU per scrape"
     )
     print(f"per frame, the send thread's five histograms: {_observe_cost() * 1e6:.2f} µs")
     return 0

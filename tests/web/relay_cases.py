@@ -31,6 +31,10 @@ from appliance.web.server import create_app
 MODEL = "posenet_mobilenet_v1_075_353_481_16_quant_decoder.tflite"
 BOXES = {"box-a": ("10.88.2.1", "token-of-box-a-0123"), "box-b": ("10.88.2.2", "token-of-box-b-4567")}
 FAKE = ("fake", "10.88.2.9", 8080)
+#: Hostile boxes: they answer their status like a box (so they are verified), then a change slowly
+#: (a byte a tenth of a second, forever) or endlessly (chunks without end).
+HOSTILE = {"slow": "10.88.2.7", "endless": "10.88.2.8"}
+BOX_DOC = json.dumps({"version": "0.1.0", "state": "running", "backend": "cpu", "uptime_s": 3.0}).encode()
 OWNER, VISITOR = ("127.0.0.1", 50000), ("10.9.8.7", 50000)
 
 
@@ -42,7 +46,8 @@ class ThisBox:
 
     def peers(self) -> list[Peer]:
         listed = [Peer(name, address, 8080, {}) for name, (address, _) in BOXES.items()]
-        return [*listed, Peer(FAKE[0], FAKE[1], FAKE[2], {})]
+        hostile = [Peer(name, address, 8080, {}) for name, address in HOSTILE.items()]
+        return [*listed, *hostile, Peer(FAKE[0], FAKE[1], FAKE[2], {})]
 
 
 def start_box(name: str, state: Path, models: Path, images: Path) -> subprocess.Popen[bytes]:
@@ -83,6 +88,31 @@ async def fake_box(counts: dict[str, int]) -> asyncio.Server:
     return await asyncio.start_server(serve, FAKE[1], FAKE[2])
 
 
+async def hostile_box(kind: str) -> asyncio.Server:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await reader.readline()
+            await reader.readuntil(b"\r\n\r\n")
+            if line.startswith(b"GET /api/status "):
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(BOX_DOC), BOX_DOC))
+            elif kind == "slow":
+                for byte in b"HTTP/1.1 200 OK\r\n" * 1000:
+                    writer.write(bytes([byte]))
+                    await writer.drain()
+                    await asyncio.sleep(0.1)
+            else:
+                writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                while True:
+                    writer.write(b"4000\r\n" + b" " * 16384 + b"\r\n")
+                    await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(serve, HOSTILE[kind], 8080)
+
+
 def orders(api: Any) -> dict[str, Any]:
     """This box's owner sends its orders (and a visitor tries): what came back."""
     out: dict[str, Any] = {}
@@ -102,6 +132,10 @@ def orders(api: Any) -> dict[str, Any]:
         ]}  # fmt: skip
         r = owner.post("/api/fleet/apply", json=order)
         out["config"] = {"status": r.status_code, "results": r.json(), "text": r.text}
+        hostile = [{"name": n, "address": address, "http_port": 8080, "token": ""} for n, address in HOSTILE.items()]
+        t0 = time.monotonic()
+        r = owner.post("/api/fleet/apply", json={"action": "config", "change": change, "boxes": hostile})
+        out["hostile"] = {"status": r.status_code, "results": r.json(), "seconds": time.monotonic() - t0}
         identify = {"action": "identify", "boxes": [{**n, "token": BOXES[n["name"]][1]} for n in (a, b)]}
         r = owner.post("/api/fleet/apply", json=identify)
         out["identify"] = {"status": r.status_code, "results": r.json()}
@@ -121,6 +155,8 @@ def main(state: Path, models: Path, images: Path) -> dict[str, Any]:
     counts = {"changes": 0}
     loop = asyncio.new_event_loop()
     server = loop.run_until_complete(fake_box(counts))
+    for kind in HOSTILE:
+        loop.run_until_complete(hostile_box(kind))
     threading.Thread(target=loop.run_forever, daemon=True).start()
     try:
         for address, _ in BOXES.values():

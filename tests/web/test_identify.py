@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from appliance.core.app import Application
 from appliance.led import Identify, current_trigger
 from appliance.web.fleet import read_status
+from appliance.web.relay import RELAY_DEADLINE
 from appliance.web.server import create_app
 from tests.web.conftest import OWNER, TOKEN, VISITOR, change
 
@@ -103,7 +104,7 @@ def test_the_relay_acts_only_on_verified_boxes_with_their_tokens(
     assert proc.returncode == 0, proc.stderr[-3000:]
     got: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
     verified = {e["name"]: e["verified"] for e in got["fleet"]}
-    assert verified == {"box-a": True, "box-b": True, "fake": False}, got["fleet"]
+    assert verified == {"box-a": True, "box-b": True, "fake": False, "slow": True, "endless": True}, got["fleet"]
     a, b, fake, moved = got["config"]["results"]
     assert got["config"]["status"] == 200
     assert a["ok"] and a["status"] == 200, a
@@ -115,6 +116,11 @@ def test_the_relay_acts_only_on_verified_boxes_with_their_tokens(
     # Identify, relayed with each token: these boxes have no LED (not a Pi), and say so.
     assert [r["status"] for r in got["identify"]["results"]] == [409, 409], got["identify"]
     assert all("no activity LED" in r["message"] for r in got["identify"]["results"])
+    # Hostile boxes (verified, then answering a change a byte at a time, or without end): bounded.
+    slow, endless = got["hostile"]["results"]
+    assert slow["status"] == 0 and "no answer within 3 s" in slow["message"], slow
+    assert endless["status"] == 0 and "body over 64 KiB" in endless["message"], endless
+    assert got["hostile"]["seconds"] < RELAY_DEADLINE + 1.0, got["hostile"]
     assert got["visitor"]["status"] == 403  # a visitor cannot use this box as a relay
     assert got["bad_token"]["status"] == 422 and "X-Evil" not in got["bad_token"]["text"]
     tokens = ["token-of-box-a-0123", "wrong-token-0000", "for-the-fake-0000", "token-of-box-b-4567"]
