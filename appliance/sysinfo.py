@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import hashlib
 import socket
 import time
@@ -139,15 +140,24 @@ class _Timex(ctypes.Structure):
 _STA_NANO = 0x2000  # the offset is in nanoseconds, not microseconds
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library, loaded once (finding it may run ``ldconfig``: never per status)."""
+    name = ctypes.util.find_library("c")
+    try:
+        return None if name is None else ctypes.CDLL(name, use_errno=True)
+    except OSError:
+        return None
+
+
 def clock_state() -> tuple[bool, float, float] | None:
     """The kernel's view of the system clock, from ``adjtimex`` (read only): (synchronised, the
     offset to the time source the NTP daemon last gave, in seconds, the maximum error in seconds);
     None when it cannot be asked."""
-    name = ctypes.util.find_library("c")
-    if name is None:
+    libc = _libc()
+    if libc is None:
         return None
     try:
-        libc = ctypes.CDLL(name, use_errno=True)
         buf = ctypes.create_string_buffer(512)  # struct timex is ~208 bytes; modes = 0: read only
         state = libc.adjtimex(buf)
     except (OSError, AttributeError):
