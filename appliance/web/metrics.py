@@ -1,6 +1,6 @@
 """``GET /metrics``: the box's health in Prometheus' text format, with the official client.
 
-A private ``CollectorRegistry`` holds one custom collector that reads ``Control.status()`` and the
+A private ``CollectorRegistry`` holds one custom collector that reads ``Reading.status()`` and the
 machine's facts when scraped (nothing is recorded per frame here: the stage-time histograms are the
 ones the "send" thread keeps anyway, ``appliance.pipeline.stats.StageTimings``), and the client's own
 process collector. Every name starts with ``posenet_`` and is in base units (seconds, bytes, bits per
@@ -25,7 +25,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from appliance import sysinfo
-from appliance.core.facade import Control
+from appliance.core.facade import Reading
 from appliance.core.status import Status
 from appliance.pipeline.stats import Histogram
 from appliance.sysinfo import THROTTLE_BITS
@@ -57,7 +57,7 @@ class StatusCollector(Collector):
     """The box's metrics, read from ``control.status()`` at each scrape (the Edge TPUs from sysfs
     under ``root``)."""
 
-    def __init__(self, control: Control, root: Path) -> None:
+    def __init__(self, control: Reading, root: Path) -> None:
         self.control = control
         self.root = root
 
@@ -176,7 +176,7 @@ class StatusCollector(Collector):
 class Metrics:
     """The private registry and its rendered answer, made at most once per ``MIN_INTERVAL``."""
 
-    def __init__(self, control: Control, root: Path = Path("/")) -> None:
+    def __init__(self, control: Reading, root: Path = Path("/")) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(StatusCollector(control, root))
         ProcessCollector(namespace="posenet", registry=self.registry)

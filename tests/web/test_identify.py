@@ -22,7 +22,7 @@ from appliance.led import Identify, current_trigger
 from appliance.web.fleet import read_status
 from appliance.web.relay import RELAY_DEADLINE
 from appliance.web.server import create_app
-from tests.web.conftest import OWNER, TOKEN, VISITOR, change
+from tests.support.owner import OWNER, TOKEN, VISITOR, change
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

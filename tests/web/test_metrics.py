@@ -19,7 +19,7 @@ from appliance.transport.targets import TargetSet
 from appliance.transport.udp import TargetSpec
 from appliance.web.metrics import MIN_INTERVAL, Metrics
 from appliance.web.server import create_app
-from tests.web.conftest import OWNER, TOKEN, VISITOR, change
+from tests.support.owner import OWNER, TOKEN, VISITOR, change
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
