@@ -409,6 +409,14 @@ def test_the_fleet_page_lists_boxes_acts_on_verified_ones_and_keeps_no_token(app
             assert "token-of-box-a" not in kept and "one-fleet-token" not in kept
             me.locator("button").click()  # identify this box: no LED here, and the page says so
             sync_api.expect(page.locator("#fleet-results li[data-box='this box']")).to_contain_text("no activity LED")
+            # One fleet token set on the chosen boxes (here this box): sent, then gone from the form.
+            a.locator("input[type=checkbox]").uncheck()
+            page.fill("#fleet-setting", "http.token")
+            page.fill("#fleet-value", "fleet-token-0123456")
+            page.click("#fleet-set")
+            sync_api.expect(page.locator("#fleet-results li[data-box='this box']")).to_contain_text("saved")
+            assert page.input_value("#fleet-value") == "" and _config(appliance)["http"]["token_set"] is True
+            assert "fleet-token-0123456" not in page.evaluate("JSON.stringify([localStorage, sessionStorage])")
             page.locator("#fleet-card").screenshot(path=str(ARTIFACTS / "webpage-fleet.png"))
         finally:
             browser.close()

@@ -4,7 +4,8 @@
 // Orders go through this box (POST /api/fleet/apply), which relays them to the chosen boxes: a page
 // may not send a change to another box itself (no CORS). Tokens, one per box or one for the fleet,
 // live in the form's fields only: sent with that one order, then the fields are cleared; never
-// stored (no localStorage, no cookie).
+// stored (no localStorage, no cookie). Setting http.token on several boxes gives them one fleet token
+// (each box's current token authorises it); the new value is cleared from the form once sent.
 "use strict";
 
 const SELF = "this box";
@@ -105,6 +106,7 @@ async function fleetOrder(action, rows) {
       http_port: tr.box.http_port, token: tr.token.value || fleetToken }));
     for (const tr of rows) tr.token.value = "";  // sent once, never kept
     $("fleet-token").value = "";
+    if (/(^|\.)token$|key$/.test($("fleet-setting").value.trim())) $("fleet-value").value = "";  // a new secret too
     const lines = [];
     if (rows.some((tr) => tr.box.self)) {
       try {
