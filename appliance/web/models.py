@@ -31,6 +31,7 @@ __all__ = [
     "Problem",
     "Refusal",
     "SourceChoice",
+    "StatusHistoryDocument",
 ]
 
 _FORBID = ConfigDict(extra="forbid")
@@ -199,3 +200,11 @@ class FleetResult(BaseModel):
     status: int
     ok: bool
     message: str
+
+
+class StatusHistoryDocument(BaseModel):
+    """The last minutes, oldest first: each sample is [time (Unix seconds), fps, people, latency p50
+    (ms), SoC temperature (°C)], null where unknown (no pipeline, no sensor)."""
+
+    every_s: float
+    samples: list[tuple[float, float | None, int | None, float | None, float | None]]

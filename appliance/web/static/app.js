@@ -503,6 +503,7 @@ function start() {
     ? change(api("POST", "/api/recordings/stop"), "recording stopped")
     : change(api("POST", "/api/recordings", {}), "recording"));
   const plots = new Plots($("plots"));
+  api("GET", "/api/status/history").then((h) => plots.seed(h.samples)).catch(() => {});
   const poll = () => api("GET", "/api/status").then((s) => { showStatus(s); plots.add(s); }).catch(() => {
     $("state").textContent = "unreachable"; $("state").className = "pill bad"; plots.add(null);
   });

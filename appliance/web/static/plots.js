@@ -1,5 +1,6 @@
 // Small live plots of the last minutes (fps, people, latency, temperature), drawn on canvases from the
-// status the page already polls every second (no request of their own, no external script or font).
+// status the page already polls every second, after the box's own last minutes (one request when the
+// page opens, so a drop before it was opened shows too); no external script or font.
 // Each sample is [time in ms since the epoch, value]; null values (the box unreachable, no sensor)
 // break the line, so an outage shows as a gap. Times on the axis are this computer's clock (HH:MM).
 "use strict";
@@ -10,6 +11,11 @@ class Plot {
   constructor(canvas, { label, unit, colour, digits = 1, floor = 1 }) {
     Object.assign(this, { canvas, label, unit, colour, digits, floor });
     this.samples = [];
+  }
+
+  // Older samples (the box's own history), merged in time order.
+  seed(samples) {
+    this.samples = [...samples, ...this.samples].sort((a, b) => a[0] - b[0]);
   }
 
   add(t, value) {
@@ -61,6 +67,7 @@ class Plot {
     const scale = `max ${ymax}${this.unit}`;
     g.fillText(scale, right - g.measureText(scale).width, 11);
     c.dataset.points = String(points);
+    c.dataset.first = String(this.samples[0]?.[0] ?? "");
     c.dataset.gaps = String(gaps);
     c.dataset.last = last == null ? "" : String(last);
   }
@@ -82,6 +89,16 @@ class Plots {
       latency: make("latency", { label: "latency p50", unit: " ms", colour: "#ffd25a", digits: 1, floor: 10 }),
       temperature: make("temperature", { label: "SoC", unit: " °C", colour: "#ff9a5a", digits: 1, floor: 50 }),
     };
+  }
+
+  // The box's last minutes (GET /api/status/history: [unix s, fps, people, latency ms, °C] each), so
+  // a page opened after a drop still shows it.
+  seed(history, now = Date.now()) {
+    const column = { fps: 1, people: 2, latency: 3, temperature: 4 };
+    for (const [key, plot] of Object.entries(this.plots)) {
+      plot.seed(history.map((s) => [s[0] * 1000, typeof s[column[key]] === "number" ? s[column[key]] : null]));
+      plot.draw(now);
+    }
   }
 
   add(status, now = Date.now()) {
