@@ -338,7 +338,7 @@ class PipelineRunner:
             else:
                 self._times = times = FrameTimes(0.0, 0.0, t1 - t0, t2 - t1)
             now = time.monotonic()
-            self.timings.observe(times, now - poses.t_capture)
+            self.timings.observe(times, now - poses.t_capture, inferred=isinstance(item, _Inferred))
             self._latency.append(now - poses.t_capture)
             self._out_times.append(now)
             self._send.items += 1

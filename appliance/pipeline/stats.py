@@ -56,10 +56,12 @@ class StageTimings:
     send: Histogram = field(default_factory=Histogram)
     frame_age: Histogram = field(default_factory=Histogram)
 
-    def observe(self, times: FrameTimes, age: float) -> None:
-        """One frame's times and its age (seconds); on the "send" thread."""
-        self.prepare.observe(times.prepare)
-        self.inference.observe(times.inference)
+    def observe(self, times: FrameTimes, age: float, inferred: bool = True) -> None:
+        """One frame's times and its age (seconds); on the "send" thread. Poses from a pose source
+        (``inferred`` False) were never prepared nor inferred: those two are not counted."""
+        if inferred:
+            self.prepare.observe(times.prepare)
+            self.inference.observe(times.inference)
         self.decode.observe(times.decode)
         self.send.observe(times.send)
         self.frame_age.observe(age)
