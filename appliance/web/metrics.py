@@ -184,6 +184,11 @@ class Metrics:
         self._answer: tuple[float, bytes] = (-1e9, b"")
         self.renders = 0  # answers made (not served again)
 
+    def cached(self) -> bytes | None:
+        """The answer made less than ``MIN_INTERVAL`` ago, if any (no thread needed to serve it)."""
+        made, body = self._answer
+        return body if time.monotonic() - made < MIN_INTERVAL else None
+
     def render(self) -> bytes:
         """The exposition text (blocking for a few ms: call off the event loop)."""
         with self._lock:  # one rendering at a time; the others then get its answer

@@ -34,5 +34,5 @@ router = APIRouter(tags=["metrics"])
 async def metrics(web: Web, owner: Owner) -> Response:
     if web.control.config.http.metrics_need_token and not owner:
         return refused(401, ["header", "authorization"], "the metrics of this box need its access token")
-    body = await anyio.to_thread.run_sync(web.metrics.render)
+    body = web.metrics.cached() or await anyio.to_thread.run_sync(web.metrics.render)
     return Response(body, media_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})
