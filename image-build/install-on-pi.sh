@@ -175,6 +175,7 @@ install -m 644 "$SRC/systemd/posenet-firstboot.service" /etc/systemd/system/pose
 install -m 644 "$SRC/systemd/posenet-update.service" /etc/systemd/system/posenet-update.service
 install -m 644 "$SRC/systemd/posenet-update.path" /etc/systemd/system/posenet-update.path
 install -m 644 "$SRC/systemd/99-posenet-coral.rules" /etc/udev/rules.d/99-posenet-coral.rules
+install -m 644 "$SRC/systemd/99-posenet-led.rules" /etc/udev/rules.d/99-posenet-led.rules
 if live; then
     systemctl daemon-reload
     udevadm control --reload-rules 2>/dev/null || true

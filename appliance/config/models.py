@@ -49,6 +49,7 @@ SECURITY_SETTINGS: tuple[tuple[str, str], ...] = (
     ("http", "token"),
     ("http", "camera_view"),
     ("http", "poses_need_token"),
+    ("http", "metrics_need_token"),
     ("http", "allowed_hosts"),
     ("osc_control", "subscribe_key"),
     ("osc_control", "subnets_only"),
@@ -243,6 +244,12 @@ class HttpConfig(StrictModel):
         False,
         description="Put the live poses (/api/poses/*) and OSCQuery's values and LISTEN behind the token. Off: they "
         "are public, as the poses the box broadcasts are.",
+    )
+    metrics_need_token: bool = Field(
+        False,
+        description="Put GET /metrics (Prometheus) behind the token: Prometheus then sends it as a bearer token "
+        "(authorization: {credentials: ...} in its scrape config). Off: public, as /api/status is (health "
+        "figures only: no picture, no poses, no addresses).",
     )
 
     @field_validator("bind")

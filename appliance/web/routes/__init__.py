@@ -14,6 +14,8 @@ from appliance.web.routes import (
     choices,
     config,
     fleet,
+    identify,
+    metrics,
     network,
     page,
     poses,
@@ -36,5 +38,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     fleet.router,
     recordings.router,
     update.router,
+    identify.router,
+    metrics.router,
     page.router,
 )

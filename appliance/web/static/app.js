@@ -2,7 +2,8 @@
 // the access token can go along; keypoints arrive normalised 0..1 as (x, y, score)) drawn over the
 // camera picture (/api/camera.jpg, a few times a second, only while the page is visible, and only
 // for the box's owner when the owner turned it on); status from /api/status; the doctor's checks from
-// /api/health; the other boxes from /api/fleet. Every setting is built from the configuration's JSON
+// /api/health; the other boxes from /api/fleet; the last minutes of fps, people, latency and
+// temperature as small plots (plots.js) from the polled status. Every setting is built from the configuration's JSON
 // schema (/api/config/schema): no list of fields or choices is kept here, so a new setting appears
 // by itself. Changes are PATCHed; a refused one is shown at its field.
 "use strict";
@@ -259,6 +260,7 @@ function showStatus(s) {
   }
   for (const t of s.targets || []) pairs.push([t.target, `${t.state}, ${t.datagrams} sent${t.errors ? `, ${t.errors} errors: ${t.last_error}` : ""}`]);
   rows($("status"), pairs);
+  fleetSelf(s);
 }
 
 async function loadHealth() {
@@ -270,20 +272,6 @@ async function loadHealth() {
       c.fix ? el("span", { className: "fix", textContent: "→ " + c.fix }) : null)));
   } catch (e) {
     $("health").replaceChildren(el("li", { className: "muted", textContent: "health unavailable: " + e.message }));
-  }
-}
-
-async function loadFleet() {
-  try {
-    const boxes = await api("GET", "/api/fleet");
-    if (!boxes.length) { $("fleet").replaceChildren(el("li", { className: "muted", textContent: "no other box seen on this network" })); return; }
-    $("fleet").replaceChildren(...boxes.map((b) => el("li", {},
-      el("a", { href: b.url, textContent: b.name }),
-      el("span", { className: "pill " + (b.state === "running" ? "ok" : b.state === "unreachable" ? "bad" : "warn"), textContent: b.state }),
-      el("span", { textContent: b.fps == null ? "" : `${b.fps} fps, ${b.people} people` }),
-      el("span", { className: "muted", textContent: `${b.backend} · ${b.address}` }))));
-  } catch (e) {
-    $("fleet").replaceChildren(el("li", { className: "muted", textContent: "fleet unavailable: " + e.message }));
   }
 }
 
@@ -529,6 +517,7 @@ async function init() {
   };
   renderSettings();
   renderTargets();
+  fleetSettings(schema);
   document.body.dataset.ready = "1"; // everything drawn and wired (tests wait for it)
 }
 
@@ -539,12 +528,17 @@ function start() {
   $("record").onclick = () => ($("record").dataset.recording
     ? change(api("POST", "/api/recordings/stop"), "recording stopped")
     : change(api("POST", "/api/recordings", {}), "recording"));
-  const poll = () => api("GET", "/api/status").then(showStatus).catch(() => { $("state").textContent = "unreachable"; $("state").className = "pill bad"; });
+  const plots = new Plots($("plots"));
+  api("GET", "/api/status/history").then((h) => plots.seed(h.samples)).catch(() => {});
+  const poll = () => api("GET", "/api/status").then((s) => { showStatus(s); plots.add(s); }).catch(() => {
+    $("state").textContent = "unreachable"; $("state").className = "pill bad"; plots.add(null);
+  });
   poll(); setInterval(poll, 1000);
   loadHealth(); setInterval(loadHealth, 30000);
   $("recheck").onclick = loadHealth;
   $("update-send").onclick = sendUpdate;
   loadFleet(); setInterval(loadFleet, 5000);
+  wireFleet();
   for (const id of ["mirror-view", "show-scores", "show-picture"]) $(id).onchange = () => lastFrame && draw(lastFrame);
   pollPicture();
   streamPoses();
