@@ -151,10 +151,14 @@ def test_a_recording_of_the_box_runs_the_whole_box(tmp_path: Path, udp_receiver:
     status, datagrams = asyncio.run(scenario())
     assert status["source"] == "replay:live.jsonl@speed=2,once", status
     assert status["source_name"].startswith("replay of live.jsonl") and "speed 2" in status["source_name"]
-    assert status["model"].startswith("none") and status["pipeline"]["frames_processed"] == recorded.frames
+    pipe = status["pipeline"]
+    # every recorded frame was read; on a busy machine the pipeline may drop one (counted), never more
+    assert status["model"].startswith("none") and pipe["frames_in"] == recorded.frames
+    assert pipe["frames_processed"] + pipe["frames_dropped"] == recorded.frames and pipe["frames_dropped"] <= 3
     messages = [m for d in datagrams for m in _messages(d)]
     frames = [m for m in messages if m.address == "/posenet/frame"]
-    assert len(frames) == recorded.frames
+    assert len(frames) == pipe["frames_processed"]
     assert sum(1 for m in messages if m.address == "/posenet/person/enter") == 2
     # the tracker confirms a person in their second frame: all but those first sightings are sent
-    assert people - 2 <= sum(1 for m in messages if m.address == "/posenet/person/pose") <= people
+    poses = sum(1 for m in messages if m.address == "/posenet/person/pose")
+    assert people - 2 - 2 * pipe["frames_dropped"] <= poses <= people
