@@ -111,6 +111,7 @@ class ReplaySource:
             t_capture=due,
             t_wall=time.time(),
             scene=frame.poses.scene + self._passes * _PASS_SCENES,
+            extras={**frame.poses.extras, "replay": (frame.poses.frame_index, self._passes)},
         )
 
     def close(self) -> None:

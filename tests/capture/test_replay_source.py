@@ -124,9 +124,10 @@ def test_a_recording_of_the_box_runs_the_whole_box(tmp_path: Path, udp_receiver:
     store.config = AppConfig.model_validate({**base, "source": "replay:live.jsonl@speed=2,once"})
     app = Application(store, Folders(tmp_path / "models", tmp_path / "media"))
     udp_receiver.settimeout(0.2)
+    live_flags = []
     with contextlib.suppress(OSError):
-        while True:
-            udp_receiver.recv(65536)  # what the live run sent
+        while True:  # what the live run sent: never a replay flag
+            live_flags += [m for m in _messages(udp_receiver.recv(65536)) if m.address == "/posenet/replay"]
 
     async def scenario() -> tuple[Any, list[bytes]]:
         server = asyncio.create_task(serve(app, duration=30))
@@ -156,9 +157,15 @@ def test_a_recording_of_the_box_runs_the_whole_box(tmp_path: Path, udp_receiver:
     assert status["model"].startswith("none") and pipe["frames_in"] == recorded.frames
     assert pipe["frames_processed"] + pipe["frames_dropped"] == recorded.frames and pipe["frames_dropped"] <= 3
     messages = [m for d in datagrams for m in _messages(d)]
-    frames = [m for m in messages if m.address == "/posenet/frame"]
+    frames = {m.params[0] for m in messages if m.address == "/posenet/frame"}  # extras' bundles repeat it
     assert len(frames) == pipe["frames_processed"]
     assert sum(1 for m in messages if m.address == "/posenet/person/enter") == 2
     # the tracker confirms a person in their second frame: all but those first sightings are sent
+    # every replayed frame says so (recorded frame number, pass 0); the live run's frames did not
+    flags = [m.params for m in messages if m.address == "/posenet/replay"]
+    assert len(flags) == len(frames) and all(p[1] == 0 for p in flags)
+    recorded_numbers = [f.poses.frame_index for f in rec.frames()]
+    assert {p[0] for p in flags} <= set(recorded_numbers) and flags[0][0] == recorded_numbers[0]
+    assert not live_flags
     poses = sum(1 for m in messages if m.address == "/posenet/person/pose")
     assert people - 2 - 2 * pipe["frames_dropped"] <= poses <= people
