@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from appliance.recording.fileformat import RecordingError, open_recording
+from appliance.core.recordings import Recordings
+from appliance.recording.fileformat import Header, RecordingError, open_recording
+from appliance.recording.recorder import RecordingTap
 
 HEADER = {"posenet_recording": 1, "width": 640, "height": 480}
 KP = [1.0] * 51
@@ -72,3 +74,45 @@ def test_a_hostile_frame_line_is_skipped_and_counted(tmp_path: Path, name: str) 
     frames = list(recording.frames())
     assert [f.poses.frame_index for f in frames] == [2]
     assert recording.skipped == 1 and not recording.truncated
+
+
+@pytest.fixture
+def planted(tmp_path: Path) -> tuple[Recordings, Path]:
+    """A recordings folder where someone planted links to the saved settings (which hold the token)
+    under a recording's name and a video's name, and a dangling one where a new video would go."""
+    secret = tmp_path / "state/config.json"
+    secret.parent.mkdir()
+    secret.write_text('{"http": {"token": "the-owners-token"}}')
+    folder = tmp_path / "state/recordings"
+    folder.mkdir()
+    (folder / "evening.jsonl").symlink_to(secret)
+    (folder / "evening.mp4").symlink_to(secret)
+    (folder / "night.mp4").symlink_to(tmp_path / "elsewhere.txt")
+    (folder / "fine.jsonl").write_text(json.dumps(HEADER) + "\n")
+    (folder / "inner.jsonl").symlink_to(folder / "fine.jsonl")
+    return Recordings(folder, RecordingTap(), lambda: Header("box", "1", "m", "s", 1, 1, 0.0, {})), secret
+
+
+def test_a_planted_link_to_outside_is_no_recording(planted: tuple[Recordings, Path]) -> None:
+    """Before: GET /api/recordings/evening.jsonl (and .mp4) served the file the link pointed to (the
+    saved settings with the token: 39 bytes) and the list showed it. After: 404, not listed; a link
+    within the folder still works; deleting removes the link, never its target."""
+    desk, secret = planted
+    for name in ("evening.jsonl", "evening.mp4"):
+        with pytest.raises(FileNotFoundError):
+            desk.file(name)
+    assert sorted(r.name for r in desk.list()) == ["fine.jsonl", "inner.jsonl"]
+    assert desk.file("inner.jsonl").read_bytes() == desk.file("fine.jsonl").read_bytes()
+    desk.delete("evening.jsonl")
+    assert not (desk.folder / "evening.jsonl").is_symlink() and not (desk.folder / "evening.mp4").is_symlink()
+    assert secret.read_text().startswith('{"http"')
+
+
+def test_a_planted_dangling_link_does_not_become_a_video(planted: tuple[Recordings, Path], tmp_path: Path) -> None:
+    """Recording with video to night.jsonl: night.mp4 is a link to a file that does not exist yet
+    (``exists()`` said no, so the encoder would have written through it, outside the folder). After:
+    refused, nothing created."""
+    desk, _ = planted
+    with pytest.raises(RecordingError, match=r"night\.mp4 exists already"):
+        desk.start("night.jsonl", video=True)
+    assert not (tmp_path / "elsewhere.txt").exists()
