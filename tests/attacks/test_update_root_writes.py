@@ -8,10 +8,14 @@ Runs as root where it can (``chown`` is root's); the writes through links are sh
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from appliance.update.bundle import keygen
 from appliance.update.layout import Layout, report, restore_config, save_config
 
 SERVICE_UID = 4242  # the service's user (any uid but root's)
@@ -85,3 +89,33 @@ def test_saving_the_configuration_does_not_copy_a_linked_file(layout: Layout, vi
     save_config(layout, "0.1.0")
     saved = layout.version_dir("0.1.0") / "config/config.json"
     assert "secret-hash" not in saved.read_text()
+
+
+def _pending(layout: Layout, plant: Any) -> subprocess.CompletedProcess[str]:
+    """``posenet-appliance update pending`` (what posenet-update.service runs as root) after ``plant``
+    put something at ``update/pending.update``; 20 s at most."""
+    (layout.prefix / "venv").mkdir()  # an installed (pre-update) version
+    keygen(layout.prefix / "keys")
+    (layout.prefix / "update-key.pub").write_bytes((layout.prefix / "keys/update-key.pub").read_bytes())
+    (layout.state_dir / "update").mkdir()
+    plant(layout.state_dir / "update/pending.update")
+    argv = [sys.executable, "-m", "appliance", "update", "pending", "--no-restart"]
+    argv += ["--prefix", str(layout.prefix), "--state-dir", str(layout.state_dir)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    return subprocess.run(argv, capture_output=True, text=True, timeout=20, env=env)
+
+
+def test_a_pending_fifo_does_not_hang_the_updater(layout: Layout) -> None:
+    """The service's user makes ``update/pending.update`` a FIFO (which also starts the updater).
+    Before: root opened it to verify it and waited for a writer (the unit allows 30 min; killed here
+    after 20 s). After: refused at once, in one line, and the FIFO is gone."""
+    result = _pending(layout, os.mkfifo)
+    assert result.returncode != 0 and "not a plain file" in result.stderr, result.stderr
+    assert not (layout.prefix / "update/applying.update").exists()
+
+
+def test_a_pending_link_is_not_read_by_root(layout: Layout, victim: Path) -> None:
+    """... or a link to a file only root may read: refused without opening it."""
+    result = _pending(layout, lambda p: p.symlink_to(victim))
+    assert result.returncode != 0 and "not a plain file" in result.stderr, result.stderr
+    _untouched(victim)
