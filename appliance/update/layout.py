@@ -140,10 +140,12 @@ def _chown_like(target: int | Path, owner_of: Path | None) -> None:
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object from ``path``, or None (absent, unreadable, not an object)."""
+    """A JSON object from ``path``, or None (absent, unreadable, not an object, or not a plain file:
+    root reads the service's files with this, never through a link or from a FIFO)."""
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError):
+        data = read_plain(path)
+        doc = json.loads(data) if data is not None else None
+    except (OSError, ValueError, RecursionError):
         return None
     return doc if isinstance(doc, dict) else None
 

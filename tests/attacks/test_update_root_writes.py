@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from appliance.update.bundle import keygen
-from appliance.update.layout import Layout, report, restore_config, save_config
+from appliance.update.layout import Layout, confirmed, report, restore_config, save_config
 
 SERVICE_UID = 4242  # the service's user (any uid but root's)
 
@@ -119,3 +120,25 @@ def test_a_pending_link_is_not_read_by_root(layout: Layout, victim: Path) -> Non
     result = _pending(layout, lambda p: p.symlink_to(victim))
     assert result.returncode != 0 and "not a plain file" in result.stderr, result.stderr
     _untouched(victim)
+
+
+def test_a_fifo_for_the_health_confirmation_does_not_hang_root(layout: Layout) -> None:
+    """``update-health.json`` (which the new version writes to confirm its trial) made a FIFO: root's
+    updater and boot check read it. Before: the read waited for a writer for ever. After: not a
+    confirmation, at once (the trial then rolls back at its deadline)."""
+    os.mkfifo(layout.health)
+    done = threading.Event()
+    answer: list[bool] = []
+
+    def read() -> None:
+        answer.append(confirmed(layout, {"id": "t"}))
+        done.set()
+
+    worker = threading.Thread(target=read, daemon=True)
+    worker.start()
+    if not done.wait(5.0):
+        with open(layout.health, "wb"):  # let the reader go (and the test end)
+            pass
+        worker.join(5.0)
+        pytest.fail("confirmed() blocked on a FIFO for 5 s")
+    assert answer == [False]
