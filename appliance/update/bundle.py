@@ -51,6 +51,12 @@ PACKAGE = "posenet-appliance"
 SIGNED_PREFIX = b"posenet-appliance update v1\n"
 MAX_MEMBERS = 400
 MAX_MANIFEST = 256 * 1024
+#: Largest tar header extension (a PAX record set, a GNU long name) read: tarfile reads one whole
+#: into memory, before the signature is checked (a 100 MB one peaked at 300 MB).
+MAX_EXTENSION = 64 * 1024
+_EXTENSIONS = frozenset(
+    (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
+)
 PUBLIC_TAG = "posenet-update-ed25519"
 _NAME = re.compile(r"^(requirements\.txt|wheels/[A-Za-z0-9][A-Za-z0-9_.+-]{0,200}\.whl)$")
 _VERSION = re.compile(r"^\d{1,6}(\.\d{1,6}){0,3}$")
@@ -199,11 +205,22 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
+class _BoundedInfo(tarfile.TarInfo):
+    """A tar header whose extensions (PAX records, GNU long names) are refused above ``MAX_EXTENSION``
+    bytes before tarfile reads them."""
+
+    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _EXTENSIONS and self.size > MAX_EXTENSION:
+            raise UpdateRefused(f"not an update file: a tar header extension of {self.size} bytes")
+        member: tarfile.TarInfo = super()._proc_member(tar)  # type: ignore[misc]
+        return member
+
+
 def verify(path: Path, key: Ed25519PublicKey, dest: Path | None = None) -> Manifest:
     """Check the update file ``path`` against the box's ``key``; with ``dest``, also unpack its
     members there (only after each one's hash matched). Raises ``UpdateRefused`` (one line)."""
     try:
-        with tarfile.open(path, "r:") as tar:
+        with tarfile.open(path, "r:", tarinfo=_BoundedInfo) as tar:
             return _verify_members(tar, key, dest)
     except (tarfile.TarError, EOFError) as exc:
         raise UpdateRefused(f"not an update file (a tar: {exc})") from None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,9 @@ def cmd_update(args: argparse.Namespace) -> int:
         layout.work.mkdir(parents=True, exist_ok=True)
         pending.replace(path)  # taken: the path unit does not fire again for it
         pending.with_suffix(".json").unlink(missing_ok=True)
+        if not stat.S_ISREG(path.lstat().st_mode):  # a link or a FIFO the service's user put there
+            path.unlink()
+            raise ConfigError("the pending update is not a plain file: refused")
     else:
         path = Path(what[0])
         if not path.is_file():

@@ -25,6 +25,7 @@ import fcntl
 import json
 import os
 import shutil
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -79,37 +80,72 @@ def fsync_dir(directory: Path) -> None:
 
 
 def write_json(path: Path, doc: object, *, owner_of: Path | None = None, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``doc`` as JSON atomically and durably (temp file, fsync, rename, fsync
-    the directory); ``owner_of``: give the file that path's owner (root writing a service's file)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    """Replace ``path`` with ``doc`` as JSON atomically and durably (``write_file``); ``owner_of``:
+    give the file that path's owner (root writing a service's file)."""
+    write_file(path, json.dumps(doc, indent=1).encode(), owner_of=owner_of, mode=mode)
+
+
+def write_file(path: Path, data: bytes, *, owner_of: Path | None = None, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``data`` atomically and durably (temp file, fsync, rename, fsync the
+    directory), never through a link: root writes into the state directory, where the service's user
+    may have planted links. The folder is opened without following a link (its last part), the temp
+    file is made anew (a planted one is removed, never followed) and chowned by its descriptor.
+
+    Raises:
+        OSError: the folder is a link (ELOOP) or the write failed; nothing was written.
+    """
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    tmp = f".{path.name}.tmp-{os.getpid()}"
     try:
-        os.fchmod(fd, mode)  # whatever the umask
-        with os.fdopen(fd, "wb") as f:
-            f.write(json.dumps(doc, indent=1).encode())
-            f.flush()
-            os.fsync(f.fileno())
-        _chown_like(tmp, owner_of)
-        tmp.replace(path)
-        fsync_dir(path.parent)
-    except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+            os.unlink(tmp, dir_fd=folder)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                os.fchmod(f.fileno(), mode)  # whatever the umask
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+                _chown_like(f.fileno(), owner_of)
+            os.replace(tmp, path.name, src_dir_fd=folder, dst_dir_fd=folder)
+            os.fsync(folder)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp, dir_fd=folder)
+            raise
+    finally:
+        os.close(folder)
 
 
-def _chown_like(path: Path, owner_of: Path | None) -> None:
+def read_plain(path: Path) -> bytes | None:
+    """``path``'s bytes if it is a regular file and not a link (None otherwise)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        return f.read() if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else None
+
+
+def _chown_like(target: int | Path, owner_of: Path | None) -> None:
+    """Give ``target`` (a descriptor, or a path: a link itself, never what it points to) the owner
+    of ``owner_of`` (root only)."""
     if owner_of is None or os.geteuid() != 0:
         return
     st = owner_of.stat()
-    os.chown(path, st.st_uid, st.st_gid)
+    if isinstance(target, int):
+        os.fchown(target, st.st_uid, st.st_gid)
+    else:
+        os.chown(target, st.st_uid, st.st_gid, follow_symlinks=False)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object from ``path``, or None (absent, unreadable, not an object)."""
+    """A JSON object from ``path``, or None (absent, unreadable, not an object, or not a plain file:
+    root reads the service's files with this, never through a link or from a FIFO)."""
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError):
+        data = read_plain(path)
+        doc = json.loads(data) if data is not None else None
+    except (OSError, ValueError, RecursionError):
         return None
     return doc if isinstance(doc, dict) else None
 
@@ -243,11 +279,9 @@ def save_config(layout: Layout, version: str) -> None:
     dest = layout.version_dir(version) / "config"
     dest.mkdir(parents=True, exist_ok=True)
     for name in CONFIG_FILES:
-        src = layout.state_dir / name
-        if src.is_file():
-            tmp = dest / f".{name}.tmp"
-            shutil.copyfile(src, tmp)
-            tmp.replace(dest / name)
+        data = read_plain(layout.state_dir / name)  # a link there (to /etc/shadow?) is not kept
+        if data is not None:
+            write_file(dest / name, data)
     fsync_dir(dest)
 
 
@@ -258,11 +292,7 @@ def restore_config(layout: Layout, version: str) -> None:
         saved = src / name
         if not saved.is_file():
             continue
-        tmp = layout.state_dir / f".{name}.restore-tmp"
-        shutil.copyfile(saved, tmp)
-        tmp.chmod(0o600)
-        _chown_like(tmp, layout.state_dir)
-        tmp.replace(layout.state_dir / name)
+        write_file(layout.state_dir / name, saved.read_bytes(), owner_of=layout.state_dir)
     fsync_dir(layout.state_dir)
 
 

@@ -87,7 +87,9 @@ def _message(code: int, answer: bytes) -> str:
     if 200 <= code < 300:
         if code == 202:
             return "saved; a network change is on trial there: confirm it at its new address"
-        return f"blinking for {doc['seconds']:g} s" if isinstance(doc, dict) and "seconds" in doc else "done"
+        seconds = doc.get("seconds") if isinstance(doc, dict) else None
+        ok = isinstance(seconds, int | float) and not isinstance(seconds, bool)  # a hostile box sends anything
+        return f"blinking for {seconds:g} s" if ok else "done"
     detail = doc.get("detail") if isinstance(doc, dict) else None
     if isinstance(detail, list):
         return f"HTTP {code}: " + "; ".join(_reason(d) for d in detail[:5] if isinstance(d, dict))
