@@ -43,6 +43,7 @@ from appliance.types import NUM_KEYPOINTS, Poses
 
 __all__ = [
     "FORMAT_VERSION",
+    "MAX_GAP",
     "MAX_LINE",
     "MAX_PEOPLE",
     "Header",
@@ -63,6 +64,9 @@ MAX_LINE = 1 << 20
 _DAMAGED = (ValueError, TypeError, OverflowError, RecursionError)
 #: People in one frame, at most.
 MAX_PEOPLE = 64
+#: Seconds between two frames, at most (a longer pause, or a frame back in time, is skipped and
+#: counted: a hostile file must not make a replay wait for ever, nor loop at full speed).
+MAX_GAP = 60.0
 _VALUES = NUM_KEYPOINTS * 3
 
 
@@ -267,6 +271,7 @@ class Recording:
             yield from self._read(f)
 
     def _read(self, f: IO[bytes]) -> Iterator[RecordedFrame]:
+        last = -math.inf  # the previous frame's time since the first (``m``)
         while line := f.readline(MAX_LINE):
             whole = line.endswith(b"\n")
             if not whole and len(line) >= MAX_LINE:
@@ -282,6 +287,10 @@ class Recording:
                     continue
                 self.truncated = True  # the last line, cut short
                 return
+            if not last <= frame.at <= last + MAX_GAP and last != -math.inf:
+                self.skipped += 1  # back in time, or a pause no recorder makes: a replay would stall or race
+                continue
+            last = frame.at
             yield frame
             if not whole:
                 self.truncated = True  # a last line that parses but lost its newline
