@@ -193,7 +193,7 @@ _TAGS: dict[Any, str] = {bool: "i", int: "i", float: "f"}  # a setting's type ->
 def _stage_methods(kind: StageKind) -> list[ControlMethod]:
     """A saved-setting message for each number or switch of a stage's section."""
     out = []
-    for key, info in kind.settings.model_fields.items():
+    for key, info in kind.fields().items():
         tag = _TAGS.get(info.annotation)
         if tag is None:
             continue
