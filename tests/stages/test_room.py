@@ -4,6 +4,8 @@ slots, scene), as the application runs them."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -41,7 +43,7 @@ def test_one_person_walking_through_a_zone_enters_and_leaves_once() -> None:
     counts = [len(m) for m in _members(out)]
     assert counts[inside.index(True)] == 1 and counts[0] == 0 and counts[-1] == 0
     xy = [p.extras["zones"]["door"].xy for p in out if p.extras["zones"]["door"].xy is not None]
-    assert xy[0][1] < 0.1 and xy[-1][1] > 0.9 and all(b[1] >= a[1] - 0.02 for a, b in zip(xy, xy[1:]))
+    assert xy[0][1] < 0.1 and xy[-1][1] > 0.9 and all(b[1] >= a[1] - 0.02 for a, b in itertools.pairwise(xy))
 
 
 def test_a_person_standing_on_the_border_does_not_flicker() -> None:
