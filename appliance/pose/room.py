@@ -14,20 +14,28 @@ camera 2.5 m high); it is only made when the hips and shoulders are seen.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import NDArray
 
-from appliance.types import KEYPOINT_NAMES
+from appliance.types import KEYPOINT_NAMES, Poses
 
 __all__ = [
     "FEET_BELOW_HIPS",
     "MIN_SCORE",
+    "Measures",
+    "Polygon",
+    "Polygons",
     "border_distance",
     "centres",
     "feet",
     "heights",
     "homography",
     "inside",
+    "inside_many",
+    "measure",
     "project",
     "zone_points",
 ]
@@ -41,29 +49,26 @@ F32 = NDArray[np.float32]
 F64 = NDArray[np.float64]
 
 
-def _pair_mean(kp: F32, a: int, b: int) -> tuple[F32, NDArray[np.bool_]]:
-    """The mean (N, 2) of keypoints ``a`` and ``b`` where confident (either one alone when only it
-    is), and whether any was."""
-    ok = kp[:, [a, b], 2] >= MIN_SCORE  # (N, 2)
-    w = ok.astype(np.float32)
-    total = w.sum(axis=1)
-    xy = (kp[:, [a, b], :2] * w[:, :, None]).sum(axis=1) / np.maximum(total, 1.0)[:, None]
-    return xy.astype(np.float32), total > 0
+_PAIRS = [_L_AN, _R_AN, _L_HIP, _R_HIP, _L_SH, _R_SH]
 
 
 def feet(kp: F32) -> F32:
     """Each person's floor point (N, 2) = (x, y) in the space of ``kp`` ((N, 17, 3) = (x, y, score)):
     the confident ankles' mean, else estimated from hips and shoulders (module docstring), else the
     lowest confident keypoint."""
-    out, ok = _pair_mean(kp, _L_AN, _R_AN)
-    hips, has_hips = _pair_mean(kp, _L_HIP, _R_HIP)
-    shoulders, has_sh = _pair_mean(kp, _L_SH, _R_SH)
-    guess = ~ok & has_hips & has_sh
+    n = kp.shape[0]
+    sub = kp[:, _PAIRS, :].reshape(n, 3, 2, 3)  # ankles, hips, shoulders: (left, right) x (x, y, score)
+    w = (sub[:, :, :, 2] >= MIN_SCORE).astype(np.float32)
+    total = w.sum(axis=2)  # (N, 3)
+    mean = (sub[:, :, :, :2] * w[:, :, :, None]).sum(axis=2) / np.maximum(total, 1.0)[:, :, None]
+    seen = total > 0
+    out: F32 = mean[:, 0].astype(np.float32)
+    guess = ~seen[:, 0] & seen[:, 1] & seen[:, 2]
     if guess.any():
-        out[guess, 0] = hips[guess, 0]
-        out[guess, 1] = hips[guess, 1] + FEET_BELOW_HIPS * (hips[guess, 1] - shoulders[guess, 1])
-    rest = ~ok & ~guess
-    for i in np.flatnonzero(rest):
+        hips, shoulders = mean[guess, 1], mean[guess, 2]
+        out[guess, 0] = hips[:, 0]
+        out[guess, 1] = hips[:, 1] + FEET_BELOW_HIPS * (hips[:, 1] - shoulders[:, 1])
+    for i in np.flatnonzero(~seen[:, 0] & ~guess):
         y = np.where(kp[i, :, 2] >= MIN_SCORE, kp[i, :, 1], -np.inf)
         j = int(np.argmax(y)) if np.isfinite(y).any() else int(np.argmax(kp[i, :, 1]))
         out[i] = kp[i, j, :2]
@@ -93,11 +98,12 @@ def heights(kp: F32) -> F32:
     return out
 
 
-def zone_points(kp: F32, point: str) -> list[F32]:
-    """The points (N, 2) = (x, y) a zone counts for each person, in the space of ``kp``: ``feet``,
-    ``centre``, a keypoint name, or ``hands`` (two arrays: left wrist, right wrist; either counts)."""
+def zone_points(kp: F32, point: str, feet_xy: F32 | None = None) -> list[F32]:
+    """The points (N, 2) = (x, y) a zone counts for each person, in the space of ``kp``: ``feet``
+    (``feet_xy`` when known), ``centre``, a keypoint name, or ``hands`` (two arrays: left wrist,
+    right wrist; either counts)."""
     if point == "feet":
-        return [feet(kp)]
+        return [feet(kp) if feet_xy is None else feet_xy]
     if point == "centre":
         return [centres(kp)]
     if point == "hands":
@@ -105,22 +111,67 @@ def zone_points(kp: F32, point: str) -> list[F32]:
     return [kp[:, KEYPOINT_NAMES.index(point), :2].copy()]
 
 
-def inside(poly: F64, pts: F64) -> NDArray[np.bool_]:
-    """Whether each point (N, 2) = (x, y) is inside the polygon (K, 2) (even-odd rule)."""
+@dataclass(frozen=True, slots=True)
+class Polygon:
+    """A polygon's corners (K, 2) = (x, y), with its edges (from each corner to the next) and its
+    bounding box (``lo``, ``hi``), computed once (``Polygon.of``)."""
+
+    corners: F64
+    start: F64
+    edge: F64
+    lo: F64
+    hi: F64
+
+    @staticmethod
+    def of(points: Sequence[Sequence[float]]) -> Polygon:
+        c = np.array(points, np.float64)
+        return Polygon(c, c, np.roll(c, -1, axis=0) - c, c.min(axis=0), c.max(axis=0))
+
+
+def inside(poly: Polygon, pts: F64) -> NDArray[np.bool_]:
+    """Whether each point (N, 2) = (x, y) is inside the polygon (even-odd rule)."""
     x, y = pts[:, 0:1], pts[:, 1:2]
-    x0, y0 = poly[:, 0], poly[:, 1]
-    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
-    crosses = (y0 > y) != (y1 > y)
+    x0, y0 = poly.start[:, 0], poly.start[:, 1]
+    dx, dy = poly.edge[:, 0], poly.edge[:, 1]
+    crosses = (y0 > y) != (y0 + dy > y)
     with np.errstate(divide="ignore", invalid="ignore"):
-        at = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
+        at = x0 + (y - y0) * dx / dy
     hit: NDArray[np.bool_] = (crosses & (x < at)).sum(axis=1) % 2 == 1
     return hit
 
 
-def border_distance(poly: F64, pts: F64) -> F64:
-    """Each point's (N, 2) distance (N,) to the polygon's (K, 2) border, in their units."""
-    a = poly[None, :, :]
-    d = np.roll(poly, -1, axis=0)[None, :, :] - a
+@dataclass(frozen=True, slots=True)
+class Polygons:
+    """Several polygons' edges stacked (``Polygons.of``), to test points against all at once."""
+
+    start: F64
+    edge: F64
+    offsets: NDArray[np.intp]
+
+    @staticmethod
+    def of(polygons: Sequence[Polygon]) -> Polygons:
+        sizes = [len(p.start) for p in polygons]
+        offsets = np.cumsum([0, *sizes[:-1]]).astype(np.intp)
+        return Polygons(
+            np.concatenate([p.start for p in polygons]), np.concatenate([p.edge for p in polygons]), offsets
+        )
+
+
+def inside_many(polys: Polygons, pts: F64) -> NDArray[np.bool_]:
+    """Whether each point (N, 2) = (x, y) is inside each polygon (even-odd rule): (Z, N)."""
+    x, y = pts[:, 0:1], pts[:, 1:2]
+    x0, y0 = polys.start[:, 0], polys.start[:, 1]
+    dx, dy = polys.edge[:, 0], polys.edge[:, 1]
+    crosses = (y0 > y) != (y0 + dy > y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        at = x0 + (y - y0) * dx / dy
+    hit: NDArray[np.bool_] = np.add.reduceat(crosses & (x < at), polys.offsets, axis=1).T % 2 == 1
+    return hit
+
+
+def border_distance(poly: Polygon, pts: F64) -> F64:
+    """Each point's (N, 2) distance (N,) to the polygon's border, in their units."""
+    a, d = poly.start[None, :, :], poly.edge[None, :, :]
     p = pts[:, None, :]
     t = np.clip(((p - a) * d).sum(axis=2) / np.maximum((d * d).sum(axis=2), 1e-18), 0.0, 1.0)
     out: F64 = np.sqrt((((a + t[:, :, None] * d) - p) ** 2).sum(axis=2)).min(axis=1)
@@ -147,6 +198,57 @@ def homography(image: F64, floor: F64) -> F64:
 
 def project(h: F64, pts: F64) -> F64:
     """Points (N, 2) = (x, y) mapped through the homography ``h`` (3 x 3)."""
-    q = np.c_[pts, np.ones(len(pts))] @ h.T
+    q = pts @ h[:, :2].T + h[:, 2]
     out: F64 = q[:, :2] / q[:, 2:3]
     return out
+
+
+class Measures:
+    """One frame's people measured once for every stage that asks (``measure``): ``normal`` the
+    keypoints in 0..1 of the picture (N, 17, 3) = (x, y, score), ``feet`` (N, 2) in 0..1, ``centres``
+    (N, 2) and ``heights`` (N,) in source pixels; each computed on first use."""
+
+    def __init__(self, poses: Poses) -> None:
+        self.poses = poses
+        self._normal: F32 | None = None
+        self._feet: F32 | None = None
+        self._centres: F32 | None = None
+        self._heights: F32 | None = None
+
+    @property
+    def normal(self) -> F32:
+        if self._normal is None:
+            self._normal = self.poses.normalized()
+        return self._normal
+
+    @property
+    def feet(self) -> F32:
+        if self._feet is None:
+            self._feet = feet(self.normal)
+        return self._feet
+
+    @property
+    def centres(self) -> F32:
+        if self._centres is None:
+            self._centres = centres(self.poses.keypoints)
+        return self._centres
+
+    @property
+    def heights(self) -> F32:
+        if self._heights is None:
+            self._heights = heights(self.poses.keypoints)
+        return self._heights
+
+
+_last: Measures | None = None
+
+
+def measure(poses: Poses) -> Measures:
+    """The ``Measures`` of these poses: the same object for every stage of one frame (a one-frame
+    cache keyed on the keypoints array, which the stages after smoothing pass on unchanged)."""
+    global _last
+    last = _last
+    if last is not None and last.poses.keypoints is poses.keypoints and last.poses.frame_size == poses.frame_size:
+        return last
+    _last = made = Measures(poses)
+    return made

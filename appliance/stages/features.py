@@ -25,7 +25,7 @@ from pydantic import ConfigDict, Field
 
 from appliance.output.osc.base import OscAddress, OscExtra, OutputOptions
 from appliance.output.osc.wire import message_prefix
-from appliance.pose.room import MIN_SCORE, centres, heights
+from appliance.pose.room import MIN_SCORE, measure
 from appliance.schema import StrictModel
 from appliance.stages import StageKind
 from appliance.types import Poses
@@ -36,7 +36,6 @@ __all__ = ["STAGE", "TAU", "FeaturesSettings", "FeaturesStage", "FeaturesView"]
 TAU = 0.2
 _MOTION = message_prefix("/posenet/person/motion", "iff")
 _HANDS = message_prefix("/posenet/person/hands", "iii")
-_SH, _WR = (5, 6), (9, 10)  # left, right
 
 
 class FeaturesSettings(StrictModel):
@@ -85,43 +84,63 @@ class FeaturesStage:
     def __call__(self, poses: Poses) -> Poses:
         for gone in poses.left.tolist():
             self._people.pop(gone, None)
-        kp = poses.keypoints
-        cs, hs, t = centres(kp), heights(kp), poses.t_capture
-        speed, energy, hands = [], [], []
-        for j, pid in enumerate(poses.ids.tolist()):
-            person = self._people.get(pid)
-            if person is None or t <= person.t:
-                person = self._people[pid] = _Person(t, cs[j], kp[j]) if person is None else person
-            else:
-                _move(person, cs[j], kp[j], float(hs[j]), t)
-            _raise(person, kp[j], t, self.config.hands_seconds)
-            speed.append(person.speed)
-            energy.append(person.energy)
-            hands.append((person.hands[0], person.hands[1]))
-        view = FeaturesView(speed, energy, hands)
+        kp, ids, t = poses.keypoints, poses.ids.tolist(), poses.t_capture
+        m = measure(poses)
+        people = [self._people.get(pid) for pid in ids]
+        moving = [j for j, p in enumerate(people) if p is not None and t > p.t]
+        speeds, energies = _speeds(people, moving, kp, m.centres, m.heights, t) if moving else ([], [])
+        for j, speed, energy in zip(moving, speeds, energies, strict=True):
+            person = people[j]
+            assert person is not None
+            a = 1.0 - math.exp(-(t - person.t) / TAU)
+            person.speed += a * (speed - person.speed)
+            person.energy += a * (energy - person.energy)
+        confident = kp[:, [9, 10, 5, 6], 2] >= MIN_SCORE  # wrists, shoulders (left, right)
+        seen: list[list[bool]] = np.logical_and(confident[:, :2], confident[:, 2:]).tolist()
+        up: list[list[bool]] = (kp[:, [9, 10], 1] < kp[:, [5, 6], 1]).tolist()  # wrist above shoulder
+        hold = self.config.hands_seconds
+        for j, pid in enumerate(ids):
+            person = people[j]
+            if person is None:
+                person = self._people[pid] = _Person(t, m.centres[j], kp[j])
+            person.t, person.centre, person.kp = t, m.centres[j], kp[j]
+            _raise(person, up[j], seen[j], t, hold)
+        view = FeaturesView(
+            [self._people[i].speed for i in ids],
+            [self._people[i].energy for i in ids],
+            [(self._people[i].hands[0], self._people[i].hands[1]) for i in ids],
+        )
         return dataclasses.replace(poses, extras={**poses.extras, "features": view})
 
 
-def _move(person: _Person, centre: NDArray[np.float32], kp: NDArray[np.float32], height: float, t: float) -> None:
-    """Speed and energy (heights per second) from the last frame to this one, smoothed."""
-    dt = t - person.t
-    both = (kp[:, 2] >= MIN_SCORE) & (person.kp[:, 2] >= MIN_SCORE)
-    moved = np.sqrt(((kp[:, :2] - person.kp[:, :2]) ** 2).sum(axis=1))
-    speed = float(np.hypot(*(centre - person.centre))) / height / dt
-    energy = float(moved[both].mean()) / height / dt if both.any() else 0.0
-    a = 1.0 - math.exp(-dt / TAU)
-    person.speed += a * (speed - person.speed)
-    person.energy += a * (energy - person.energy)
-    person.t, person.centre, person.kp = t, centre, kp
+def _speeds(
+    people: list[_Person | None],
+    rows: list[int],
+    kp: NDArray[np.float32],
+    cs: NDArray[np.float32],
+    hs: NDArray[np.float32],
+    t: float,
+) -> tuple[list[float], list[float]]:
+    """This frame's speed and energy (heights per second) of the people at ``rows`` (seen before)."""
+    before = [people[j] for j in rows]
+    prev_kp = np.stack([p.kp for p in before if p is not None])
+    prev_c = np.stack([p.centre for p in before if p is not None])
+    dt = np.array([t - p.t for p in before if p is not None], np.float64)
+    now = kp[rows]
+    scale = 1.0 / (hs[rows] * dt)
+    speed = np.hypot(*(cs[rows] - prev_c).T) * scale
+    both = (now[:, :, 2] >= MIN_SCORE) & (prev_kp[:, :, 2] >= MIN_SCORE)
+    moved = np.sqrt(((now[:, :, :2] - prev_kp[:, :, :2]) ** 2).sum(axis=2))
+    energy = (moved * both).sum(axis=1) / np.maximum(both.sum(axis=1), 1) * scale
+    return speed.tolist(), energy.tolist()
 
 
-def _raise(person: _Person, kp: NDArray[np.float32], t: float, hold: float) -> None:
-    """Each hand's state switches once the other state has held ``hold`` seconds."""
+def _raise(person: _Person, ups: list[bool], seen: list[bool], t: float, hold: float) -> None:
+    """Each hand's state switches once the other state has held ``hold`` seconds (unseen: unchanged)."""
     for side in (0, 1):
-        wrist, shoulder = kp[_WR[side]], kp[_SH[side]]
-        if min(wrist[2], shoulder[2]) < MIN_SCORE:
-            continue  # not seen: unchanged
-        up = int(wrist[1] < shoulder[1])
+        if not seen[side]:
+            continue
+        up = int(ups[side])
         if up == person.hands[side]:
             person.since[side] = math.inf
         elif person.since[side] == math.inf:
@@ -135,10 +154,12 @@ def encode(poses: Poses, options: OutputOptions) -> list[bytes]:
     view: Any = poses.extras.get("features")
     if view is None:
         return []
+    ids = poses.ids.tolist()
+    pack = struct.pack
     out = []
-    for j, pid in enumerate(poses.ids.tolist()):
-        out.append(_MOTION + struct.pack(">iff", pid, view.speed[j], view.energy[j]))
-        out.append(_HANDS + struct.pack(">iii", pid, *view.hands[j]))
+    for pid, speed, energy, (left, right) in zip(ids, view.speed, view.energy, view.hands, strict=True):
+        out.append(_MOTION + pack(">iff", pid, speed, energy))
+        out.append(_HANDS + pack(">iii", pid, left, right))
     return out
 
 

@@ -26,7 +26,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from appliance.output.osc.base import OscAddress, OscExtra, OutputOptions
 from appliance.output.osc.wire import message_prefix
-from appliance.pose.room import feet, homography, project
+from appliance.pose.room import homography, measure, project
 from appliance.schema import StrictModel
 from appliance.stages import StageKind
 from appliance.types import Poses
@@ -97,7 +97,7 @@ class FloorStage:
         h = self._h()
         view = None
         if h is not None:
-            xy = project(h, feet(poses.normalized()).astype(np.float64))
+            xy = project(h, measure(poses).feet.astype(np.float64))
             n = len(xy)
             d = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)) + np.diag(np.full(n, np.inf))
             near = d.argmin(axis=1) if n > 1 else np.zeros(n, np.intp)

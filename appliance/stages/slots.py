@@ -30,7 +30,7 @@ from pydantic import ConfigDict, Field, field_validator
 from appliance.output.osc.base import KEYPOINTS_XYS, OscAddress, OscExtra, OutputOptions
 from appliance.output.osc.formats.bundle import PERSON_PREFIXES, person_groups
 from appliance.output.osc.wire import message_prefix
-from appliance.pose.room import centres, heights
+from appliance.pose.room import measure
 from appliance.schema import StrictModel
 from appliance.stages import StageKind
 from appliance.types import Poses
@@ -120,8 +120,8 @@ class SlotsStage:
             return sorted((i for i in candidates if i in members), key=lambda i: (members[i], i))
         index = {pid: j for j, pid in enumerate(poses.ids.tolist())}
         rows = np.array([index[i] for i in candidates])
-        kp = poses.keypoints[rows]
-        key = -heights(kp) if rule == "closest" else centres(kp)[:, 0]
+        m = measure(poses)
+        key = -m.heights[rows] if rule == "closest" else m.centres[rows, 0]
         return [candidates[j] for j in np.argsort(key, kind="stable")]
 
 
@@ -147,12 +147,13 @@ def encode(poses: Poses, options: OutputOptions) -> list[bytes]:
     if view is None:
         return []
     out: list[bytes] = []
-    groups = person_groups(poses, options) if view.where else []
+    where = sorted(view.where.items())
+    groups = person_groups(poses, options, [j for _, j in where]) if where else []
     features: Any = poses.extras.get("features")
     floor: Any = poses.extras.get("floor")
-    for k, j in sorted(view.where.items()):
+    for (k, j), group in zip(where, groups, strict=True):
         p = _PREFIXES[k]
-        for prefix, name, msg in zip(PERSON_PREFIXES, ("pose", "box", "centre"), groups[j], strict=True):
+        for prefix, name, msg in zip(PERSON_PREFIXES, ("pose", "box", "centre"), group, strict=True):
             out.append(p[name] + msg[len(prefix) :])
         pid = int(poses.ids[j])
         if features is not None:

@@ -26,6 +26,7 @@ import dataclasses
 import re
 import struct
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -34,7 +35,7 @@ from pydantic import AfterValidator, ConfigDict, Field, field_validator
 
 from appliance.output.osc.base import OscAddress, OscExtra, OutputOptions
 from appliance.output.osc.wire import message_prefix
-from appliance.pose.room import border_distance, inside, project, zone_points
+from appliance.pose.room import Polygon, Polygons, border_distance, inside_many, measure, project, zone_points
 from appliance.schema import StrictModel
 from appliance.stages import StageKind
 from appliance.types import KEYPOINT_NAMES, Poses
@@ -103,89 +104,140 @@ class ZoneState:
 
 
 class ZonesStage:
-    """Fills ``Poses.extras["zones"]``: name -> ``ZoneState`` (a copy per frame)."""
+    """Fills ``Poses.extras["zones"]``: name -> ``ZoneState`` (each frame's a new one)."""
 
     name = "zones"
 
     def __init__(self, config: list[Zone]) -> None:
         self.config = config
         self._state: dict[str, ZoneState] = {}
+        self._made: tuple[Any, ...] | None = None
 
     def reset(self) -> None:
         """Forget every zone's members (a new source)."""
         self._state = {}
 
+    def _polygons_of(self, zones: list[Zone]) -> tuple[dict[str, Polygon], dict[tuple[str, str], list[Zone]], Polygons]:
+        """Each zone's polygon, the zones grouped by what they count (space, point), and every
+        polygon stacked in the groups' order; made again only when the zones change."""
+        if self._made is None or self._made[0] is not zones:
+            single = {z.name: Polygon.of(z.points) for z in zones}
+            groups: dict[tuple[str, str], list[Zone]] = {}
+            for z in zones:
+                groups.setdefault((z.space, z.point), []).append(z)
+            stacked = Polygons.of([single[z.name] for g in groups.values() for z in g]) if zones else None
+            self._made = (zones, single, groups, stacked)
+        return self._made[1], self._made[2], self._made[3]  # type: ignore[return-value]
+
     def __call__(self, poses: Poses) -> Poses:
         zones = self.config
+        if not zones:
+            self._state = {}
+            return dataclasses.replace(poses, extras={**poses.extras, "zones": {}})
         floor: Any = poses.extras.get("floor")
-        kp = poses.normalized() if zones else None
-        cache: dict[tuple[str, str], list[NDArray[np.float64]]] = {}
+        single, groups, stacked = self._polygons_of(zones)
         ids, t, gone = poses.ids.tolist(), poses.t_capture, set(poses.left.tolist())
+        pts = _counted(poses, groups, floor)
+        flat = [p for group_pts in pts for p in group_pts]
+        hits = inside_many(stacked, np.concatenate(flat)) if flat else np.zeros((len(zones), 0), bool)
         out: dict[str, ZoneState] = {}
-        for zone in zones:
-            state = self._state.get(zone.name) or ZoneState()
-            key = (zone.space, zone.point)
-            if key not in cache and kp is not None and (zone.space == "image" or floor is not None):
-                cache[key] = _points(kp, zone.point, floor.h if zone.space == "floor" else None)
-            pts = cache.get(key) or []
-            out[zone.name] = _step(zone, state, pts, ids, gone, t)
-        self._state = out
-        frozen = {name: dataclasses.replace(s, members=dict(s.members)) for name, s in out.items()}
-        return dataclasses.replace(poses, extras={**poses.extras, "zones": frozen})
+        z0 = p0 = 0
+        for group, group_pts in zip(groups.values(), pts, strict=True):
+            k, n = len(group_pts), len(ids)
+            anywhere: list[list[bool]] = []
+            first: list[list[int]] = []
+            if k:
+                sub = hits[z0 : z0 + len(group), p0 : p0 + k * n].reshape(len(group), k, n)
+                anywhere, first = sub.any(axis=1).tolist(), sub.argmax(axis=1).tolist()  # type: ignore[assignment]
+            for z, zone in enumerate(group):
+                state = self._state.get(zone.name) or ZoneState()
+                hit = (anywhere[z], first[z]) if k else None
+                out[zone.name] = _step(zone, single[zone.name], state, group_pts, hit, ids, gone, t)
+            z0, p0 = z0 + len(group), p0 + k * n
+        self._state = {z.name: out[z.name] for z in zones}  # never changed afterwards: shared
+        return dataclasses.replace(poses, extras={**poses.extras, "zones": self._state})
 
 
-def _points(kp: NDArray[np.float32], point: str, h: NDArray[np.float64] | None) -> list[NDArray[np.float64]]:
-    """The counted points in the zone's space (empty for a floor zone on an uncalibrated floor)."""
-    pts = [p.astype(np.float64) for p in zone_points(kp, point)]
-    return pts if h is None else [project(h, p) for p in pts]
+def _counted(poses: Poses, groups: dict[tuple[str, str], list[Zone]], floor: Any) -> list[list[NDArray[np.float64]]]:
+    """Per group (space, point): the counted points, one (N, 2) array per point of a person (two for
+    ``hands``) in the group's space; none for a floor group on an uncalibrated floor (``floor``: the
+    floor stage's ``FloorView`` or None)."""
+    m = measure(poses)
+    picture: dict[str, list[NDArray[np.float64]]] = {}  # point -> (N, 2) arrays in 0..1 of the picture
+    out: list[list[NDArray[np.float64]]] = []
+    for space, point in groups:
+        if space == "floor" and floor is None:
+            out.append([])
+            continue
+        if space == "floor" and point == "feet":
+            out.append([floor.xy])  # the floor stage's own
+            continue
+        if point not in picture:
+            picture[point] = [p.astype(np.float64) for p in zone_points(m.normal, point, m.feet)]
+        out.append(picture[point] if space == "image" else [project(floor.h, p) for p in picture[point]])
+    return out
 
 
 def _step(
-    zone: Zone, state: ZoneState, pts: list[NDArray[np.float64]], ids: list[int], gone: set[int], t: float
+    zone: Zone,
+    poly: Polygon,
+    state: ZoneState,
+    pts: list[NDArray[np.float64]],
+    hit: tuple[list[bool], list[int]] | None,
+    ids: list[int],
+    gone: set[int],
+    t: float,
 ) -> ZoneState:
     """The zone's next state from its previous one and this frame's points (one array per counted
-    point, (N, 2) in the zone's space; none when it cannot count)."""
-    poly = np.array(zone.points, np.float64)
+    point, (N, 2) in the zone's space; none when it cannot count) and ``hit``: whether each person
+    is inside, and by which point first."""
     members = {i: s for i, s in state.members.items() if i not in gone}
     left = [i for i in state.members if i in gone]
     entered: list[int] = []
-    at: dict[int, NDArray[np.float64]] = {}
-    if pts and ids:
-        hit = np.zeros((len(pts), len(ids)), bool)
-        far = np.ones((len(pts), len(ids)), bool)
-        for k, p in enumerate(pts):
-            hit[k] = inside(poly, p)
-            far[k] = ~hit[k] & (border_distance(poly, p) > MARGIN[zone.space])
-        for j, pid in enumerate(ids):
-            k = int(np.argmax(hit[:, j])) if hit[:, j].any() else int(np.argmin(far[:, j]))
-            at[pid] = pts[k][j]
-            if pid not in members and hit[:, j].any():
+    if pts and ids and hit is not None:
+        hit_any = hit[0]
+        far = [False] * len(ids)
+        out = [j for j, (pid, h) in enumerate(zip(ids, hit_any, strict=True)) if not h and pid in members]
+        if out:  # members whose point is outside: out only when every counted point is beyond the margin
+            near = np.zeros(len(out), bool)
+            for p in pts:
+                near |= border_distance(poly, p[out]) <= MARGIN[zone.space]
+            for j, n in zip(out, near.tolist(), strict=True):
+                far[j] = not n
+        for pid, h, f in zip(ids, hit_any, far, strict=True):
+            if h and pid not in members:
                 members[pid] = t
                 entered.append(pid)
-            elif pid in members and far[:, j].all():
+            elif f:
                 del members[pid]
                 left.append(pid)
     elif not pts:  # cannot count (an uncalibrated floor): everybody leaves
         left += list(members)
         members = {}
     due = len(members) != len(state.members) or t - state.sent >= COUNT_PERIOD or t < state.sent
-    xy = _pad(poly, members, at)
+    xy = _pad(poly, members, ids, pts, hit)
     return ZoneState(members, entered, left, due, t if due else state.sent, xy)
 
 
 def _pad(
-    poly: NDArray[np.float64], members: dict[int, float], at: dict[int, NDArray[np.float64]]
+    poly: Polygon,
+    members: dict[int, float],
+    ids: list[int],
+    pts: list[NDArray[np.float64]],
+    hit: tuple[list[bool], list[int]] | None,
 ) -> tuple[int, float, float] | None:
-    """The XY pad: the longest member seen this frame, where in the zone's bounding box (0..1)."""
-    seen = [(since, pid) for pid, since in members.items() if pid in at]
-    if not seen:
+    """The XY pad: the longest member seen this frame, where in the zone's bounding box (0..1) (its
+    first counted point inside, else its first)."""
+    seen = [(members[pid], pid, j) for j, pid in enumerate(ids) if pid in members] if members else []
+    if not seen or not pts or hit is None:
         return None
-    pid = min(seen)[1]
-    lo, hi = poly.min(axis=0), poly.max(axis=0)
-    x, y = np.clip((at[pid] - lo) / np.maximum(hi - lo, 1e-12), 0.0, 1.0)
-    return pid, float(x), float(y)
+    _, pid, j = min(seen)
+    k = hit[1][j]
+    (x, y), (x0, y0), (x1, y1) = pts[k][j].tolist(), poly.lo.tolist(), poly.hi.tolist()
+    return pid, min(max((x - x0) / max(x1 - x0, 1e-12), 0.0), 1.0), min(max((y - y0) / max(y1 - y0, 1e-12), 0.0), 1.0)
 
 
+@lru_cache(maxsize=4 * MAX_ZONES)
 def _prefixes(name: str) -> tuple[bytes, bytes, bytes, bytes]:
     base = f"/posenet/zone/{name}/"
     return (

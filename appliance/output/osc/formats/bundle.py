@@ -18,6 +18,7 @@ score from its 51 keypoint values. 0..1 coordinates by default.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from collections.abc import Sequence
 
@@ -55,12 +56,17 @@ def frame_header(poses: Poses) -> bytes:
 PERSON_PREFIXES = (_PERSON, _BOX, _CENTRE)
 
 
-def person_groups(poses: Poses, options: OutputOptions) -> list[list[bytes]]:
-    """Each person's three messages (pose, box, centre), in the order of ``poses``."""
-    n = len(poses)
+def person_groups(poses: Poses, options: OutputOptions, rows: Sequence[int] | None = None) -> list[list[bytes]]:
+    """Each person's three messages (pose, box, centre), in the order of ``poses`` (or only those of
+    the people at ``rows``, in that order: their index is still their place in ``poses``)."""
+    out = output_keypoints(poses, options)
+    index = np.arange(len(poses)) if rows is None else np.asarray(rows, np.intp)
+    if rows is not None:
+        poses = dataclasses.replace(poses, scores=poses.scores[index], ids=poses.ids[index])
+        out = out[index]
+    n = len(index)
     if not n:
         return []
-    out = output_keypoints(poses, options)
     boxes, centres = person_boxes(out)
     kp = out.reshape(n, 3 * NUM_KEYPOINTS).astype(_BE_F32).tobytes()
     box_b, centre_b = boxes.astype(_BE_F32).tobytes(), centres.astype(_BE_F32).tobytes()
@@ -72,7 +78,11 @@ def person_groups(poses: Poses, options: OutputOptions) -> list[list[bytes]]:
         pid = struct.pack(">i", int(ids[i]))
         groups.append(
             [
-                _PERSON + pid + struct.pack(">i", i) + scores[4 * i : 4 * i + 4] + kp[row * i : row * (i + 1)],
+                _PERSON
+                + pid
+                + struct.pack(">i", int(index[i]))
+                + scores[4 * i : 4 * i + 4]
+                + kp[row * i : row * (i + 1)],
                 _BOX + pid + box_b[16 * i : 16 * (i + 1)],
                 _CENTRE + pid + centre_b[8 * i : 8 * (i + 1)],
             ]

@@ -1,0 +1,98 @@
+"""``bench room``: what the room costs per frame on the "send" thread: the room's stages (floor,
+zones, features, slots, scene: ``appliance.stages``) and their messages for a ``bundle`` target, at
+10 people walking (source pixels, (x, y)) and 8 zones (feet, centre, hands, a keypoint; picture and
+floor), the floor calibrated, 4 slots. Medians over the frames of a scene, after the tracker (not
+counted); the bundle format's own encoding alongside, as the baseline measured in the same process."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+from appliance.output.osc.extras import encode_extras, encode_target
+
+__all__ = ["add_parser", "room_costs"]
+
+_FLOOR = {"image": [[0.1, 0.95], [0.9, 0.95], [0.7, 0.45], [0.3, 0.45]], "floor": [[0, 0], [4, 0], [4, 6], [0, 6]]}
+_POINTS = ("feet", "centre", "hands", "nose")
+
+
+def _sections(zones: int) -> dict[str, Any]:
+    out = []
+    for i in range(zones):
+        x0, x1 = i / zones, (i + 1) / zones
+        if i % 4 == 3:  # every fourth zone on the floor (metres)
+            out.append(
+                {
+                    "name": f"f{i}",
+                    "points": [[0.5 * i, 1], [0.5 * i + 1, 1], [0.5 * i + 1, 3], [0.5 * i, 3]],
+                    "space": "floor",
+                }
+            )
+        else:
+            out.append(
+                {"name": f"z{i}", "points": [[x0, 0.2], [x1, 0.2], [x1, 1.0], [x0, 1.0]], "point": _POINTS[i % 4]}
+            )
+    return {"zones": out, "floor": _FLOOR, "slots": {"count": 4}}
+
+
+def room_costs(people: int = 10, zones: int = 8, frames: int = 300) -> dict[str, float]:
+    """Median seconds per frame: ``stages`` (the room's), ``messages`` (their OSC for a bundle
+    target), ``room`` (both), ``bundle`` (the format alone, the baseline)."""
+    from appliance.config.models import AppConfig
+    from appliance.core.app import target_specs
+    from appliance.output.osc import FORMATS
+    from appliance.pose.scenes import Walker, scene
+    from appliance.pose.tracking import Tracker
+    from appliance.stages import STAGES
+
+    config = AppConfig.model_validate({**_sections(zones), "targets": [{"format": "bundle"}]})
+    (spec,) = target_specs(config)
+    stages = [kind.make(getattr(config, name)) for name, kind in STAGES.items()]
+    walkers = [
+        Walker(i + 1, (30.0 + 58 * i, 240.0 + 12 * (i % 4)), (1.5 if i % 2 else -1.5, 0.0), 150) for i in range(people)
+    ]
+    tracker = Tracker()
+    costs: dict[str, list[float]] = {"stages": [], "messages": [], "room": [], "bundle": []}
+    for poses in scene(walkers, frames)[0]:
+        poses = tracker(poses)
+        t0 = time.perf_counter()
+        for stage in stages:
+            poses = stage(poses)
+        t1 = time.perf_counter()
+        encode_extras(poses, spec.options, [x for x in spec.extras if x.lead is None])
+        encode_target(FORMATS["bundle"], poses, spec.options, [x for x in spec.extras if x.lead is not None])
+        t2 = time.perf_counter()
+        FORMATS["bundle"](poses, spec.options)
+        t3 = time.perf_counter()
+        if len(poses) == people:
+            costs["stages"].append(t1 - t0)
+            costs["messages"].append(t2 - t1 - (t3 - t2))  # the scene rides in the format's first bundle
+            costs["bundle"].append(t3 - t2)
+            costs["room"].append(costs["stages"][-1] + costs["messages"][-1])
+    return {k: statistics.median(v) for k, v in costs.items()}
+
+
+def cmd_room(args: Any) -> int:
+    r = room_costs(args.people, args.zones, args.frames)
+    print(f"room: {args.people} people, {args.zones} zones, floor calibrated, 4 slots")
+    print(f"median per frame over the frames with everybody in view ({args.frames} frames):")
+    for key, what in (
+        ("stages", "room stages (floor, zones, features, slots, scene)"),
+        ("messages", "their OSC messages (bundle target)"),
+        ("room", "all the room"),
+        ("bundle", "bundle format alone (baseline)"),
+    ):
+        print(f"  {what:<52} {r[key] * 1e3:7.3f} ms")
+    print(f"  room / bundle format: {r['room'] / r['bundle']:.2f}x")
+    return 0
+
+
+def add_parser(bsub: Any) -> None:
+    """Register ``bench room``."""
+    p = bsub.add_parser("room", help="the room's stages and messages per frame (10 people, 8 zones)")
+    p.add_argument("--people", type=int, default=10)
+    p.add_argument("--zones", type=int, default=8)
+    p.add_argument("--frames", type=int, default=300)
+    p.set_defaults(func=cmd_room)
