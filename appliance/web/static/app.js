@@ -17,8 +17,10 @@ const GROUPS = [
   ["Detection", ["decoder"]],
   ["People: ids and smoothing", ["tracking", "smoothing"]],
   ["Network and ports", ["network", "http", "osc_control", "osc"]],
+  ["The room: slots, scene, features", ["slots", "scene", "features"]],
 ];
-const SPECIAL = new Set(["schema_version", "targets", "http.token"]);
+// Edited elsewhere: the targets' table, the token's form, the zones and the floor on the view (room.js).
+const SPECIAL = new Set(["schema_version", "targets", "http.token", "zones", "floor"]);
 let config = null, schema = null, choices = { sources: [], models: [] }, formats = {}, presets = {};
 let picture = null, lastFrame = null;
 
@@ -174,6 +176,7 @@ function draw(frame) {
       g.fillStyle = colour; g.fillText(label, left + 2, Math.max(15, top - 11));
     }
   });
+  if (typeof drawRoom === "function") drawRoom(g, w, h, mirror);
   $("summary").textContent = `frame ${frame.frame}: ${frame.poses.length} ${frame.poses.length === 1 ? "person" : "people"}`;
 }
 
@@ -518,6 +521,7 @@ async function init() {
   renderSettings();
   renderTargets();
   fleetSettings(schema);
+  if (typeof startRoom === "function") startRoom();
   document.body.dataset.ready = "1"; // everything drawn and wired (tests wait for it)
 }
 
