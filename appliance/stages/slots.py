@@ -148,11 +148,11 @@ def encode(poses: Poses, options: OutputOptions) -> list[bytes]:
         return []
     out: list[bytes] = []
     where = sorted(view.where.items())
-    groups = person_groups(poses, options, [j for _, j in where]) if where else []
+    groups = person_groups(poses, options) if where else []  # the bundle format's, when it just made them
     features: Any = poses.extras.get("features")
     floor: Any = poses.extras.get("floor")
-    for (k, j), group in zip(where, groups, strict=True):
-        p = _PREFIXES[k]
+    for k, j in where:
+        p, group = _PREFIXES[k], groups[j]
         for prefix, name, msg in zip(PERSON_PREFIXES, ("pose", "box", "centre"), group, strict=True):
             out.append(p[name] + msg[len(prefix) :])
         pid = int(poses.ids[j])

@@ -18,7 +18,6 @@ score from its 51 keypoint values. 0..1 coordinates by default.
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 from collections.abc import Sequence
 
@@ -56,17 +55,33 @@ def frame_header(poses: Poses) -> bytes:
 PERSON_PREFIXES = (_PERSON, _BOX, _CENTRE)
 
 
-def person_groups(poses: Poses, options: OutputOptions, rows: Sequence[int] | None = None) -> list[list[bytes]]:
-    """Each person's three messages (pose, box, centre), in the order of ``poses`` (or only those of
-    the people at ``rows``, in that order: their index is still their place in ``poses``)."""
-    out = output_keypoints(poses, options)
-    index = np.arange(len(poses)) if rows is None else np.asarray(rows, np.intp)
-    if rows is not None:
-        poses = dataclasses.replace(poses, scores=poses.scores[index], ids=poses.ids[index])
-        out = out[index]
-    n = len(index)
+_last: tuple[Poses, OutputOptions, list[list[bytes]]] | None = None
+
+
+def person_groups(poses: Poses, options: OutputOptions) -> list[list[bytes]]:
+    """Each person's three messages (pose, box, centre), in the order of ``poses``. The last frame's
+    are kept for the same poses and options (the slots stage re-addresses them): never change them."""
+    global _last
+    last = _last
+    if (
+        last is not None
+        and last[0].keypoints is poses.keypoints
+        and last[0].ids is poses.ids
+        and last[0].scores is poses.scores
+        and last[0].frame_size == poses.frame_size
+        and last[1] == options
+    ):
+        return last[2]
+    groups = _person_groups(poses, options)
+    _last = (poses, options, groups)
+    return groups
+
+
+def _person_groups(poses: Poses, options: OutputOptions) -> list[list[bytes]]:
+    n = len(poses)
     if not n:
         return []
+    out = output_keypoints(poses, options)
     boxes, centres = person_boxes(out)
     kp = out.reshape(n, 3 * NUM_KEYPOINTS).astype(_BE_F32).tobytes()
     box_b, centre_b = boxes.astype(_BE_F32).tobytes(), centres.astype(_BE_F32).tobytes()
@@ -78,11 +93,7 @@ def person_groups(poses: Poses, options: OutputOptions, rows: Sequence[int] | No
         pid = struct.pack(">i", int(ids[i]))
         groups.append(
             [
-                _PERSON
-                + pid
-                + struct.pack(">i", int(index[i]))
-                + scores[4 * i : 4 * i + 4]
-                + kp[row * i : row * (i + 1)],
+                _PERSON + pid + struct.pack(">i", i) + scores[4 * i : 4 * i + 4] + kp[row * i : row * (i + 1)],
                 _BOX + pid + box_b[16 * i : 16 * (i + 1)],
                 _CENTRE + pid + centre_b[8 * i : 8 * (i + 1)],
             ]
