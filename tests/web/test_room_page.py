@@ -7,7 +7,6 @@ nothing changed; the floor calibrated by dragging a mark, its grid drawn. Screen
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 import urllib.request
@@ -129,5 +128,15 @@ def test_zones_and_the_floor_are_drawn_and_edited_on_the_view(box: tuple[str, Pa
             for field in ("#f-slots-count", "#f-slots-rule", "#f-scene-rate", "#f-features-hands_seconds"):
                 assert page.locator(field).count() == 1, field
             assert json.loads((state / "config.json").read_text())["floor"] == floor
+            # Who gets what: a target's extras, from the targets' table (empty: the format's default).
+            assert page.input_value("[data-path='targets.0.extras']") == ""
+            page.fill("[data-path='targets.0.extras']", "scene, zones")
+            page.click("#save-targets")
+            sync_api.expect(page.locator("#message")).to_have_text("targets saved")
+            assert _config(base)["targets"][0]["extras"] == ["scene", "zones"]
+            page.fill("[data-path='targets.0.extras']", "scene, nope")
+            page.click("#save-targets")
+            sync_api.expect(page.locator("#message")).to_contain_text("not a stage with messages")
+            assert _config(base)["targets"][0]["extras"] == ["scene", "zones"]
         finally:
             browser.close()
