@@ -101,14 +101,18 @@ def heights(kp: F32) -> F32:
 def zone_points(kp: F32, point: str, feet_xy: F32 | None = None) -> list[F32]:
     """The points (N, 2) = (x, y) a zone counts for each person, in the space of ``kp``: ``feet``
     (``feet_xy`` when known), ``centre``, a keypoint name, or ``hands`` (two arrays: left wrist,
-    right wrist; either counts)."""
+    right wrist; either counts); a keypoint less confident than ``MIN_SCORE`` is NaN (nowhere)."""
     if point == "feet":
         return [feet(kp) if feet_xy is None else feet_xy]
     if point == "centre":
         return [centres(kp)]
-    if point == "hands":
-        return [kp[:, _L_WR, :2].copy(), kp[:, _R_WR, :2].copy()]
-    return [kp[:, KEYPOINT_NAMES.index(point), :2].copy()]
+    rows = [_L_WR, _R_WR] if point == "hands" else [KEYPOINT_NAMES.index(point)]
+    out = []
+    for k in rows:  # a keypoint not seen is nowhere (NaN): inside no zone
+        xy = kp[:, k, :2].copy()
+        xy[kp[:, k, 2] < MIN_SCORE] = np.nan
+        out.append(xy)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -234,6 +234,8 @@ def _pad(
     _, pid, j = min(seen)
     k = hit[1][j]
     (x, y), (x0, y0), (x1, y1) = pts[k][j].tolist(), poly.lo.tolist(), poly.hi.tolist()
+    if x != x or y != y:  # the point is not seen this frame (NaN): no pad
+        return None
     return pid, min(max((x - x0) / max(x1 - x0, 1e-12), 0.0), 1.0), min(max((y - y0) / max(y1 - y0, 1e-12), 0.0), 1.0)
 
 

@@ -71,6 +71,7 @@ def test_hands_zone_counts_either_wrist() -> None:
     frames = []
     for f in range(10):
         kp = pose.copy()
+        kp[9, :] = (500.0, 100.0, 0.05)  # the left wrist "in" the zone, but not seen: it does not count
         if f >= 5:
             kp[10, :2] = (500.0, 100.0)  # the right wrist reaches into the zone
         frames.append(Poses(kp[None], np.array([0.9], np.float32), np.array([-1], np.int32), (W, H), f, f / 15))
