@@ -6,7 +6,8 @@ their slot until they leave (the tracker's ``leave``: gone longer than its grace
 (lowest number first) goes to the person not in a slot who comes first by ``rule``:
 
 * ``longest``: present longest (default);
-* ``closest``: largest in the picture (nearest the camera);
+* ``closest``: nearest the camera: on a calibrated floor, the floor point nearest to where the
+  picture's bottom middle is on the floor; else the largest in the picture;
 * ``leftmost``: smallest x of the body centre in the picture;
 * ``zone``: in the zone named ``zone`` (stage ``zones``), present there longest; nobody else.
 
@@ -30,7 +31,7 @@ from pydantic import ConfigDict, Field, field_validator
 from appliance.output.osc.base import KEYPOINTS_XYS, OscAddress, OscExtra, OutputOptions
 from appliance.output.osc.formats.bundle import PERSON_PREFIXES, person_groups
 from appliance.output.osc.wire import message_prefix
-from appliance.pose.room import measure
+from appliance.pose.room import measure, project
 from appliance.schema import StrictModel
 from appliance.stages import StageKind
 from appliance.types import Poses
@@ -38,6 +39,7 @@ from appliance.types import Poses
 __all__ = ["MAX_SLOTS", "STAGE", "SlotsSettings", "SlotsStage", "SlotsView"]
 
 MAX_SLOTS = 16
+_BOTTOM = np.array([[0.5, 1.0]])  # the picture's bottom middle (0..1): the floor nearest the camera
 Rule = Literal["longest", "closest", "leftmost", "zone"]
 
 
@@ -120,8 +122,13 @@ class SlotsStage:
             return sorted((i for i in candidates if i in members), key=lambda i: (members[i], i))
         index = {pid: j for j, pid in enumerate(poses.ids.tolist())}
         rows = np.array([index[i] for i in candidates])
-        m = measure(poses)
-        key = -m.heights[rows] if rule == "closest" else m.centres[rows, 0]
+        m, floor = measure(poses), poses.extras.get("floor")
+        if rule == "leftmost":
+            key = m.centres[rows, 0]
+        elif floor is not None:  # nearest the camera on the floor: the picture's bottom middle, there
+            key = np.hypot(*(floor.xy[rows] - project(floor.h, _BOTTOM)[0]).T)
+        else:
+            key = -m.heights[rows]  # the largest in the picture
         return [candidates[j] for j in np.argsort(key, kind="stable")]
 
 

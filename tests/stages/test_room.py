@@ -261,3 +261,16 @@ def test_nothing_on_the_floor_before_calibration() -> None:
     frames, _ = scene([Walker(1, (300.0, 240.0), (0.0, 0.0))], 3)
     out = run_room(frames, zones=[_zone("far", [[0, 0], [9, 0], [9, 9]], space="floor")])[-1]
     assert out.extras["floor"] is None and not out.extras["zones"]["far"].members
+
+
+def test_closest_on_a_calibrated_floor_is_nearest_the_bottom_of_the_picture() -> None:
+    to_image = _dlt(FLOOR, IMAGE)
+    walkers = []
+    for i, (fx, fy, height) in enumerate([(1.0, 5.0, 200.0), (3.0, 0.5, 80.0)]):  # the near one drawn small
+        ix, iy = _to(to_image, fx, fy) * [W, H]
+        walkers.append(Walker(i + 1, (float(ix), float(iy) - 96 * height / 200), (0.0, 0.0), height=height))
+    frames, truth = scene(walkers, 6, noise_px=0.0)
+    near = _run(frames, floor={"image": IMAGE, "floor": FLOOR}, slots={"count": 1, "rule": "closest"})
+    assert _true(near, truth, 5, near[-1].extras["slots"].ids[0]) == 2  # 0.5 m from the front edge
+    big = _run(frames, slots={"count": 1, "rule": "closest"})
+    assert _true(big, truth, 5, big[-1].extras["slots"].ids[0]) == 1  # no floor: the largest
