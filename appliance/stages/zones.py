@@ -55,11 +55,14 @@ ZonePoint = Literal["feet", "centre", "hands", *KEYPOINT_NAMES]  # type: ignore[
 class Zone(StrictModel):
     """One zone: a polygon and the point of a person it counts."""
 
-    model_config = ConfigDict(title="Zone")
+    model_config = ConfigDict(title="A zone of the room")
 
     name: str = Field("zone", description="OSC-safe name: letters, digits, '_' or '-' (1..32).")
     points: list[Point] = Field(
-        min_length=3, max_length=MAX_POINTS, description="Corners [x, y]: 0..1 of the picture, or metres."
+        default_factory=lambda: [[0.35, 0.45], [0.65, 0.45], [0.65, 0.95], [0.35, 0.95]],
+        min_length=3,
+        max_length=MAX_POINTS,
+        description="Corners [x, y]: 0..1 of the picture, or metres (3..32; a square below the middle unless given).",
     )
     space: Literal["image", "floor"] = Field("image", description="image: 0..1 of the picture; floor: metres.")
     point: ZonePoint = Field("feet", description="What counts: feet, centre, hands (either wrist) or a keypoint.")
