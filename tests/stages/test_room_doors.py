@@ -5,6 +5,7 @@ whole service sending to a real UDP socket from a pose source."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -27,6 +28,7 @@ from appliance.output.osc.wire import parse_message, parse_packet, split_packet
 from appliance.pose.scenes import Walker, scene
 from appliance.web.oscquery.namespace import FrameValues, build
 from appliance.web.server import create_app
+from tests.support.controlport import Patch, osc, with_control
 from tests.support.owner import OWNER
 from tests.support.room import run_room
 
@@ -247,3 +249,34 @@ def test_the_service_sends_the_room_to_a_udp_socket_and_refuses_a_bad_zone(tmp_p
     finally:
         app.stop()
         sink.close()
+
+
+# -- the control port ------------------------------------------------------------------------------------
+def test_the_room_settings_change_over_the_control_port_the_owners_only(tmp_path: Path) -> None:
+    """Numbers and words (the slots' rule) from the box itself or with the token are saved; a bad
+    value is refused with one line and changes nothing; a visitor without the token is refused."""
+
+    async def owner(app: Application, protocol: Any, patch: Patch) -> None:
+        assert (await patch.ask(osc("/posenet/slots/count", 2))).params == [2]
+        assert (await patch.ask(osc("/posenet/slots/rule", "leftmost"))).params == ["leftmost"]
+        assert (await patch.ask(osc("/posenet/features/hands_seconds", 0.5))).params == [0.5]
+        for bad in (
+            osc("/posenet/slots/rule", "nearest"),
+            osc("/posenet/scene/rate", 1.0),
+            osc("/posenet/slots/count", 17),
+        ):
+            refused = await patch.ask(bad)
+            assert refused.address == "/posenet/error" and len(refused.params) >= 1, refused.params
+        slots = app.config.slots  # type: ignore[attr-defined]
+        assert (slots.count, slots.rule, app.config.scene.rate) == (2, "leftmost", 2.0)  # type: ignore[attr-defined]
+        assert json.loads((tmp_path / "config.json").read_text())["slots"]["rule"] == "leftmost"
+
+    asyncio.run(with_control(tmp_path, owner, local=True))
+
+    async def visitor(app: Application, protocol: Any, patch: Patch) -> None:
+        refused = await patch.ask(osc("/posenet/slots/rule", "closest"))
+        assert refused.address == "/posenet/error" and "token" in " ".join(map(str, refused.params))
+        assert (await patch.ask(osc("/posenet/slots/rule", "closest", "owner-token-0123"))).params == ["closest"]
+        assert app.config.slots.rule == "closest"  # type: ignore[attr-defined]
+
+    asyncio.run(with_control(tmp_path / "v", visitor, token="owner-token-0123"))
