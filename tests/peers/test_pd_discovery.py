@@ -62,6 +62,7 @@ def test_example_patches_find_the_boxes_follow_a_move_and_resist_forgers(
     assert any(ln.startswith("slot: 1 centre ") for ln in bundle) and any(
         ln.startswith("slot: 4 pose ") for ln in bundle
     )
+    assert any(ln.startswith("slot1: centre ") for ln in bundle)  # slot 1 picked out by its number
     # Picking the second box listed (choose_later.pd, as a click on 2): the patch moves to it.
     individual = logs["individual"]
     second = [ln for ln in individual if ln.startswith("found: ")][1].split(" ")[1:3]  # name (id)
