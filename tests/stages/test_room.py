@@ -274,3 +274,21 @@ def test_closest_on_a_calibrated_floor_is_nearest_the_bottom_of_the_picture() ->
     assert _true(near, truth, 5, near[-1].extras["slots"].ids[0]) == 2  # 0.5 m from the front edge
     big = _run(frames, slots={"count": 1, "rule": "closest"})
     assert _true(big, truth, 5, big[-1].extras["slots"].ids[0]) == 1  # no floor: the largest
+
+
+def test_counts_follow_the_people_crossing_a_zone_within_its_margin() -> None:
+    """Three people (two crossing, one coming later): each frame's count is at least the people whose
+    feet are inside and at most those inside or within the margin outside (the hysteresis), and
+    every enter has its leave once the person is out."""
+    frames, _ = _crossing(90)
+    out = run_room(frames, zones=[_zone()])
+    for p in out:
+        feet = p.keypoints[:, [15, 16], :2].mean(axis=1) / [W, H]
+        x = feet[:, 0]
+        inside = int(((x >= 0.4) & (x <= 0.6)).sum())
+        near = int(((x >= 0.4 - 0.021) & (x <= 0.6 + 0.021)).sum())
+        assert inside <= len(p.extras["zones"]["door"].members) <= near
+    entered, left = _events(out, "entered"), _events(out, "left")
+    assert sorted(pid for _, pid in entered) == sorted({pid for _, pid in entered})  # once each
+    assert len(entered) == 3 and len(left) == 2  # the standing one stays in
+    assert {pid for _, pid in left} < {pid for _, pid in entered}
