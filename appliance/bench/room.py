@@ -77,11 +77,13 @@ def room_costs(people: int = 10, zones: int = 8, frames: int = 300) -> dict[str,
 
 
 def cmd_room(args: Any) -> int:
+    from appliance.stages import STAGES
+
     r = room_costs(args.people, args.zones, args.frames)
     print(f"room: {args.people} people, {args.zones} zones, floor calibrated, 4 slots")
     print(f"median per frame over the frames with everybody in view ({args.frames} frames):")
     for key, what in (
-        ("stages", "room stages (floor, zones, features, slots, scene)"),
+        ("stages", "the stages (" + ", ".join(STAGES) + ")"),
         ("messages", "their OSC messages (bundle target)"),
         ("room", "all the room"),
         ("bundle", "bundle format alone (baseline)"),
