@@ -7,6 +7,7 @@ counted); the bundle format's own encoding alongside, as the baseline measured i
 from __future__ import annotations
 
 import dataclasses
+import math
 import statistics
 import time
 from typing import Any
@@ -19,26 +20,34 @@ _FLOOR = {"image": [[0.1, 0.95], [0.9, 0.95], [0.7, 0.45], [0.3, 0.45]], "floor"
 _POINTS = ("feet", "centre", "hands", "nose")
 
 
-def _sections(zones: int) -> dict[str, Any]:
-    out = []
+def _polygon(box: tuple[float, float, float, float], corners: int) -> list[list[float]]:
+    """``corners`` points (x, y) around the box (x0, y0, x1, y1): its four corners, or an ellipse in it."""
+    x0, y0, x1, y1 = box
+    if corners == 4:
+        return [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+    cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
+    return [
+        [cx + rx * math.cos(2 * math.pi * k / corners), cy + ry * math.sin(2 * math.pi * k / corners)]
+        for k in range(corners)
+    ]
+
+
+def _sections(zones: int, corners: int = 4, slots: int = 4) -> dict[str, Any]:
+    """``zones`` zones side by side (every fourth on the floor, in metres), each of ``corners`` points."""
+    out: list[dict[str, Any]] = []
     for i in range(zones):
         x0, x1 = i / zones, (i + 1) / zones
-        if i % 4 == 3:  # every fourth zone on the floor (metres)
-            out.append(
-                {
-                    "name": f"f{i}",
-                    "points": [[0.5 * i, 1], [0.5 * i + 1, 1], [0.5 * i + 1, 3], [0.5 * i, 3]],
-                    "space": "floor",
-                }
-            )
+        if i % 4 == 3:
+            box = (0.5 * i % 4, 1.0, 0.5 * i % 4 + 1, 3.0)
+            out.append({"name": f"f{i}", "points": _polygon(box, corners), "space": "floor"})
         else:
-            out.append(
-                {"name": f"z{i}", "points": [[x0, 0.2], [x1, 0.2], [x1, 1.0], [x0, 1.0]], "point": _POINTS[i % 4]}
-            )
-    return {"zones": out, "floor": _FLOOR, "slots": {"count": 4}}
+            out.append({"name": f"z{i}", "points": _polygon((x0, 0.2, x1, 1.0), corners), "point": _POINTS[i % 4]})
+    return {"zones": out, "floor": _FLOOR, "slots": {"count": slots}}
 
 
-def room_costs(people: int = 10, zones: int = 8, frames: int = 300) -> dict[str, float]:
+def room_costs(
+    people: int = 10, zones: int = 8, frames: int = 300, corners: int = 4, slots: int = 4
+) -> dict[str, float]:
     """Median seconds per frame: ``stages`` (the room's), ``messages`` (their OSC for a bundle
     target), ``room`` (both), ``bundle`` (the format alone, the baseline)."""
     from appliance.config.models import AppConfig
@@ -48,11 +57,12 @@ def room_costs(people: int = 10, zones: int = 8, frames: int = 300) -> dict[str,
     from appliance.pose.tracking import Tracker
     from appliance.stages import STAGES
 
-    config = AppConfig.model_validate({**_sections(zones), "targets": [{"format": "bundle"}]})
+    config = AppConfig.model_validate({**_sections(zones, corners, slots), "targets": [{"format": "bundle"}]})
     (spec,) = target_specs(config)
     stages = [kind.make(getattr(config, name)) for name, kind in STAGES.items()]
     walkers = [
-        Walker(i + 1, (30.0 + 58 * i, 240.0 + 12 * (i % 4)), (1.5 if i % 2 else -1.5, 0.0), 150) for i in range(people)
+        Walker(i + 1, (30.0 + 580 / people * i, 240.0 + 12 * (i % 4)), (1.5 if i % 2 else -1.5, 0.0), 150)
+        for i in range(people)
     ]
     tracker = Tracker()
     costs: dict[str, list[float]] = {"stages": [], "messages": [], "room": [], "bundle": []}
@@ -79,8 +89,9 @@ def room_costs(people: int = 10, zones: int = 8, frames: int = 300) -> dict[str,
 def cmd_room(args: Any) -> int:
     from appliance.stages import STAGES
 
-    r = room_costs(args.people, args.zones, args.frames)
-    print(f"room: {args.people} people, {args.zones} zones, floor calibrated, 4 slots")
+    r = room_costs(args.people, args.zones, args.frames, args.corners, args.slots)
+    what = f"{args.people} people, {args.zones} zones of {args.corners} corners, floor calibrated, {args.slots} slots"
+    print(f"room: {what}")
     print(f"median per frame over the frames with everybody in view ({args.frames} frames):")
     for key, what in (
         ("stages", "the stages (" + ", ".join(STAGES) + ")"),
@@ -99,4 +110,6 @@ def add_parser(bsub: Any) -> None:
     p.add_argument("--people", type=int, default=10)
     p.add_argument("--zones", type=int, default=8)
     p.add_argument("--frames", type=int, default=300)
+    p.add_argument("--corners", type=int, default=4, help="corners per zone (3..32)")
+    p.add_argument("--slots", type=int, default=4, help="slots (1..16)")
     p.set_defaults(func=cmd_room)
