@@ -431,7 +431,7 @@ def _stage_section(name: str, kind: StageKind | None) -> None:
         raise ValueError(f"stage {name!r}: the configuration has a section of that name already")
     else:
         fields[name] = FieldInfo.from_annotated_attribute(
-            kind.settings, Field(default_factory=kind.settings, description=kind.description)
+            kind.settings, Field(default_factory=kind.default or kind.settings, description=kind.description)
         )
     AppConfig.model_rebuild(force=True)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from appliance import failpoints
 from appliance.log import LogOnce
-from appliance.output.osc.extras import encode_extras
+from appliance.output.osc.extras import encode_target
 from appliance.output.osc.formats import FORMATS
 from appliance.transport.udp import TargetCounters, TargetSpec, UdpTarget
 from appliance.types import Poses
@@ -130,9 +130,10 @@ class TargetSet:
             if datagrams is None:
                 fmt = t.spec.format
                 try:
-                    datagrams = FORMATS[fmt](poses, t.spec.options)
                     if t.spec.extras:
-                        datagrams = datagrams + encode_extras(poses, t.spec.options, t.spec.extras)
+                        datagrams = encode_target(FORMATS[fmt], poses, t.spec.options, t.spec.extras)
+                    else:
+                        datagrams = FORMATS[fmt](poses, t.spec.options)
                 except Exception:  # a bug in one format must not stop the others; logged once
                     self.encode_errors += 1
                     self._failing.add(fmt)

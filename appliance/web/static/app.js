@@ -17,8 +17,10 @@ const GROUPS = [
   ["Detection", ["decoder"]],
   ["People: ids and smoothing", ["tracking", "smoothing"]],
   ["Network and ports", ["network", "http", "osc_control", "osc"]],
+  ["The room: slots, scene, features", ["slots", "scene", "features"]],
 ];
-const SPECIAL = new Set(["schema_version", "targets", "http.token"]);
+// Edited elsewhere: the targets' table, the token's form, the zones and the floor on the view (room.js).
+const SPECIAL = new Set(["schema_version", "targets", "http.token", "zones", "floor"]);
 let config = null, schema = null, choices = { sources: [], models: [] }, formats = {}, presets = {};
 let picture = null, lastFrame = null;
 
@@ -174,6 +176,7 @@ function draw(frame) {
       g.fillStyle = colour; g.fillText(label, left + 2, Math.max(15, top - 11));
     }
   });
+  if (typeof drawRoom === "function") drawRoom(g, w, h, mirror);
   $("summary").textContent = `frame ${frame.frame}: ${frame.poses.length} ${frame.poses.length === 1 ? "person" : "people"}`;
 }
 
@@ -390,6 +393,7 @@ function valueOf(input) {
     case "int": return v === "" ? null : Number.isInteger(Number(v)) ? Number(v) : v;
     case "num": return v === "" ? null : Number.isNaN(Number(v)) ? v : Number(v);
     case "list": return v.split(",").map((s) => s.trim()).filter(Boolean);
+    case "extras": return v.trim() === "" ? null : v.trim() === "none" ? [] : v.split(",").map((s) => s.trim()).filter(Boolean);
     default: return v;
   }
 }
@@ -455,10 +459,13 @@ function targetRow(t, i) {
   const host = el("input", { value: t.host, placeholder: "host or IP", size: 14, ariaLabel: "host" }); host.dataset.kind = "str";
   const port = el("input", { type: "number", min: 1, max: 65535, value: t.port, ariaLabel: "port" }); port.dataset.kind = "int";
   const mirror = el("input", { type: "checkbox", checked: t.mirror, ariaLabel: "mirror" }); mirror.dataset.kind = "bool";
+  // The stages' messages (zones, slots, scene, features, floor): empty = the format's default, "none" = none.
+  const extras = el("input", { value: t.extras ? (t.extras.length ? t.extras.join(", ") : "none") : "", placeholder: "format's default",
+    size: 12, maxLength: 200, ariaLabel: "extras" }); extras.dataset.kind = "extras";
   const remove = el("button", { type: "button", className: "remove", textContent: "Remove" });
   const tr = el("tr", {}, cell("host", host), cell("port", port), cell("format", select(Object.keys(formats), t.format)),
     cell("coords", select(["pixels", "normalized"], t.coords)), cell("mirror", mirror),
-    cell("timetag", select(["immediate", "capture"], t.timetag)), el("td", {}, remove));
+    cell("timetag", select(["immediate", "capture"], t.timetag)), cell("extras", extras), el("td", {}, remove));
   remove.onclick = () => { tr.remove(); message("removed: Save targets to keep it so", false); };
   return tr;
 }
@@ -518,6 +525,7 @@ async function init() {
   renderSettings();
   renderTargets();
   fleetSettings(schema);
+  if (typeof startRoom === "function") startRoom();
   document.body.dataset.ready = "1"; // everything drawn and wired (tests wait for it)
 }
 
