@@ -101,8 +101,9 @@ def model_location(model: str | None) -> tuple[str | None, Path | None]:
 
 
 def media_location(source: str | None) -> tuple[str | None, Path | None]:
-    """``--source images:DIR/PATTERN`` or ``video:DIR/FILE``: the folder becomes this run's media
-    folder and the source names the file inside it (what a saved configuration may hold)."""
+    """``--source images:DIR/PATTERN``, ``video:DIR/FILE`` or ``replay:DIR/FILE``: the folder becomes
+    this run's media (or recordings) folder and the source names the file inside it (what a saved
+    configuration may hold)."""
     if source is None:
         return None, None
     from appliance.capture import SOURCES, parse_source
@@ -348,7 +349,10 @@ def apply_cli(config: Any, args: argparse.Namespace, fresh: bool, folders: Any) 
     source, media = media_location(args.source)
     models = model_location(args.model)[1]
     if media is not None:
-        folders = dataclasses.replace(folders, media=media)
+        from appliance.capture import source_kind
+
+        where = source_kind(source).folder if source else "media"  # replay: the recordings folder
+        folders = dataclasses.replace(folders, **{where: media})
     if models is not None:
         folders = dataclasses.replace(folders, models=models)
     if source:
@@ -705,9 +709,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from appliance import bench
     from appliance.playback import commands as playback
+    from appliance.update import command as update
 
     playback.add_parsers(sub, lambda text, fmt, coords: parse_target(text, fmt, coords).spec())
     bench.add_parser(sub)
+    update.add_parser(sub)
     from appliance.service import clock
 
     clock.add_parser(sub)

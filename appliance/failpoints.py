@@ -10,7 +10,9 @@ reproduce a field fault (as etcd's gofail and TiKV's fail-rs do).
 
 ``@n`` defaults to 1; ``@n%m`` fires again every m calls after that (for soak runs). A point may
 have several rules. Points: ``capture.read``, ``prepare``, ``infer``, ``decode``, ``send`` (the
-four data-plane threads), ``config.save``, ``resolve`` (the target resolver). Unset, a failpoint
+four data-plane threads), ``config.save``, ``resolve`` (the target resolver), and the steps of an
+update (``update.unpack`` ... ``update.rollback``, see ``appliance.update.install``; ``update.switch``
+and ``update.rollback`` know only ``crash``, read by the standard-library-only ``update.layout``). Unset, a failpoint
 costs one boolean test at its call site: ``if failpoints.ACTIVE: failpoints.hit("infer")``.
 """
 
@@ -28,7 +30,16 @@ __all__ = ["ACTIVE", "CONFIG_ERROR", "POINTS", "configure", "hit"]
 
 logger = logging.getLogger(__name__)
 
-POINTS = ("capture.read", "prepare", "infer", "decode", "send", "config.save", "resolve")
+POINTS = (
+    "capture.read",
+    "prepare",
+    "infer",
+    "decode",
+    "send",
+    "config.save",
+    "resolve",
+    *("update.unpack", "update.install", "update.trial", "update.switch", "update.restart", "update.rollback"),
+)
 _ACTIONS = ("raise", "hang", "crash", "stall")
 #: Seconds a ``stall`` lasts.
 STALL_SECONDS = 3.0

@@ -3,13 +3,23 @@ hardware facts the doctor reports (temperature, Coral devices, throttling, clock
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import hashlib
 import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
     "CORAL_USB_IDS",
+    "THROTTLE_BITS",
+    "THROTTLE_SECONDS",
+    "MachineFacts",
     "apex_devices",
+    "clock_state",
     "clock_synchronised",
     "coral_usb_devices",
     "is_raspberry_pi",
@@ -17,6 +27,7 @@ __all__ = [
     "package_version",
     "temperature_c",
     "throttled",
+    "throttling",
     "v4l2_devices",
 ]
 
@@ -113,24 +124,56 @@ def throttled() -> int | None:
         return None
 
 
-def clock_synchronised() -> bool | None:
-    """Whether the kernel says the system clock is synchronised (NTP), from ``adjtimex``; None when
-    it cannot be asked."""
-    import ctypes
-    import ctypes.util
+class _Timex(ctypes.Structure):
+    """The head of Linux's ``struct timex`` (the fields we read; the buffer given is larger)."""
 
+    _fields_ = [
+        ("modes", ctypes.c_uint),
+        ("offset", ctypes.c_long),
+        ("freq", ctypes.c_long),
+        ("maxerror", ctypes.c_long),
+        ("esterror", ctypes.c_long),
+        ("status", ctypes.c_int),
+    ]
+
+
+_STA_NANO = 0x2000  # the offset is in nanoseconds, not microseconds
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library, loaded once (finding it may run ``ldconfig``: never per status)."""
     name = ctypes.util.find_library("c")
-    if name is None:
+    try:
+        return None if name is None else ctypes.CDLL(name, use_errno=True)
+    except OSError:
+        return None
+
+
+def clock_state() -> tuple[bool, float, float] | None:
+    """The kernel's view of the system clock, from ``adjtimex`` (read only): (synchronised, the
+    offset to the time source the NTP daemon last gave, in seconds, the maximum error in seconds);
+    None when it cannot be asked."""
+    libc = _libc()
+    if libc is None:
         return None
     try:
-        libc = ctypes.CDLL(name, use_errno=True)
-        buf = ctypes.create_string_buffer(512)  # struct timex, modes = 0: read only
+        buf = ctypes.create_string_buffer(512)  # struct timex is ~208 bytes; modes = 0: read only
         state = libc.adjtimex(buf)
     except (OSError, AttributeError):
         return None
     if state < 0:
         return None
-    return bool(state != 5)  # TIME_ERROR: the clock is not synchronised
+    tx = _Timex.from_buffer(buf)
+    unit = 1e-9 if tx.status & _STA_NANO else 1e-6
+    return bool(state != 5), tx.offset * unit, tx.maxerror * 1e-6  # 5: TIME_ERROR, not synchronised
+
+
+def clock_synchronised() -> bool | None:
+    """Whether the kernel says the system clock is synchronised (NTP), from ``adjtimex``; None when
+    it cannot be asked."""
+    state = clock_state()
+    return None if state is None else state[0]
 
 
 def package_version(name: str) -> str | None:
@@ -150,3 +193,39 @@ def package_version(name: str) -> str | None:
     if proc.returncode != 0 or not proc.stdout.startswith("install ok installed"):
         return None
     return proc.stdout.rsplit(" ", 1)[-1]
+
+
+#: The Pi's throttling conditions by bit of ``vcgencmd get_throttled`` (now; since boot: bit + 16).
+THROTTLE_BITS = {"under_voltage": 0, "frequency_capped": 1, "throttled": 2, "soft_temperature_limit": 3}
+#: Seconds one ``vcgencmd get_throttled`` (a child process) is trusted before it is asked again.
+THROTTLE_SECONDS = 10.0
+
+
+def throttling(flags: int) -> tuple[list[str], list[str]]:
+    """The conditions (``THROTTLE_BITS`` names) set in ``vcgencmd get_throttled``'s value: (now, since
+    boot)."""
+    now = [name for name, bit in THROTTLE_BITS.items() if flags >> bit & 1]
+    past = [name for name, bit in THROTTLE_BITS.items() if flags >> (bit + 16) & 1]
+    return now, past
+
+
+@dataclass
+class MachineFacts:
+    """The live machine facts a running service reports (status, metrics), each reader replaceable
+    (tests give a fake sysfs ``root`` and fake readers). Thread-safe enough: a reader may run twice."""
+
+    root: Path = Path("/")
+    throttled: Callable[[], int | None] = throttled
+    clock: Callable[[], tuple[bool, float, float] | None] = clock_state
+    _throttle: tuple[float, int | None] = field(default=(-1e9, None), init=False)
+
+    def throttle_flags(self) -> int | None:
+        """``vcgencmd get_throttled``'s value (None: no vcgencmd), asked at most every ``THROTTLE_SECONDS``."""
+        now = time.monotonic()
+        if now - self._throttle[0] >= THROTTLE_SECONDS:
+            self._throttle = (now, self.throttled())
+        return self._throttle[1]
+
+    def temperature_c(self) -> float | None:
+        """The hottest thermal zone in °C (None without one)."""
+        return temperature_c(self.root)

@@ -11,6 +11,8 @@
 #   --config FILE       settings (posenet.json format) baked in as the initial configuration
 #   --edgetpu-deb FILE  put this libedgetpu1-std/-max package in the image instead of Coral's apt
 #                       one (README: "Edge TPU runtime")
+#   --update-key FILE   the public key the boxes accept signed updates with (update-key.pub, from
+#                       'posenet-appliance update keygen DIR'; README "Updating a box")
 #   --pigen-config FILE more pi-gen settings (sourced after image-build/pigen/config)
 #   --docker            build with pi-gen's build-docker.sh instead of build.sh
 #   --prepare-only      set pi-gen up (stage, files, config) but do not build
@@ -25,6 +27,7 @@ PIGEN_URL=https://github.com/RPi-Distro/pi-gen.git
 MODELS_FROM=""
 CONFIG=""
 EDGETPU_DEB=""
+UPDATE_KEY=""
 EXTRA=""
 DOCKER=0
 PREPARE_ONLY=0
@@ -38,10 +41,11 @@ while (($#)); do
         --models-from) MODELS_FROM=$2; shift ;;
         --config) CONFIG=$2; shift ;;
         --edgetpu-deb) EDGETPU_DEB=$2; shift ;;
+        --update-key) UPDATE_KEY=$2; shift ;;
         --pigen-config) EXTRA=$2; shift ;;
         --docker) DOCKER=1 ;;
         --prepare-only) PREPARE_ONLY=1 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
     shift
@@ -49,6 +53,11 @@ done
 [[ "$PIGEN_DIR" == *" "* ]] && die "pi-gen cannot build in a path with spaces: $PIGEN_DIR"
 [[ -z "$CONFIG" || -f "$CONFIG" ]] || die "no such settings file: $CONFIG"
 [[ -z "$EXTRA" || -f "$EXTRA" ]] || die "no such pi-gen config: $EXTRA"
+if [[ -n "$UPDATE_KEY" ]]; then
+    [[ -f "$UPDATE_KEY" ]] || die "no such file: $UPDATE_KEY"
+    read -r tag _ < "$UPDATE_KEY" || true
+    [[ "$tag" == posenet-update-ed25519 ]] || die "$UPDATE_KEY is not an update public key (update-key.pub)"
+fi
 if [[ -n "$EDGETPU_DEB" ]]; then
     [[ -f "$EDGETPU_DEB" ]] || die "no such file: $EDGETPU_DEB"
     [[ "$EDGETPU_DEB" == *_arm64.deb ]] || die "the image is arm64: $EDGETPU_DEB is not an *_arm64.deb"
@@ -79,6 +88,7 @@ if [[ -n "$MODELS_FROM" ]]; then
 fi
 [[ -z "$CONFIG" ]] || install -m 600 "$CONFIG" "$FILES/posenet.json"
 [[ -z "$EDGETPU_DEB" ]] || install -m 644 "$EDGETPU_DEB" "$FILES/$(basename "$EDGETPU_DEB")"
+[[ -z "$UPDATE_KEY" ]] || install -m 644 "$UPDATE_KEY" "$FILES/update-key.pub"
 
 # Lite image stages + ours; only our stage exports an image.
 touch "$PIGEN_DIR/stage2/SKIP_IMAGES"

@@ -10,6 +10,8 @@
 #   --models-from DIR   copy the pinned models from DIR instead of downloading them
 #   --config FILE       initial settings (config.json), used only if none is saved yet
 #   --prefix DIR        install location (default /opt/posenet-appliance)
+#   --update-key FILE   the public key signed updates must carry (update-key.pub, made by
+#                       'posenet-appliance update keygen DIR'); without one the box refuses updates
 #   --no-enable         install but do not enable the service
 #   --image             building an SD-card image (pi-gen's chroot): touch nothing live on this
 #                       machine, leave no caches behind
@@ -22,6 +24,7 @@ PREFIX=/opt/posenet-appliance
 SKIP_PI=0
 MODELS_FROM=""
 EDGETPU_DEB=""
+UPDATE_KEY=""
 CONFIG=""
 ENABLE=1
 IMAGE=0
@@ -35,9 +38,10 @@ while (($#)); do
         --edgetpu-deb) EDGETPU_DEB=$2; shift ;;
         --config) CONFIG=$2; shift ;;
         --prefix) PREFIX=$2; shift ;;
+        --update-key) UPDATE_KEY=$2; shift ;;
         --no-enable) ENABLE=0 ;;
         --image) IMAGE=1 ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "install-on-pi: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -49,6 +53,11 @@ if [[ -n "$EDGETPU_DEB" ]]; then  # checked before anything is changed
     pkg=$(dpkg-deb --field "$EDGETPU_DEB" Package 2>/dev/null) || die "not a Debian package: $EDGETPU_DEB"
     [[ "$pkg" == libedgetpu1-std || "$pkg" == libedgetpu1-max ]] \
         || die "$EDGETPU_DEB is package '$pkg', not libedgetpu1-std or libedgetpu1-max"
+fi
+if [[ -n "$UPDATE_KEY" ]]; then
+    [[ -f "$UPDATE_KEY" ]] || die "no such file: $UPDATE_KEY"
+    read -r tag _ < "$UPDATE_KEY" || true
+    [[ "$tag" == posenet-update-ed25519 ]] || die "$UPDATE_KEY is not an update public key (update-key.pub)"
 fi
 [[ $(id -u) -eq 0 ]] || die "run as root (sudo)"
 step() { printf '\n== %s\n' "$*"; }
@@ -104,8 +113,15 @@ else
 fi
 
 step "application (venv with system site packages, for apt's picamera2)"
-install -d -m 755 "$PREFIX" "$PREFIX/models"
-[[ -x "$PREFIX/venv/bin/python" ]] || python3 -m venv --system-site-packages "$PREFIX/venv"
+install -d -m 755 "$PREFIX" "$PREFIX/models" "$PREFIX/bin"
+# Each version has its own venv in versions/<version>/venv; "venv" is a link to the one in use,
+# switched atomically by updates (README "Updating a box"). Re-running upgrades the linked one in
+# place; a venv directory from before updates is kept as it is (the first update adopts it).
+VERSION=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' "$SRC/appliance/__init__.py")
+if [[ ! -x "$PREFIX/venv/bin/python" ]]; then
+    python3 -m venv --system-site-packages "$PREFIX/versions/$VERSION/venv"
+    ln -sfn "versions/$VERSION/venv" "$PREFIX/venv"
+fi
 PIP=("$PREFIX/venv/bin/python" -m pip --disable-pip-version-check --no-cache-dir)
 PYV=$("$PREFIX/venv/bin/python" -c 'import sys; print("%d%d" % sys.version_info[:2])')
 LOCK="$SRC/image-build/requirements-py$PYV.txt"
@@ -118,6 +134,13 @@ else
     "${PIP[@]}" install -q "$SRC"
 fi
 install -m 644 "$SRC/README.md" "$PREFIX/README.md"
+# The boot check (standard library only, run by the system's python3 before every start).
+install -m 755 "$SRC/appliance/update/layout.py" "$PREFIX/bin/posenet-update-check"
+if [[ -L "$PREFIX/venv" ]]; then
+    current=$(basename "$(dirname "$(readlink "$PREFIX/venv")")")
+    printf '{"version": "%s", "installed": "install-on-pi.sh"}\n' "$current" > "$PREFIX/versions/$current/complete.json"
+fi
+[[ -z "$UPDATE_KEY" ]] || install -m 644 "$UPDATE_KEY" "$PREFIX/update-key.pub"
 # The C pose decoder must have been built (gcc is installed above): say so, or stop here.
 DECODER=$("$PREFIX/venv/bin/python" -c 'from appliance.pose.decode import DEFAULT_IMPLEMENTATION as d; print(d)')
 echo "pose decoder: $DECODER"
@@ -153,15 +176,18 @@ fi
 step "service and udev rules"
 install -m 644 "$SRC/systemd/posenet-appliance.service" /etc/systemd/system/posenet-appliance.service
 install -m 644 "$SRC/systemd/posenet-firstboot.service" /etc/systemd/system/posenet-firstboot.service
+install -m 644 "$SRC/systemd/posenet-update.service" /etc/systemd/system/posenet-update.service
+install -m 644 "$SRC/systemd/posenet-update.path" /etc/systemd/system/posenet-update.path
 install -m 644 "$SRC/systemd/99-posenet-coral.rules" /etc/udev/rules.d/99-posenet-coral.rules
 install -m 644 "$SRC/systemd/posenet-clock.service" /etc/systemd/system/posenet-clock.service
 install -m 644 "$SRC/systemd/posenet-clock.path" /etc/systemd/system/posenet-clock.path
+install -m 644 "$SRC/systemd/99-posenet-led.rules" /etc/udev/rules.d/99-posenet-led.rules
 if live; then
     systemctl daemon-reload
     udevadm control --reload-rules 2>/dev/null || true
 fi
 if ((ENABLE)); then
-    systemctl enable posenet-firstboot.service posenet-appliance.service posenet-clock.service posenet-clock.path
+    systemctl enable posenet-firstboot.service posenet-appliance.service posenet-update.path posenet-clock.service posenet-clock.path
 fi
 if ((IMAGE)); then
     apt-get clean

@@ -96,11 +96,14 @@ def parse_source(text: str) -> SourceSpec:
     loop = True
     size: tuple[int, int] | None = None
     hold: float | None = None
+    params: list[tuple[str, float]] = []
     for opt in filter(None, (o.strip() for o in opts.split(","))):
         if opt in ("loop", "once"):
             loop = opt == "loop"
         elif opt.startswith("hold="):
             hold = _hold(opt, kind, text)
+        elif "=" in opt and opt.partition("=")[0] in SOURCES[kind].params:
+            params.append(_param(opt, kind))
         elif m := _SIZE.match(opt):
             size = (int(m.group(1)), int(m.group(2)))
             if not (16 <= size[0] <= 8192 and 16 <= size[1] <= 8192):
@@ -112,7 +115,20 @@ def parse_source(text: str) -> SourceSpec:
                 raise ConfigError(f"source option {opt!r} in {text!r} is not a frame rate, WxH, loop or once") from None
             if not 0 < fps <= 1000:
                 raise ConfigError(f"source frame rate {opt} out of range (0, 1000]")
-    return SourceSpec(kind, arg, fps, loop, size, raw, hold)
+    return SourceSpec(kind, arg, fps, loop, size, raw, hold, tuple(params))
+
+
+def _param(opt: str, kind: str) -> tuple[str, float]:
+    """A kind's own ``NAME=NUMBER`` option, in its range; ConfigError otherwise."""
+    name, _, value = opt.partition("=")
+    low, high = SOURCES[kind].params[name]
+    try:
+        number = float(value.removesuffix("s"))
+    except ValueError:
+        raise ConfigError(f"source option {opt!r}: {value!r} is not a number") from None
+    if not low <= number <= high:
+        raise ConfigError(f"source option {name} = {number:g} out of range {low:g}..{high:g}")
+    return name, number
 
 
 def _hold(opt: str, kind: str, text: str) -> float:
@@ -152,11 +168,14 @@ def create_source(
     *,
     media: Path | None = None,
     input_size: tuple[int, int] | None = None,
+    recordings: Path | None = None,
     **kwargs: object,
 ) -> FrameSource | PoseSource:
     """Instantiate (not open) the source for ``spec``; file sources read only from inside ``media``
-    (None: paths as given, for programs and benchmarks), a camera sized for a model's ``input_size``
-    (height, width); other keyword arguments go to the class."""
+    (or ``recordings`` for the kinds that read recordings; None: paths as given, for programs and
+    benchmarks), a camera sized for a model's ``input_size`` (height, width); other keyword
+    arguments go to the class."""
     if isinstance(spec, str):
         spec = parse_source(spec)
-    return SOURCES[spec.type].build(spec, media, input_size, **kwargs)
+    kind = SOURCES[spec.type]
+    return kind.build(spec, recordings if kind.folder == "recordings" else media, input_size, **kwargs)

@@ -46,6 +46,11 @@ class SourceSpec:
     size: tuple[int, int] | None = None
     text: str = ""
     hold: float | None = None
+    params: tuple[tuple[str, float], ...] = ()  # the kind's own NAME=NUMBER options (``SourceKind.params``)
+
+    def param(self, name: str, default: float) -> float:
+        """The value of the option ``name=...`` given in the spec, else ``default``."""
+        return next((v for k, v in self.params if k == name), default)
 
 
 def confined_files(paths: Iterable[str], folder: Path | None) -> list[Path]:
@@ -161,6 +166,9 @@ class SourceKind:
     * ``needs_arg``: ``TYPE:ARG`` is required; ``files``: ARG names files of the media folder (the
       factory gets ``folder=``); ``sized``: the factory gets the model's ``input_size=`` (height,
       width); ``holds``: the ``hold=`` option of still images applies;
+    * ``folder``: which folder ARG names files of (``media``, or ``recordings``: the recordings
+      folder of the state directory); ``params``: the kind's own ``NAME=NUMBER`` options and their
+      ranges (``replay:FILE@speed=2,start=60``);
     * ``confine(spec)``: raises ConfigError for what a saved configuration may not name;
     * ``check(spec, host)``: the doctor's camera check; ``offer(host)``: the choices the page shows
       (``{"source": ..., "label": ...}``), listed by ``order`` (cameras first).
@@ -174,6 +182,8 @@ class SourceKind:
     files: bool = False
     sized: bool = False
     holds: bool = False
+    folder: str = "media"
+    params: dict[str, tuple[float, float]] = field(default_factory=dict)
     order: int = 50
     confine: Callable[[SourceSpec], object] = field(default=_no_rule)  # its value is not used
     check: Callable[[SourceSpec, Host], SourceCheck] = field(default=_no_camera)

@@ -51,6 +51,7 @@ SECURITY_SETTINGS: tuple[tuple[str, str], ...] = (
     ("http", "token"),
     ("http", "camera_view"),
     ("http", "poses_need_token"),
+    ("http", "metrics_need_token"),
     ("http", "allowed_hosts"),
     ("osc_control", "subscribe_key"),
     ("osc_control", "subnets_only"),
@@ -245,6 +246,12 @@ class HttpConfig(StrictModel):
         False,
         description="Put the live poses (/api/poses/*) and OSCQuery's values and LISTEN behind the token. Off: they "
         "are public, as the poses the box broadcasts are.",
+    )
+    metrics_need_token: bool = Field(
+        False,
+        description="Put GET /metrics (Prometheus) behind the token: Prometheus then sends it as a bearer token "
+        "(authorization: {credentials: ...} in its scrape config). Off: public, as /api/status is (health "
+        "figures only: no picture, no poses, no addresses).",
     )
 
     @field_validator("bind")
@@ -457,7 +464,7 @@ def _stage_section(name: str, kind: StageKind | None) -> None:
         raise ValueError(f"stage {name!r}: the configuration has a section of that name already")
     else:
         fields[name] = FieldInfo.from_annotated_attribute(
-            kind.settings, Field(default_factory=kind.settings, description=kind.description)
+            kind.settings, Field(default_factory=kind.default or kind.settings, description=kind.description)
         )
     AppConfig.model_rebuild(force=True)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 from annotated_types import Ge, Le
 
@@ -193,13 +193,16 @@ _TAGS: dict[Any, str] = {bool: "i", int: "i", float: "f"}  # a setting's type ->
 def _stage_methods(kind: StageKind) -> list[ControlMethod]:
     """A saved-setting message for each number or switch of a stage's section."""
     out = []
-    for key, info in kind.settings.model_fields.items():
-        tag = _TAGS.get(info.annotation)
+    for key, info in kind.fields().items():
+        words = _words(info.annotation)
+        tag = "s" if words is not None else _TAGS.get(info.annotation)
         if tag is None:
             continue
         low = next((m.ge for m in info.metadata if isinstance(m, Ge)), 0 if info.annotation is bool else None)
         high = next((m.le for m in info.metadata if isinstance(m, Le)), 1 if info.annotation is bool else None)
-        bounds = {k: v for k, v in (("MIN", low), ("MAX", high)) if v is not None}
+        bounds: dict[str, Any] = {k: v for k, v in (("MIN", low), ("MAX", high)) if v is not None}
+        if words:
+            bounds = {"VALS": list(words)}
         default = info.get_default(call_default_factory=True)
         out.append(
             ControlMethod(
@@ -213,6 +216,16 @@ def _stage_methods(kind: StageKind) -> list[ControlMethod]:
             )
         )
     return out
+
+
+def _words(annotation: Any) -> tuple[str, ...] | None:
+    """A setting that is a word: its choices (a Literal of strings), () for any word (``str``), None
+    for anything else."""
+    if annotation is str:
+        return ()
+    if get_origin(annotation) is Literal and all(isinstance(a, str) for a in get_args(annotation)):
+        return get_args(annotation)
+    return None
 
 
 _BY_ADDRESS: dict[str, ControlMethod] = {}

@@ -449,11 +449,16 @@ class ControlProtocol(asyncio.DatagramProtocol):
         """Change a saved setting for everyone (the owner's); answered once saved (``saver``)."""
         host, now = addr[0], self._now()
         self.access.subnet(host, now)
+        section, key = method.key.split(".")
+        current = getattr(getattr(self.control.config, section), key)
+        if isinstance(current, str):  # a word (a stage's choice): the word, then the access token
+            if not args or not isinstance(args[0], str) or len(args[0]) > 64 or self.access.owner(host, args[1:], now):
+                raise Refused("expected one word (then the access token)")
+            self.saver.want(method.address, section, key, args[0], addr)
+            return
         args = self.access.owner(host, args, now)
         if len(args) != 1 or isinstance(args[0], str):
             raise Refused("expected one number (then the access token)")
-        section, key = method.key.split(".")
-        current = getattr(getattr(self.control.config, section), key)
         if isinstance(current, bool):
             value: Any = bool(_int(args, 0, 0))
         elif isinstance(current, int):  # a stage's whole-number setting

@@ -67,6 +67,8 @@ class SettingsSaver:
         now = getattr(getattr(config, section), key)
         if isinstance(now, bool):
             self._answer(asker, address, "i", [int(now)])
+        elif isinstance(now, str):  # a word (a stage's choice)
+            self._answer(asker, address, "s", [now])
         else:
             self._answer(asker, address, "f", [float(now)])
 

@@ -40,6 +40,7 @@ from appliance.errors import ApplianceError
 from appliance.models.engine import PoseEngine
 from appliance.pipeline.listeners import ListenerSet, PoseListener
 from appliance.pipeline.runner import PipelineRunner
+from appliance.pipeline.stats import StageTimings
 from appliance.pose.fusion import HubReport
 from appliance.pose.smoothing import Smoother
 from appliance.pose.stages import PoseStage
@@ -47,7 +48,7 @@ from appliance.pose.tracking import Tracker
 from appliance.recording.fileformat import Header
 from appliance.recording.recorder import RecordingTap
 from appliance.stages import STAGES, SettingsStage
-from appliance.sysinfo import temperature_c
+from appliance.sysinfo import MachineFacts
 from appliance.transport.targets import TargetSet
 from appliance.transport.udp import TargetSpec
 from appliance.types import Frame, Poses
@@ -116,6 +117,10 @@ class Application:
         recordings = self.folders.recordings or store.path.parent / "recordings"
         self.recordings = Recordings(recordings, self.recording_tap, self._recording_header)
         self.restarts = 0  # pipelines rebuilt after dying
+        self.rebuilds = 0  # pipelines started after the first, for any reason (a change, a heal, a retry)
+        self.config_changes = 0  # configurations saved and put in force
+        self.machine = MachineFacts()  # temperature, throttling, clock (tests give a fake sysfs)
+        self.timings = StageTimings()  # every frame's stage times, across rebuilds (the metrics' histograms)
         self._past_errors = 0  # errors counted by pipelines since replaced (the status counts since start)
         self.fault = ""  # the last time the pipeline died, why (kept after it recovered)
         self.generation = store.generation  # of the configuration whose live settings are in force
@@ -130,6 +135,7 @@ class Application:
         #: The event loop's worst recent lag in ms (set by the service's loop-lag monitor).
         self.loop_lag: Callable[[], float] = lambda: 0.0
         self._started = False
+        self.runner_started = 0  # 1 once a first pipeline ran (the next ones count as rebuilds)
         store.subscribe(self._saved)
 
     # -- the facade's protocols -------------------------------------------------------------------
@@ -208,6 +214,11 @@ class Application:
         runner = self.runner
         return runner.latest if runner is not None else Poses()
 
+    @property
+    def state_dir(self) -> Path:
+        """The folder of the saved configuration."""
+        return self.store.path.parent
+
     def health(self) -> list[Check]:
         """The doctor's checks, with this service's live status (``Reading.health``; blocking)."""
         return run_checks(self._config, self.folders.models, self.store.path.parent, live=self.status())
@@ -260,9 +271,11 @@ class Application:
         logger.error("pipeline not started: %s", why)
 
     def _start_runner(self, engine: PoseEngine | None, config: AppConfig) -> None:
-        source = build_source(config.source, engine, self.folders.media)
-        runner = PipelineRunner(source, engine, self.targets, self.listeners, stages=self.stages)
+        source = build_source(config.source, engine, self.folders.media, self.recordings.folder)
+        runner = PipelineRunner(source, engine, self.targets, self.listeners, stages=self.stages, timings=self.timings)
         runner.start()
+        self.rebuilds += self.runner_started
+        self.runner_started = 1
         self.engine, self.runner, self.degraded, self.build_error = engine, runner, "", ""
 
     def rebuild(self, heal: bool = False) -> None:
@@ -326,6 +339,7 @@ class Application:
         rebuild), the rest at once."""
         old, self._config = self._config, new
         self.generation = self.store.generation
+        self.config_changes += 1
         if new.targets != old.targets or new.osc != old.osc:
             self.targets.set_targets([*target_specs(new), *self._subscriptions])
         engine = self.engine
@@ -362,7 +376,7 @@ class Application:
     # -- status ----------------------------------------------------------------------------------
     def status(self) -> Status:
         """Everything a person or a patch wants to know."""
-        runner, engine, config = self.runner, self.engine, self._config
+        runner, engine, config, machine = self.runner, self.engine, self._config, self.machine
         stats = runner.stats() if runner is not None else None
         if stats is not None:  # a format that failed to encode is a pipeline error too
             errors = stats.errors + self._past_errors + self.targets.encode_errors
@@ -389,12 +403,19 @@ class Application:
             model=Path(engine.model.info.path).name if engine else self._no_model(runner, config),
             backend=engine.model.name if engine else "none",
             source=config.source,
+            source_name=runner.source.name if runner is not None else "",
             pipeline=stats,
             targets=self.targets.stats() if stats is not None else (),
             servers=self._service.servers(),
             restarts=self.restarts,
+            rebuilds=self.rebuilds,
+            config_changes=self.config_changes,
+            timings=self.timings,
+            formats=self.targets.by_format() if stats is not None else {},
             fault=self.fault,
-            temperature_c=temperature_c(),
+            temperature_c=machine.temperature_c(),
+            throttled=machine.throttle_flags(),
+            clock=machine.clock(),
             loop_lag_ms=self.loop_lag(),
             trial=self.trial,
             recording=self.recordings.status(),

@@ -115,6 +115,11 @@ class Reading(Protocol):
         ...
 
     @property
+    def state_dir(self) -> Path:
+        """The folder of the saved configuration (and of an uploaded update waiting to be installed)."""
+        ...
+
+    @property
     def trial(self) -> NetworkTrial | None:
         """A change of the network settings awaiting the owner's confirmation from the new address."""
         ...

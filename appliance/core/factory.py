@@ -48,7 +48,10 @@ def build_engine(inference: InferenceConfig, decoder: DecoderConfig, models: Pat
     return PoseEngine(model, decoder)
 
 
-def build_source(source: str, engine: PoseEngine | None, media: Path | None = None) -> FrameSource | PoseSource:
-    """The configured source, not yet opened: files from ``media``; a camera sized for the model
-    (``engine``: None for a source of poses, which needs no model)."""
-    return create_source(source, media=media, input_size=engine.input_size if engine is not None else None)
+def build_source(
+    source: str, engine: PoseEngine | None, media: Path | None = None, recordings: Path | None = None
+) -> FrameSource | PoseSource:
+    """The configured source, not yet opened: files from ``media`` (a replay: from ``recordings``); a
+    camera sized for the model (``engine``: None for a source of poses, which needs no model)."""
+    size = engine.input_size if engine is not None else None
+    return create_source(source, media=media, input_size=size, recordings=recordings)

@@ -80,25 +80,34 @@ class Recordings:
             ConfigError: neither name. FileNotFoundError: no such file.
         """
         if VIDEO_PATTERN.fullmatch(name) and ".." not in name:
-            p = self.folder / name
-        else:
-            p = self.folder / self.checked_name(name)
-        if not p.is_file():
-            raise FileNotFoundError(f"no recording {name}")
+            return self._inside(self.folder / name)
+        return self._inside(self.folder / self.checked_name(name))
+
+    def _inside(self, p: Path) -> Path:
+        """``p`` if it is a regular file in the folder once links are resolved (a link planted in the
+        folder to a file elsewhere, say the saved settings, is no recording).
+
+        Raises:
+            FileNotFoundError: no such file, or not inside the folder.
+        """
+        if not p.is_file() or not p.resolve().is_relative_to(self.folder.resolve()):
+            raise FileNotFoundError(f"no recording {p.name}")
         return p
 
     def list(self) -> list[RecordingInfo]:
         """The recordings in the folder, newest first (at most ``MAX_LISTED``)."""
         found: list[RecordingInfo] = []
         try:
+            root = self.folder.resolve()
             entries = list(self.folder.iterdir())
         except OSError:
             return []
         for p in entries[: MAX_LISTED * 4]:
-            if NAME_PATTERN.fullmatch(p.name) and p.is_file():
+            if NAME_PATTERN.fullmatch(p.name) and p.is_file() and p.resolve().is_relative_to(root):
                 st = p.stat()
                 video = p.with_suffix(".mp4")
-                found.append(RecordingInfo(p.name, st.st_size, st.st_mtime, video.name if video.is_file() else ""))
+                shown = video.is_file() and video.resolve().is_relative_to(root)
+                found.append(RecordingInfo(p.name, st.st_size, st.st_mtime, video.name if shown else ""))
         found.sort(key=lambda r: r.modified, reverse=True)
         return found[:MAX_LISTED]
 
@@ -108,18 +117,18 @@ class Recordings:
         Raises:
             ConfigError: a bad name. FileNotFoundError: no such recording.
         """
-        p = self.folder / self.checked_name(name)
-        if not p.is_file():
-            raise FileNotFoundError(f"no recording {name}")
-        return p
+        return self._inside(self.folder / self.checked_name(name))
 
     def delete(self, name: str) -> None:
-        """Delete a recording (not the one in progress).
+        """Delete a recording (not the one in progress), or a link planted under its name (the link
+        only: never what it points to).
 
         Raises:
             ConfigError: a bad name. FileNotFoundError: no such recording. RecordingError: in progress.
         """
-        p = self.path(name)
+        p = self.folder / self.checked_name(name)
+        if not p.is_symlink():
+            p = self.path(name)
         with self._lock:
             if self._last is not None and self._last.active and self._last.path == p:
                 raise RecordingError(f"{name} is being recorded: stop it first")

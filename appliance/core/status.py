@@ -12,10 +12,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from appliance.pipeline.stats import PipelineStats
+from appliance.pipeline.stats import PipelineStats, StageTimings
 from appliance.pose.fusion import HubReport
 from appliance.recording.recorder import RecorderStatus
-from appliance.transport.targets import TargetStats
+from appliance.sysinfo import throttling
+from appliance.transport.targets import FormatTotals, TargetStats
 
 __all__ = [
     "Check",
@@ -111,7 +112,8 @@ class ServerStatus:
     """One control-plane component: the port it listens on (0: not listening), or why not.
 
     ``detail`` is a line for people (e.g. discovery's "advertised on 10.0.0.5"), ``name`` a name it
-    goes by (the mDNS instance name), ``messages``/``rejected`` what it handled and refused.
+    goes by (the mDNS instance name), ``messages``/``rejected`` what it handled and refused,
+    ``evicted`` connections it closed to make room.
     """
 
     port: int = 0
@@ -120,6 +122,7 @@ class ServerStatus:
     name: str = ""
     messages: int = 0
     rejected: int = 0
+    evicted: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +131,9 @@ class Status:
 
     ``state`` is "running", "safe mode", "degraded" or "source <state>"; ``servers`` is keyed by
     component ("http", "oscquery", "osc_control", "discovery"); ``restarts`` counts pipelines rebuilt
-    after dying, ``fault`` is why the last one died.
+    after dying (heals), ``rebuilds`` pipelines started after the first for any reason, ``fault`` is why
+    the last one died. ``timings`` are every frame's stage times since start (histograms, seconds);
+    ``formats`` the OSC datagrams and send errors since start per target format.
     """
 
     version: str
@@ -140,12 +145,19 @@ class Status:
     model: str
     backend: str
     source: str
+    source_name: str = ""  # what the running source says it is ("replay of evening.jsonl (...)")
     pipeline: PipelineStats | None = None
     targets: tuple[TargetStats, ...] = ()
     servers: dict[str, ServerStatus] = field(default_factory=dict)
     restarts: int = 0
+    rebuilds: int = 0
+    config_changes: int = 0
+    timings: StageTimings | None = None
+    formats: dict[str, FormatTotals] = field(default_factory=dict)
     fault: str = ""
     temperature_c: float | None = None
+    throttled: int | None = None  # vcgencmd get_throttled's flags; None without vcgencmd (not a Pi)
+    clock: tuple[bool, float, float] | None = None  # (synchronised, offset s, max error s); None: unknown
     loop_lag_ms: float = 0.0  # the event loop's worst lag over the last minute (service/looplag.py)
     trial: NetworkTrial | None = None  # a change of the network settings awaiting confirmation
     recording: RecorderStatus | None = None  # the recording in progress, or the last one
@@ -246,6 +258,21 @@ def recording_document(rec: RecorderStatus | None) -> RecordingDocument | None:
     )
 
 
+class ThrottlingDocument(BaseModel):
+    """The Pi's throttling (``vcgencmd get_throttled``): the conditions set now and since boot, of
+    under_voltage, frequency_capped, throttled, soft_temperature_limit."""
+
+    now: list[str]
+    since_boot: list[str]
+
+
+class ClockDocument(BaseModel):
+    """The system clock as the kernel sees it (``adjtimex``)."""
+
+    synchronised: bool = Field(description="the kernel says the clock is synchronised (NTP)")
+    offset_s: float = Field(description="the last offset to its time source, in seconds")
+
+
 class ControlCounts(BaseModel):
     """What the OSC control port handled and refused."""
 
@@ -332,11 +359,14 @@ class StatusDocument(BaseModel):
     model: str
     backend: str
     source: str
+    source_name: str = Field("", description="what the running source is, in words (a replay says of what)")
     control: ControlCounts
     pipeline_restarts: int = Field(description="pipelines rebuilt after dying")
     last_fault: str = Field(description="why the last pipeline died")
     temperature_c: Tenths | None = Field(description="SoC temperature; null without a sensor")
     loop_lag_ms: Tenths = Field(description="the event loop's worst lag over the last minute")
+    throttling: ThrottlingDocument | None = Field(description="the Pi's throttling flags; null without vcgencmd")
+    clock: ClockDocument | None = Field(description="the system clock; null when the kernel cannot be asked")
     http_port: int | None = _only_if("the HTTP API's port, when listening")
     http_error: str | None = _only_if("why the HTTP API does not listen")
     oscquery_port: int | None = _only_if("the OSCQuery server's port, when listening")
@@ -378,6 +408,10 @@ class StatusDocument(BaseModel):
                 "targets": status.targets if with_pipeline else None,
                 "network_trial": _trial(status.trial),
                 "recording": recording_document(status.recording),
+                "throttling": _throttling(status.throttled),
+                "clock": None
+                if status.clock is None
+                else ClockDocument(synchronised=status.clock[0], offset_s=status.clock[1]),
                 "hub": _hub(status.hub),
             }
         )
@@ -405,6 +439,13 @@ def _hub(report: HubReport | None) -> HubDocument | None:
     return HubDocument(boxes=boxes, people=len(persons), persons=persons, corrections=corrections)
 
 
+def _throttling(flags: int | None) -> ThrottlingDocument | None:
+    if flags is None:
+        return None
+    now, since_boot = throttling(flags)
+    return ThrottlingDocument(now=now, since_boot=since_boot)
+
+
 def _trial(trial: NetworkTrial | None) -> TrialDocument | None:
     if trial is None:
         return None
@@ -427,6 +468,7 @@ _SAME_NAMES = (
     "model",
     "backend",
     "source",
+    "source_name",
     "temperature_c",
     "loop_lag_ms",
 )

@@ -40,7 +40,7 @@ from appliance.log import LogOnce
 from appliance.models.engine import PoseEngine
 from appliance.pipeline.listeners import PoseListener
 from appliance.pipeline.mailbox import Handoff, LatestFrame
-from appliance.pipeline.stats import FrameTimes, PipelineStats
+from appliance.pipeline.stats import FrameTimes, PipelineStats, StageTimings
 from appliance.pose.geometry import InputTransform
 from appliance.pose.stages import PoseStage
 from appliance.pose.tracking import Tracker
@@ -104,7 +104,8 @@ class PipelineRunner:
     """Owns the four data-plane threads; ``start`` once, ``stop`` (joins) once or more.
 
     ``listeners`` receive every frame's final poses in order (the UDP targets first, usually);
-    ``stages`` transform decoded poses before that (default: tracking only). ``engine`` is None
+    ``stages`` transform decoded poses before that (default: tracking only); ``timings`` receives
+    every frame's stage times (histograms the owner keeps across rebuilds). ``engine`` is None
     exactly when ``source`` is a ``PoseSource``.
     """
 
@@ -114,6 +115,7 @@ class PipelineRunner:
         engine: PoseEngine | None,
         *listeners: PoseListener,
         stages: Sequence[PoseStage] | None = None,
+        timings: StageTimings | None = None,
     ) -> None:
         self.source = source
         self.engine = engine
@@ -145,6 +147,7 @@ class PipelineRunner:
         self._times = FrameTimes()
         self._out_times: collections.deque[float] = collections.deque(maxlen=256)
         self._latency: collections.deque[float] = collections.deque(maxlen=512)
+        self.timings = timings if timings is not None else StageTimings()  # histograms, across rebuilds
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -331,10 +334,11 @@ class PipelineRunner:
                     self._send.ok("listener", "pose listeners")
             t2 = time.perf_counter()
             if isinstance(item, _Inferred):
-                self._times = FrameTimes(item.prepare_s, item.inference_s, t1 - t0, t2 - t1)
+                self._times = times = FrameTimes(item.prepare_s, item.inference_s, t1 - t0, t2 - t1)
             else:
-                self._times = FrameTimes(0.0, 0.0, t1 - t0, t2 - t1)
+                self._times = times = FrameTimes(0.0, 0.0, t1 - t0, t2 - t1)
             now = time.monotonic()
+            self.timings.observe(times, now - poses.t_capture, inferred=isinstance(item, _Inferred))
             self._latency.append(now - poses.t_capture)
             self._out_times.append(now)
             self._send.items += 1

@@ -2,9 +2,69 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import bisect
+from dataclasses import dataclass, field
 
-__all__ = ["FrameTimes", "PipelineStats"]
+__all__ = ["TIME_BUCKETS", "FrameTimes", "Histogram", "PipelineStats", "StageTimings"]
+
+#: Upper bounds (seconds) of the timing histograms' buckets: fine from 1 to 100 ms, where a frame's
+#: stages live (an Edge TPU inference is ~10 ms, a CPU one ~100 ms), coarse beyond (+Inf is implied).
+TIME_BUCKETS: tuple[float, ...] = (
+    0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0,
+)  # fmt: skip
+
+
+class Histogram:
+    """Counts of observations per bucket, for one writer thread (the "send" thread) and any readers.
+
+    ``observe`` is a bisect and two additions (no lock: one writer; a reader's copy may be one
+    observation behind in some bucket, never torn). ``counts[i]`` counts values <= ``bounds[i]`` and
+    above the bound before; the last entry counts values above every bound.
+    """
+
+    __slots__ = ("bounds", "counts", "sum")
+
+    def __init__(self, bounds: tuple[float, ...] = TIME_BUCKETS) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        """Count one value (seconds)."""
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+    def snapshot(self) -> tuple[list[int], float]:
+        """(cumulative counts per bound, the last being +Inf, i.e. the total; the sum)."""
+        counts, total = list(self.counts), self.sum  # list(): one atomic copy
+        cumulative, running = [], 0
+        for c in counts:
+            running += c
+            cumulative.append(running)
+        return cumulative, total
+
+
+@dataclass(frozen=True, slots=True)
+class StageTimings:
+    """Every frame's stage times as histograms (seconds), kept by the application across pipeline
+    rebuilds: prepare (resize), inference, decode (and pose stages), send (every listener), and the
+    frame's age when sent (capture to the last listener served)."""
+
+    prepare: Histogram = field(default_factory=Histogram)
+    inference: Histogram = field(default_factory=Histogram)
+    decode: Histogram = field(default_factory=Histogram)
+    send: Histogram = field(default_factory=Histogram)
+    frame_age: Histogram = field(default_factory=Histogram)
+
+    def observe(self, times: FrameTimes, age: float, inferred: bool = True) -> None:
+        """One frame's times and its age (seconds); on the "send" thread. Poses from a pose source
+        (``inferred`` False) were never prepared nor inferred: those two are not counted."""
+        if inferred:
+            self.prepare.observe(times.prepare)
+            self.inference.observe(times.inference)
+        self.decode.observe(times.decode)
+        self.send.observe(times.send)
+        self.frame_age.observe(age)
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from appliance.types import NUM_KEYPOINTS, Poses
 
 __all__ = [
     "FORMAT_VERSION",
+    "MAX_GAP",
     "MAX_LINE",
     "MAX_PEOPLE",
     "Header",
@@ -58,8 +59,14 @@ __all__ = [
 FORMAT_VERSION = 1
 #: Bytes in one line, at most (64 people of 51 numbers take about 40 KB).
 MAX_LINE = 1 << 20
+#: What a damaged or hostile line raises while read: bad JSON or values, numbers too large for a
+#: float (``1`` and 400 zeros), a wrong type where a number belongs, nesting too deep for the parser.
+_DAMAGED = (ValueError, TypeError, OverflowError, RecursionError)
 #: People in one frame, at most.
 MAX_PEOPLE = 64
+#: Seconds between two frames, at most (a longer pause, or a frame back in time, is skipped and
+#: counted: a hostile file must not make a replay wait for ever, nor loop at full speed).
+MAX_GAP = 60.0
 _VALUES = NUM_KEYPOINTS * 3
 
 
@@ -183,8 +190,8 @@ def _parse_frame(obj: Any, header: Header) -> RecordedFrame:
     t_capture = obj.get("c", at)
     if type(frame) is not int or not isinstance(at, int | float) or not isinstance(t_wall, int | float):
         raise ValueError("a frame needs f (integer), m and t (seconds)")
-    if not isinstance(t_capture, int | float) or not math.isfinite(t_capture):
-        raise ValueError("c must be a finite number of seconds")
+    if not isinstance(t_capture, int | float) or not math.isfinite(t_capture) or not math.isfinite(t_wall):
+        raise ValueError("c and t must be finite numbers of seconds")
     if type(scene) is not int or not math.isfinite(at) or not np.isfinite(kp).all() or not np.isfinite(scores).all():
         raise ValueError("a frame's numbers must be finite")
     size = obj.get("size", [header.width, header.height])
@@ -210,13 +217,13 @@ def _parse_frame(obj: Any, header: Header) -> RecordedFrame:
 def _parse_header(line: bytes, path: Path) -> Header:
     try:
         obj = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         raise RecordingError(f"{path}: not a recording (its first line is not JSON)") from None
     if not isinstance(obj, dict) or "posenet_recording" not in obj:
         raise RecordingError(f"{path}: not a recording (no posenet_recording in its first line)")
     if obj["posenet_recording"] != FORMAT_VERSION:
         version = obj["posenet_recording"]
-        raise RecordingError(f"{path}: recording format {version!r}; this version reads {FORMAT_VERSION}")
+        raise RecordingError(f"{path}: recording format {repr(version)[:40]}; this version reads {FORMAT_VERSION}")
     try:
         width, height = int(obj["width"]), int(obj["height"])
         if not (0 < width <= 16384 and 0 < height <= 16384):
@@ -235,8 +242,8 @@ def _parse_header(line: bytes, path: Path) -> Header:
             settings,
             str(obj.get("video", ""))[:80],
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RecordingError(f"{path}: bad header: {exc}") from None
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise RecordingError(f"{path}: bad header: {str(exc)[:120]}") from None
 
 
 class Recording:
@@ -264,6 +271,7 @@ class Recording:
             yield from self._read(f)
 
     def _read(self, f: IO[bytes]) -> Iterator[RecordedFrame]:
+        last = -math.inf  # the previous frame's time since the first (``m``)
         while line := f.readline(MAX_LINE):
             whole = line.endswith(b"\n")
             if not whole and len(line) >= MAX_LINE:
@@ -273,12 +281,16 @@ class Recording:
                 continue
             try:
                 frame = _parse_frame(json.loads(line), self.header)
-            except ValueError:
+            except _DAMAGED:
                 if whole:
                     self.skipped += 1
                     continue
                 self.truncated = True  # the last line, cut short
                 return
+            if not last <= frame.at <= last + MAX_GAP and last != -math.inf:
+                self.skipped += 1  # back in time, or a pause no recorder makes: a replay would stall or race
+                continue
+            last = frame.at
             yield frame
             if not whole:
                 self.truncated = True  # a last line that parses but lost its newline

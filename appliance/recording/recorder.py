@@ -86,7 +86,7 @@ class Recorder:
         self._header = header
         self.max_bytes, self.min_free, self.max_seconds = max_bytes, min_free, max_seconds
         self._free_bytes = free_bytes
-        if self.video is not None and self.video.path.exists():
+        if self.video is not None and (self.video.path.exists() or self.video.path.is_symlink()):
             raise RecordingError(f"{self.video.path.name} exists already")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

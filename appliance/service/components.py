@@ -132,7 +132,7 @@ class UvicornComponent:
         g = self.guard
         detail = f"{g.connections} open, {g.refused} refused, {g.evicted} evicted, {g.timed_out} timed out"
         rejected = int(getattr(self.asgi, "refused", 0))  # the security guard's own refusals
-        return dataclasses.replace(self._status, detail=detail, rejected=rejected)
+        return dataclasses.replace(self._status, detail=detail, rejected=rejected, evicted=g.evicted)
 
     async def start(self) -> None:
         """Serve, and wait until the socket listens (or the server gave up)."""
@@ -195,16 +195,21 @@ class HttpComponent(UvicornComponent):
         super().__init__("http", registry, create_app(control, self.streams), host, port)
 
     async def start(self) -> None:
-        """Serve the page and API."""
+        """Serve the page and API, and sample the last minutes for its plots."""
         await super().start()
+        web = self.asgi.app.state.web
+        web.history.start(web.control)
         if self._status.port:
             logger.warning("web page and API on http://%s:%d/", self.host, self._status.port)
 
     async def close(self) -> None:
-        """End the live streams, then stop serving."""
+        """End the live streams, an identify's blinking (the LED as it was) and the sampling, then stop
+        serving."""
         if self._task is not None:
             self.streams.end_all()
             await asyncio.sleep(0.05)  # let open streams send their end
+        await self.asgi.app.state.web.identify.close()
+        await self.asgi.app.state.web.history.close()
         await super().close()
 
 

@@ -20,6 +20,7 @@ from appliance.service.registry import ServerRegistry
 from appliance.service.sdnotify import Notifier
 from appliance.service.servers import ControlPlane
 from appliance.service.watchdog import supervise
+from appliance.update.health import UpdateHealth
 
 __all__ = ["serve"]
 
@@ -73,6 +74,7 @@ async def serve(app: Application, *, duration: float = 0.0, status_line: bool = 
                 server_stopped=http_stopped if plane is not None else None,
                 record=record,
                 registry=registry,
+                update=UpdateHealth(app.store.path.parent) if control else None,
             )
             final = app.status_line()
     finally:

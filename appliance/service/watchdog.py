@@ -25,6 +25,7 @@ from appliance.service.heal import HealPolicy
 from appliance.service.lastgood import RunRecord
 from appliance.service.registry import ServerRegistry
 from appliance.service.sdnotify import Notifier, watchdog_interval
+from appliance.update.health import UpdateHealth
 
 __all__ = ["STATUS_SECONDS", "making_progress", "should_pet", "supervise"]
 
@@ -86,11 +87,13 @@ async def supervise(
     server_stopped: Callable[[], bool] | None = None,
     record: RunRecord | None = None,
     registry: ServerRegistry | None = None,
+    update: UpdateHealth | None = None,
 ) -> None:
     """READY=1, then WATCHDOG=1 / STATUS= / the terminal line until ``stop``, ``duration`` seconds,
     or the HTTP server ending by itself (``server_stopped``); the heal policy rebuilds a pipeline that
     died or failed to build, and ``record`` hears whether the box makes progress (the
-    last-known-good clock) and what ``registry``'s servers refused."""
+    last-known-good clock) and what ``registry``'s servers refused, as does ``update`` (a new
+    version's trial: pipeline running and servers up)."""
     deadline = time.monotonic() + duration if duration else None
     interval = watchdog_interval()
     notifier.ready(app.status_line())
@@ -113,6 +116,9 @@ async def supervise(
             if record is not None:
                 refused = registry.refused() if registry is not None else 0
                 record.tick(progress, refused=refused, lag_ms=app.loop_lag())
+            if update is not None:
+                runner = app.runner
+                update.tick(progress and runner is not None and runner.running and not runner.died)
             if interval is not None and now >= next_pet:
                 next_pet = now + interval / 2
                 if progress:

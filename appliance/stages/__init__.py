@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -49,14 +49,28 @@ class SettingsStage(Protocol):
 class StageKind:
     """One stage with its settings section (``settings``: a StrictModel whose every field has a
     default and a description), ``make(section)`` -> the stage, and its OSC messages (``extra``,
-    None for a stage that only changes the poses); ``order`` places it among the stages."""
+    None for a stage that only changes the poses); ``order`` places it among the stages.
+
+    A section that is not one object (the list of ``zones``) gives its type as ``settings`` (e.g.
+    ``Annotated[list[Zone], Field(max_length=32)]``) and ``default``, what it is when left out; only
+    a StrictModel section's numbers and switches become control-port settings. ``names(section)``
+    fills the placeholders of the stage's addresses (``{zone}`` -> every zone's name) for OSCQuery.
+    """
 
     name: str
     description: str
-    settings: type[StrictModel]
+    settings: Any
     make: Callable[[Any], SettingsStage]
     extra: OscExtra | None = None
     order: int = 100
+    default: Callable[[], Any] | None = None
+    names: Callable[[Any], Mapping[str, Sequence[str]]] | None = None
+
+    def fields(self) -> Mapping[str, Any]:
+        """The section's fields (name -> pydantic FieldInfo) when it is a StrictModel, else none."""
+        if isinstance(self.settings, type) and issubclass(self.settings, StrictModel):
+            return self.settings.model_fields
+        return {}
 
 
 #: name -> kind, in ``order``.

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 from appliance import failpoints
 from appliance.log import LogOnce
-from appliance.output.osc.extras import encode_extras
+from appliance.output.osc.extras import encode_target
 from appliance.output.osc.formats import FORMATS
 from appliance.transport.udp import TargetCounters, TargetSpec, UdpTarget
 from appliance.types import Poses
 
-__all__ = ["MAX_TARGETS", "TargetSet", "TargetStats"]
+__all__ = ["MAX_TARGETS", "FormatTotals", "TargetSet", "TargetStats"]
 
 logger = logging.getLogger(__name__)
 _log_once = LogOnce(logger)
@@ -46,6 +46,14 @@ class TargetStats:
     last_error: str
 
 
+@dataclass(frozen=True, slots=True)
+class FormatTotals:
+    """What every target of one OSC format sent since start (removed targets included)."""
+
+    datagrams: int = 0
+    errors: int = 0
+
+
 class TargetSet:
     """All current OSC targets. ``send``/``on_poses`` is for the "send" thread; the rest for anyone.
 
@@ -62,6 +70,7 @@ class TargetSet:
         self.encode_errors = 0
         self.resolver_errors = 0
         self._failing: set[str] = set()  # formats whose last encoding raised ("send" thread)
+        self._retired: dict[str, FormatTotals] = {}  # counted by targets since removed, per format
         self.set_targets(specs)
 
     @property
@@ -72,6 +81,16 @@ class TargetSet:
     def counters(self) -> dict[str, TargetCounters]:
         """Counters per target label (live objects; copy for a snapshot)."""
         return {t.spec.label: t.counters for t in self._targets}
+
+    def by_format(self) -> dict[str, FormatTotals]:
+        """Datagrams and send errors since start per format (never decreasing: removed targets' counts
+        are kept), for the metrics: a format, not an address, names each."""
+        with self._lock:  # a target retiring is counted once: here or in _retired
+            totals, targets = dict(self._retired), self._targets
+        for t in targets:
+            old = totals.get(t.spec.format, FormatTotals())
+            totals[t.spec.format] = FormatTotals(old.datagrams + t.counters.datagrams, old.errors + t.counters.errors)
+        return totals
 
     def stats(self) -> tuple[TargetStats, ...]:
         """A snapshot of every target's counters, in target order."""
@@ -91,6 +110,10 @@ class TargetSet:
                     t.open()
             self._targets = new
             stale = list(current.values())
+            for t in stale:
+                old = self._retired.get(t.spec.format, FormatTotals())
+                c = t.counters
+                self._retired[t.spec.format] = FormatTotals(old.datagrams + c.datagrams, old.errors + c.errors)
         for t in stale:
             t.close()
         if any(t.needs_resolution for t in new):
@@ -107,9 +130,10 @@ class TargetSet:
             if datagrams is None:
                 fmt = t.spec.format
                 try:
-                    datagrams = FORMATS[fmt](poses, t.spec.options)
                     if t.spec.extras:
-                        datagrams = datagrams + encode_extras(poses, t.spec.options, t.spec.extras)
+                        datagrams = encode_target(FORMATS[fmt], poses, t.spec.options, t.spec.extras)
+                    else:
+                        datagrams = FORMATS[fmt](poses, t.spec.options)
                 except Exception:  # a bug in one format must not stop the others; logged once
                     self.encode_errors += 1
                     self._failing.add(fmt)

@@ -15,8 +15,11 @@ from fastapi import Depends, Request
 
 from appliance.core.facade import Control
 from appliance.guards import Backoff, RateLimit, is_loopback, token_matches
+from appliance.led import Identify
 from appliance.web.camera import CameraView
 from appliance.web.fleet import Fleet
+from appliance.web.history import StatusHistory
+from appliance.web.metrics import Metrics
 from appliance.web.stream import PoseStreams
 
 __all__ = ["CAMERA_BURST", "CAMERA_RATE", "Owner", "Web", "WebState", "client_of", "is_owner"]
@@ -28,12 +31,16 @@ CAMERA_RATE, CAMERA_BURST = 5.0, 10.0
 @dataclass
 class WebState:
     """One HTTP server's shared state: the facade, the open live streams, the camera picture, the
-    fleet, and the per-client guards (all used on the event loop only)."""
+    fleet, the Prometheus metrics, the activity LED (identify), the last minutes (the plots), and the
+    per-client guards (all used on the event loop only)."""
 
     control: Control
     streams: PoseStreams
     camera: CameraView
     fleet: Fleet
+    metrics: Metrics
+    identify: Identify = field(default_factory=Identify)
+    history: StatusHistory = field(default_factory=StatusHistory)
     camera_rate: RateLimit = field(default_factory=lambda: RateLimit(CAMERA_RATE, CAMERA_BURST))
     token_misses: Backoff = field(default_factory=Backoff)
 

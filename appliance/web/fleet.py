@@ -42,6 +42,7 @@ from appliance.core.facade import Reading
 from appliance.core.status import Peer
 from appliance.discovery.peers import NAME_MAX, clean_text
 from appliance.log import LogOnce
+from appliance.sysinfo import THROTTLE_BITS
 
 __all__ = [
     "CACHE_SECONDS",
@@ -53,6 +54,7 @@ __all__ = [
     "PeerStatus",
     "get_json",
     "read_status",
+    "request",
 ]
 
 logger = logging.getLogger(__name__)
@@ -101,28 +103,43 @@ async def get_json(address: str, port: int, path: str = "/api/status") -> Any:
         FetchError: not a 200 with a JSON body of bounded size.
         OSError: no connection (refused, unreachable).
     """
+    code, body = await request(address, port, "GET", path)
+    if code != 200:
+        raise FetchError(f"HTTP {code}")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise FetchError("not JSON") from None
+
+
+async def request(
+    address: str, port: int, method: str, path: str, body: bytes | None = None, token: str = ""
+) -> tuple[int, bytes]:
+    """One HTTP/1.1 request to ``address`` (an IP literal): (status code, body), bounded as
+    ``get_json``; ``body`` is sent as JSON, ``token`` as ``Authorization: Bearer`` (never kept,
+    never in an error). Redirects are errors, never followed.
+
+    Raises:
+        FetchError: no HTTP answer of bounded size, or a redirect.
+        OSError: no connection (refused, unreachable).
+    """
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT):
             reader, writer = await asyncio.open_connection(address, port, limit=MAX_HEAD)
     except TimeoutError:
         raise FetchError(f"no connection within {CONNECT_TIMEOUT:g} s") from None
+    head = f"{method} {path} HTTP/1.1\r\nHost: {address}:{port}\r\nAccept: application/json\r\n"
+    head += f"User-Agent: posenet-appliance/{__version__} (fleet)\r\nConnection: close\r\n"
+    head += f"Authorization: Bearer {token}\r\n" if token else ""
+    head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n" if body is not None else ""
     try:
-        writer.write(
-            f"GET {path} HTTP/1.1\r\nHost: {address}:{port}\r\nAccept: application/json\r\n"
-            f"User-Agent: posenet-appliance/{__version__} (fleet)\r\nConnection: close\r\n\r\n".encode("ascii")
-        )
+        writer.write(head.encode("latin-1") + b"\r\n" + (body or b""))
         code, headers = _parse_head(await _read_line(reader, b"\r\n\r\n", "headers"))
         if 300 <= code < 400:
             raise FetchError(f"redirect ({code}) not followed")
-        if code != 200:
-            raise FetchError(f"HTTP {code}")
-        body = await _read_body(reader, headers)
+        return code, await _read_body(reader, headers)
     finally:
         writer.transport.abort()
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        raise FetchError("not JSON") from None
 
 
 async def _read_line(reader: asyncio.StreamReader, end: bytes, what: str) -> bytes:
@@ -196,8 +213,9 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> b
 @dataclass(frozen=True, slots=True)
 class PeerStatus:
     """A peer's ``/api/status``, checked: ``box`` when it has the shape of a box's status (``state``,
-    ``version``, ``backend`` strings, ``uptime_s`` a number); strings cut to size; ``fps`` and
-    ``people`` None unless numbers in range."""
+    ``version``, ``backend`` strings, ``uptime_s`` a number); strings cut to size; ``fps``,
+    ``people`` and ``temperature_c`` None unless numbers in range; throttling only known condition
+    names; ``clock_synchronised`` None unless a boolean."""
 
     box: bool
     instance: str = ""
@@ -206,6 +224,35 @@ class PeerStatus:
     backend: str = ""
     fps: float | None = None
     people: int | None = None
+    temperature_c: float | None = None
+    throttling_now: tuple[str, ...] | None = None
+    throttling_since_boot: tuple[str, ...] | None = None
+    clock_synchronised: bool | None = None
+
+
+def _conditions(value: Any) -> tuple[str, ...] | None:
+    """Throttling conditions: only the names this version knows, each once; None unless a list."""
+    if not isinstance(value, list):
+        return None
+    return tuple(name for name in THROTTLE_BITS if name in value[: len(THROTTLE_BITS) * 4])
+
+
+def _machine(doc: dict[str, Any]) -> dict[str, Any]:
+    """The machine facts of a peer's status: temperature, throttling, clock (each None when wrong)."""
+    t = doc.get("temperature_c")
+    temperature = (
+        round(float(t), 1) if isinstance(t, int | float) and not isinstance(t, bool) and -60 <= t <= 200 else None
+    )
+    throttling = doc.get("throttling")
+    throttling = throttling if isinstance(throttling, dict) else {}
+    clock = doc.get("clock")
+    synced = clock.get("synchronised") if isinstance(clock, dict) else None
+    return {
+        "temperature_c": temperature,
+        "throttling_now": _conditions(throttling.get("now")),
+        "throttling_since_boot": _conditions(throttling.get("since_boot")),
+        "clock_synchronised": synced if isinstance(synced, bool) else None,
+    }
 
 
 def _text(value: Any, limit: int) -> str:
@@ -239,6 +286,7 @@ def read_status(doc: Any) -> PeerStatus:
         backend=_text(doc.get("backend"), 120),
         fps=_number(pipeline.get("fps"), 1000.0),
         people=people if isinstance(people, int) and not isinstance(people, bool) and 0 <= people <= 1000 else None,
+        **_machine(doc),
     )
 
 
@@ -271,7 +319,8 @@ class _Known:
 
 class Fleet:
     """``GET /api/fleet``: a JSON list, at most ``MAX_ENTRIES``, one entry per other box (name,
-    address, http_port, url, version, model, backend, state, fps, people, error, verified), the
+    address, http_port, url, version, model, backend, state, fps, people, temperature_c, throttling_now,
+    throttling_since_boot, clock_synchronised, error, verified), the
     boxes that answered like one first."""
 
     def __init__(self, control: Reading) -> None:
@@ -438,6 +487,12 @@ class Fleet:
             "state": state,
             "fps": fresh.fps if fresh else None,
             "people": fresh.people if fresh else None,
+            "temperature_c": fresh.temperature_c if fresh else None,
+            "throttling_now": list(fresh.throttling_now) if fresh and fresh.throttling_now is not None else None,
+            "throttling_since_boot": (
+                list(fresh.throttling_since_boot) if fresh and fresh.throttling_since_boot is not None else None
+            ),
+            "clock_synchronised": fresh.clock_synchronised if fresh else None,
             "error": error,
             "verified": verified,
         }

@@ -7,9 +7,9 @@ replaced by ``*_set`` flags, so a new setting is documented without touching thi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from appliance.config.models import AppConfig, HttpConfig, OscControlConfig
 from appliance.output.osc.base import Coords
@@ -19,14 +19,19 @@ __all__ = [
     "SECRETS",
     "Choices",
     "ConfigView",
+    "FleetBox",
     "FleetEntry",
+    "FleetOrder",
+    "FleetResult",
     "FormatInfo",
+    "Identified",
     "ModelChoice",
     "PosesDocument",
     "PresetInfo",
     "Problem",
     "Refusal",
     "SourceChoice",
+    "StatusHistoryDocument",
 ]
 
 _FORBID = ConfigDict(extra="forbid")
@@ -144,4 +149,62 @@ class FleetEntry(BaseModel):
     state: str
     fps: float | None
     people: int | None
+    temperature_c: float | None = Field(None, description="its SoC temperature; null when unknown")
+    throttling_now: list[str] | None = Field(None, description="throttling conditions now; null when unknown")
+    throttling_since_boot: list[str] | None = Field(None, description="throttling conditions since its boot")
+    clock_synchronised: bool | None = Field(None, description="its clock is synchronised (NTP); null when unknown")
     error: str
+    verified: bool = Field(False, description="it answered like a box, under its own name: only then act on it")
+
+
+class Identified(BaseModel):
+    """The activity LED blinks for ``seconds`` from now."""
+
+    seconds: float
+
+
+class FleetBox(BaseModel):
+    """One box of this box's fleet list to act on (name, address and port as listed, and verified)
+    and the access token to send it (used for this one request: never stored, never logged)."""
+
+    model_config = _FORBID
+    name: str = Field(max_length=63)
+    address: str = Field(max_length=45)
+    http_port: int = Field(ge=1, le=65535)
+    token: str = Field("", max_length=256, description="that box's access token (or one fleet token)", repr=False)
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, v: str) -> str:
+        if not (v.isascii() and v.isprintable()) or v != v.strip():
+            raise ValueError("printable ASCII characters only, without leading or trailing spaces")
+        return v
+
+
+class FleetOrder(BaseModel):
+    """Act on several boxes of the fleet at once: ``identify`` (blink their LEDs) or ``config`` (the
+    same change, a ``PATCH /api/config`` body, sent to each)."""
+
+    model_config = _FORBID
+    action: Literal["identify", "config"]
+    boxes: list[FleetBox] = Field(min_length=1, max_length=64)
+    change: dict[str, Any] = Field(default_factory=dict, description="the PATCH /api/config body (config only)")
+
+
+class FleetResult(BaseModel):
+    """What one box answered: its HTTP status (0: no answer), whether it took it, and why not."""
+
+    name: str
+    address: str
+    http_port: int
+    status: int
+    ok: bool
+    message: str
+
+
+class StatusHistoryDocument(BaseModel):
+    """The last minutes, oldest first: each sample is [time (Unix seconds), fps, people, latency p50
+    (ms), SoC temperature (°C)], null where unknown (no pipeline, no sensor)."""
+
+    every_s: float
+    samples: list[tuple[float, float | None, int | None, float | None, float | None]]

@@ -12,7 +12,10 @@
 * **Wrong tokens back off per source address** (``appliance.guards.Backoff``): after a few misses a
   source must wait, doubling per miss up to a minute (``429`` with ``Retry-After``), whatever the
   method, so guessing runs at a handful of tries a minute instead of thousands a second.
-* Bodies are limited in size and must arrive within ``BODY_SECONDS``.
+* Bodies are limited in size and must arrive within ``BODY_SECONDS``. The one exception is an update
+  file (``STREAMED``: ``POST /api/update``, the owner's only, ``application/octet-stream``, which a
+  visitor's page cannot send cross-origin without a preflight either): it is passed on unread, and
+  its route bounds its size and time itself (``appliance.web.routes.update``).
 * Every response says the page may not be framed by another site and may load nothing from
   elsewhere (``X-Frame-Options``, ``Content-Security-Policy``), and is not to be content-sniffed.
 
@@ -33,12 +36,14 @@ from urllib.parse import urlsplit
 
 from appliance.guards import Backoff, is_loopback
 
-__all__ = ["BODY_SECONDS", "MAX_BODY", "SECURITY_HEADERS", "UNCLAIMED", "SecurityMiddleware", "bearer_ok"]
+__all__ = ["BODY_SECONDS", "MAX_BODY", "SECURITY_HEADERS", "STREAMED", "UNCLAIMED", "SecurityMiddleware", "bearer_ok"]
 
 MAX_BODY = 64 * 1024
 #: Seconds a request body may take to arrive (a slow body would hold a connection forever).
 BODY_SECONDS = 10.0
 _CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+#: Owner-only uploads streamed to their route unread (the route bounds size and time).
+STREAMED = {("POST", "/api/update")}
 #: Why a change from another computer is refused by a box that has no token yet.
 UNCLAIMED = (
     "this box has no owner yet: it accepts changes only from itself until it is claimed "
@@ -151,6 +156,12 @@ class SecurityMiddleware:
                     await self._refuse(send, 403, "authorization", UNCLAIMED)
                 return
             ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+            if (method, scope.get("path", "")) in STREAMED:
+                if ctype != "application/octet-stream":
+                    await self._refuse(send, 415, "content-type", "an update is sent as application/octet-stream")
+                    return
+                await self.app(scope, receive, send)
+                return
             length = headers.get("content-length")
             has_body = (length is not None and length != "0") or "transfer-encoding" in headers
             if has_body and ctype != "application/json":

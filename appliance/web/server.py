@@ -19,6 +19,7 @@ from appliance.core.facade import Control
 from appliance.web.camera import CameraView
 from appliance.web.deps import WebState
 from appliance.web.fleet import Fleet
+from appliance.web.metrics import Metrics
 from appliance.web.routes import ROUTERS
 from appliance.web.security import SecurityMiddleware
 from appliance.web.stream import PoseStreams
@@ -40,6 +41,7 @@ def create_api(control: Control, streams: PoseStreams | None = None) -> FastAPI:
         streams=streams if streams is not None else PoseStreams(),
         camera=CameraView(control),
         fleet=Fleet(control),
+        metrics=Metrics(control),
     )
     for router in ROUTERS:
         api.include_router(router)

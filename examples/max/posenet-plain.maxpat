@@ -13,7 +13,7 @@
    100.0,
    100.0,
    900.0,
-   820.0
+   950.0
   ],
   "openinpresentation": 0,
   "default_fontsize": 12.0,
@@ -666,6 +666,85 @@
       55.0
      ],
      "text": "The box answers a subscription with /posenet/listeners/confirm <nonce> on port 9000: the patch sends the nonce back (prepend /posenet/listeners/confirm) and then the poses come; the metro renews every 20 s (the box ends a subscription nobody renews, after 60 s). If the owner set a subscribe key, put it last: /posenet/listeners/add 9000 bundle <key> (never the access token). No broadcast on your network? send udpsend host <address>, port 9001 and click the add message."
+    }
+   },
+   {
+    "box": {
+     "id": "obj-51",
+     "maxclass": "newobj",
+     "patching_rect": [
+      20,
+      810.0,
+      520,
+      22.0
+     ],
+     "text": "route /posenet/scene /posenet/zone/door/count /posenet/slot/1/centre",
+     "numinlets": 1,
+     "numoutlets": 4,
+     "outlettype": [
+      "",
+      "",
+      "",
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-52",
+     "maxclass": "newobj",
+     "patching_rect": [
+      20,
+      840.0,
+      80,
+      22.0
+     ],
+     "text": "print scene",
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-53",
+     "maxclass": "newobj",
+     "patching_rect": [
+      160,
+      840.0,
+      110,
+      22.0
+     ],
+     "text": "print door-count",
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-54",
+     "maxclass": "newobj",
+     "patching_rect": [
+      300,
+      840.0,
+      120,
+      22.0
+     ],
+     "text": "print slot1-centre",
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-55",
+     "maxclass": "comment",
+     "patching_rect": [
+      20,
+      870.0,
+      700,
+      55.0
+     ],
+     "text": "The room: /posenet/scene = count, then every id present (keep the ids you follow in a [dict] and forget any id a scene does not list: a lost leave leaves no ghost); /posenet/zone/NAME/count, /enter id, /leave id, /xy id x y (0..1 of the zone: a slider or XY pad); /posenet/slot/K/pose, /box, /centre, /present 0|1: person K for the whole evening."
     }
    }
   ],
@@ -1362,6 +1441,54 @@
      ],
      "destination": [
       "obj-46",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-10",
+      3
+     ],
+     "destination": [
+      "obj-51",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-51",
+      0
+     ],
+     "destination": [
+      "obj-52",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-51",
+      1
+     ],
+     "destination": [
+      "obj-53",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-51",
+      2
+     ],
+     "destination": [
+      "obj-54",
       0
      ]
     }

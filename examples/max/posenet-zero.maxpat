@@ -13,7 +13,7 @@
    100.0,
    100.0,
    900.0,
-   560.0
+   595.0
   ],
   "openinpresentation": 0,
   "default_fontsize": 12.0,
@@ -293,6 +293,85 @@
      ],
      "text": "The box answers a subscription with /posenet/listeners/confirm <nonce> on port 9000: the patch sends the nonce back (right) and then the poses come. The metro renews the subscription every 20 s: the box ends one nobody renews (after 60 s). If the owner set a subscribe key, put it last: /posenet/listeners/add 9000 bundle <key> (never the access token). Changes (remove) are confirmed the same way."
     }
+   },
+   {
+    "box": {
+     "id": "obj-22",
+     "maxclass": "newobj",
+     "patching_rect": [
+      20,
+      455.0,
+      520,
+      22.0
+     ],
+     "text": "route /posenet/scene /posenet/zone/door/count /posenet/slot/1/centre",
+     "numinlets": 1,
+     "numoutlets": 4,
+     "outlettype": [
+      "",
+      "",
+      "",
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-23",
+     "maxclass": "newobj",
+     "patching_rect": [
+      20,
+      485.0,
+      80,
+      22.0
+     ],
+     "text": "print scene",
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-24",
+     "maxclass": "newobj",
+     "patching_rect": [
+      160,
+      485.0,
+      110,
+      22.0
+     ],
+     "text": "print door-count",
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-25",
+     "maxclass": "newobj",
+     "patching_rect": [
+      300,
+      485.0,
+      120,
+      22.0
+     ],
+     "text": "print slot1-centre",
+     "numinlets": 1,
+     "numoutlets": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-26",
+     "maxclass": "comment",
+     "patching_rect": [
+      20,
+      515.0,
+      700,
+      55.0
+     ],
+     "text": "The room: /posenet/scene = count, then every id present (keep the ids you follow in a [dict] and forget any id a scene does not list: a lost leave leaves no ghost); /posenet/zone/NAME/count, /enter id, /leave id, /xy id x y (0..1 of the zone: a slider or XY pad); /posenet/slot/K/pose, /box, /centre, /present 0|1: person K for the whole evening."
+    }
    }
   ],
   "lines": [
@@ -520,6 +599,54 @@
      ],
      "destination": [
       "obj-12",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-14",
+      3
+     ],
+     "destination": [
+      "obj-22",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-22",
+      0
+     ],
+     "destination": [
+      "obj-23",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-22",
+      1
+     ],
+     "destination": [
+      "obj-24",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-22",
+      2
+     ],
+     "destination": [
+      "obj-25",
       0
      ]
     }

@@ -75,10 +75,10 @@ else:
             browser = p.chromium.launch(executable_path=sys.argv[6], headless=True)
             page = browser.new_page(viewport={"width": 1366, "height": 900})
             page.goto(base + "/")
-            link = page.locator("#fleet a", has_text=other)
+            link = page.locator("#fleet-table a", has_text=other)
             link.wait_for(timeout=20000)
-            result["page"] = {"text": page.text_content("#fleet"), "href": link.get_attribute("href")}
-            page.locator("#fleet").scroll_into_view_if_needed()
+            result["page"] = {"text": page.text_content("#fleet-table"), "href": link.get_attribute("href")}
+            page.locator("#fleet-table").scroll_into_view_if_needed()
             page.screenshot(path=sys.argv[7], full_page=True)
             browser.close()
 print(json.dumps(result))

@@ -70,7 +70,8 @@ class BoxNet:
         )
         self.state = scratch / name
         self.state.mkdir(exist_ok=True)
-        (self.state / "config.json").write_text(json.dumps({"device_name": name}))
+        door = {"name": "door", "points": [[0, 0], [1, 0], [1, 1], [0, 1]], "point": "centre"}  # the whole picture
+        (self.state / "config.json").write_text(json.dumps({"device_name": name, "zones": [door]}))
         self.proc: subprocess.Popen[bytes] | None = None
 
     def ns(self, *args: str) -> None:

@@ -34,6 +34,13 @@ def test_max_patch_is_well_formed(name: str) -> None:
     assert any("subscribe key" in t and "never the access token" in t for t in texts)
     assert not any("<token>" in t for t in texts)
     assert any(t.startswith("udpsend") for t in texts)
+    # The room (issue 22): the scene, a zone's count and slot 1, from what the first route lets through.
+    room = next(i for i, b in boxes.items() if b.get("text", "").startswith("route /posenet/scene "))
+    first = next(
+        i for i, b in boxes.items() if b.get("text", "").startswith("route /posenet/frame /posenet/person/pose")
+    )
+    assert (first, room) in links and "/posenet/zone/door/count /posenet/slot/1/centre" in boxes[room]["text"]
+    assert any("a lost leave leaves no ghost" in t for t in texts)
     if "zero" in name:
         assert "zero.browse _osc._udp" in texts and "zero.resolve" in texts
 

@@ -54,6 +54,15 @@ def test_example_patches_find_the_boxes_follow_a_move_and_resist_forgers(
         assert connected[0] in ("connected: 10.88.0.2 9001", "connected: 10.88.0.3 9001"), (fmt, connected)
         assert any(ln.startswith("subscription: added 10.88.0.10 ") for ln in lines), (fmt, lines[:10])
         assert any(EXPECT[fmt](ln) for ln in lines), (fmt, lines[:10])
+    # The bundle patch also prints the room (issue 22): the scene, a zone's count, a slot.
+    bundle = logs["bundle"]
+    scenes = [ln.split()[1:] for ln in bundle if ln.startswith("scene: ")]
+    assert scenes and all(int(s[0]) == len(s) - 1 for s in scenes) and any(s[0] == "4" for s in scenes)
+    assert "zone: door count 4" in bundle, [ln for ln in bundle if ln.startswith("zone")][:5]
+    assert any(ln.startswith("slot: 1 centre ") for ln in bundle) and any(
+        ln.startswith("slot: 4 pose ") for ln in bundle
+    )
+    assert any(ln.startswith("slot1: centre ") for ln in bundle)  # slot 1 picked out by its number
     # Picking the second box listed (choose_later.pd, as a click on 2): the patch moves to it.
     individual = logs["individual"]
     second = [ln for ln in individual if ln.startswith("found: ")][1].split(" ")[1:3]  # name (id)

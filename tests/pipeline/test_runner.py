@@ -213,3 +213,9 @@ def test_a_pose_source_feeds_the_stages_and_listeners_with_no_engine() -> None:
     assert len(set(ids)) == 3 and min(ids) >= 0  # the tracker gave them ids
     stats = runner.stats()
     assert stats.backend == "none" and stats.inference_ms == 0 and stats.errors == 0
+    # The metrics' histograms: every frame decoded and sent, none prepared or inferred.
+    timings = runner.timings
+    sent = timings.send.snapshot()[0][-1]
+    assert sent >= 10 and timings.frame_age.snapshot()[0][-1] == sent == timings.decode.snapshot()[0][-1]
+    assert timings.inference.snapshot() == ([0] * (len(timings.inference.bounds) + 1), 0.0)
+    assert timings.prepare.snapshot()[0][-1] == 0

@@ -177,3 +177,18 @@ def test_the_schedule_never_accumulates_error() -> None:
     now[0] = 105.0  # far behind
     assert s.wait(5.5) == pytest.approx(105.0 - s.due(5.5))
     assert s.due(6.0) - s.due(5.5) == pytest.approx(0.25)
+
+
+def test_time_that_runs_backwards_or_stops_for_long_is_skipped(tmp_path: Path) -> None:
+    """A hostile file cannot make a replay wait for ever (a huge pause) or race (time going back)."""
+    hdr = json.dumps({"posenet_recording": 1, "width": 640, "height": 480}) + "\n"
+    rows = [
+        {"f": 1, "t": 1.0, "m": 0.0, "people": []},
+        {"f": 2, "t": 1.0, "m": 1e12, "people": []},  # a pause of 31,700 years
+        {"f": 3, "t": 1.0, "m": 0.1, "people": []},
+        {"f": 4, "t": 1.0, "m": 0.05, "people": []},  # back in time
+        {"f": 5, "t": 1.0, "m": 0.2, "people": []},
+    ]
+    (tmp_path / "t.jsonl").write_text(hdr + "\n".join(json.dumps(r) for r in rows) + "\n")
+    recording = open_recording(tmp_path / "t.jsonl")
+    assert [f.poses.frame_index for f in recording.frames()] == [1, 3, 5] and recording.skipped == 2

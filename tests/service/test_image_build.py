@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from appliance.config.models import AppConfig
+from appliance.update.bundle import keygen
 from tests.fakes.debs import make_deb
 from tests.integration.rootfs import MODELS  # image-build/models.txt, read once
 
@@ -145,6 +146,32 @@ def test_install_script_checks_the_edgetpu_deb_before_changing_anything(tmp_path
     assert not prefix.exists()
 
 
+@pytest.mark.parametrize("kind", ["missing", "not a key"])
+def test_install_script_checks_the_update_key_before_changing_anything(tmp_path: Path, kind: str) -> None:
+    key = tmp_path / "update-key.pub" if kind == "missing" else ROOT / "README.md"
+    prefix = tmp_path / "prefix"
+    result = subprocess.run(
+        ["bash", str(IB / "install-on-pi.sh"), "--update-key", str(key), "--prefix", str(prefix)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and result.stdout == "" and len(result.stderr.splitlines()) == 1, result.stderr
+    assert ("no such file" if kind == "missing" else "is not an update public key") in result.stderr
+    assert not prefix.exists()
+
+
+def test_make_update_refuses_a_missing_key_at_once(tmp_path: Path) -> None:
+    result = subprocess.run(
+        ["bash", str(IB / "make-update.sh"), str(tmp_path / "nokey"), str(tmp_path / "out.update")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "no such private key" in result.stderr
+    assert not (tmp_path / "out.update").exists()
+
+
 @pytest.fixture
 def pigen(tmp_path: Path) -> Path:
     """A stand-in pi-gen checkout: its stage folders and a git history, no build scripts run."""
@@ -202,7 +229,18 @@ def test_stage_installs_with_the_install_script(pigen: Path, models_dir: Path, t
     settings = tmp_path / "settings.json"
     settings.write_text("{}")
     deb = make_deb(tmp_path, "libedgetpu1-max", arch="arm64")
-    prepared = prepare(pigen, "--models-from", str(models_dir), "--config", str(settings), "--edgetpu-deb", str(deb))
+    _, key = keygen(tmp_path / "keys")
+    prepared = prepare(
+        pigen,
+        "--models-from",
+        str(models_dir),
+        "--config",
+        str(settings),
+        "--edgetpu-deb",
+        str(deb),
+        "--update-key",
+        str(key),
+    )
     assert prepared.returncode == 0, prepared.stderr
     rootfs = tmp_path / "rootfs"
     (rootfs / "boot/firmware").mkdir(parents=True)
@@ -226,7 +264,8 @@ def test_stage_installs_with_the_install_script(pigen: Path, models_dir: Path, t
     seen = record.read_text()
     expected = (
         "--image --models-from /tmp/posenet-build/models"
-        f" --edgetpu-deb /tmp/posenet-build/{deb.name} --config /tmp/posenet-build/posenet.json"
+        f" --edgetpu-deb /tmp/posenet-build/{deb.name} --update-key /tmp/posenet-build/update-key.pub"
+        " --config /tmp/posenet-build/posenet.json"
     )
     assert f"bash /tmp/posenet-build/src/image-build/install-on-pi.sh {expected}" in seen
     assert "No such file" not in seen

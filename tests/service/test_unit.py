@@ -27,9 +27,13 @@ def _verify(analyze: str, tmp_path: Path, *units: Path) -> subprocess.CompletedP
     (root / "etc/systemd/system").mkdir(parents=True)
     (root / "usr/lib/systemd").mkdir(parents=True)
     shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
-    exe = root / "opt/posenet-appliance/venv/bin/posenet-appliance"
-    exe.write_text("#!/bin/sh\n")
-    exe.chmod(0o755)
+    (root / "opt/posenet-appliance/bin").mkdir()
+    (root / "usr/bin").mkdir(parents=True)
+    for path in ("opt/posenet-appliance/venv/bin/posenet-appliance", "opt/posenet-appliance/bin/posenet-update-check"):
+        exe = root / path
+        exe.write_text("#!/bin/sh\n")
+        exe.chmod(0o755)
+    shutil.copy("/usr/bin/python3", root / "usr/bin/python3")
     for unit in units:
         shutil.copy(unit, root / "etc/systemd/system" / unit.name)
     return subprocess.run(
@@ -45,6 +49,15 @@ def test_verify_has_no_warnings(analyze: str, tmp_path: Path) -> None:
 def test_firstboot_unit_verifies(analyze: str, tmp_path: Path) -> None:
     proc = _verify(analyze, tmp_path, UNIT, UNIT.with_name("posenet-firstboot.service"))
     assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
+
+
+def test_update_units_verify(analyze: str, tmp_path: Path) -> None:
+    update = UNIT.with_name("posenet-update.service")
+    proc = _verify(analyze, tmp_path, UNIT, update, UNIT.with_name("posenet-update.path"))
+    assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
+    assert "ExecStart=/opt/posenet-appliance/venv/bin/posenet-appliance update pending" in update.read_text()
+    # the boot check runs before every start, privileged, with the system's Python alone
+    assert "ExecStartPre=+/usr/bin/python3 -I /opt/posenet-appliance/bin/posenet-update-check" in UNIT.read_text()
 
 
 def test_security_exposure_is_low(analyze: str) -> None:

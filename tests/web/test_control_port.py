@@ -500,7 +500,8 @@ def test_hostile_patterns_are_answered_at_once_and_logged_once(
             await patch.send(osc(pattern))
         await until(lambda: protocol.messages == 100)
         elapsed = time.perf_counter() - t0
-        warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        warnings = [r for r in caplog.records if r.levelno >= logging.WARNING and "pattern" in r.getMessage()]
+        # one line for all of them (on a busy machine, the work budget may also say it paused reading)
         assert len(warnings) == 1 and not any(r.exc_info for r in caplog.records), warnings
         assert errors(app) == 100 and protocol.faults == 0
         assert elapsed < 2.0  # 100 packets, not seconds each

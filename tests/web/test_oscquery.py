@@ -283,3 +283,44 @@ def test_a_shared_address_is_one_node_in_the_coordinates_its_targets_use(
         assert node["RANGE"] == [unit, {"MIN": 0.0, "MAX": 512.0}, {"MIN": 0.0, "MAX": 355.0}]
         score, x, y = client.query_node("/poses/0/nose").value  # type: ignore[union-attr]
         assert 1 < x <= 512 and 1 < y <= 355, (x, y)
+
+
+def test_each_zone_is_a_node_whose_count_is_readable_and_listenable(
+    models_dir: Path, images_dir: Path, tmp_path: Path
+) -> None:
+    """A zone over the whole picture counts face.jpg's 4 people: its count node reads 4 and streams
+    over LISTEN; renamed through the API, the node follows the name."""
+    import websockets
+
+    door = {"name": "door", "points": [[0, 0], [1, 0], [1, 1], [0, 1]], "point": "centre"}
+    (tmp_path / "config.json").write_text(json.dumps({"zones": [door]}))
+    with run_box(models_dir, images_dir, tmp_path, "127.0.0.1:9/arr") as ports:
+        deadline = time.monotonic() + 10
+        while get(ports, "/posenet/zone/door/count?VALUE")[1] != {"VALUE": [4]}:
+            assert time.monotonic() < deadline, get(ports, "/posenet/zone/door/count")
+            time.sleep(0.2)
+        status, node, _ = get(ports, "/posenet/zone/door/count")
+        assert status == 200 and node["TYPE"] == "i" and node["ACCESS"] == 1
+        assert validate(get(ports, "/")[1]) > 150
+
+        async def listen() -> list[OscMessage]:
+            async with websockets.connect(f"ws://127.0.0.1:{ports['oscquery']}/") as ws:
+                await ws.send(json.dumps({"COMMAND": "LISTEN", "DATA": "/posenet/zone/door/count"}))
+                return [OscMessage(await asyncio.wait_for(ws.recv(), 5)) for _ in range(3)]
+
+        heard = asyncio.run(listen())
+        assert [(m.address, m.params) for m in heard] == [("/posenet/zone/door/count", [4])] * 3
+        body = json.dumps({"zones": [{**door, "name": "stage"}]}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{ports['http']}/api/config",
+            data=body,
+            method="PATCH",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as r:
+            assert r.status == 200
+        deadline = time.monotonic() + 10
+        while get(ports, "/posenet/zone/stage/count?VALUE")[1] != {"VALUE": [4]}:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert get(ports, "/posenet/zone/door/count")[0] == 404

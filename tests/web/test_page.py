@@ -73,6 +73,11 @@ def appliance(models_dir: Path, images_dir: Path, tmp_path: Path) -> Iterator[st
     assert proc.returncode == 0, err
 
 
+def _get(base: str, path: str) -> Any:
+    with urllib.request.urlopen(base + path, timeout=5) as r:
+        return json.load(r)
+
+
 def _config(base: str) -> dict:  # type: ignore[type-arg]
     with urllib.request.urlopen(base + "/api/config", timeout=5) as r:
         return json.load(r)  # type: ignore[no-any-return]
@@ -152,7 +157,7 @@ def test_every_setting_is_on_the_page_changes_persist_and_errors_show_at_the_fie
             # Every leaf of the schema has a field (except the token, which has its own form).
             schema = json.loads(urllib.request.urlopen(appliance + "/api/config/schema", timeout=5).read())
             wanted = _leaves(schema, schema, "") - {"schema_version", "http.token"}
-            wanted = {w for w in wanted if not w.startswith("targets")}
+            wanted = {w for w in wanted if not w.startswith(("targets", "zones", "floor"))}  # their own editors
             shown = set(page.eval_on_selector_all("#settings [data-path]", "els => els.map(e => e.dataset.path)"))
             assert wanted <= shown, wanted - shown
             # The model is chosen from the installed ones, with their family.
@@ -313,3 +318,120 @@ def test_the_record_button_records_and_shows_time_and_size(appliance: str) -> No
     with urllib.request.urlopen(appliance + "/api/recordings", timeout=5) as r:
         files = json.load(r)["recordings"]
     assert len(files) == 1 and files[0]["name"].startswith("rec-") and files[0]["bytes"] > 1000
+
+
+PLOT_PIXELS = """(key) => {
+    const c = document.querySelector(`canvas.plot[data-plot="${key}"]`);
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;  // pixels of the line's colour (fps: #5ac8ff)
+    for (let i = 0; i < d.length; i += 4) if (d[i + 2] > 120 && d[i + 2] > d[i] + 50) n++;
+    return n;
+}"""
+
+
+def test_the_plots_show_the_last_minutes_a_drop_and_an_outage(appliance: str) -> None:
+    """The page plots fps, people, latency and temperature from the status it polls: a drop in fps
+    (the source slowed from 8 to 2 frames a second) and a time the box was unreachable are seen."""
+    sync_api: Any = _chromium()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=OFFLINE)
+        try:
+            # The box keeps its last minutes: a page opened later shows them too.
+            deadline = time.monotonic() + 20
+            while len(_get(appliance, "/api/status/history")["samples"]) < 2:
+                assert time.monotonic() < deadline
+                time.sleep(0.5)
+            page = browser.new_page(bypass_csp=True, viewport={"width": 1366, "height": 900})
+            opened = time.time()
+            page.goto(appliance + "/")
+            sync_api.expect(page.locator("canvas.plot")).to_have_count(4)
+            page.wait_for_function(f"Number(document.querySelector('[data-plot=fps]').dataset.first) < {opened * 1000}")
+            page.wait_for_function("Number(document.querySelector('[data-plot=fps]').dataset.last) > 5", timeout=20000)
+            page.wait_for_function("document.querySelector('[data-plot=people]').dataset.last === '4'")
+            assert float(page.get_attribute("[data-plot=latency]", "data-last") or "0") > 0
+            page.wait_for_function("Number(document.querySelector('[data-plot=fps]').dataset.points) >= 5")
+            assert page.evaluate(PLOT_PIXELS, "fps") > 5  # the line is drawn
+            _patch(appliance, {"source": _config(appliance)["source"].replace("@8", "@2")})
+            page.wait_for_function("Number(document.querySelector('[data-plot=fps]').dataset.last) < 3", timeout=30000)
+            gaps = int(page.get_attribute("[data-plot=fps]", "data-gaps") or "0")  # (a rebuild may show one)
+            page.route("**/api/status", lambda route: route.abort())  # the box unreachable for a while
+            page.wait_for_timeout(2500)
+            page.unroute("**/api/status")
+            page.wait_for_function(
+                f"document.querySelector('[data-plot=fps]').dataset.gaps === '{gaps + 1}'", timeout=10000
+            )
+            page.locator("#plots-card").screenshot(path=str(ARTIFACTS / "webpage-plots.png"))
+        finally:
+            browser.close()
+
+
+FLEET = [
+    {
+        "name": "box-a", "address": "10.88.3.1", "http_port": 8080, "url": "http://10.88.3.1:8080/", "version": "0.1.0",
+        "model": "m", "backend": "edgetpu", "state": "running", "fps": 29.5, "people": 2, "temperature_c": 71.5,
+        "throttling_now": ["under_voltage"], "throttling_since_boot": ["under_voltage"], "clock_synchronised": False,
+        "error": "", "verified": True,
+    },
+    {
+        "name": "evil", "address": "10.88.3.66", "http_port": 8080, "url": "http://10.88.3.66:8080/", "version": "",
+        "model": "", "backend": "", "state": "unknown", "fps": None, "people": None, "temperature_c": None,
+        "throttling_now": None, "throttling_since_boot": None, "clock_synchronised": None,
+        "error": "HTTP 404", "verified": False,
+    },
+]  # fmt: skip
+
+
+def test_the_fleet_page_lists_boxes_acts_on_verified_ones_and_keeps_no_token(appliance: str) -> None:
+    """The boxes this box sees (its /api/fleet answer stood in for by the browser: no second box on
+    the network here; the relay itself is tested against real boxes in test_identify.py), at a
+    glance; only the verified one can be chosen or followed; a setting set on this box and the chosen
+    one goes through this box's relay, which sends nothing to a box it does not list; the tokens
+    typed are sent once, then gone from the page and never stored."""
+    sync_api: Any = _chromium()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=OFFLINE)
+        try:
+            page = browser.new_page(bypass_csp=True, viewport={"width": 1366, "height": 900})
+            page.route("**/api/fleet", lambda route: route.fulfill(json=FLEET))
+            sent: list[str] = []
+            page.on("request", lambda r: sent.append(r.post_data or "") if r.url.endswith("/api/fleet/apply") else None)
+            page.goto(appliance + "/")
+            page.wait_for_selector("body[data-ready='1']")
+            a, evil = page.locator("tr[data-box^='box-a|']"), page.locator("tr[data-box^='evil|']")
+            sync_api.expect(a.locator("[data-col=temp]")).to_have_text("71.5 °C", timeout=10000)
+            sync_api.expect(a.locator("[data-col=throttling]")).to_have_text("under voltage")
+            sync_api.expect(a.locator("[data-col=clock]")).to_have_text("NOT synchronised")
+            assert a.locator("a").get_attribute("href") == "http://10.88.3.1:8080/"
+            assert evil.locator("a").count() == 0 and evil.locator("button").count() == 0
+            assert evil.locator("input[type=checkbox]").is_disabled()
+            me = page.locator("tr[data-box='this box']")
+            sync_api.expect(me.locator("[data-col=state]")).to_have_text("running")
+            me.locator("input[type=checkbox]").check()
+            a.locator("input[type=checkbox]").check()
+            a.locator("input[type=password]").fill("token-of-box-a-0123")
+            page.fill("#fleet-setting", "decoder.min_pose_score")
+            page.fill("#fleet-value", "0.3")
+            page.fill("#fleet-token", "one-fleet-token-456")
+            page.click("#fleet-set")
+            sync_api.expect(page.locator("#fleet-results li[data-box='this box']")).to_contain_text("saved")
+            refused = page.locator("#fleet-results li[data-box='box-a']")
+            sync_api.expect(refused).to_contain_text("not a verified box of this fleet now: nothing sent")
+            assert _config(appliance)["decoder"]["min_pose_score"] == 0.3
+            assert "token-of-box-a-0123" in sent[0]  # sent with the order, once ...
+            assert a.locator("input[type=password]").input_value() == ""  # ... then gone from the page
+            assert page.input_value("#fleet-token") == ""
+            kept = page.evaluate("JSON.stringify([localStorage, sessionStorage, document.cookie])")
+            assert "token-of-box-a" not in kept and "one-fleet-token" not in kept
+            me.locator("button").click()  # identify this box: no LED here, and the page says so
+            sync_api.expect(page.locator("#fleet-results li[data-box='this box']")).to_contain_text("no activity LED")
+            # One fleet token set on the chosen boxes (here this box): sent, then gone from the form.
+            a.locator("input[type=checkbox]").uncheck()
+            page.fill("#fleet-setting", "http.token")
+            page.fill("#fleet-value", "fleet-token-0123456")
+            page.click("#fleet-set")
+            sync_api.expect(page.locator("#fleet-results li[data-box='this box']")).to_contain_text("saved")
+            assert page.input_value("#fleet-value") == "" and _config(appliance)["http"]["token_set"] is True
+            assert "fleet-token-0123456" not in page.evaluate("JSON.stringify([localStorage, sessionStorage])")
+            page.locator("#fleet-card").screenshot(path=str(ARTIFACTS / "webpage-fleet.png"))
+        finally:
+            browser.close()

@@ -51,11 +51,27 @@ MAX_DATAGRAM = 1472
 #: in the frame), ``index`` (0-based position, best first), ``id`` (stable person id), ``frame``
 #: (frame number), ``width``/``height`` (source pixels), ``seconds``/``microseconds`` (the capture
 #: time, Unix time on the box's clock). Floats: ``score`` (0..1), ``x``/``y`` (a coordinate in the
-#: target's space: source pixels or 0..1), ``metres`` (a distance or a floor coordinate, metres).
+#: target's space: source pixels or 0..1). The room's (``appliance.stages``): ``flag`` (integer 0|1),
+#: ``unit`` (a float 0..1 whatever the target's coordinates), ``metres`` (on the floor), ``speed``
+#: (person heights per second).
 ArgKind = Literal[
-    "count", "index", "id", "frame", "width", "height", "seconds", "microseconds", "score", "x", "y", "metres"
+    "count",
+    "index",
+    "id",
+    "frame",
+    "width",
+    "height",
+    "seconds",
+    "microseconds",
+    "score",
+    "x",
+    "y",
+    "flag",
+    "unit",
+    "metres",
+    "speed",
 ]
-_INT_KINDS = frozenset({"count", "index", "id", "frame", "width", "height", "seconds", "microseconds"})
+_INT_KINDS = frozenset({"count", "index", "id", "frame", "width", "height", "seconds", "microseconds", "flag"})
 #: The arguments of 17 keypoints as (x, y, score) triplets, in PoseNet order.
 KEYPOINTS_XYS: tuple[ArgKind, ...] = ("x", "y", "score") * 17
 
@@ -120,6 +136,9 @@ class OscFormat:
     order: int = 100
     default_coords: Coords = DEFAULT_COORDS
     extras: bool = False
+    #: The same encoder with messages put in the frame's first bundle, right after the header and
+    #: the events (``lead(poses, options, messages)``), for a format whose frames have one.
+    lead: Callable[[Poses, OutputOptions, Sequence[bytes]], list[bytes]] | None = None
 
     def __call__(self, poses: Poses, options: OutputOptions) -> list[bytes]:
         return self.encode(poses, options)
@@ -131,11 +150,19 @@ class OscExtra:
     target's ``extras``): ``encode(poses, options)`` returns OSC *messages* (not bundles: they go in
     bundles of their own, after the frame's, each starting with the frame header, within
     ``max_datagram``), reading what the stage left in ``Poses.extras[name]``; ``addresses`` are
-    published by OSCQuery like a format's."""
+    published by OSCQuery like a format's.
+
+    ``lead``, when given, are messages for *every* frame's first bundle (``OscFormat.lead``: the
+    ``bundle`` format), sent there instead of ``encode``'s to the targets of such a format (the scene:
+    every frame in the first bundle, twice a second in a bundle of its own for the others).
+    ``values``: the messages that say the stage's current state every frame (OSCQuery's values),
+    when ``encode`` sends some only when they change (a zone's count); ``encode`` when None."""
 
     name: str
     encode: Encoder
     addresses: tuple[OscAddress, ...]
+    lead: Encoder | None = None
+    values: Encoder | None = None
 
 
 def output_keypoints(poses: Poses, options: OutputOptions) -> NDArray[np.float32]:

@@ -6,12 +6,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from appliance.output.osc.base import OscExtra, OutputOptions
+from appliance.output.osc.base import OscExtra, OscFormat, OutputOptions
 from appliance.output.osc.formats.bundle import frame_header
 from appliance.output.osc.wire import bundles
 from appliance.types import Poses
 
-__all__ = ["encode_extras"]
+__all__ = ["encode_extras", "encode_target"]
+
+
+def encode_target(fmt: OscFormat, poses: Poses, options: OutputOptions, extras: Sequence[OscExtra]) -> list[bytes]:
+    """A target's datagrams for this frame: its format's, with the extras that lead (``OscExtra.lead``)
+    in the frame's first bundle when the format has one (``OscFormat.lead``), then the others'
+    bundles (``encode_extras``)."""
+    if fmt.lead is None:
+        return fmt(poses, options) + encode_extras(poses, options, extras)
+    leading = [m for x in extras if x.lead is not None for m in x.lead(poses, options)]
+    datagrams = fmt.lead(poses, options, leading) if leading else fmt(poses, options)
+    return datagrams + encode_extras(poses, options, [x for x in extras if x.lead is None])
 
 
 def encode_extras(poses: Poses, options: OutputOptions, extras: Sequence[OscExtra]) -> list[bytes]:

@@ -14,8 +14,9 @@ VALUE is in the same coordinates (0..1 when mixed).
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,19 +84,27 @@ def find(root: Node, path: str) -> Node | None:
     return node
 
 
-def _paths(address: OscAddress, max_people: int) -> Iterator[tuple[str, str]]:
-    """Every concrete path of ``address`` with its description."""
+def _paths(
+    address: OscAddress, max_people: int, names: Mapping[str, Sequence[str]] | None = None
+) -> Iterator[tuple[str, str]]:
+    """Every concrete path of ``address`` with its description; a stage's placeholders (``{zone}``)
+    take each of their ``names`` (none: no path)."""
     people = range(max_people) if "{person}" in address.path else range(1)
     parts = KEYPOINT_NAMES if "{part}" in address.path else ("",)
-    for i in people:
-        for part in parts:
-            what = f"Person {i} {part}: " if part else ""
-            yield address.path.format(person=i, part=part), what + address.description
+    keys = [k for k in names or {} if "{" + k + "}" in address.path]
+    for combo in itertools.product(*((names or {})[k] for k in keys)):
+        fill = dict(zip(keys, combo, strict=True))
+        for i in people:
+            for part in parts:
+                what = f"Person {i} {part}: " if part else ""
+                yield address.path.format(person=i, part=part, **fill), what + address.description
 
 
 def _range(kind: str, coords: Coords | None, size: tuple[int, int], max_people: int) -> dict[str, Any] | None:
-    if kind == "score":
+    if kind in ("score", "unit"):
         return {"MIN": 0.0, "MAX": 1.0}
+    if kind == "flag":
+        return {"MIN": 0, "MAX": 1}
     if kind in _COORDINATES:
         if coords is None:
             return None
@@ -157,6 +166,17 @@ def _stage_outputs(config: AppConfig, subscriptions: Iterable[Any]) -> dict[str,
     }
 
 
+def _stage_names(config: AppConfig) -> dict[str, Mapping[str, Sequence[str]]]:
+    """Address pattern -> what its stage's placeholders stand for in this configuration (``{zone}``:
+    the zones' names)."""
+    return {
+        address.path: kind.names(getattr(config, name))
+        for name, kind in STAGES.items()
+        if kind.extra is not None and kind.names is not None
+        for address in kind.extra.addresses
+    }
+
+
 def _encodings(outputs: dict[str, Output]) -> tuple[tuple[str, Coords, frozenset[str]], ...]:
     """Which format to encode in which coordinates for each pattern: the first format emitting it,
     one encoding per (format, coordinates); a pattern without coordinates joins any encoding of its
@@ -194,11 +214,12 @@ def build(config: AppConfig, subscriptions: Iterable[Any], frame_size: tuple[int
     subs = tuple(subscriptions)
     patterns = _outputs(config, subs)
     staged = _stage_outputs(config, subs)
+    names = _stage_names(config)
     outputs: dict[str, Output] = {}
     for output in [*patterns.values(), *staged.values()]:
         kinds = list(output.address.args)
         facts = method_facts(output, kinds, frame_size, max_people)
-        for path, description in _paths(output.address, max_people):
+        for path, description in _paths(output.address, max_people, names.get(output.address.path)):
             node = {"FULL_PATH": path, "ACCESS": 1, "DESCRIPTION": f"{description} ({', '.join(output.formats)})"}
             node |= facts | {"VALUE": [0] * len(kinds)}  # zeros until a frame has them
             methods[path] = node
@@ -227,7 +248,8 @@ class FrameValues:
                         self.messages.setdefault(address, []).append(message)
         for name, coords in tree.stages:
             extra = STAGES[name].extra if name in STAGES else None
-            for message in extra.encode(poses, OutputOptions(coords=coords)) if extra is not None else ():
+            encode = (extra.values or extra.encode) if extra is not None else None
+            for message in encode(poses, OutputOptions(coords=coords)) if encode is not None else ():
                 address = message[: message.index(b"\0")].decode("ascii")
                 if address in tree.outputs:
                     self.messages.setdefault(address, []).append(message)

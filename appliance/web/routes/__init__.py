@@ -9,7 +9,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from appliance.web.routes import camera, choices, config, fleet, network, page, poses, recordings, status, targets
+from appliance.web.routes import (
+    camera,
+    choices,
+    config,
+    fleet,
+    identify,
+    metrics,
+    network,
+    page,
+    poses,
+    recordings,
+    status,
+    targets,
+    update,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -23,5 +37,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     camera.router,
     fleet.router,
     recordings.router,
+    update.router,
+    identify.router,
+    metrics.router,
     page.router,
 )

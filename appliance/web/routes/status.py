@@ -1,4 +1,5 @@
-"""The box's state: ``/api/status`` (typed: ``StatusDocument``) and the doctor's ``/api/health``."""
+"""The box's state: ``/api/status`` (typed: ``StatusDocument``), its last minutes
+(``/api/status/history``, for the page's plots) and the doctor's ``/api/health``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from fastapi import APIRouter
 
 from appliance.core.status import HealthDocument, StatusDocument, report
 from appliance.web.deps import Owner, Web
+from appliance.web.history import SAMPLE_SECONDS, SAMPLES
+from appliance.web.models import StatusHistoryDocument
+from appliance.web.routes.update import update_status
 
 __all__ = ["router"]
 
@@ -19,7 +23,11 @@ router = APIRouter(tags=["status"])
     summary="Backend, model, fps, latency, drops, per-target errors, safe mode",
 )
 async def status(web: Web) -> StatusDocument:
-    return StatusDocument.of(web.control.status())
+    doc = StatusDocument.of(web.control.status())
+    update = await anyio.to_thread.run_sync(update_status, web.control.state_dir)
+    if update is not None:  # the last update's outcome (an extra key: only on boxes that were updated)
+        doc.update = update  # type: ignore[attr-defined]
+    return doc
 
 
 @router.get(
@@ -30,3 +38,13 @@ async def status(web: Web) -> StatusDocument:
 async def health(web: Web, owner: Owner) -> HealthDocument:
     doc = HealthDocument.model_validate(report(await anyio.to_thread.run_sync(web.control.health)))
     return doc if owner else doc.without_paths()
+
+
+@router.get(
+    "/api/status/history",
+    response_model=StatusHistoryDocument,
+    summary=f"The last {SAMPLES * SAMPLE_SECONDS / 60:g} minutes for the page's plots: a sample every "
+    f"{SAMPLE_SECONDS:g} s",
+)
+async def history(web: Web) -> StatusHistoryDocument:
+    return StatusHistoryDocument(every_s=SAMPLE_SECONDS, samples=list(web.history.samples))

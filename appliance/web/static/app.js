@@ -2,7 +2,8 @@
 // the access token can go along; keypoints arrive normalised 0..1 as (x, y, score)) drawn over the
 // camera picture (/api/camera.jpg, a few times a second, only while the page is visible, and only
 // for the box's owner when the owner turned it on); status from /api/status; the doctor's checks from
-// /api/health; the other boxes from /api/fleet. Every setting is built from the configuration's JSON
+// /api/health; the other boxes from /api/fleet; the last minutes of fps, people, latency and
+// temperature as small plots (plots.js) from the polled status. Every setting is built from the configuration's JSON
 // schema (/api/config/schema): no list of fields or choices is kept here, so a new setting appears
 // by itself. Changes are PATCHed; a refused one is shown at its field.
 "use strict";
@@ -16,8 +17,10 @@ const GROUPS = [
   ["Detection", ["decoder"]],
   ["People: ids and smoothing", ["tracking", "smoothing"]],
   ["Network and ports", ["network", "http", "osc_control", "osc"]],
+  ["The room: slots, scene, features", ["slots", "scene", "features"]],
 ];
-const SPECIAL = new Set(["schema_version", "targets", "http.token"]);
+// Edited elsewhere: the targets' table, the token's form, the zones and the floor on the view (room.js).
+const SPECIAL = new Set(["schema_version", "targets", "http.token", "zones", "floor"]);
 let config = null, schema = null, choices = { sources: [], models: [] }, formats = {}, presets = {};
 let picture = null, lastFrame = null;
 
@@ -173,6 +176,7 @@ function draw(frame) {
       g.fillStyle = colour; g.fillText(label, left + 2, Math.max(15, top - 11));
     }
   });
+  if (typeof drawRoom === "function") drawRoom(g, w, h, mirror);
   $("summary").textContent = `frame ${frame.frame}: ${frame.poses.length} ${frame.poses.length === 1 ? "person" : "people"}`;
 }
 
@@ -254,6 +258,28 @@ function showCorrections(list) {
     : [el("li", { className: "muted" }, "walk one person slowly through each overlap")]));
 }
 
+// An update file goes up as it is (application/octet-stream, the owner's token along); the box
+// verifies it before anything changes and says why when it refuses.
+let uploading = false;
+async function sendUpdate() {
+  const file = $("update-file").files[0];
+  const out = $("update-state");
+  if (!file) { out.textContent = "choose an update file first"; return; }
+  uploading = true;
+  out.textContent = `uploading ${file.name} (${(file.size / 1e6).toFixed(1)} MB)…`;
+  try {
+    const force = $("update-force").checked ? "?force=true" : "";
+    const headers = { ...authHeaders(), "Content-Type": "application/octet-stream" };
+    const r = await fetch("/api/update" + force, { method: "POST", headers, body: file });
+    const body = await r.json().catch(() => ({}));
+    out.textContent = r.ok ? body.update.message : `refused: ${body.detail?.[0]?.msg ?? r.status}`;
+  } catch (e) {
+    out.textContent = `upload failed: ${e}`;
+  } finally {
+    uploading = false;
+  }
+}
+
 function showStatus(s) {
   showTrial(s.network_trial);
   showHub(s.hub);
@@ -261,14 +287,14 @@ function showStatus(s) {
   $("name").textContent = s.device_name;
   document.title = `${s.device_name} · PoseNet OSC`;
   const st = $("state");
-  st.textContent = s.state;
+  st.textContent = s.source.startsWith("replay:") ? `${s.state} · replay` : s.state;
   st.className = "pill " + (s.state === "running" ? "ok" : s.state === "degraded" ? "bad" : "warn");
   const p = s.pipeline || {};
   $("g-fps").textContent = p.fps ?? "–";
   $("g-people").textContent = p.people ?? "–";
   $("g-backend").textContent = s.backend;
   $("g-temp").textContent = s.temperature_c == null ? "no temperature sensor" : `${s.temperature_c} °C`;
-  const pairs = [["backend", s.backend], ["model", s.model], ["source", `${s.source} (${p.source_state ?? "–"})`],
+  const pairs = [["backend", s.backend], ["model", s.model], ["source", `${s.source_name || s.source} (${p.source_state ?? "–"})`],
     ["fps", `${p.fps ?? "–"} out of ${p.input_fps ?? "–"} in`], ["people", p.people],
     ["prepare", `${p.prepare_ms ?? "–"} ms`], ["inference", `${p.inference_ms ?? "–"} ms`],
     ["decode", `${p.decode_ms ?? "–"} ms`], ["send", `${p.send_ms ?? "–"} ms`],
@@ -279,8 +305,13 @@ function showStatus(s) {
   if (s.safe_mode) pairs.push(["safe mode", s.safe_mode]);
   if (s.degraded) pairs.push(["problem", s.degraded]);
   if (s.pipeline_restarts) pairs.push(["pipeline restarts", `${s.pipeline_restarts} (last: ${s.last_fault})`]);
+  if (s.update) {
+    pairs.push(["update", `${s.update.state}: ${s.update.message}`]);
+    if (!uploading) $("update-state").textContent = `${s.update.state}: ${s.update.message}`;
+  }
   for (const t of s.targets || []) pairs.push([t.target, `${t.state}, ${t.datagrams} sent${t.errors ? `, ${t.errors} errors: ${t.last_error}` : ""}`]);
   rows($("status"), pairs);
+  fleetSelf(s);
 }
 
 async function loadHealth() {
@@ -292,20 +323,6 @@ async function loadHealth() {
       c.fix ? el("span", { className: "fix", textContent: "→ " + c.fix }) : null)));
   } catch (e) {
     $("health").replaceChildren(el("li", { className: "muted", textContent: "health unavailable: " + e.message }));
-  }
-}
-
-async function loadFleet() {
-  try {
-    const boxes = await api("GET", "/api/fleet");
-    if (!boxes.length) { $("fleet").replaceChildren(el("li", { className: "muted", textContent: "no other box seen on this network" })); return; }
-    $("fleet").replaceChildren(...boxes.map((b) => el("li", {},
-      el("a", { href: b.url, textContent: b.name }),
-      el("span", { className: "pill " + (b.state === "running" ? "ok" : b.state === "unreachable" ? "bad" : "warn"), textContent: b.state }),
-      el("span", { textContent: b.fps == null ? "" : `${b.fps} fps, ${b.people} people` }),
-      el("span", { className: "muted", textContent: `${b.backend} · ${b.address}` }))));
-  } catch (e) {
-    $("fleet").replaceChildren(el("li", { className: "muted", textContent: "fleet unavailable: " + e.message }));
   }
 }
 
@@ -424,6 +441,7 @@ function valueOf(input) {
     case "int": return v === "" ? null : Number.isInteger(Number(v)) ? Number(v) : v;
     case "num": return v === "" ? null : Number.isNaN(Number(v)) ? v : Number(v);
     case "list": return v.split(",").map((s) => s.trim()).filter(Boolean);
+    case "extras": return v.trim() === "" ? null : v.trim() === "none" ? [] : v.split(",").map((s) => s.trim()).filter(Boolean);
     default: return v;
   }
 }
@@ -489,10 +507,13 @@ function targetRow(t, i) {
   const host = el("input", { value: t.host, placeholder: "host or IP", size: 14, ariaLabel: "host" }); host.dataset.kind = "str";
   const port = el("input", { type: "number", min: 1, max: 65535, value: t.port, ariaLabel: "port" }); port.dataset.kind = "int";
   const mirror = el("input", { type: "checkbox", checked: t.mirror, ariaLabel: "mirror" }); mirror.dataset.kind = "bool";
+  // The stages' messages (zones, slots, scene, features, floor): empty = the format's default, "none" = none.
+  const extras = el("input", { value: t.extras ? (t.extras.length ? t.extras.join(", ") : "none") : "", placeholder: "format's default",
+    size: 12, maxLength: 200, ariaLabel: "extras" }); extras.dataset.kind = "extras";
   const remove = el("button", { type: "button", className: "remove", textContent: "Remove" });
   const tr = el("tr", {}, cell("host", host), cell("port", port), cell("format", select(Object.keys(formats), t.format)),
     cell("coords", select(["pixels", "normalized"], t.coords)), cell("mirror", mirror),
-    cell("timetag", select(["immediate", "capture"], t.timetag)), el("td", {}, remove));
+    cell("timetag", select(["immediate", "capture"], t.timetag)), cell("extras", extras), el("td", {}, remove));
   remove.onclick = () => { tr.remove(); message("removed: Save targets to keep it so", false); };
   return tr;
 }
@@ -551,6 +572,8 @@ async function init() {
   };
   renderSettings();
   renderTargets();
+  fleetSettings(schema);
+  if (typeof startRoom === "function") startRoom();
   document.body.dataset.ready = "1"; // everything drawn and wired (tests wait for it)
 }
 
@@ -561,11 +584,17 @@ function start() {
   $("record").onclick = () => ($("record").dataset.recording
     ? change(api("POST", "/api/recordings/stop"), "recording stopped")
     : change(api("POST", "/api/recordings", {}), "recording"));
-  const poll = () => api("GET", "/api/status").then(showStatus).catch(() => { $("state").textContent = "unreachable"; $("state").className = "pill bad"; });
+  const plots = new Plots($("plots"));
+  api("GET", "/api/status/history").then((h) => plots.seed(h.samples)).catch(() => {});
+  const poll = () => api("GET", "/api/status").then((s) => { showStatus(s); plots.add(s); }).catch(() => {
+    $("state").textContent = "unreachable"; $("state").className = "pill bad"; plots.add(null);
+  });
   poll(); setInterval(poll, 1000);
   loadHealth(); setInterval(loadHealth, 30000);
   $("recheck").onclick = loadHealth;
+  $("update-send").onclick = sendUpdate;
   loadFleet(); setInterval(loadFleet, 5000);
+  wireFleet();
   for (const id of ["mirror-view", "show-scores", "show-picture"]) $(id).onchange = () => lastFrame && draw(lastFrame);
   pollPicture();
   streamPoses();

@@ -19,6 +19,7 @@ score from its 51 keypoint values. 0..1 coordinates by default.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -33,7 +34,7 @@ from appliance.output.osc.base import (
 from appliance.output.osc.wire import bundles, message_prefix, time_args
 from appliance.types import NUM_KEYPOINTS, Poses
 
-__all__ = ["FORMAT", "frame_header"]
+__all__ = ["FORMAT", "PERSON_PREFIXES", "encode_led", "frame_header", "person_groups"]
 
 _BE_F32 = np.dtype(">f4")
 _FRAME = message_prefix("/posenet/frame", "iiiiii")
@@ -50,31 +51,70 @@ def frame_header(poses: Poses) -> bytes:
     return _FRAME + struct.pack(">iiiiii", poses.frame_index, w, h, len(poses), *time_args(poses.t_wall))
 
 
-def encode(poses: Poses, options: OutputOptions) -> list[bytes]:
-    """Our format (see the module docstring for the addresses)."""
+#: The per-person messages' address prefixes (pose, box, centre), in ``person_groups``' order.
+PERSON_PREFIXES = (_PERSON, _BOX, _CENTRE)
+
+
+_last: tuple[Poses, OutputOptions, list[list[bytes]]] | None = None
+
+
+def person_groups(poses: Poses, options: OutputOptions) -> list[list[bytes]]:
+    """Each person's three messages (pose, box, centre), in the order of ``poses``. The last frame's
+    are kept for the same poses and options (the slots stage re-addresses them): never change them."""
+    global _last
+    last = _last
+    if (
+        last is not None
+        and last[0].keypoints is poses.keypoints
+        and last[0].ids is poses.ids
+        and last[0].scores is poses.scores
+        and last[0].frame_size == poses.frame_size
+        and last[1] == options
+    ):
+        return last[2]
+    groups = _person_groups(poses, options)
+    _last = (poses, options, groups)
+    return groups
+
+
+def _person_groups(poses: Poses, options: OutputOptions) -> list[list[bytes]]:
     n = len(poses)
+    if not n:
+        return []
+    out = output_keypoints(poses, options)
+    boxes, centres = person_boxes(out)
+    kp = out.reshape(n, 3 * NUM_KEYPOINTS).astype(_BE_F32).tobytes()
+    box_b, centre_b = boxes.astype(_BE_F32).tobytes(), centres.astype(_BE_F32).tobytes()
+    scores = poses.scores.astype(_BE_F32).tobytes()
+    ids = poses.ids if poses.ids.shape[0] == n else np.full(n, -1, np.int32)
+    row = 51 * 4
+    groups = []
+    for i in range(n):
+        pid = struct.pack(">i", int(ids[i]))
+        groups.append(
+            [
+                _PERSON + pid + struct.pack(">i", i) + scores[4 * i : 4 * i + 4] + kp[row * i : row * (i + 1)],
+                _BOX + pid + box_b[16 * i : 16 * (i + 1)],
+                _CENTRE + pid + centre_b[8 * i : 8 * (i + 1)],
+            ]
+        )
+    return groups
+
+
+def encode_led(poses: Poses, options: OutputOptions, leading: Sequence[bytes]) -> list[bytes]:
+    """Our format with ``leading`` messages in the frame's first bundle, after the events."""
     header = [frame_header(poses)]
     events = [_LEAVE + struct.pack(">i", int(i)) for i in poses.left.tolist()]
     events += [_ENTER + struct.pack(">i", int(i)) for i in poses.entered.tolist()]
+    events += leading
     groups = [events] if events else []
-    if n:
-        out = output_keypoints(poses, options)
-        boxes, centres = person_boxes(out)
-        kp = out.reshape(n, 3 * NUM_KEYPOINTS).astype(_BE_F32).tobytes()
-        box_b, centre_b = boxes.astype(_BE_F32).tobytes(), centres.astype(_BE_F32).tobytes()
-        scores = poses.scores.astype(_BE_F32).tobytes()
-        ids = poses.ids if poses.ids.shape[0] == n else np.full(n, -1, np.int32)
-        row = 51 * 4
-        for i in range(n):
-            pid = struct.pack(">i", int(ids[i]))
-            groups.append(
-                [
-                    _PERSON + pid + struct.pack(">i", i) + scores[4 * i : 4 * i + 4] + kp[row * i : row * (i + 1)],
-                    _BOX + pid + box_b[16 * i : 16 * (i + 1)],
-                    _CENTRE + pid + centre_b[8 * i : 8 * (i + 1)],
-                ]
-            )
+    groups += person_groups(poses, options)
     return bundles(options.bundle_timetag(poses.t_wall), header, groups, options.max_datagram)
+
+
+def encode(poses: Poses, options: OutputOptions) -> list[bytes]:
+    """Our format (see the module docstring for the addresses)."""
+    return encode_led(poses, options, ())
 
 
 FORMAT = OscFormat(
@@ -100,4 +140,5 @@ FORMAT = OscFormat(
     ),
     order=50,
     extras=True,
+    lead=encode_led,
 )

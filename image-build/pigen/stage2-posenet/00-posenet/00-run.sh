@@ -25,6 +25,10 @@ for deb in files/libedgetpu1-*.deb; do
 	install -m 644 "${deb}" "${WORK}/"
 	ARGS="${ARGS} --edgetpu-deb /tmp/posenet-build/$(basename "${deb}")"
 done
+if [ -f files/update-key.pub ]; then
+	install -m 644 files/update-key.pub "${WORK}/update-key.pub"
+	ARGS="${ARGS} --update-key /tmp/posenet-build/update-key.pub"
+fi
 if [ -f files/posenet.json ]; then
 	install -m 600 files/posenet.json "${WORK}/posenet.json"
 	ARGS="${ARGS} --config /tmp/posenet-build/posenet.json"

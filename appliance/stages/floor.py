@@ -1,0 +1,141 @@
+"""The floor (stage ``floor``): a calibration mapping the picture to the floor, and each person's
+floor point in metres with the distance to the nearest other person.
+
+Configuration ``floor``: ``{"image": four [x, y] in 0..1 of the picture, "floor": the same four points
+on the floor in metres}`` (both empty: not calibrated, the default). Messages, per person, on a
+calibrated floor::
+
+    /posenet/person/floor    ,iff  id x y            the feet on the floor, metres (x, y)
+    /posenet/person/nearest  ,iif  id other metres   the nearest other person and how far (2+ people)
+
+The floor point is where the feet are (``appliance.pose.room``: the ankles, or estimated from hips
+and torso when the feet are hidden), mapped through the homography of the four marks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import struct
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import ConfigDict, Field, model_validator
+
+from appliance.output.osc.base import OscAddress, OscExtra, OutputOptions
+from appliance.output.osc.wire import message_prefix
+from appliance.pose.room import homography, measure, project
+from appliance.schema import StrictModel
+from appliance.stages import StageKind
+from appliance.types import Poses
+
+__all__ = ["STAGE", "FloorSettings", "FloorStage", "FloorView"]
+
+Point = Annotated[list[float], Field(min_length=2, max_length=2)]
+_FLOOR = message_prefix("/posenet/person/floor", "iff")
+_NEAREST = message_prefix("/posenet/person/nearest", "iif")
+
+
+class FloorSettings(StrictModel):
+    """The floor calibration: four marks, in the picture and on the floor."""
+
+    model_config = ConfigDict(title="Floor")
+
+    image: list[Point] = Field(
+        [], max_length=4, description="Four marks in the picture, [x, y] in 0..1 (x right, y down); [] = none."
+    )
+    floor: list[Point] = Field(
+        [], max_length=4, description="The same four marks on the floor, [x, y] in metres; [] = none."
+    )
+
+    @model_validator(mode="after")
+    def _four(self) -> FloorSettings:
+        if len(self.image) != len(self.floor) or len(self.image) not in (0, 4):
+            raise ValueError("floor: image and floor need four points each (or none: not calibrated)")
+        for key, low, high in (("image", 0.0, 1.0), ("floor", -1000.0, 1000.0)):
+            for x, y in getattr(self, key):
+                if not (math.isfinite(x) and math.isfinite(y) and low <= x <= high and low <= y <= high):
+                    raise ValueError(f"floor.{key}: every coordinate must be within {low:g}..{high:g}")
+        if self.image:
+            try:
+                homography(np.array(self.image), np.array(self.floor))
+            except (ValueError, np.linalg.LinAlgError):
+                raise ValueError("floor: three of the four marks are on one line (no mapping)") from None
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class FloorView:
+    """One frame on the floor: the homography ``h`` (picture 0..1 -> metres), each person's floor
+    point ``xy`` (N, 2) in metres (x, y), the nearest other person's id (-1 alone) and distance (m)."""
+
+    h: NDArray[np.float64]
+    xy: NDArray[np.float64]
+    nearest: NDArray[np.int32]
+    metres: NDArray[np.float64]
+
+
+class FloorStage:
+    """Puts a ``FloorView`` in ``Poses.extras["floor"]`` when the floor is calibrated (else None)."""
+
+    name = "floor"
+
+    def __init__(self, config: FloorSettings) -> None:
+        self.config = config
+        self._made: tuple[FloorSettings, NDArray[np.float64] | None] | None = None
+
+    def _h(self) -> NDArray[np.float64] | None:
+        config = self.config
+        if self._made is None or self._made[0] is not config:
+            h = homography(np.array(config.image), np.array(config.floor)) if config.image else None
+            self._made = (config, h)
+        return self._made[1]
+
+    def __call__(self, poses: Poses) -> Poses:
+        h = self._h()
+        view = None
+        if h is not None:
+            xy = project(h, measure(poses).feet.astype(np.float64))
+            n = len(xy)
+            d = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)) + np.diag(np.full(n, np.inf))
+            near = d.argmin(axis=1) if n > 1 else np.zeros(n, np.intp)
+            ids = poses.ids[near] if n > 1 else np.full(n, -1, np.int32)
+            metres = d[np.arange(n), near] if n > 1 else np.full(n, np.inf)
+            view = FloorView(h, xy, ids.astype(np.int32), metres)
+        return dataclasses.replace(poses, extras={**poses.extras, "floor": view})
+
+    def reset(self) -> None:
+        """Nothing kept between frames."""
+
+
+def encode(poses: Poses, options: OutputOptions) -> list[bytes]:
+    """``/posenet/person/floor`` per person, and ``/posenet/person/nearest`` with two people or more."""
+    view: Any = poses.extras.get("floor")
+    if view is None:
+        return []
+    ids = poses.ids.tolist()
+    out = [_FLOOR + struct.pack(">iff", i, x, y) for i, (x, y) in zip(ids, view.xy.tolist(), strict=True)]
+    if len(ids) > 1:
+        pairs = zip(ids, view.nearest.tolist(), view.metres.tolist(), strict=True)
+        out += [_NEAREST + struct.pack(">iif", i, o, m) for i, o, m in pairs]
+    return out
+
+
+STAGE = StageKind(
+    "floor",
+    "Floor: four marks in the picture and their positions on the floor (metres); each person's floor point "
+    "and the distance to the nearest other person.",
+    FloorSettings,
+    FloorStage,
+    OscExtra(
+        "floor",
+        encode,
+        (
+            OscAddress("/posenet/person/floor", ("id", "metres", "metres"), "id, feet on the floor x y (metres)"),
+            OscAddress("/posenet/person/nearest", ("id", "id", "metres"), "id, nearest other id, distance (metres)"),
+        ),
+    ),
+    order=10,
+)
