@@ -15,6 +15,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import subprocess
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,7 @@ __all__ = [
     "AUTO",
     "DEFAULT_WARN_MS",
     "LOCAL_STRATUM",
+    "ChronyWatch",
     "Tracking",
     "check_server",
     "chrony_conf",
@@ -162,3 +166,27 @@ def write_if_changed(path: Path, text: str) -> bool:
     tmp.write_text(text)
     tmp.replace(path)
     return True
+
+
+class ChronyWatch:
+    """chrony's tracking for a running service's status, never blocking its reader: ``latest()``
+    returns the last answer at once and, when it is older than ``every`` seconds, asks again on a
+    thread of its own (one at a time)."""
+
+    def __init__(self, ask: Callable[[], Tracking | None] = tracking, every: float = 10.0) -> None:
+        self.ask, self.every = ask, every
+        self._last: tuple[float, Tracking | None] = (-1e9, None)
+        self._asking = threading.Lock()
+
+    def latest(self) -> Tracking | None:
+        """The newest answer (None before the first, or without chronyd)."""
+        when, value = self._last
+        if time.monotonic() - when >= self.every and self._asking.acquire(blocking=False):
+            threading.Thread(target=self._refresh, name="chronyc", daemon=True).start()
+        return value
+
+    def _refresh(self) -> None:
+        try:
+            self._last = (time.monotonic(), self.ask())
+        finally:
+            self._asking.release()

@@ -16,6 +16,7 @@ from appliance.pipeline.stats import PipelineStats, StageTimings
 from appliance.pose.fusion import HubReport
 from appliance.recording.recorder import RecorderStatus
 from appliance.sysinfo import throttling
+from appliance.timesync import Tracking
 from appliance.transport.targets import FormatTotals, TargetStats
 
 __all__ = [
@@ -158,6 +159,7 @@ class Status:
     temperature_c: float | None = None
     throttled: int | None = None  # vcgencmd get_throttled's flags; None without vcgencmd (not a Pi)
     clock: tuple[bool, float, float] | None = None  # (synchronised, offset s, max error s); None: unknown
+    chrony: Tracking | None = None  # chrony's tracking (appliance.timesync); None without chronyd
     loop_lag_ms: float = 0.0  # the event loop's worst lag over the last minute (service/looplag.py)
     trial: NetworkTrial | None = None  # a change of the network settings awaiting confirmation
     recording: RecorderStatus | None = None  # the recording in progress, or the last one
@@ -267,10 +269,15 @@ class ThrottlingDocument(BaseModel):
 
 
 class ClockDocument(BaseModel):
-    """The system clock as the kernel sees it (``adjtimex``)."""
+    """The system clock as the kernel sees it (``adjtimex``), and chrony's estimate when chronyd runs."""
 
     synchronised: bool = Field(description="the kernel says the clock is synchronised (NTP)")
     offset_s: float = Field(description="the last offset to its time source, in seconds")
+    source: str | None = Field(None, description="chrony's time source (name or address); null without chronyd")
+    stratum: int | None = Field(None, description="chrony's stratum; null without chronyd")
+    estimated_offset_s: float | None = Field(
+        None, description="chrony's estimate of this clock minus its source's, seconds (positive: ahead)"
+    )
 
 
 class ControlCounts(BaseModel):
@@ -409,12 +416,18 @@ class StatusDocument(BaseModel):
                 "network_trial": _trial(status.trial),
                 "recording": recording_document(status.recording),
                 "throttling": _throttling(status.throttled),
-                "clock": None
-                if status.clock is None
-                else ClockDocument(synchronised=status.clock[0], offset_s=status.clock[1]),
+                "clock": _clock(status),
                 "hub": _hub(status.hub),
             }
         )
+
+
+def _clock(status: Status) -> ClockDocument | None:
+    if status.clock is None:
+        return None
+    t = status.chrony
+    chrony = {} if t is None else {"source": t.reference, "stratum": t.stratum, "estimated_offset_s": t.offset_s}
+    return ClockDocument(synchronised=status.clock[0], offset_s=status.clock[1], **chrony)
 
 
 def _hub(report: HubReport | None) -> HubDocument | None:

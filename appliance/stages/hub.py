@@ -118,7 +118,7 @@ STAGE = StageKind(
             OscAddress("/posenet/hub/boxes", ("count", "count"), "Boxes fused now (live), and boxes followed."),
             OscAddress(
                 "/posenet/hub/box",
-                ("index", "count", "count", "count", "count"),
+                ("index", "flag", "flag", "count", "flag"),
                 "Per box: its index, live (1: fused; 0: dropped), subscribed (1: a lease), people seen, clock "
                 "(1: ok; 0: its frames arrive over hub.late_ms after capture or before it: clock off or lagging).",
             ),

@@ -3,6 +3,8 @@ and the doctor's clock line (fake tracking; the real chronyd is in test_chrony_n
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -10,9 +12,9 @@ from pydantic import ValidationError
 
 from appliance.config.models import AppConfig
 from appliance.core.doctor import Facts, run_checks
-from appliance.core.status import Peer
+from appliance.core.status import Peer, Status, StatusDocument
 from appliance.service.clock import SERVER_FILE, apply, chosen_server, write_choice
-from appliance.timesync import Tracking, check_server, chrony_conf, parse_tracking, sources_text
+from appliance.timesync import ChronyWatch, Tracking, check_server, chrony_conf, parse_tracking, sources_text
 
 # chronyc -c tracking on a client 0.2 s behind its server (captured from chrony 4.3)
 BEHIND = (
@@ -95,3 +97,36 @@ def test_doctor_warns_above_the_threshold() -> None:
     assert _clock(tight, Tracking("10.0.0.8", 3, 0.0042, 0.001, "Normal"))[0] == "warn"
     assert _clock(cfg, None, synced=False)[0] == "warn"  # no chronyd: the kernel's word
     assert _clock(cfg, None, synced=True)[0] == "ok"
+
+
+def test_the_status_reports_chronys_estimate_without_waiting_for_chronyc() -> None:
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow() -> Tracking:
+        started.set()
+        release.wait(5)
+        return parse_tracking(BEHIND)
+
+    watch = ChronyWatch(slow, every=10.0)
+    t0 = time.monotonic()
+    assert watch.latest() is None and time.monotonic() - t0 < 0.1  # asked on a thread, never waited for
+    assert started.wait(2)
+    assert watch.latest() is None  # one question at a time
+    release.set()
+    deadline = time.monotonic() + 2
+    while watch.latest() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    tracked = watch.latest()
+    assert tracked is not None and tracked.reference == "10.88.0.1"
+    base = {"version": "x", "device_name": "d", "state": "running", "safe_mode": "", "degraded": ""}
+    status = Status(
+        **base, uptime_s=1.0, model="m", backend="b", source="scene", clock=(True, 0.0, 0.1), chrony=tracked
+    )
+    clock = StatusDocument.of(status).model_dump()["clock"]
+    assert clock["source"] == "10.88.0.1" and clock["stratum"] == 2
+    assert clock["estimated_offset_s"] == pytest.approx(-0.199997902)
+    bare = StatusDocument.of(
+        Status(**base, uptime_s=1.0, model="m", backend="b", source="scene", clock=(True, 0.0, 0.1))
+    )
+    assert bare.model_dump()["clock"]["source"] is None

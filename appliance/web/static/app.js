@@ -301,6 +301,9 @@ function showStatus(s) {
     ["latency p50 / p99", `${p.latency_p50_ms ?? "–"} / ${p.latency_p99_ms ?? "–"} ms`],
     ["frames in / out / dropped", `${p.frames_in ?? "–"} / ${p.frames_processed ?? "–"} / ${p.frames_dropped ?? "–"}`],
     ["uptime", `${Math.round(s.uptime_s)} s`], ["version", s.version]];
+  const c = s.clock;
+  if (c) pairs.push(["clock", `${c.synchronised ? "synchronised" : "not synchronised"}` + (c.source == null ? ""
+    : `; chrony follows ${c.source} (stratum ${c.stratum}), offset ${(c.estimated_offset_s * 1000).toFixed(2)} ms`)]);
   if (s.instance) pairs.push(["mDNS name", s.instance]);
   if (s.safe_mode) pairs.push(["safe mode", s.safe_mode]);
   if (s.degraded) pairs.push(["problem", s.degraded]);
