@@ -64,6 +64,7 @@ class BoxLink:
         self.last_frame = 0.0  # monotonic arrival of the newest whole frame
         self.dropped = 0  # datagrams from elsewhere, malformed, or frames over the caps
         self.sends_floor = False
+        self.finished = 0  # whole frames since the subscription began
         self._next_add = 0.0
         self._pending: BoxFrame | None = None
 
@@ -165,16 +166,18 @@ class BoxLink:
 
     def _complete(self, now: float, done: list[BoxFrame]) -> None:
         """The pending frame is whole when every person arrived (and, from a box that sends floor
-        positions, each person's floor position)."""
+        positions, each person's floor position). A box's first frame waits for its floor positions
+        or the next frame (until then the hub cannot know whether the box sends them)."""
         frame = self._pending
         if frame is None or len(frame.people) < frame.count:
             return
-        if self.sends_floor and len(frame.floor) < frame.count:
+        if (self.sends_floor or not self.finished) and len(frame.floor) < frame.count:
             return
         self._finish(frame, now, done)
 
     def _finish(self, frame: BoxFrame, now: float, done: list[BoxFrame]) -> None:
         self._pending = None
+        self.finished += 1
         frame.arrived = now
         self.frames.append(frame)
         self.last_frame = now
