@@ -54,7 +54,7 @@ def _frames(out: socket.socket, seconds: float) -> list[tuple[float, dict[int, i
 def test_two_real_boxes_seeing_one_walker_give_one_person_kept_when_one_dies(tmp_path: Path) -> None:
     ports = [free_udp_port(), free_udp_port()]
     boxes = []
-    for i, port in enumerate(ports):
+    for i in range(len(ports)):
         (tmp_path / f"box{i}").mkdir()
         (tmp_path / f"box{i}" / "config.json").write_text(json.dumps({"floor": FLOOR}))
     for i, port in enumerate(ports):  # started together: their walkers within a second of each other
