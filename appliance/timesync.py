@@ -80,7 +80,7 @@ def chrony_conf(serve: bool, server: str, sources_dir: str) -> str:
         lines.append(f"server {server} iburst prefer")
     if serve:
         lines += [
-            f"local stratum {LOCAL_STRATUM} orphan",
+            f"local stratum {LOCAL_STRATUM}",
             "allow 10.0.0.0/8",
             "allow 172.16.0.0/12",
             "allow 192.168.0.0/16",

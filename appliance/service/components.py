@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 #: Seconds between checks of the interface addresses (re-announce when they change).
 ADDRESS_CHECK_SECONDS = 30.0
 #: Seconds between looks for the box that serves time (clock.server "auto").
-CLOCK_FOLLOW_SECONDS = 10.0
+CLOCK_FOLLOW_SECONDS = 5.0
 
 
 class Component(Protocol):

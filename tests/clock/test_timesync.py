@@ -26,7 +26,7 @@ BEHIND = (
 def test_chrony_conf_for_each_setting() -> None:
     assert "allow" not in chrony_conf(False, "", "/s") and "server" not in chrony_conf(False, "", "/s")
     served = chrony_conf(True, "", "/s")
-    assert "local stratum 8 orphan" in served and "allow 192.168.0.0/16" in served
+    assert "local stratum 8\n" in served and "allow 192.168.0.0/16" in served
     assert "server 10.0.0.5 iburst prefer" in chrony_conf(False, "10.0.0.5", "/s")
     assert "server time.local iburst prefer" in chrony_conf(False, "time.local", "/s")
     assert "sourcedir /s" in chrony_conf(False, "auto", "/s")
