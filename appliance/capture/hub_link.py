@@ -3,7 +3,8 @@ handshake, renewed before the lease ends) and its ``bundle`` stream assembled in
 
 Everything a box (or anyone forging its address) sends is bounded: datagrams are parsed by
 ``wire.parse_packet`` (at most 256 messages, bundles nested at most 8 deep), a frame holds at most
-``MAX_PEOPLE`` people, frame sizes are 1..8192, only the last ``RING`` frames are kept, and only
+``MAX_PEOPLE`` people, frame sizes are 1..8192, only the last ``RING`` frames are kept, at most
+``MAX_FPS`` frames a second are taken, and only
 datagrams from the box's own address count (the rest are counted and dropped). Keypoints arrive in
 0..1 (the ``bundle`` format's default coordinates, order (x, y)); floor positions in metres.
 """
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from appliance.guards import RateLimit
 from appliance.output.osc.wire import message, parse_packet
 
 __all__ = ["MAX_PEOPLE", "RING", "BoxFrame", "BoxLink"]
@@ -31,6 +33,9 @@ RING = 8
 RETRY_SECONDS, RENEW_SHARE = 1.0, 1 / 3
 #: Datagrams read from one box per call at most (the others wait in the socket: a flood cannot hold the hub).
 BURST = 64
+#: Whole frames a second taken from one box at most (a burst of 2 s allowed); the rest are dropped and
+#: counted, so a box sending tiny frames as fast as it can cannot make the hub send as fast.
+MAX_FPS = 120.0
 
 
 @dataclass(slots=True)
@@ -65,6 +70,7 @@ class BoxLink:
         self.dropped = 0  # datagrams from elsewhere, malformed, or frames over the caps
         self.sends_floor = False
         self.finished = 0  # whole frames since the subscription began
+        self._rate = RateLimit(MAX_FPS, 2 * MAX_FPS, size=1)
         self._next_add = 0.0
         self._pending: BoxFrame | None = None
 
@@ -177,6 +183,9 @@ class BoxLink:
 
     def _finish(self, frame: BoxFrame, now: float, done: list[BoxFrame]) -> None:
         self._pending = None
+        if not self._rate.allow(0, now):
+            self.dropped += 1
+            return
         self.finished += 1
         frame.arrived = now
         self.frames.append(frame)

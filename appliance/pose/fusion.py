@@ -14,7 +14,8 @@ person apart until they agreed), the older (smaller) global id wins and the othe
 id leaves when no box's local track carries it any more (the boxes said leave, or were dropped).
 
 Bounded: at most ``MAX_OBSERVATIONS`` observations a frame are fused (the rest are left out, counted),
-and the local-to-global table holds only tracks seen in the last ``forget_seconds``.
+and the local-to-global table holds only tracks seen in the last ``forget_seconds``, at most
+``MAX_TRACKS`` of them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from appliance.pose.calibrate import Correction
 __all__ = [
     "DEFAULT_DISTANCE",
     "MAX_OBSERVATIONS",
+    "MAX_TRACKS",
     "TUNING",
     "BoxState",
     "FloorFusion",
@@ -41,6 +43,9 @@ __all__ = [
 DEFAULT_DISTANCE = 0.5
 #: Observations fused in one frame at most (boxes x people); more are left out.
 MAX_OBSERVATIONS = 256
+#: Tracks (box, local id) remembered at most; the least recently seen are forgotten first (a box
+#: inventing new ids every frame cannot grow the table).
+MAX_TRACKS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,9 @@ class FloorFusion:
         clusters = self._cluster(observations)
         people = [self._identify(c, now) for c in clusters]
         self._global = {k: v for k, v in self._global.items() if now - v[1] <= self.forget_seconds}
+        if len(self._global) > MAX_TRACKS:
+            newest = sorted(self._global.items(), key=lambda kv: kv[1][1])[-MAX_TRACKS:]
+            self._global = dict(newest)
         carried = {gid for gid, _ in self._global.values()}
         seen = {p.gid for p in people}
         entered = sorted(seen - self._alive)

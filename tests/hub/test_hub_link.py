@@ -7,6 +7,7 @@ box cannot make the hub keep more than its caps or hold ``read`` past its timeou
 from __future__ import annotations
 
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -95,6 +96,15 @@ def test_a_hostile_box_gets_nothing_kept_beyond_the_caps() -> None:
             assert time.monotonic() - started < 0.5  # a flood never holds read past its timeout much
         assert len(link.frames) <= RING and link.dropped > 100  # (the kernel dropped some of the flood itself)
         assert all(f.index >= 100 and len(f.people) == 1 and f.size == (640, 480) for f in link.frames)
+        finished = link.finished
+        empty = message("/posenet/frame", "iiiiii", [0, 640, 480, 0, 0, 0])
+        for i in range(1000):  # empty frames as fast as the socket takes them
+            box.send(empty[:24] + struct.pack(">i", 10_000 + i) + empty[28:])
+            if i % 100 == 99:
+                src.read(0.01)
+        for _ in range(20):
+            src.read(0.01)
+        assert link.finished - finished <= 2 * 120 + 10  # the 2 s burst allowed (MAX_FPS 120), then 120 a second
         assert time.monotonic() - t0 < 10
     finally:
         src.close()

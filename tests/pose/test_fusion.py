@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from appliance.pose.fusion import MAX_OBSERVATIONS, FloorFusion, Observation
+from appliance.pose.fusion import MAX_OBSERVATIONS, MAX_TRACKS, FloorFusion, Observation
 
 FPS = 15
 
@@ -104,3 +104,10 @@ def test_observations_beyond_the_cap_are_left_out_and_counted() -> None:
     many = [Observation(f"b{i % 8}", i, 0.5, (float(i), 0.0)) for i in range(MAX_OBSERVATIONS + 44)]
     people, _, _ = fusion.update(many, 0.0)
     assert len(people) == MAX_OBSERVATIONS and fusion.left_out == 44
+
+
+def test_a_box_inventing_new_ids_every_frame_cannot_grow_the_table() -> None:
+    fusion = FloorFusion(forget_seconds=2.0)
+    for f in range(300):  # 300 frames within the forget time, 32 new ids each
+        fusion.update([Observation("evil", f * 32 + k, 0.5) for k in range(32)], f * 0.001)
+    assert len(fusion._global) == MAX_TRACKS
