@@ -67,6 +67,7 @@ class BoxLink:
         self.delays: deque[float] = deque(maxlen=32)  # arrival minus capture, wall clock (s)
         self.lease_until = 0.0  # monotonic; 0: never confirmed
         self.last_frame = 0.0  # monotonic arrival of the newest whole frame
+        self.created = time.monotonic()
         self.dropped = 0  # datagrams from elsewhere, malformed, or frames over the caps
         self.sends_floor = False
         self.finished = 0  # whole frames since the subscription began

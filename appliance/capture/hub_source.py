@@ -42,6 +42,8 @@ from appliance.types import Poses
 
 __all__ = ["DIRECTORY", "KIND", "BoxDirectory", "HubSource", "boxes"]
 
+#: Seconds a box found on mDNS may be gone from it and silent before the hub forgets it.
+FORGET_SECONDS = 60.0
 #: Boxes followed at most; the OSC control port every box listens on unless told.
 MAX_BOXES, CONTROL_PORT = 8, 9001
 _VIEW = (640, 480)
@@ -116,12 +118,27 @@ class HubSource:
             self._order.append(name)
 
     def _look(self, now: float) -> None:
-        """Without boxes named: follow the directory (at most once a second)."""
+        """Without boxes named: follow the directory (at most once a second); a box gone from it and
+        silent for ``FORGET_SECONDS`` is forgotten (its place goes to the next box found)."""
         if self.named or now - self._looked < 1.0:
             return
         self._looked = now
-        for name, address, port in self.directory.find()[:MAX_BOXES]:
+        found = self.directory.find()
+        listed = {name for name, _, _ in found}
+        for name, link in list(self.links.items()):
+            if name not in listed and now - max(link.last_frame, link.created) > FORGET_SECONDS:
+                self._forget(name, link)
+        for name, address, port in found[:MAX_BOXES]:
             self._add(name, address, port)
+
+    def _forget(self, name: str, link: BoxLink) -> None:
+        if self._selector is not None:
+            self._selector.unregister(link.sock)
+        link.close()
+        del self.links[name]
+        self._order.remove(name)
+        self.fusion.forget_box(name)
+        self.pairs.forget(name)
 
     def read(self, timeout: float) -> Poses | None:
         """The next fused frame, as soon as a box completes one; None if none within ``timeout``."""
@@ -159,7 +176,7 @@ class HubSource:
         newest: float | None = None
         for key, _ in self._selector.select(wait):
             link: BoxLink = key.data
-            for frame in link.receive(now):
+            for frame in link.receive(time.monotonic()):
                 t = frame.t_wall - shifts.get(link.name, 0.0)
                 newest = t if newest is None else max(newest, t)
         return newest

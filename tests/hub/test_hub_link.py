@@ -12,9 +12,11 @@ import threading
 import time
 from collections.abc import Callable
 
-from appliance.capture import parse_source
+import pytest
+
+from appliance.capture import hub_source, parse_source
 from appliance.capture.hub_link import MAX_PEOPLE, RING
-from appliance.capture.hub_source import HubSource
+from appliance.capture.hub_source import BoxDirectory, HubSource
 from appliance.output.osc.wire import bundle, message
 from appliance.pose.fusion import HubReport
 from appliance.types import Poses
@@ -138,3 +140,29 @@ def test_a_box_whose_clock_is_off_is_reported_and_fused_by_arrival_time() -> Non
         src.close()
         a.close()
         b.close()
+
+
+def test_a_box_gone_from_mdns_and_silent_is_forgotten_and_its_place_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hub_source, "FORGET_SECONDS", 0.5)
+    old, new = FakeBox(), FakeBox()
+    directory = BoxDirectory()
+    listed = [("old box", "127.0.0.1", old.port)]
+    directory.set(lambda: listed)
+    src = HubSource(parse_source("hub"), directory)
+    src.open()
+    try:
+        while old.subscriber is None:
+            src.read(0.1)
+        assert list(src.links) == ["old box"]
+        listed = [("new box", "127.0.0.1", new.port)]  # the old box left the network
+        deadline = time.monotonic() + 5
+        while list(src.links) != ["new box"] and time.monotonic() < deadline:
+            src.read(0.1)
+        assert list(src.links) == ["new box"]
+        while new.subscriber is None and time.monotonic() < deadline:
+            src.read(0.1)
+        assert new.subscriber is not None
+    finally:
+        src.close()
+        old.close()
+        new.close()
