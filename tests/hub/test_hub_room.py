@@ -67,5 +67,5 @@ def test_a_floor_zone_on_the_hub_counts_the_fused_people(tmp_path: Path) -> None
     assert [a[0] for a in seen["/posenet/zone/door/enter"]] == [a[0] for a in seen["/posenet/zone/door/leave"]][:1]
     assert seen["/posenet/zone/door/enter"][0][0] in gids
     floors = seen["/posenet/person/floor"]
-    assert all(a[0] in gids and 1.0 <= a[1] <= 3.2 and abs(a[2] - 2.975) < 0.01 for a in floors)
+    assert all(a[0] in gids and 1.0 <= a[1] <= 3.11 and 2.94 <= a[2] <= 3.01 for a in floors)  # one box or both
     assert all(a[0] in gids for a in seen["/posenet/hub/floor"])
