@@ -3,8 +3,9 @@
 * ``oscdump``: liblo's ``oscdump`` text, one message per line, ``SSSSSSSS.FFFFFFFF /address types
   args...`` with the frame's capture time as a hex NTP time tag. liblo's ``oscsendfile HOST PORT
   FILE [speed]`` replays it, regrouping the lines of one time tag into one bundle. The messages are
-  exactly those the box sends live in the chosen format (after the same stages, with the recorded
-  settings); floats are written with 9 significant digits, so they read back to the same float32.
+  exactly those the box sends live to a target of the chosen format (after the same stages, with
+  the recorded settings; with the stages' messages such a target gets by default: zones, scene
+  ...); floats are written with 9 significant digits, so they read back to the same float32.
   ``oscsendfile`` reads at most 1023 characters and 63 arguments per line (it overflows beyond):
   longer messages (``arr`` or ``wekinator`` with many people) are left out and counted.
 * ``csv``: one row per keypoint: ``frame,time,id,keypoint,x,y,score`` (``time`` in Unix seconds on
@@ -20,10 +21,12 @@ from dataclasses import dataclass
 from typing import IO
 
 from appliance.output.osc.base import Coords, OutputOptions
+from appliance.output.osc.extras import encode_target
 from appliance.output.osc.formats import FORMATS
 from appliance.output.osc.wire import frame_timetag, parse_message, split_packet
 from appliance.playback.player import recorded_stages, replayed, window
 from appliance.recording.fileformat import Recording
+from appliance.stages import extras_for
 from appliance.types import KEYPOINT_NAMES
 
 __all__ = ["ExportStats", "oscdump_lines", "write_csv", "write_oscdump"]
@@ -79,11 +82,12 @@ def write_oscdump(
     """Write the recording as oscdump text in format ``fmt`` (coordinates: ``coords`` or the
     format's default)."""
     options = OutputOptions(coords or FORMATS[fmt].default_coords, timetag="capture")
+    extras = extras_for(fmt)  # what a target of this format gets by default (zones, scene ...)
     frames = lines = skipped = 0
     for _, poses in replayed(window(recording, start, end), recorded_stages(recording)):
         frames += 1
         timetag = frame_timetag(poses.t_wall)
-        for datagram in FORMATS[fmt](poses, options):
+        for datagram in encode_target(FORMATS[fmt], poses, options, extras):
             for line in oscdump_lines(datagram, timetag):
                 if len(line) > OSCSENDFILE_LINE or line.count(" ") - 2 > OSCSENDFILE_ARGS:
                     skipped += 1

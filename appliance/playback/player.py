@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from appliance.pose.params import SmoothingConfig, TrackingConfig
 from appliance.pose.smoothing import Smoother
@@ -25,6 +25,7 @@ from appliance.pose.stages import PoseStage
 from appliance.pose.tracking import Tracker
 from appliance.recording.fileformat import RecordedFrame, Recording
 from appliance.recording.schedule import Schedule
+from appliance.stages import STAGES, StageKind
 from appliance.transport.targets import TargetSet
 from appliance.types import Poses
 
@@ -37,8 +38,9 @@ _PASS_SCENES = 1_000_000
 
 
 def recorded_stages(recording: Recording) -> tuple[PoseStage, ...]:
-    """Tracking and smoothing with the settings in the recording's header (the defaults, with a
-    warning, where the header has none or they do not validate)."""
+    """Tracking, smoothing and every stage with settings of its own (zones, slots ...), as the box
+    runs them, with the settings in the recording's header (a stage's defaults, with a warning,
+    where the header has none or they do not validate)."""
     settings = recording.header.settings
     try:
         tracking = TrackingConfig.model_validate(settings.get("tracking", {}))
@@ -47,7 +49,20 @@ def recorded_stages(recording: Recording) -> tuple[PoseStage, ...]:
         why = exc.errors()[0]["msg"]
         logger.warning("%s: recorded stage settings unusable (%s); using the defaults", recording.path, why)
         tracking, smoothing = TrackingConfig(), SmoothingConfig()
-    return Tracker(tracking), Smoother(smoothing)
+    return (Tracker(tracking), Smoother(smoothing), *(_stage(kind, settings, recording) for kind in STAGES.values()))
+
+
+def _stage(kind: StageKind, settings: dict[str, object], recording: Recording) -> PoseStage:
+    """A stage of ``kind`` with its recorded section (its default when absent or invalid)."""
+    adapter: TypeAdapter[object] = TypeAdapter(kind.settings)
+    fallback = kind.default() if kind.default is not None else {}
+    try:
+        section = adapter.validate_python(settings.get(kind.name, fallback))
+    except ValidationError as exc:
+        why = exc.errors()[0]["msg"]
+        logger.warning("%s: recorded %s settings unusable (%s); using the defaults", recording.path, kind.name, why)
+        section = adapter.validate_python(fallback)
+    return kind.make(section)
 
 
 def window(recording: Recording, start: float = 0.0, end: float | None = None) -> Iterator[RecordedFrame]:

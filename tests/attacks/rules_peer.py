@@ -177,6 +177,18 @@ def guessing(box: Box) -> dict[str, Any]:
         elif "token" in text:
             checked += 1
     seconds = time.monotonic() - start
+    # A wrong guess the box checks (its back-off window had ended) starts a new, longer window: the
+    # right token sent at once after it must wait too (without this, the 3 s loop could end just as a
+    # window did, and the right token would be checked: a race on a busy machine, not a defence).
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline:
+        guesser.sendto(osc("/posenet/smoothing/beta", "fs", 7.0, "guess-last".ljust(120, "x")), (BOX, control_port))
+        try:
+            if "wrong or missing" in str(parse(guesser.recv(65536))[1][0]):
+                break
+        except TimeoutError:
+            continue
+        time.sleep(0.1)
     guesser.sendto(osc("/posenet/smoothing/beta", "fs", 7.0, TOKEN), (BOX, control_port))
     try:
         right = parse(guesser.recv(65536))
