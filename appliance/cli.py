@@ -415,6 +415,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_hub(args: argparse.Namespace) -> int:
+    """``run`` with the ``hub`` source: the boxes named (``--box``), else those found on mDNS."""
+    args.source = "hub:" + "+".join(args.box) if args.box else "hub"
+    return cmd_run(args)
+
+
 def cmd_firstboot(args: argparse.Namespace) -> int:
     """Unique host name and boot-partition settings (run as root before the service)."""
     from appliance.service.firstboot import FirstBootPaths, apply_boot_settings, ensure_owner, set_unique_hostname
@@ -559,16 +565,34 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def _add_run(sub: Any) -> None:
     """``run``: the service, with every option a saved setting has on the command line."""
     from appliance.capture import SOURCES
-    from appliance.output.osc import COORDS, DEFAULT_FORMAT, FORMAT_NAMES, FORMATS, TIMETAGS
-    from appliance.output.osc.base import DEFAULT_TIMETAG
-    from appliance.output.osc.presets import PRESETS
 
-    in_pixels = ", ".join(name for name in FORMAT_NAMES if FORMATS[name].default_coords == "pixels")
     run = sub.add_parser("run", help="stream poses as OSC until stopped (SIGINT/SIGTERM)")
     run.add_argument(
         "--source",
         help="one of: " + ", ".join(kind.syntax for kind in SOURCES.values()) + " (default on a Pi: picamera2)",
     )
+    _service_options(run)
+    run.set_defaults(func=cmd_run)
+    hub = sub.add_parser(
+        "hub", help="fuse several boxes into one set of people, streamed like one box (README 'Several boxes')"
+    )
+    hub.add_argument(
+        "--box",
+        action="append",
+        metavar="HOST[:CONTROL_PORT]",
+        help="a box to follow (repeatable; default: the boxes found on mDNS); its OSC control port, default 9001",
+    )
+    _service_options(hub)
+    hub.set_defaults(func=cmd_hub)
+
+
+def _service_options(run: argparse.ArgumentParser) -> None:
+    """The options ``run`` and ``hub`` share: targets, ports, formats, discovery ..."""
+    from appliance.output.osc import COORDS, DEFAULT_FORMAT, FORMAT_NAMES, FORMATS, TIMETAGS
+    from appliance.output.osc.base import DEFAULT_TIMETAG
+    from appliance.output.osc.presets import PRESETS
+
+    in_pixels = ", ".join(name for name in FORMAT_NAMES if FORMATS[name].default_coords == "pixels")
     run.add_argument(
         "--target",
         action="append",
@@ -619,7 +643,6 @@ def _add_run(sub: Any) -> None:
     run.add_argument("--record-video", action="store_true", help="also keep the camera frames (FILE.mp4 beside it)")
     run.add_argument("-q", "--quiet", action="store_true", help="no live status line")
     _add_engine_args(run)
-    run.set_defaults(func=cmd_run)
 
 
 def _add_owner_commands(sub: Any) -> None:
@@ -691,6 +714,9 @@ def build_parser() -> argparse.ArgumentParser:
     playback.add_parsers(sub, lambda text, fmt, coords: parse_target(text, fmt, coords).spec())
     bench.add_parser(sub)
     update.add_parser(sub)
+    from appliance.service import clock
+
+    clock.add_parser(sub)
     return parser
 
 

@@ -155,7 +155,8 @@ class Poses:
     this frame's events: people confirmed for the first time, and people gone for longer than the
     tracker's grace time or cut away from (filled in by the tracking stage). ``scene`` is the frame's
     (``Frame.scene``). ``extras``: what stages with messages of their own computed for this frame,
-    by stage name (``appliance.stages``); their OSC encoders read it.
+    by stage name (``appliance.stages``); their OSC encoders read it. ``tracked``: the source gave
+    the ids and events itself (the hub's global ids), and the tracking stage keeps them.
     """
 
     keypoints: NDArray[np.float32] = field(default_factory=_empty_keypoints)
@@ -169,6 +170,7 @@ class Poses:
     left: NDArray[np.int32] = field(default_factory=_empty_ids)
     scene: int = 0
     extras: Mapping[str, Any] = field(default_factory=dict)
+    tracked: bool = False  # ids, entered and left are the source's own (a hub's global ids): kept
 
     def __len__(self) -> int:
         return int(self.keypoints.shape[0])

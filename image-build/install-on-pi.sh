@@ -69,6 +69,10 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # gcc and libc6-dev: the pose decoder is C, compiled when the appliance is installed (no JIT at run time)
 apt-get install -y -qq --no-install-recommends python3 python3-venv python3-pip ca-certificates gcc libc6-dev >/dev/null
+# chrony: one clock for several boxes (serve time to the LAN, or follow a box that does; clock.* settings).
+# It replaces systemd-timesyncd (Debian's packages conflict); its drop-in and sources are ours (posenet-clock).
+apt-get install -y -qq --no-install-recommends chrony >/dev/null
+install -d -m 755 /etc/chrony/conf.d /etc/chrony/posenet.d
 if ((SKIP_PI)); then
     echo "skipping python3-picamera2 and Coral's libedgetpu1-std (--skip-pi-repos)"
 else
@@ -175,13 +179,15 @@ install -m 644 "$SRC/systemd/posenet-firstboot.service" /etc/systemd/system/pose
 install -m 644 "$SRC/systemd/posenet-update.service" /etc/systemd/system/posenet-update.service
 install -m 644 "$SRC/systemd/posenet-update.path" /etc/systemd/system/posenet-update.path
 install -m 644 "$SRC/systemd/99-posenet-coral.rules" /etc/udev/rules.d/99-posenet-coral.rules
+install -m 644 "$SRC/systemd/posenet-clock.service" /etc/systemd/system/posenet-clock.service
+install -m 644 "$SRC/systemd/posenet-clock.path" /etc/systemd/system/posenet-clock.path
 install -m 644 "$SRC/systemd/99-posenet-led.rules" /etc/udev/rules.d/99-posenet-led.rules
 if live; then
     systemctl daemon-reload
     udevadm control --reload-rules 2>/dev/null || true
 fi
 if ((ENABLE)); then
-    systemctl enable posenet-firstboot.service posenet-appliance.service posenet-update.path
+    systemctl enable posenet-firstboot.service posenet-appliance.service posenet-update.path posenet-clock.service posenet-clock.path
 fi
 if ((IMAGE)); then
     apt-get clean

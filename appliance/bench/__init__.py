@@ -1,6 +1,6 @@
 """Benchmarks that print numbers: ``posenet-appliance bench engine | pipeline | footprint | soak |
 smoothing | ids | movenet | camera | replay |
-discover | update | metrics | room``, one module each (``motion`` holds smoothing, ids and movenet).
+discover | update | metrics | room | hub``, one module each (``motion`` holds smoothing, ids and movenet).
 
 Medians of repeated runs, with ratios against a baseline measured in the same process, because
 these machines are shared and noisy. Not tests: nothing here asserts a time. What they share is in
@@ -11,7 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.bench import camera, discover, engine, footprint, metrics, motion, pipeline, replay, room, soak, update
+from appliance.bench import (
+    camera,
+    discover,
+    engine,
+    footprint,
+    hub,
+    metrics,
+    motion,
+    pipeline,
+    replay,
+    room,
+    soak,
+    update,
+)
 
 __all__ = ["add_parser"]
 
@@ -30,5 +43,6 @@ def add_parser(sub: Any) -> None:
     discover.add_parser(bsub)
     metrics.add_parser(bsub)
     room.add_parser(bsub)
+    hub.add_parser(bsub)
     footprint.add_child_parser(bsub)
     update.add_parser(bsub)

@@ -23,6 +23,7 @@ from appliance.output.osc.presets import PRESETS
 from appliance.pose.params import DecoderConfig, SmoothingConfig, TrackingConfig, move_legacy_decoder_keys
 from appliance.schema import StrictModel
 from appliance.stages import STAGES, StageKind, extras_for, on_register
+from appliance.timesync import DEFAULT_WARN_MS, check_server
 from appliance.transport.udp import TargetSpec
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SECURITY_SETTINGS",
     "AppConfig",
+    "ClockConfig",
     "DecoderConfig",
     "Format",
     "HttpConfig",
@@ -332,6 +334,36 @@ class NetworkConfig(StrictModel):
     )
 
 
+class ClockConfig(StrictModel):
+    """One clock for several boxes (chrony): serve time to the LAN, or use a server. Applied to chrony
+    by ``posenet-appliance clock apply`` (root, run by ``posenet-clock.service`` when this changes)."""
+
+    model_config = ConfigDict(title="Clock")
+
+    serve: bool = Field(
+        False,
+        description="Serve time (NTP) to the other boxes on this box's networks, from its own clock when "
+        "no better source is reachable (a show network without internet).",
+    )
+    server: str = Field(
+        "",
+        max_length=253,
+        description="Time server to use: empty for the image's default (the internet pool), 'auto' for the "
+        "box that serves time found on mDNS, or a host name or IP address.",
+    )
+    warn_ms: float = Field(
+        DEFAULT_WARN_MS,
+        gt=0,
+        le=10000,
+        description="The doctor warns when chrony's estimated offset is larger (milliseconds).",
+    )
+
+    @field_validator("server")
+    @classmethod
+    def _server(cls, v: str) -> str:
+        return check_server(v)
+
+
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     """Version 2 moved the model families' knobs into their own parts of ``decoder``
     (``decoder.posenet.nms_radius``, ``decoder.movenet.crop_to_person``) and named
@@ -382,6 +414,7 @@ class AppConfig(StrictModel):
     osc: OscConfig = Field(default_factory=OscConfig, description="OSC datagrams.")
     osc_control: OscControlConfig = Field(default_factory=OscControlConfig, description="OSC control port.")
     network: NetworkConfig = Field(default_factory=NetworkConfig, description="Network interfaces.")
+    clock: ClockConfig = Field(default_factory=ClockConfig, description="Time: one clock for several boxes.")
 
     @model_validator(mode="before")
     @classmethod

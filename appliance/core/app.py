@@ -41,6 +41,7 @@ from appliance.models.engine import PoseEngine
 from appliance.pipeline.listeners import ListenerSet, PoseListener
 from appliance.pipeline.runner import PipelineRunner
 from appliance.pipeline.stats import StageTimings
+from appliance.pose.fusion import HubReport
 from appliance.pose.smoothing import Smoother
 from appliance.pose.stages import PoseStage
 from appliance.pose.tracking import Tracker
@@ -48,6 +49,7 @@ from appliance.recording.fileformat import Header
 from appliance.recording.recorder import RecordingTap
 from appliance.stages import STAGES, SettingsStage
 from appliance.sysinfo import MachineFacts
+from appliance.timesync import ChronyWatch
 from appliance.transport.targets import TargetSet
 from appliance.transport.udp import TargetSpec
 from appliance.types import Frame, Poses
@@ -119,6 +121,7 @@ class Application:
         self.rebuilds = 0  # pipelines started after the first, for any reason (a change, a heal, a retry)
         self.config_changes = 0  # configurations saved and put in force
         self.machine = MachineFacts()  # temperature, throttling, clock (tests give a fake sysfs)
+        self.chrony = ChronyWatch()  # chrony's estimate of the offset, asked off the caller's thread
         self.timings = StageTimings()  # every frame's stage times, across rebuilds (the metrics' histograms)
         self._past_errors = 0  # errors counted by pipelines since replaced (the status counts since start)
         self.fault = ""  # the last time the pipeline died, why (kept after it recovered)
@@ -415,10 +418,19 @@ class Application:
             temperature_c=machine.temperature_c(),
             throttled=machine.throttle_flags(),
             clock=machine.clock(),
+            chrony=self.chrony.latest(),
             loop_lag_ms=self.loop_lag(),
             trial=self.trial,
             recording=self.recordings.status(),
+            hub=self._hub(config),
         )
+
+    def _hub(self, config: AppConfig) -> HubReport | None:
+        """The hub's report when the source is a hub (an empty one before its first frame)."""
+        if source_kind(config.source).name != "hub":
+            return None
+        report = self.latest().extras.get("hub")
+        return report if isinstance(report, HubReport) else HubReport()
 
     @staticmethod
     def _no_model(runner: PipelineRunner | None, config: AppConfig) -> str:

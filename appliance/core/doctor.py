@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance import sysinfo
+from appliance import sysinfo, timesync
 from appliance.capture import SOURCES, Host, parse_source
 from appliance.config.models import AppConfig
 from appliance.core.status import Check, CheckStatus, Status, report
@@ -46,6 +46,7 @@ class Facts:
     root: Path = Path("/")
     throttled: Callable[[], int | None] = sysinfo.throttled
     clock: Callable[[], bool | None] = sysinfo.clock_synchronised
+    chrony: Callable[[], timesync.Tracking | None] = timesync.tracking  # chrony's estimate (None: no chronyd)
     package: Callable[[str], str | None] = sysinfo.package_version
     cameras: Callable[[], list[str] | None] | None = None  # libcamera's cameras (None: picamera2 absent)
     probe: Callable[[], tuple[bool, str, str]] | None = None  # (ok, reason, stage) of an Edge TPU probe
@@ -67,7 +68,7 @@ def run_checks(
         _models(config, models),
         _temperature(f),
         _power(f),
-        _clock(f),
+        _clock(config, f),
         _network(config, live),
         _access(config),
         _disk(state_dir),
@@ -278,7 +279,11 @@ def _power(f: Facts) -> Check:
     return Check("power", "ok", "throttled=0x0: no under-voltage or throttling since boot")
 
 
-def _clock(f: Facts) -> Check:
+def _clock(config: AppConfig, f: Facts) -> Check:
+    """chrony's estimate when chronyd runs (offset against ``clock.warn_ms``), else the kernel's word."""
+    tracked = f.chrony()
+    if tracked is not None:
+        return _chrony(config, tracked)
     synced = f.clock()
     if synced is None:
         return Check("clock", "warn", "could not ask the kernel whether the clock is synchronised")
@@ -287,9 +292,34 @@ def _clock(f: Facts) -> Check:
             "clock",
             "warn",
             "the system clock is not synchronised (a Pi has no real-time clock: capture times may be off)",
-            "give the box network time: systemd-timesyncd with a reachable NTP server (NTP= in timesyncd.conf)",
+            "give the box network time: chrony with a reachable server (clock.server), or let one box serve "
+            "(clock.serve; README 'Several boxes, one room')",
         )
-    return Check("clock", "ok", "the system clock is synchronised")
+    return Check("clock", "ok", "the system clock is synchronised (chrony does not answer: no offset estimate)")
+
+
+def _chrony(config: AppConfig, t: timesync.Tracking) -> Check:
+    serving = ", serving the LAN" if config.clock.serve else ""
+    ms = t.offset_s * 1000.0
+    if not t.synchronised:
+        if config.clock.serve:
+            return Check("clock", "ok", f"chrony serves its own clock to the LAN (no better source){serving}")
+        return Check(
+            "clock",
+            "warn",
+            "chrony follows no time source yet: capture times may be off",
+            "check clock.server (or that the box serving time is on); chronyc sources -v shows why",
+        )
+    line = f"chrony follows {t.reference} (stratum {t.stratum}), offset {ms:+.2f} ms{serving}"
+    if abs(ms) > config.clock.warn_ms:
+        return Check(
+            "clock",
+            "warn",
+            f"{line}: more than {config.clock.warn_ms:g} ms",
+            "wait a minute after start (chrony converges), or use a closer server: capture times from "
+            "several boxes disagree by this much",
+        )
+    return Check("clock", "ok", line)
 
 
 def _network(config: AppConfig, live: Status | None) -> Check:

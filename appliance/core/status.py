@@ -13,8 +13,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from appliance.pipeline.stats import PipelineStats, StageTimings
+from appliance.pose.fusion import HubReport
 from appliance.recording.recorder import RecorderStatus
 from appliance.sysinfo import throttling
+from appliance.timesync import Tracking
 from appliance.transport.targets import FormatTotals, TargetStats
 
 __all__ = [
@@ -157,9 +159,11 @@ class Status:
     temperature_c: float | None = None
     throttled: int | None = None  # vcgencmd get_throttled's flags; None without vcgencmd (not a Pi)
     clock: tuple[bool, float, float] | None = None  # (synchronised, offset s, max error s); None: unknown
+    chrony: Tracking | None = None  # chrony's tracking (appliance.timesync); None without chronyd
     loop_lag_ms: float = 0.0  # the event loop's worst lag over the last minute (service/looplag.py)
     trial: NetworkTrial | None = None  # a change of the network settings awaiting confirmation
     recording: RecorderStatus | None = None  # the recording in progress, or the last one
+    hub: HubReport | None = None  # the boxes a hub follows (None: this is not a hub)
 
     def to_json(self) -> dict[str, Any]:
         """The ``/api/status`` document as JSON data (``StatusDocument``)."""
@@ -265,10 +269,15 @@ class ThrottlingDocument(BaseModel):
 
 
 class ClockDocument(BaseModel):
-    """The system clock as the kernel sees it (``adjtimex``)."""
+    """The system clock as the kernel sees it (``adjtimex``), and chrony's estimate when chronyd runs."""
 
     synchronised: bool = Field(description="the kernel says the clock is synchronised (NTP)")
     offset_s: float = Field(description="the last offset to its time source, in seconds")
+    source: str | None = Field(None, description="chrony's time source (name or address); null without chronyd")
+    stratum: int | None = Field(None, description="chrony's stratum; null without chronyd")
+    estimated_offset_s: float | None = Field(
+        None, description="chrony's estimate of this clock minus its source's, seconds (positive: ahead)"
+    )
 
 
 class ControlCounts(BaseModel):
@@ -285,6 +294,59 @@ def _absent(value: object) -> bool:
 def _only_if(description: str) -> Any:
     """A key that is left out of the document (not null) when it has no value."""
     return Field(None, description=description, exclude_if=_absent)
+
+
+class HubBoxDocument(BaseModel):
+    """One box a hub follows."""
+
+    name: str = Field(description="HOST:CONTROL_PORT as named, or its mDNS instance name")
+    address: str
+    live: bool = Field(description="fused now (a whole frame within hub.drop_seconds)")
+    subscribed: bool = Field(description="its subscription's lease is in force")
+    delay_ms: float | None = Field(
+        description="median arrival minus capture time: the network plus the clocks' difference"
+    )
+    people: int
+    dropped: int = Field(description="datagrams refused (from elsewhere, malformed, over the caps)")
+    clock: str = Field(
+        description='"ok", "behind or late: fused by arrival time" (over hub.late_ms), "ahead: fused by arrival '
+        'time", or "unknown"'
+    )
+
+
+class HubPersonDocument(BaseModel):
+    """One fused person: global id, floor position (metres, (x, y); null without one), the boxes
+    that see them (names)."""
+
+    id: int
+    x: float | None
+    y: float | None
+    boxes: list[str]
+
+
+class HubCorrectionDocument(BaseModel):
+    """Calibration help: rotate ``box``'s floor by ``degrees`` (counter-clockwise, about the origin),
+    then shift it by (``dx``, ``dy``) metres, and it agrees with ``reference``'s (``rms`` metres left,
+    from ``pairs`` moments when each saw one person)."""
+
+    box: str
+    reference: str
+    dx: float
+    dy: float
+    degrees: float
+    rms: float
+    pairs: int
+
+
+class HubDocument(BaseModel):
+    """What a hub fuses: its boxes and the people it sees now."""
+
+    boxes: list[HubBoxDocument]
+    people: int = Field(description="fused people now")
+    persons: list[HubPersonDocument] = Field(description="each fused person (the page's floor map)")
+    corrections: list[HubCorrectionDocument] = Field(
+        description="calibration help: how to move each box's floor onto the reference box's (from walks)"
+    )
 
 
 class StatusDocument(BaseModel):
@@ -326,6 +388,7 @@ class StatusDocument(BaseModel):
     targets: list[TargetDocument] | None = _only_if("the OSC targets, while a pipeline exists")
     network_trial: TrialDocument | None = _only_if("a change of the network settings awaiting confirmation")
     recording: RecordingDocument | None = _only_if("the recording in progress, or the last one (since start)")
+    hub: HubDocument | None = _only_if("a hub's boxes (present only on a hub: README 'Several boxes, one room')")
 
     @classmethod
     def of(cls, status: Status) -> StatusDocument:
@@ -353,11 +416,40 @@ class StatusDocument(BaseModel):
                 "network_trial": _trial(status.trial),
                 "recording": recording_document(status.recording),
                 "throttling": _throttling(status.throttled),
-                "clock": None
-                if status.clock is None
-                else ClockDocument(synchronised=status.clock[0], offset_s=status.clock[1]),
+                "clock": _clock(status),
+                "hub": _hub(status.hub),
             }
         )
+
+
+def _clock(status: Status) -> ClockDocument | None:
+    if status.clock is None:
+        return None
+    t = status.chrony
+    chrony = {} if t is None else {"source": t.reference, "stratum": t.stratum, "estimated_offset_s": t.offset_s}
+    return ClockDocument(synchronised=status.clock[0], offset_s=status.clock[1], **chrony)
+
+
+def _hub(report: HubReport | None) -> HubDocument | None:
+    if report is None:
+        return None
+    boxes = [HubBoxDocument(**dataclasses.asdict(b)) for b in report.boxes]
+    persons = [
+        HubPersonDocument(
+            id=gid,
+            x=None if xy is None else round(xy[0], 3),
+            y=None if xy is None else round(xy[1], 3),
+            boxes=list(report.seen_by.get(gid, ())),
+        )
+        for gid, xy in report.floor.items()
+    ]
+    corrections = [
+        HubCorrectionDocument(
+            **dataclasses.asdict(c) | {k: round(getattr(c, k), 3) for k in ("dx", "dy", "degrees", "rms")}
+        )
+        for c in report.corrections
+    ]
+    return HubDocument(boxes=boxes, people=len(persons), persons=persons, corrections=corrections)
 
 
 def _throttling(flags: int | None) -> ThrottlingDocument | None:

@@ -52,6 +52,8 @@ TXT_KEYS = (
     "osc_port",
     "oscjson_port",
     "http_port",
+    "clock",  # "serve": the box serves time (clock.serve)
+    "hub",  # "1": a hub, not a box
 )
 #: Characters of a TXT value kept.
 TXT_VALUE_MAX = 120

@@ -117,7 +117,10 @@ class Tracker:
         return self.update(poses)
 
     def update(self, poses: Poses) -> Poses:
-        """This frame's confirmed people with their ids, and the frame's events (a new value)."""
+        """This frame's confirmed people with their ids, and the frame's events (a new value); a
+        frame whose source tracked it (``Poses.tracked``: a hub's global ids) is kept as it is."""
+        if poses.tracked:
+            return poses
         cfg, t = self.config, poses.t_capture
         if poses.scene != self._scene:
             if self._scene is not None:

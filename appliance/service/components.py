@@ -11,11 +11,12 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from pathlib import Path
 from typing import Any, Protocol
 
 from appliance.config.models import AppConfig, NetworkConfig
 from appliance.core.facade import Control, Steering, Watching
-from appliance.core.status import ServerStatus
+from appliance.core.status import Peer, ServerStatus
 from appliance.output.osc import DEFAULT_FORMAT
 from appliance.service.registry import ServerRegistry
 
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between checks of the interface addresses (re-announce when they change).
 ADDRESS_CHECK_SECONDS = 30.0
+#: Seconds between looks for the box that serves time (clock.server "auto").
+CLOCK_FOLLOW_SECONDS = 5.0
 
 
 class Component(Protocol):
@@ -219,6 +222,16 @@ class OscQueryComponent(UvicornComponent):
         super().__init__("oscquery", registry, create_oscquery_app(control), host, port, websockets=True)
 
 
+def _boxes(peers: list[Peer]) -> list[tuple[str, str, int]]:
+    """The verified boxes a hub may follow (not other hubs): (instance name, address, control port)."""
+    out = []
+    for peer in peers:
+        port = peer.txt.get("osc_port", "")
+        if peer.txt.get("hub") != "1" and port.isdigit() and 0 < int(port) < 65536:
+            out.append((peer.name, peer.address, int(port)))
+    return out
+
+
 class DiscoveryComponent:
     """mDNS / DNS-SD advertisement; re-announced on changes, withdrawn (goodbyes) on close.
 
@@ -228,9 +241,16 @@ class DiscoveryComponent:
 
     name = "discovery"
 
-    def __init__(self, control: Watching, registry: ServerRegistry, network: NetworkConfig | None = None) -> None:
+    def __init__(
+        self,
+        control: Watching,
+        registry: ServerRegistry,
+        network: NetworkConfig | None = None,
+        state_dir: Path | None = None,
+    ) -> None:
         self.control, self.registry = control, registry
         self.network = network
+        self.state_dir = state_dir  # where clock.server "auto" writes the time server found
         self._advertiser: Any = None
         self._status = ServerStatus()
         self._closing = False
@@ -253,6 +273,8 @@ class DiscoveryComponent:
                 "backend": status.backend[:120],
                 "formats": ",".join(formats),
                 "device": cfg.device_name,
+                **({"clock": "serve"} if cfg.clock.serve else {}),
+                **({"hub": "1"} if status.hub is not None else {}),
             },
         )
 
@@ -284,9 +306,12 @@ class DiscoveryComponent:
             return
         self._advertiser = advertiser
         self.registry.register_peers(advertiser.peers)
+        self._spawn(self._share_boxes())
         self._status = ServerStatus(detail=f"advertised on {', '.join(addresses)}", name=instance)
         self.control.on_change(self._changed)
         self._spawn(self._watch_addresses())
+        if self.state_dir is not None:
+            self._spawn(self._follow_clock(self.state_dir))
 
     def _changed(self, _config: AppConfig) -> None:
         loop = self._loop
@@ -316,6 +341,31 @@ class DiscoveryComponent:
             if addresses and addresses != self._advertiser.addresses and not self._closing:
                 logger.warning("addresses changed to %s: re-announcing", ", ".join(addresses))
                 await self._advertiser.async_update(self._announcement(), addresses)
+
+    async def _share_boxes(self) -> None:
+        """The boxes seen, for a hub without boxes named: a list copied on the event loop every
+        second, which the hub's thread reads (never the browser itself)."""
+        from appliance.capture.hub_source import DIRECTORY
+
+        while self._advertiser is not None:
+            DIRECTORY.set(_boxes(self._advertiser.peers()).copy)
+            await asyncio.sleep(1.0)
+
+    async def _follow_clock(self, state_dir: Path) -> None:
+        """With ``clock.server`` "auto": name the box that serves time in the state directory (every
+        ``CLOCK_FOLLOW_SECONDS``; ``posenet-clock.path`` hands it to chrony)."""
+        from appliance.service.clock import write_choice
+        from appliance.timesync import AUTO
+
+        while True:
+            advertiser = self._advertiser
+            if advertiser is not None and self.control.config.clock.server == AUTO:
+                try:
+                    if await asyncio.to_thread(write_choice, state_dir, advertiser.peers()):
+                        logger.warning("clock: the time server found on mDNS changed")
+                except OSError as exc:
+                    logger.error("clock: cannot write the time server found: %s", exc)
+            await asyncio.sleep(CLOCK_FOLLOW_SECONDS)
 
     async def close(self) -> None:
         """Cancel pending re-announcements, then send the goodbyes; idempotent."""

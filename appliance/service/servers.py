@@ -48,7 +48,7 @@ def _build(app: Application, registry: ServerRegistry, cfg: AppConfig) -> dict[s
     if cfg.network.oscquery_port:
         out["oscquery"] = OscQueryComponent(app, registry, cfg.http.bind, cfg.network.oscquery_port)
     if cfg.network.discovery:
-        out["discovery"] = DiscoveryComponent(app, registry, cfg.network)
+        out["discovery"] = DiscoveryComponent(app, registry, cfg.network, app.store.path.parent)
     return out
 
 

@@ -9,7 +9,10 @@ calibrated floor::
     /posenet/person/nearest  ,iif  id other metres   the nearest other person and how far (2+ people)
 
 The floor point is where the feet are (``appliance.pose.room``: the ankles, or estimated from hips
-and torso when the feet are hidden), mapped through the homography of the four marks.
+and torso when the feet are hidden), mapped through the homography of the four marks. On a hub that
+is not calibrated itself, the floor points are the fused people's, as the boxes gave them
+(``HubReport.floor``), so floor zones and slots work on the hub; zones counting a picture point
+(centre, hands) count nobody there (the hub's picture maps to no floor).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from appliance.output.osc.base import OscAddress, OscExtra, OutputOptions
 from appliance.output.osc.wire import message_prefix
+from appliance.pose.fusion import HubReport
 from appliance.pose.room import homography, measure, project
 from appliance.schema import StrictModel
 from appliance.stages import StageKind
@@ -97,17 +101,37 @@ class FloorStage:
         h = self._h()
         view = None
         if h is not None:
-            xy = project(h, measure(poses).feet.astype(np.float64))
-            n = len(xy)
-            d = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)) + np.diag(np.full(n, np.inf))
-            near = d.argmin(axis=1) if n > 1 else np.zeros(n, np.intp)
-            ids = poses.ids[near] if n > 1 else np.full(n, -1, np.int32)
-            metres = d[np.arange(n), near] if n > 1 else np.full(n, np.inf)
-            view = FloorView(h, xy, ids.astype(np.int32), metres)
+            view = _view(h, project(h, measure(poses).feet.astype(np.float64)), poses)
+        elif isinstance(report := poses.extras.get("hub"), HubReport):
+            view = _hub_view(report, poses)
         return dataclasses.replace(poses, extras={**poses.extras, "floor": view})
 
     def reset(self) -> None:
         """Nothing kept between frames."""
+
+
+def _view(h: NDArray[np.float64], xy: NDArray[np.float64], poses: Poses) -> FloorView:
+    """The floor view of people standing at ``xy`` (metres, (x, y)): each one's nearest other."""
+    n = len(xy)
+    d = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)) + np.diag(np.full(n, np.inf))
+    near = d.argmin(axis=1) if n > 1 else np.zeros(n, np.intp)
+    ids = poses.ids[near] if n > 1 else np.full(n, -1, np.int32)
+    metres = d[np.arange(n), near] if n > 1 else np.full(n, np.inf)
+    return FloorView(h, xy, ids.astype(np.int32), metres)
+
+
+#: A hub's "homography": its picture (the boxes' views side by side) maps to no floor, so floor
+#: zones counting a picture point (centre, hands) count nobody there; feet come from the boxes.
+_NO_MAPPING = np.full((3, 3), np.nan)
+
+
+def _hub_view(report: HubReport, poses: Poses) -> FloorView | None:
+    """On a hub that is not calibrated itself: the fused people's floor positions the boxes gave
+    (``HubReport.floor``), when every person has one (else None: the floor is not known)."""
+    xy = [report.floor.get(int(i)) for i in poses.ids.tolist()]
+    if any(p is None for p in xy):
+        return None
+    return _view(_NO_MAPPING, np.asarray(xy, np.float64).reshape(len(xy), 2), poses)
 
 
 def encode(poses: Poses, options: OutputOptions) -> list[bytes]:

@@ -156,6 +156,12 @@ class StatusCollector(Collector):
             yield _gauge("posenet_clock_synchronised", "1 when the kernel says the clock is synchronised (NTP)", synced)
             yield _gauge("posenet_clock_offset_seconds", "The clock's last offset to its time source", offset)
             yield _gauge("posenet_clock_max_error_seconds", "The kernel's bound on the clock's error", maxerror)
+        if status.chrony is not None:
+            yield _gauge(
+                "posenet_clock_chrony_offset_seconds",
+                "chrony's estimate of this clock minus its time source's (positive: ahead)",
+                status.chrony.offset_s,
+            )
 
     def _throttling(self, flags: int | None) -> Iterator[Metric]:
         if flags is None:

@@ -72,5 +72,5 @@ def test_every_sub_command_is_registered_once_in_order() -> None:
     names = list(next(a for a in sub._actions if isinstance(a, argparse._SubParsersAction)).choices)
     assert names == [
         "engine", "pipeline", "footprint", "soak", "smoothing", "ids", "movenet", "camera", "replay", "discover",
-        "metrics", "room", "footprint-run", "update",
+        "metrics", "room", "hub", "footprint-run", "update",
     ]  # fmt: skip

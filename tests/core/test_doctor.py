@@ -27,6 +27,7 @@ def write(root: Path, rel: str, text: str) -> None:
 
 def checks(root: Path, models: Path, config: AppConfig | None = None, **facts: object) -> dict[str, Check]:
     f = Facts(root=root, throttled=lambda: 0, clock=lambda: True, package=lambda name: None, cameras=lambda: ["imx708"])
+    f.chrony = lambda: None
     for k, v in facts.items():
         setattr(f, k, v)
     got = run_checks(config or AppConfig(), models, root / "state", facts=f)

@@ -76,7 +76,12 @@ def test_image_has_no_baked_password_and_the_appliance_never_waits_for_a_console
     assert "FIRST_USER_PASS" not in settings and settings.get("DISABLE_FIRST_BOOT_USER_RENAME", "0") == "0"
     assert settings["ENABLE_SSH"] == "0"
     waits_for_console = ("multi-user.target", "userconfig", "systemd-user-sessions", "getty", "graphical.target")
-    for unit in ("posenet-appliance.service", "posenet-firstboot.service"):
+    for unit in (
+        "posenet-appliance.service",
+        "posenet-firstboot.service",
+        "posenet-clock.service",
+        "posenet-clock.path",
+    ):
         for line in (ROOT / "systemd" / unit).read_text().splitlines():
             if line.startswith(("After=", "Requires=", "BindsTo=", "Requisite=")):
                 assert not any(name in line for name in waits_for_console), (unit, line)

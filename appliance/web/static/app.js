@@ -211,6 +211,53 @@ function showRecording(r) {
     : `${r.name}: ${r.frames} frames, ${size}${r.reason && r.reason !== "stopped" ? ` (stopped: ${r.reason})` : ""}`;
 }
 
+// A hub's floor map: every fused person as a dot at their floor position (metres, (x, y), y down)
+// with their global id, filled with the colour of the box that sees them best and ringed with the
+// next one's; boxes listed with their colour, state and clock. People without a floor position
+// (boxes without a floor calibration) are listed under the map.
+const BOX_COLOURS = ["#2a7de1", "#e1632a", "#2ab36b", "#b32ab3", "#c9a400", "#00a3b3", "#7d2ae1", "#e12a55"];
+
+function showHub(h) {
+  const card = $("hub-card");
+  card.hidden = !h;
+  if (!h) return;
+  const colour = {};
+  h.boxes.forEach((b, i) => { colour[b.name] = BOX_COLOURS[i % BOX_COLOURS.length]; });
+  const svg = $("hub-floor");
+  const ns = "http://www.w3.org/2000/svg";
+  svg.replaceChildren();
+  const unplaced = [];
+  for (const p of h.persons) {
+    if (p.x == null || p.y == null) { unplaced.push(p.id); continue; }
+    const dot = document.createElementNS(ns, "circle");
+    Object.entries({ cx: p.x, cy: p.y, r: 0.2, fill: colour[p.boxes[0]] || "#888",
+      stroke: colour[p.boxes[1]] || "none", "stroke-width": 0.08, "data-id": p.id }).forEach(([k, v]) => dot.setAttribute(k, v));
+    const label = document.createElementNS(ns, "text");
+    Object.entries({ x: p.x + 0.25, y: p.y + 0.1, "font-size": 0.35 }).forEach(([k, v]) => label.setAttribute(k, v));
+    label.textContent = p.id;
+    svg.append(dot, label);
+  }
+  showCorrections(h.corrections || []);
+  $("hub-unplaced").textContent = unplaced.length ? `without a floor position: ${unplaced.join(", ")}` : "";
+  $("hub-boxes").replaceChildren(...h.boxes.map((b) => {
+    const swatch = el("span", { className: "swatch" });
+    swatch.style.backgroundColor = colour[b.name];  // CSSOM, not an inline style attribute (the CSP)
+    return el("li", { className: b.live ? "" : "bad" }, swatch,
+      `${b.name} (${b.address}): ${b.live ? "live" : "dropped"}, ${b.people} people, clock ${b.clock}` +
+      `${b.delay_ms == null ? "" : `, delay ${b.delay_ms} ms`}${b.subscribed ? "" : ", not subscribed"}`);
+  }));
+}
+
+// The corrections the hub estimated from walks through the overlaps: how far each box's floor is off
+// the reference box's (metres, degrees); entered into that box's floor calibration by hand for now.
+function showCorrections(list) {
+  const items = list.map((c) => el("li", { dataset: { box: c.box } },
+    `${c.box}: rotate ${c.degrees.toFixed(1)}°, then shift x ${c.dx.toFixed(2)} m, y ${c.dy.toFixed(2)} m ` +
+    `to agree with ${c.reference} (${c.pairs} moments, ${(c.rms * 100).toFixed(0)} cm left)`));
+  $("hub-corrections").replaceChildren(...(items.length ? items
+    : [el("li", { className: "muted" }, "walk one person slowly through each overlap")]));
+}
+
 // An update file goes up as it is (application/octet-stream, the owner's token along); the box
 // verifies it before anything changes and says why when it refuses.
 let uploading = false;
@@ -235,6 +282,7 @@ async function sendUpdate() {
 
 function showStatus(s) {
   showTrial(s.network_trial);
+  showHub(s.hub);
   showRecording(s.recording);
   $("name").textContent = s.device_name;
   document.title = `${s.device_name} · PoseNet OSC`;
@@ -253,6 +301,9 @@ function showStatus(s) {
     ["latency p50 / p99", `${p.latency_p50_ms ?? "–"} / ${p.latency_p99_ms ?? "–"} ms`],
     ["frames in / out / dropped", `${p.frames_in ?? "–"} / ${p.frames_processed ?? "–"} / ${p.frames_dropped ?? "–"}`],
     ["uptime", `${Math.round(s.uptime_s)} s`], ["version", s.version]];
+  const c = s.clock;
+  if (c) pairs.push(["clock", `${c.synchronised ? "synchronised" : "not synchronised"}` + (c.source == null ? ""
+    : `; chrony follows ${c.source} (stratum ${c.stratum}), offset ${(c.estimated_offset_s * 1000).toFixed(2)} ms`)]);
   if (s.instance) pairs.push(["mDNS name", s.instance]);
   if (s.safe_mode) pairs.push(["safe mode", s.safe_mode]);
   if (s.degraded) pairs.push(["problem", s.degraded]);

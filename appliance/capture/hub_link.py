@@ -1,0 +1,210 @@
+"""One box as the hub sees it: its subscription over the box's OSC control port (the confirmed
+handshake, renewed before the lease ends) and its ``bundle`` stream assembled into whole frames.
+
+Everything a box (or anyone forging its address) sends is bounded: datagrams are parsed by
+``wire.parse_packet`` (at most 256 messages, bundles nested at most 8 deep), a frame holds at most
+``MAX_PEOPLE`` people, frame sizes are 1..8192, only the last ``RING`` frames are kept, at most
+``MAX_FPS`` frames a second are taken, and only
+datagrams from the box's own address count (the rest are counted and dropped). Keypoints arrive in
+0..1 (the ``bundle`` format's default coordinates, order (x, y)); floor positions in metres.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from appliance.guards import RateLimit
+from appliance.output.osc.wire import message, parse_packet
+
+__all__ = ["MAX_PEOPLE", "RING", "BoxFrame", "BoxLink"]
+
+#: People in one box frame at most (a frame announcing more is dropped whole).
+MAX_PEOPLE = 32
+#: Frames kept per box for aligning by capture time.
+RING = 8
+#: Seconds between subscription requests until the box confirms one, and the renewal's share of the lease.
+RETRY_SECONDS, RENEW_SHARE = 1.0, 1 / 3
+#: Datagrams read from one box per call at most (the others wait in the socket: a flood cannot hold the hub).
+BURST = 64
+#: Whole frames a second taken from one box at most (a burst of 2 s allowed); the rest are dropped and
+#: counted, so a box sending tiny frames as fast as it can cannot make the hub send as fast.
+MAX_FPS = 120.0
+
+
+@dataclass(slots=True)
+class BoxFrame:
+    """One whole frame of a box: its index, size (w, h), capture time (Unix seconds on the box's
+    clock), arrival (``time.monotonic()``), people as (id, score, keypoints (17, 3) in 0..1 (x, y,
+    score)), floor positions by id (metres, (x, y)), and the enter/leave events of the frame."""
+
+    index: int
+    size: tuple[int, int]
+    count: int
+    t_wall: float
+    arrived: float = 0.0
+    people: list[tuple[int, float, NDArray[np.float32]]] = field(default_factory=list)
+    floor: dict[int, tuple[float, float]] = field(default_factory=dict)
+    left: list[int] = field(default_factory=list)
+
+
+class BoxLink:
+    """The hub's subscription to one box and its frames; driven by the hub's one thread."""
+
+    def __init__(self, name: str, address: str, control_port: int, sock: socket.socket | None = None) -> None:
+        self.name, self.address, self.control_port = name, address, control_port
+        self.sock = sock if sock is not None else socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setblocking(False)
+        if sock is None:
+            self.sock.bind(("0.0.0.0", 0))
+        self.frames: deque[BoxFrame] = deque(maxlen=RING)
+        self.delays: deque[float] = deque(maxlen=32)  # arrival minus capture, wall clock (s)
+        self.lease_until = 0.0  # monotonic; 0: never confirmed
+        self.last_frame = 0.0  # monotonic arrival of the newest whole frame
+        self.created = time.monotonic()
+        self.dropped = 0  # datagrams from elsewhere, malformed, or frames over the caps
+        self.sends_floor = False
+        self.finished = 0  # whole frames since the subscription began
+        self._rate = RateLimit(MAX_FPS, 2 * MAX_FPS, size=1)
+        self._next_add = 0.0
+        self._pending: BoxFrame | None = None
+
+    @property
+    def port(self) -> int:
+        """The local port the box streams to."""
+        return int(self.sock.getsockname()[1])
+
+    def tick(self, now: float) -> None:
+        """Ask for (or renew) the subscription when due: ``/posenet/listeners/add port bundle``."""
+        if now >= self._next_add:
+            self._send(message("/posenet/listeners/add", "is", [self.port, "bundle"]))
+            self._next_add = now + RETRY_SECONDS
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self.sock.sendto(data, (self.address, self.control_port))
+        except OSError:
+            return  # unreachable now: the next tick tries again
+
+    def receive(self, now: float) -> list[BoxFrame]:
+        """Read what arrived (at most ``BURST`` datagrams); the frames it completed."""
+        done: list[BoxFrame] = []
+        for _ in range(BURST):
+            try:
+                data, src = self.sock.recvfrom(65536)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                break
+            if src[0] != self.address:
+                self.dropped += 1
+                continue
+            try:
+                messages = parse_packet(data)
+            except ValueError:
+                self.dropped += 1
+                continue
+            for address, args in messages:
+                self._handle(address, args, now, done)
+        return done
+
+    def _handle(self, address: str, args: list[int | float | str], now: float, done: list[BoxFrame]) -> None:
+        try:
+            if address == "/posenet/listeners/confirm" and args and isinstance(args[0], str):
+                self._send(message("/posenet/listeners/confirm", "s", [args[0][:64]]))
+            elif address == "/posenet/listeners/added" and len(args) >= 4:
+                lease = min(max(float(args[3]), 3.0), 3600.0)
+                self.lease_until = now + lease
+                self._next_add = now + lease * RENEW_SHARE
+            elif address == "/posenet/frame":
+                self._frame(args, now, done)
+            elif address == "/posenet/person/pose":
+                self._person(args, now, done)
+            elif address == "/posenet/person/floor":
+                self._floor(args, now, done)
+            elif address == "/posenet/person/leave" and self._pending is not None and args:
+                self._pending.left.append(int(args[0]))
+        except (TypeError, ValueError, OverflowError):
+            self.dropped += 1
+
+    def _frame(self, args: list[int | float | str], now: float, done: list[BoxFrame]) -> None:
+        if len(args) < 6:
+            self.dropped += 1
+            return
+        index, w, h, count, sec, usec = (int(a) for a in args[:6])
+        if not (0 < w <= 8192 and 0 < h <= 8192 and 0 <= count <= MAX_PEOPLE):
+            self.dropped += 1
+            return
+        pending = self._pending
+        if pending is not None and pending.index == index:
+            return  # the header again, at the start of the frame's next bundle
+        if pending is not None:
+            self._finish(pending, now, done)  # a newer frame: the last one is as whole as it gets
+        self._pending = BoxFrame(index, (w, h), count, sec + usec / 1e6)
+        self._complete(now, done)
+
+    def _person(self, args: list[int | float | str], now: float, done: list[BoxFrame]) -> None:
+        frame = self._pending
+        if frame is None or len(args) != 54 or len(frame.people) >= frame.count:
+            self.dropped += 1
+            return
+        values = np.asarray(args[3:], np.float32).reshape(17, 3)
+        if not np.isfinite(values).all():
+            self.dropped += 1
+            return
+        frame.people.append((int(args[0]), float(args[2]), values))
+        self._complete(now, done)
+
+    def _floor(self, args: list[int | float | str], now: float, done: list[BoxFrame]) -> None:
+        frame = self._pending
+        x, y = float(args[1]), float(args[2])
+        if frame is None or len(frame.floor) >= MAX_PEOPLE or not (math.isfinite(x) and math.isfinite(y)):
+            self.dropped += 1
+            return
+        self.sends_floor = True
+        frame.floor[int(args[0])] = (x, y)
+        self._complete(now, done)
+
+    def _complete(self, now: float, done: list[BoxFrame]) -> None:
+        """The pending frame is whole when every person arrived (and, from a box that sends floor
+        positions, each person's floor position). A box's first frame waits for its floor positions
+        or the next frame (until then the hub cannot know whether the box sends them)."""
+        frame = self._pending
+        if frame is None or len(frame.people) < frame.count:
+            return
+        if (self.sends_floor or not self.finished) and len(frame.floor) < frame.count:
+            return
+        self._finish(frame, now, done)
+
+    def _finish(self, frame: BoxFrame, now: float, done: list[BoxFrame]) -> None:
+        self._pending = None
+        if not self._rate.allow(0, now):
+            self.dropped += 1
+            return
+        self.finished += 1
+        frame.arrived = now
+        self.frames.append(frame)
+        self.last_frame = now
+        self.delays.append(time.time() - frame.t_wall)
+        done.append(frame)
+
+    def delay(self) -> float | None:
+        """The median of arrival minus capture time over the last frames (seconds, wall clocks: the
+        network's delay plus the clocks' difference); None before any frame."""
+        if not self.delays:
+            return None
+        return float(np.median(np.asarray(self.delays)))
+
+    def nearest(self, t_wall: float) -> BoxFrame | None:
+        """The kept frame captured nearest ``t_wall`` (Unix seconds), or None."""
+        return min(self.frames, key=lambda f: abs(f.t_wall - t_wall), default=None)
+
+    def close(self) -> None:
+        """Close the socket (the box stops streaming when the lease ends, unrenewed)."""
+        self.sock.close()

@@ -1,0 +1,133 @@
+"""The hub's settings and messages (``hub`` section; the hub itself is the ``hub`` pose source,
+``appliance.capture.hub_source``). On a box that is not a hub the stage does nothing and says nothing.
+
+Messages (in bundles of their own after the frame's, each starting with ``/posenet/frame``):
+
+    /posenet/hub/boxes   ,ii    live total              (boxes fused now, boxes followed)
+    /posenet/hub/box     ,iiiii index live subscribed count clock_ok   (per box, in the order first seen;
+                                                         clock_ok 0: its clock is off or it lags)
+    /posenet/hub/floor   ,iff   id x y                  (per fused person with a floor position:
+                                                         global id, metres on the floor, (x, y))
+
+A box that stops sending is reported here (``live`` 0) within ``drop_seconds``; its name, address
+and delay are in the hub's status and page.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from pydantic import ConfigDict, Field
+
+from appliance.output.osc.base import OscAddress, OscExtra, OutputOptions
+from appliance.output.osc.wire import message_prefix
+from appliance.pose.fusion import DEFAULT_DISTANCE, TUNING, HubReport
+from appliance.schema import StrictModel
+from appliance.stages import StageKind
+from appliance.types import Poses
+
+__all__ = ["STAGE", "HubSettings", "HubStage"]
+
+_BOXES = message_prefix("/posenet/hub/boxes", "ii")
+_BOX = message_prefix("/posenet/hub/box", "iiiii")
+_FLOOR = message_prefix("/posenet/hub/floor", "iff")
+
+
+class HubSettings(StrictModel):
+    """How the hub fuses boxes (used only when the source is ``hub``)."""
+
+    model_config = ConfigDict(title="Hub")
+
+    distance_m: float = Field(
+        DEFAULT_DISTANCE,
+        ge=0.05,
+        le=5.0,
+        description="Two boxes' people within this many metres on the floor, at the same time, are one person.",
+    )
+    drop_seconds: float = Field(
+        1.0, ge=0.2, le=30.0, description="A box sending no whole frame for this long is dropped from fusion."
+    )
+    align_ms: float = Field(
+        100.0, ge=1.0, le=1000.0, description="Boxes' frames captured within this many ms are fused together."
+    )
+    late_ms: float = Field(
+        150.0,
+        ge=1.0,
+        le=10000.0,
+        description="A box whose frames arrive this many ms after their capture time (or any before it) is "
+        "reported: its clock is off, or it lags.",
+    )
+
+
+class HubStage:
+    """Puts the ``hub`` settings in force for the hub source; the poses pass unchanged."""
+
+    name = "hub"
+
+    def __init__(self, config: HubSettings) -> None:
+        self._config = config
+        self.config = config
+
+    @property
+    def config(self) -> HubSettings:
+        """The settings in force (setting them puts them in force for the hub source)."""
+        return self._config
+
+    @config.setter
+    def config(self, value: HubSettings) -> None:
+        self._config = value
+        TUNING.distance = value.distance_m
+        TUNING.drop_seconds = value.drop_seconds
+        TUNING.align_seconds = value.align_ms / 1000.0
+        TUNING.late_seconds = value.late_ms / 1000.0
+
+    def __call__(self, poses: Poses) -> Poses:
+        """The poses, unchanged (the hub source filled ``extras["hub"]``)."""
+        return poses
+
+    def reset(self) -> None:
+        """Nothing to forget."""
+
+
+def encode(poses: Poses, options: OutputOptions) -> list[bytes]:
+    """The hub's report (none on a box that is not a hub)."""
+    report: Any = poses.extras.get("hub")
+    if not isinstance(report, HubReport):
+        return []
+    live = sum(b.live for b in report.boxes)
+    out = [_BOXES + struct.pack(">ii", live, len(report.boxes))]
+    for i, box in enumerate(report.boxes):
+        clock_ok = int(box.clock in ("ok", "unknown"))
+        out.append(_BOX + struct.pack(">iiiii", i, int(box.live), int(box.subscribed), box.people, clock_ok))
+    for gid, floor in report.floor.items():
+        if floor is not None:
+            out.append(_FLOOR + struct.pack(">iff", gid, floor[0], floor[1]))
+    return out
+
+
+STAGE = StageKind(
+    "hub",
+    "The hub: several boxes fused into one set of people (README 'Several boxes, one room').",
+    HubSettings,
+    HubStage,
+    OscExtra(
+        "hub",
+        encode,
+        (
+            OscAddress("/posenet/hub/boxes", ("count", "count"), "Boxes fused now (live), and boxes followed."),
+            OscAddress(
+                "/posenet/hub/box",
+                ("index", "flag", "flag", "count", "flag"),
+                "Per box: its index, live (1: fused; 0: dropped), subscribed (1: a lease), people seen, clock "
+                "(1: ok; 0: its frames arrive over hub.late_ms after capture or before it: clock off or lagging).",
+            ),
+            OscAddress(
+                "/posenet/hub/floor",
+                ("id", "metres", "metres"),
+                "Per fused person: global id, floor position in metres (x, y).",
+            ),
+        ),
+    ),
+    order=10,
+)

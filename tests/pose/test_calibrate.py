@@ -1,0 +1,51 @@
+"""Calibration help on synthetic walks (metres on the floor, (x, y)): the rigid correction between two
+boxes' floor frames is found from the moments each saw the one person walking through the overlap."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from appliance.pose.calibrate import MAX_PAIRS, MIN_PAIRS, PairCollector, rigid_2d
+
+
+def moved(points: np.ndarray, degrees: float, dx: float, dy: float) -> np.ndarray:
+    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    return points @ np.array([[c, -s], [s, c]]).T + np.array([dx, dy])
+
+
+def test_the_correction_of_a_box_off_by_a_rotation_and_a_shift_is_found_despite_noise() -> None:
+    rng = np.random.default_rng(3)
+    walk = np.stack([np.linspace(3.0, 4.5, 60), 2.0 + 0.5 * np.sin(np.linspace(0, 3, 60))], axis=1)
+    seen_by_b = moved(walk, -4.0, 0.3, -0.2) + rng.normal(0, 0.02, walk.shape)  # B: 4 degrees and 36 cm off
+    theta, dx, dy, rms = rigid_2d(seen_by_b, walk)
+    back = moved(seen_by_b, math.degrees(theta), dx, dy)
+    assert math.degrees(theta) == pytest.approx(4.0, abs=0.5)
+    assert float(np.abs(back - walk).max()) < 0.08 and rms < 0.04
+
+
+def test_pairs_only_when_each_box_sees_exactly_one_person_and_the_walk_spreads() -> None:
+    pairs = PairCollector()
+    for i in range(MIN_PAIRS + 5):
+        x = 3.0 + 0.05 * i
+        pairs.add({"A": [(x, 2.0)], "B": [(x + 0.1, 2.0)], "C": [(1.0, 1.0), (2.0, 2.0)]})
+        pairs.add({"A": [(x, 2.0), (5.0, 5.0)], "B": [(0.0, 0.0)]})  # A sees two: no pair
+    [correction] = pairs.corrections()
+    assert (correction.box, correction.reference, correction.pairs) == ("B", "A", MIN_PAIRS + 5)
+    assert correction.dx == pytest.approx(-0.1, abs=1e-6) and correction.degrees == pytest.approx(0.0, abs=1e-6)
+    still = PairCollector()
+    for _ in range(100):
+        still.add({"A": [(3.0, 2.0)], "B": [(3.1, 2.0)]})  # standing still fixes no rotation: nothing offered
+    assert still.corrections() == []
+
+
+def test_pairs_are_bounded_and_a_box_can_start_over() -> None:
+    pairs = PairCollector()
+    for i in range(MAX_PAIRS + 500):
+        pairs.add({"A": [(i * 0.002, 0.0)], "B": [(i * 0.002, 0.1)]})
+    [correction] = pairs.corrections()
+    assert correction.pairs == MAX_PAIRS
+    pairs.forget("B")
+    assert pairs.corrections() == []

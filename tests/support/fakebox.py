@@ -1,0 +1,95 @@
+"""A box the hub cannot trust, for tests on loopback: a real UDP socket answering the control port's
+subscription handshake and sending what the real box's ``bundle`` encoder makes, plus issue 22's
+``/posenet/person/floor id x y`` (metres on the floor, (x, y)), which real boxes do not send yet."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from appliance.output.osc import FORMATS
+from appliance.output.osc.base import OutputOptions
+from appliance.output.osc.wire import bundle, message, parse_packet
+from appliance.types import Poses
+
+__all__ = ["FakeBox", "frame", "person_at", "walk"]
+
+
+class FakeBox:
+    """A socket on 127.0.0.1 answering the subscription handshake; ``stream(datagrams)`` sends to the
+    subscriber once it confirmed."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[1]
+        self.subscriber: tuple[str, int] | None = None
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                data, src = self.sock.recvfrom(65536)
+            except TimeoutError:
+                continue
+            address, args = parse_packet(data)[0]
+            if address == "/posenet/listeners/add":
+                self.sock.sendto(message("/posenet/listeners/confirm", "s", ["n0nce"]), (src[0], int(args[0])))
+            elif address == "/posenet/listeners/confirm" and args == ["n0nce"]:
+                self.sock.sendto(message("/posenet/listeners/added", "sisi", ["h", src[1], "bundle", 60]), src)
+                self.subscriber = src
+
+    def send(self, data: bytes) -> None:
+        assert self.subscriber is not None
+        self.sock.sendto(data, self.subscriber)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+def person_at(local: int, t_wall: float, index: int) -> Poses:
+    kp = np.full((1, 17, 3), 0.5, np.float32) * np.array([640, 480, 1], np.float32)
+    return Poses(kp, np.array([0.9], np.float32), np.array([local], np.int32), (640, 480), index, 0.0, t_wall)
+
+
+def frame(poses: Poses, floor: tuple[float, float] | None) -> list[bytes]:
+    """What a box sends for ``poses``: the bundle format's datagrams, then the floor extra's."""
+    out = FORMATS["bundle"](poses, OutputOptions())
+    if floor is not None:
+        header = parse_packet(out[0])[0]
+        head = message("/posenet/frame", "iiiiii", header[1])
+        pid = int(poses.ids[0])
+        out.append(bundle(1, [head, message("/posenet/person/floor", "iff", [pid, *floor])]))
+    return out
+
+
+def walk(
+    boxes: list[FakeBox],
+    floors: list[Callable[[int], tuple[float, float]]],
+    seconds: float,
+    stop: threading.Event,
+    behind: tuple[float, ...] = (),
+) -> None:
+    """Each box sends one person (its id 1 + box index) at its floor position in frame i,
+    ``floors[box](i)`` (metres, (x, y)), at 15 fps for ``seconds`` (or until ``stop``), once every
+    box is subscribed; ``behind[box]``: seconds its capture times are behind (a clock off)."""
+    deadline = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < deadline and not stop.is_set():
+        if all(b.subscriber is not None for b in boxes):
+            now = time.time()
+            for k, (box, floor) in enumerate(zip(boxes, floors, strict=True)):
+                late = behind[k] if k < len(behind) else 0.0
+                for data in frame(person_at(1 + k, now - late, i), floor(i)):
+                    box.send(data)
+            i += 1
+        time.sleep(1 / 15)
