@@ -7,7 +7,7 @@ input pixels; ``appliance.pose.geometry`` turns them into **(x, y)** and everyth
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -117,7 +117,8 @@ class Frame:
     ``index`` increases per source; ``t_capture`` is ``time.monotonic()`` seconds at capture and
     ``t_wall`` the matching ``time.time()`` (for OSC timetags). ``scene`` changes where the source
     cuts to another scene (the next photo of a slideshow, a video starting over): nobody seen before
-    a cut is the same person after it.
+    a cut is the same person after it. ``render``, when set, gives the picture to show instead of
+    ``image`` (computed only when someone asks to see it: a replay's recorded video); it may raise.
     """
 
     image: NDArray[np.uint8]
@@ -125,6 +126,7 @@ class Frame:
     t_capture: float
     t_wall: float
     scene: int = 0
+    render: Callable[[], NDArray[np.uint8] | None] | None = None
 
     @property
     def size(self) -> tuple[int, int]:

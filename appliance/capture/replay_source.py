@@ -11,10 +11,17 @@ after the last frame, as a new scene (everybody leaves, then enters again); ``on
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import importlib
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from appliance.capture.base import EndOfSource, Host, SourceCheck, SourceKind, SourceSpec, confined_files
 from appliance.errors import SourceError
@@ -26,6 +33,8 @@ __all__ = ["KIND", "ReplaySource"]
 
 #: A loop pass starts a new scene this far from the last (the tracker treats it as a cut).
 _PASS_SCENES = 1_000_000
+#: Replayed frames whose video frame is remembered (for the camera view, which shows the newest).
+_SHOWN = 64
 
 
 class ReplaySource:
@@ -44,6 +53,11 @@ class ReplaySource:
         self._period = 1 / 15
         self._passes = 0
         self._index = 0
+        # the recorded video, when there is one: shown by the camera view on request (``picture``)
+        self._shown: collections.OrderedDict[int, int] = collections.OrderedDict()  # frame -> video frame
+        self._video: Any = None
+        self._video_at = -1  # the video frame the capture would read next
+        self._video_lock = threading.Lock()
 
     def _path(self) -> Path:
         if self.folder is None:
@@ -105,6 +119,10 @@ class ReplaySource:
             self._period = frame.at - self._last_at
         self._last_at = frame.at
         self._index += 1
+        if frame.video is not None and self.recording.header.video:
+            self._shown[self._index] = frame.video
+            while len(self._shown) > _SHOWN:
+                self._shown.popitem(last=False)
         return dataclasses.replace(
             frame.poses,
             frame_index=self._index,
@@ -114,10 +132,34 @@ class ReplaySource:
             extras={**frame.poses.extras, "replay": (frame.poses.frame_index, self._passes)},
         )
 
+    def picture(self, poses: Poses) -> NDArray[np.uint8] | None:
+        """The recorded video's frame for these replayed poses ((H, W, 3) uint8 RGB), or None without a
+        video (or for a frame long past). Called only when someone looks (the camera view's thread)."""
+        shown = self._shown.get(poses.frame_index)
+        recording = self.recording
+        if shown is None or recording is None:
+            return None
+        with self._video_lock:
+            cv2 = importlib.import_module("cv2")
+            if self._video is None:
+                self._video = cv2.VideoCapture(str(recording.path.with_name(recording.header.video)))
+            if shown != self._video_at:
+                self._video.set(cv2.CAP_PROP_POS_FRAMES, shown)
+            ok, bgr = self._video.read()
+            self._video_at = shown + 1 if ok else -1
+        if not ok:
+            return None
+        rgb: NDArray[np.uint8] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return rgb
+
     def close(self) -> None:
         """Forget the recording (idempotent)."""
         self.recording = None
         self._frames = iter(())
+        with self._video_lock:
+            if self._video is not None:
+                self._video.release()
+                self._video = None
 
 
 def _check(spec: SourceSpec, host: Host) -> SourceCheck:

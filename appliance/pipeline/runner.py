@@ -23,6 +23,7 @@ counted and dropped, its fault logged once (again after the stage recovers). A t
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import threading
 import time
@@ -363,11 +364,14 @@ class PipelineRunner:
 
     def _frame_of(self, poses: Poses) -> Frame:
         """The frame published with a ``PoseSource``'s poses: a black picture of their size (one
-        array, reused while the size stays)."""
+        array, reused while the size stays), or what the source's ``picture(poses)`` gives when it has
+        one, computed only when someone asks to see it (``Frame.render``)."""
         w, h = poses.frame_size
         if self._blank.shape[:2] != (h, w):
             self._blank = np.zeros((h, w, 3), np.uint8)
-        return Frame(self._blank, poses.frame_index, poses.t_capture, poses.t_wall, poses.scene)
+        picture = getattr(self.source, "picture", None)  # a replay with its recorded video
+        render = functools.partial(picture, poses) if callable(picture) else None
+        return Frame(self._blank, poses.frame_index, poses.t_capture, poses.t_wall, poses.scene, render)
 
     @property
     def latest(self) -> Poses:

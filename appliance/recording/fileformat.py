@@ -122,6 +122,7 @@ class RecordedFrame:
     poses: Poses
     at: float
     live: LiveResult
+    video: int | None = None  # the video frame that shows it (``"v"``), if the recording has a video
 
 
 def encode_header(header: Header) -> bytes:
@@ -211,7 +212,9 @@ def _parse_frame(obj: Any, header: Header) -> RecordedFrame:
         t_wall=float(t_wall),
         scene=scene,
     )
-    return RecordedFrame(poses, float(at), live)
+    shown = obj.get("v")
+    video = shown if type(shown) is int and 0 <= shown < 1 << 31 else None
+    return RecordedFrame(poses, float(at), live, video)
 
 
 def _parse_header(line: bytes, path: Path) -> Header:

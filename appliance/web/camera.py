@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 from dataclasses import dataclass
 
 import anyio.to_thread
@@ -21,6 +22,8 @@ from PIL import Image
 
 from appliance.core.facade import Reading
 from appliance.types import Frame
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["MAX_WIDTH", "CameraView", "Picture", "encode"]
 
@@ -41,10 +44,17 @@ class Picture:
 
 
 def encode(frame: Frame) -> Picture:
-    """``frame`` as a JPEG at most ``MAX_WIDTH`` pixels wide (blocking: a few milliseconds)."""
-    image = Image.fromarray(frame.image)
-    w, h = image.size
-    if w > MAX_WIDTH:
+    """``frame`` as a JPEG at most ``MAX_WIDTH`` pixels wide (blocking: a few milliseconds); the
+    frame's ``render`` picture when it gives one (a replay's video), else its image."""
+    shown = None
+    if frame.render is not None:
+        try:
+            shown = frame.render()
+        except Exception:  # a damaged video must not break the view: the plain frame is shown
+            logger.warning("the replay's video cannot be shown", exc_info=True)
+    image = Image.fromarray(shown if shown is not None else frame.image)
+    w, h = frame.size  # the poses' picture size (source pixels), whatever size is shown
+    if image.size[0] > MAX_WIDTH:
         image = image.resize((MAX_WIDTH, max(1, round(h * MAX_WIDTH / w))), Image.Resampling.BILINEAR)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=QUALITY)

@@ -169,3 +169,39 @@ def test_a_recording_of_the_box_runs_the_whole_box(tmp_path: Path, udp_receiver:
     assert not live_flags
     poses = sum(1 for m in messages if m.address == "/posenet/person/pose")
     assert people - 2 - 2 * pipe["frames_dropped"] <= poses <= people
+
+
+def test_a_replay_with_video_shows_its_recorded_pictures(tmp_path: Path) -> None:
+    """The camera view of a replay shows the recorded video's frame of the poses on show (decoded only
+    when asked), with the poses' picture size: here a red, then a blue recorded picture."""
+    import io
+
+    from PIL import Image
+
+    from appliance.pipeline.runner import PipelineRunner
+    from appliance.recording.video import VideoWriter
+    from appliance.web.camera import encode
+
+    poses, _ = scene([Walker(1, (100, 300), (5, 0))], 2, fps=50.0)
+    video = VideoWriter(tmp_path / "v.mp4")
+    for colour in ((0, 0, 255), (255, 0, 0)):  # BGR: red, then blue
+        video.write(np.full((240, 320, 3), colour, np.uint8))
+    video.close()
+    with (tmp_path / "v.jsonl").open("wb") as f:
+        f.write(encode_header(Header("box-a", "0.1.0", "m.tflite", "scene", 640, 480, 0.0, {}, "v.mp4")))
+        for i, p in enumerate(poses):
+            f.write(encode_frame(p, i * 0.02, size=(640, 480), video=i))
+    source = create_source("replay:v.jsonl@once", recordings=tmp_path)
+    source.open()
+    runner = PipelineRunner(source, None)
+    try:
+        for want in ((255, 0, 0), (0, 0, 255)):
+            shown = source.read(1.0)
+            assert shown is not None
+            frame = runner._frame_of(shown)
+            assert frame.render is not None and frame.image.max() == 0  # black until someone looks
+            picture = encode(frame)
+            rgb = np.asarray(Image.open(io.BytesIO(picture.jpeg)).convert("RGB"), np.int16)
+            assert picture.size == (640, 480) and np.abs(rgb.mean(axis=(0, 1)) - want).max() < 40
+    finally:
+        source.close()
