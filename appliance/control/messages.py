@@ -43,6 +43,7 @@ class Kind(Enum):
     OPTION = "option"  # an option of the sender's own subscriptions (confirmed): format, coords, mirror
     SETTING = "setting"  # a saved setting, for everyone: the owner's (access token, or the box itself)
     RECORD = "record"  # start or stop recording the poses: the owner's (access token, or the box itself)
+    SECTION = "section"  # a whole saved section as JSON (zones, the floor): the owner's, like SETTING
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,26 @@ CONTROL_METHODS: tuple[ControlMethod, ...] = (
         [0],
         Kind.OPTION,
         "mirror",
+    ),
+    ControlMethod(
+        "/posenet/zones",
+        "s",
+        "Saved setting (the owner's: access token last): every zone, as the JSON list of the configuration's "
+        "zones; answered by /posenet/zones i (how many)",
+        None,
+        ["[]"],
+        Kind.SECTION,
+        "zones",
+    ),
+    ControlMethod(
+        "/posenet/floor",
+        "s",
+        "Saved setting (the owner's: access token last): the floor calibration, as the JSON object of the "
+        'configuration\'s floor ({"image": [], "floor": []} for none); answered by /posenet/floor i (1: calibrated)',
+        None,
+        ['{"image": [], "floor": []}'],
+        Kind.SECTION,
+        "floor",
     ),
     ControlMethod(
         "/posenet/record/start",

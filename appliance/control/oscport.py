@@ -34,6 +34,7 @@ of a packet is handled on its own: whatever it raises is counted and logged once
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import time
@@ -70,6 +71,8 @@ TICK_SECONDS, LOG_REARM_SECONDS = 1.0, 600.0
 INFO_SECONDS = 0.5
 #: Most address patterns matched per packet (the rest of the packet is refused).
 MAX_PATTERNS = 32
+#: Characters of JSON a whole section (zones, the floor) may take (32 zones of 32 corners fit).
+MAX_SECTION_JSON = 48_000
 
 Address = tuple[str, int]
 Handler = Callable[[ControlMethod, list[Any], Address], None]
@@ -115,6 +118,7 @@ class ControlProtocol(asyncio.DatagramProtocol):
             Kind.OPTION: self._on_option,
             Kind.SETTING: self._on_setting,
             Kind.RECORD: self._on_record,
+            Kind.SECTION: self._on_section,
         }
         self._confirmed: dict[Op, Callable[[Request, Address, float], None]] = {
             Op.ADD: self._added,
@@ -466,6 +470,21 @@ class ControlProtocol(asyncio.DatagramProtocol):
         else:
             value = float(args[0])
         self.saver.want(method.address, section, key, value, addr)
+
+    def _on_section(self, method: ControlMethod, args: list[Any], addr: Address) -> None:
+        """Replace a whole saved section (zones, the floor) with JSON (the owner's); validated by the
+        configuration like a change over HTTP; answered once saved."""
+        host, now = addr[0], self._now()
+        self.access.subnet(host, now)
+        if not args or not isinstance(args[0], str) or self.access.owner(host, args[1:], now):
+            raise Refused("expected the section as JSON (then the access token)")
+        if len(args[0]) > MAX_SECTION_JSON:
+            raise Refused(f"at most {MAX_SECTION_JSON} characters of JSON")
+        try:
+            value = json.loads(args[0])
+        except (ValueError, RecursionError):
+            raise Refused("not JSON") from None
+        self.saver.want(method.address, method.key, "", value, addr)
 
     # -- recordings ------------------------------------------------------------------------------------
     def _on_record(self, method: ControlMethod, args: list[Any], addr: Address) -> None:

@@ -53,16 +53,25 @@ class SettingsSaver:
 
     async def _save_one(self, address: str, section: str, key: str, value: Any, asker: Address) -> None:
         def change(current: dict[str, Any]) -> dict[str, Any]:
+            if not key:  # a whole section (zones, the floor)
+                return {**current, section: value}
             return {**current, section: {**current[section], key: value}}
 
         try:
             config = await asyncio.to_thread(self._update, change)
         except ValidationError as exc:
             msg = exc.errors()[0]["msg"] if exc.errors() else str(exc)
-            self._refuse(asker, f"{address}: {section}.{key}: {msg}")
+            loc = exc.errors()[0]["loc"] if exc.errors() else ()
+            where = f"{section}.{key}" if key else ".".join(str(x) for x in loc) or section
+            self._refuse(asker, f"{address}: {where}: {msg}")
             return
         except (ConfigError, OSError) as exc:
             self._refuse(asker, f"{address}: {exc}")
+            return
+        if not key:  # a whole section: how many zones, or whether the floor is calibrated
+            saved = getattr(config, section)
+            count = len(saved) if isinstance(saved, list) else int(bool(getattr(saved, "image", None)))
+            self._answer(asker, address, "i", [count])
             return
         now = getattr(getattr(config, section), key)
         if isinstance(now, bool):

@@ -605,3 +605,37 @@ def test_recording_from_the_control_port_is_the_owners(tmp_path: Path) -> None:
         assert (tmp_path / "recordings" / name).exists()
 
     run(with_control(tmp_path, body, token=TOKEN))
+
+
+def test_zones_and_the_floor_are_saved_settings_as_json(tmp_path: Path) -> None:
+    """The room's sections over the control port: the owner's, validated like over HTTP (the field
+    at fault named), answered once saved; junk and deep JSON refused in one line."""
+    door = {"name": "door", "points": [[0.0, 0.0], [0.3, 0.0], [0.3, 1.0]]}
+
+    async def body(app: Application, protocol: Any, patch: Patch) -> None:
+        reply = await patch.ask(osc("/posenet/zones", json.dumps([door])))
+        assert reply.address == "/posenet/zones" and reply.params == [1], reply.params
+        assert [z.name for z in app.config.zones] == ["door"]
+        assert json.loads((tmp_path / "config.json").read_text())["zones"][0]["name"] == "door"
+        bad = await patch.ask(osc("/posenet/zones", json.dumps([{**door, "points": [[0, 0], [1, 1]]}])))
+        assert bad.address == "/posenet/error" and "zones.0.points" in bad.params[0], bad.params
+        for junk in ("not json", "[" * 40_000, json.dumps([door]) + " " * 50_000):
+            refused = await patch.ask(osc("/posenet/zones", junk))
+            assert refused.address == "/posenet/error", refused.params
+        floor = {"image": [[0.1, 0.9], [0.9, 0.9], [0.8, 0.5], [0.2, 0.5]], "floor": [[0, 0], [4, 0], [4, 6], [0, 6]]}
+        assert (await patch.ask(osc("/posenet/floor", json.dumps(floor)))).params == [1]
+        assert [float(v) for v in app.config.floor.image[1]] == [0.9, 0.9]
+        assert [z.name for z in app.config.zones] == ["door"]  # unchanged by the refusals
+
+    run(with_control(tmp_path, body, local=True))
+
+
+def test_visitors_cannot_draw_zones(tmp_path: Path) -> None:
+    async def body(app: Application, protocol: Any, patch: Patch) -> None:
+        zones = json.dumps([{"name": "x", "points": [[0, 0], [1, 0], [1, 1]]}])
+        refused = await patch.ask(osc("/posenet/zones", zones))
+        assert refused.address == "/posenet/error" and "access token" in refused.params[0]
+        assert (await patch.ask(osc("/posenet/zones", zones, TOKEN))).params == [1]
+        assert [z.name for z in app.config.zones] == ["x"]
+
+    run(with_control(tmp_path, body, token=TOKEN))
