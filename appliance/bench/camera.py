@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import subprocess
 import tempfile
@@ -22,7 +21,7 @@ import time
 import urllib.request
 from typing import Any
 
-from appliance.bench.common import data_args, service_argv
+from appliance.bench.common import data_args, service_argv, start_service
 
 __all__ = ["add_parser"]
 
@@ -74,18 +73,7 @@ def _phase(base: str, seconds: float, watch: str) -> tuple[float, dict[str, int]
 
 
 def _start(args: argparse.Namespace, state: str, standin_ms: float) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(service_argv(args, state, 9, args.fps, standin_ms), stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 120
-    for line in proc.stderr:
-        found = re.search(r"web page and API on (http://[0-9.]+:\d+)/", line)
-        if found:
-            threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
-            return proc, found.group(1)
-        if time.monotonic() > deadline:
-            break
-    proc.kill()
-    raise RuntimeError("the service did not start")
+    return start_service(service_argv(args, state, 9, args.fps, standin_ms))
 
 
 def cmd_camera(args: argparse.Namespace) -> int:

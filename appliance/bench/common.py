@@ -5,13 +5,16 @@ this one; it imports none of them."""
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
+import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["data_args", "images_in", "median_time", "rss_mb", "service_argv"]
+__all__ = ["data_args", "images_in", "median_time", "rss_mb", "service_argv", "start_service"]
 
 
 def data_args(parser: Any) -> Any:
@@ -66,3 +69,21 @@ def service_argv(args: argparse.Namespace, state: str, port: int, fps: float, st
         argv += ["--control-port", "0", "--oscquery-port", "0", "--no-discovery", "--quiet"]
         argv += ["--threads", str(args.threads), "--accelerator", "cpu"]
     return argv
+
+
+def start_service(argv: list[str]) -> tuple[subprocess.Popen[str], str]:
+    """Start the real service (``argv``) and wait (at most 120 s) until its HTTP server says where it
+    is: (process, HTTP base URL). Its standard error is drained afterwards; RuntimeError if it never
+    said (the process is killed)."""
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 120
+    for line in proc.stderr:
+        found = re.search(r"web page and API on (http://[0-9.]+:\d+)/", line)
+        if found:
+            threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
+            return proc, found.group(1)
+        if time.monotonic() > deadline:
+            break
+    proc.kill()
+    raise RuntimeError("the service did not start")

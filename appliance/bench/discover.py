@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import socket
 import statistics
 import subprocess
@@ -23,7 +22,7 @@ import time
 import urllib.request
 from typing import Any
 
-from appliance.bench.common import data_args, service_argv
+from appliance.bench.common import data_args, service_argv, start_service
 from appliance.output.osc.wire import message
 
 __all__ = ["add_parser"]
@@ -36,19 +35,7 @@ def _get(url: str) -> Any:
 
 def _start(args: argparse.Namespace, state: str) -> tuple[subprocess.Popen[str], str]:
     """The service on the CPU with its control port at ``args.control_port``; (process, HTTP base URL)."""
-    argv = [*service_argv(args, state, 9, args.fps, 0.0), "--control-port", str(args.control_port)]
-    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 120
-    for line in proc.stderr:
-        found = re.search(r"web page and API on (http://[0-9.]+:\d+)/", line)
-        if found:
-            threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
-            return proc, found.group(1)
-        if time.monotonic() > deadline:
-            break
-    proc.kill()
-    raise RuntimeError("the service did not start")
+    return start_service([*service_argv(args, state, 9, args.fps, 0.0), "--control-port", str(args.control_port)])
 
 
 def _flood(port: int, rate: float, stop: threading.Event, counts: dict[str, int]) -> None:
