@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 import pytest
 
 from appliance.update.command import PENDING
+from tests.support.net import wait_http
 from tests.update.helpers import CHROMIUM, MODEL, OFFLINE, Box, appliance_run_args, flip, free_tcp_port, member_offset
 
 
@@ -26,13 +25,7 @@ def served(box: Box, models_dir: Path, images_dir: Path) -> Iterator[str]:
     env = {**os.environ, "POSENET_MODELS_DIR": str(models_dir), "POSENET_PREFIX": str(box.layout.prefix)}
     proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env=env)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(base + "/api/status", timeout=1):
-                break
-        except OSError:
-            time.sleep(0.2)
+    wait_http(port)
     yield base
     proc.terminate()
     _, err = proc.communicate(timeout=15)

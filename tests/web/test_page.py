@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.net import free_tcp_port
+from tests.support.net import free_tcp_port, wait_http
 from tests.support.service import appliance_run_args
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -59,13 +59,7 @@ def appliance(models_dir: Path, images_dir: Path, tmp_path: Path) -> Iterator[st
         env={**os.environ, "POSENET_MODELS_DIR": str(models_dir)},
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(base + "/api/status", timeout=1):
-                break
-        except OSError:
-            time.sleep(0.2)
+    wait_http(port)
     yield base
     assert not [p for p in tmp_path.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg")]  # never stored
     proc.terminate()

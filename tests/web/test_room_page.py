@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.net import free_tcp_port
+from tests.support.net import free_tcp_port, wait_http
 from tests.support.service import appliance_run_args
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -48,13 +47,7 @@ def box(models_dir: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(base + "/api/status", timeout=1):
-                break
-        except OSError:
-            time.sleep(0.2)
+    wait_http(port)
     yield base, tmp_path
     proc.terminate()
     _, err = proc.communicate(timeout=15)
