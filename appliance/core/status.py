@@ -327,7 +327,8 @@ class HubPersonDocument(BaseModel):
 class HubCorrectionDocument(BaseModel):
     """Calibration help: rotate ``box``'s floor by ``degrees`` (counter-clockwise, about the origin),
     then shift it by (``dx``, ``dy``) metres, and it agrees with ``reference``'s (``rms`` metres left,
-    from ``pairs`` moments when each saw one person)."""
+    from ``pairs`` moments when each saw one person). ``walk`` names the walk it comes from (what
+    ``POST /api/hub/calibration/apply`` takes: a walk is applied at most once)."""
 
     box: str
     reference: str
@@ -336,6 +337,7 @@ class HubCorrectionDocument(BaseModel):
     degrees: float
     rms: float
     pairs: int
+    walk: int = Field(description="the walk this correction comes from (applied at most once)")
 
 
 class HubDocument(BaseModel):

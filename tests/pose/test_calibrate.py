@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from appliance.pose.calibrate import MAX_PAIRS, MIN_PAIRS, PairCollector, rigid_2d
+from appliance.pose.calibrate import MAX_PAIRS, MIN_PAIRS, PairCollector, Restarts, corrected, rigid_2d
 
 
 def moved(points: np.ndarray, degrees: float, dx: float, dy: float) -> np.ndarray:
@@ -49,3 +49,40 @@ def test_pairs_are_bounded_and_a_box_can_start_over() -> None:
     assert correction.pairs == MAX_PAIRS
     pairs.forget("B")
     assert pairs.corrections() == []
+
+
+def test_corrected_rotates_floor_marks_about_the_origin_then_shifts_them() -> None:
+    marks = [[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0]]
+    out = corrected(marks, 90.0, 1.0, -0.5)  # (x, y) -> (-y, x), then + (1, -0.5)
+    assert np.allclose(out, [[1.0, -0.5], [1.0, 1.5], [-1.0, 1.5], [-1.0, -0.5]])
+    assert corrected(marks, 0.0, 0.0, 0.0) == marks
+
+
+def test_a_box_moved_by_its_correction_lands_on_the_reference() -> None:
+    rng = np.random.default_rng(5)
+    walk = np.stack([np.linspace(1.0, 3.0, 80), 1.5 + 0.6 * np.cos(np.linspace(0, 4, 80))], axis=1)
+    seen_by_b = moved(walk, 7.0, -0.4, 0.25)  # B's floor: 7 degrees and 47 cm off the reference's
+    pairs = PairCollector(Restarts())
+    for ref, b in zip(walk, seen_by_b + rng.normal(0, 0.01, walk.shape), strict=True):
+        pairs.add({"A": [tuple(ref)], "B": [tuple(b)]})
+    [c] = pairs.corrections()
+    back = np.array(corrected(seen_by_b.tolist(), c.degrees, c.dx, c.dy))
+    assert float(np.abs(back - walk).max()) < 0.03, c
+    marks_b = moved(np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0]]), 7.0, -0.4, 0.25)
+    assert np.allclose(corrected(marks_b.tolist(), c.degrees, c.dx, c.dy), [[0, 0], [2, 0], [2, 2], [0, 2]], atol=0.03)
+
+
+def test_each_walk_has_a_number_of_its_own_and_a_restart_asked_from_elsewhere_starts_a_new_one() -> None:
+    restarts = Restarts()
+    pairs = PairCollector(restarts)
+    for i in range(MIN_PAIRS):
+        pairs.add({"A": [(0.05 * i, 0.0)], "B": [(0.05 * i, 1.0)], "C": [(0.05 * i, 2.0)]})
+    first = {c.box: c.walk for c in pairs.corrections()}
+    assert set(first) == {"B", "C"} and first["B"] != first["C"] and min(first.values()) >= 1
+    restarts.ask("B")
+    assert [c.box for c in pairs.corrections()] == ["C"]  # B's pairs forgotten at once
+    for i in range(MIN_PAIRS):
+        pairs.add({"A": [(0.05 * i, 0.0)], "B": [(0.05 * i, 0.5)], "C": [(0.05 * i, 2.0)]})
+    again = {c.box: c.walk for c in pairs.corrections()}
+    assert again["C"] == first["C"] and again["B"] not in first.values()
+    assert restarts.take() == set()
