@@ -41,6 +41,7 @@ from appliance.models.engine import PoseEngine
 from appliance.pipeline.listeners import ListenerSet, PoseListener
 from appliance.pipeline.runner import PipelineRunner
 from appliance.pipeline.stats import StageTimings
+from appliance.pose.calibrate import RESTARTS
 from appliance.pose.fusion import HubReport
 from appliance.pose.smoothing import Smoother
 from appliance.pose.stages import PoseStage
@@ -198,6 +199,11 @@ class Application:
         with self._lock:
             self._subscriptions = tuple(specs)
             self.targets.set_targets([*target_specs(self._config), *self._subscriptions])
+
+    def restart_walk(self, box: str) -> None:
+        """The hub's calibration walk of ``box`` starts over at its next frame (the hub's thread
+        takes it: ``appliance.pose.calibrate.RESTARTS``); nothing when this box is no hub."""
+        RESTARTS.ask(box)
 
     def subscribe(self, listener: PoseListener) -> Callable[[], None]:
         """Every frame's poses to ``listener`` (on the "send" thread); returns the unsubscribe."""

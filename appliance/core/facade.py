@@ -4,7 +4,8 @@ change the box, split by what a module needs. ``appliance.core.app.Application``
 * ``Reading``: the state: configuration, status, the newest poses and frame, health, choices, peers,
   the leased targets and a network trial. Never changes anything.
 * ``Commanding``: changes: ``update`` (serialised, validated, saved), the leased targets, a network
-  trial's confirmation or undoing, recordings (``RecordingDesk``).
+  trial's confirmation or undoing, recordings (``RecordingDesk``), a hub's calibration walk started
+  over (``restart_walk``).
 * ``Subscribing``: the poses of every frame, and every change once in force.
 * ``Control``: all three (the HTTP routes); ``Steering`` (reading and commanding: the OSC control
   port), ``Watching`` (reading and subscribing: OSCQuery, discovery).
@@ -142,6 +143,11 @@ class Commanding(Protocol):
             RefusedChange: valid but impossible here (a port that cannot be bound...); nothing changed.
             OSError: could not be saved; nothing changed.
         """
+        ...
+
+    def restart_walk(self, box: str) -> None:
+        """A hub: forget the calibration pairs collected for ``box`` (its floor calibration changed),
+        so its next correction comes from a new walk. Any thread; never blocks."""
         ...
 
     def set_subscriptions(self, specs: Sequence[TargetSpec]) -> None:

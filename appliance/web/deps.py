@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from appliance.core.facade import Control
 from appliance.guards import Backoff, RateLimit, is_loopback, token_matches
 from appliance.led import Identify
+from appliance.web.calibration import Calibrations
 from appliance.web.camera import CameraView
 from appliance.web.fleet import Fleet
 from appliance.web.history import StatusHistory
@@ -31,14 +32,15 @@ CAMERA_RATE, CAMERA_BURST = 5.0, 10.0
 @dataclass
 class WebState:
     """One HTTP server's shared state: the facade, the open live streams, the camera picture, the
-    fleet, the Prometheus metrics, the activity LED (identify), the last minutes (the plots), and the
-    per-client guards (all used on the event loop only)."""
+    fleet, the hub's calibration applies, the Prometheus metrics, the activity LED (identify), the
+    last minutes (the plots), and the per-client guards (all used on the event loop only)."""
 
     control: Control
     streams: PoseStreams
     camera: CameraView
     fleet: Fleet
     metrics: Metrics
+    calibrations: Calibrations
     identify: Identify = field(default_factory=Identify)
     history: StatusHistory = field(default_factory=StatusHistory)
     camera_rate: RateLimit = field(default_factory=lambda: RateLimit(CAMERA_RATE, CAMERA_BURST))

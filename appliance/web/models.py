@@ -24,6 +24,8 @@ __all__ = [
     "FleetOrder",
     "FleetResult",
     "FormatInfo",
+    "HubApplied",
+    "HubApply",
     "Identified",
     "ModelChoice",
     "PosesDocument",
@@ -179,6 +181,38 @@ class FleetBox(BaseModel):
         if not (v.isascii() and v.isprintable()) or v != v.strip():
             raise ValueError("printable ASCII characters only, without leading or trailing spaces")
         return v
+
+
+class HubApply(BaseModel):
+    """Apply the calibration correction a hub offers for one of its boxes (``box`` as the hub's status
+    names it, ``walk`` the correction's walk) to that box's floor, with that box's access token
+    (used for that one request: never stored, never logged)."""
+
+    model_config = _FORBID
+    box: str = Field(min_length=1, max_length=300, description="the box, as the hub's status names it")
+    walk: int = Field(ge=1, description="the offered correction's walk (a walk is applied at most once)")
+    token: str = Field("", max_length=256, description="that box's access token", repr=False)
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, v: str) -> str:
+        if not (v.isascii() and v.isprintable()) or v != v.strip():
+            raise ValueError("printable ASCII characters only, without leading or trailing spaces")
+        return v
+
+
+class HubApplied(BaseModel):
+    """A correction applied: the box's four floor marks (metres, each [x, y]) before and after, moved
+    by ``degrees`` (counter-clockwise about the origin) then (``dx``, ``dy``) metres."""
+
+    box: str
+    walk: int
+    degrees: float
+    dx: float
+    dy: float
+    before: list[list[float]]
+    floor: list[list[float]]
+    message: str
 
 
 class FleetOrder(BaseModel):

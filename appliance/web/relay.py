@@ -25,7 +25,7 @@ from appliance.discovery.peers import clean_text
 from appliance.web.fleet import WORKERS, FetchError, Fleet, request
 from appliance.web.models import FleetBox, FleetOrder, FleetResult
 
-__all__ = ["MESSAGE_MAX", "RELAY_DEADLINE", "relay"]
+__all__ = ["MESSAGE_MAX", "RELAY_DEADLINE", "answer_line", "relay"]
 
 #: Seconds one relayed request may take in all (a saved change answers in milliseconds).
 RELAY_DEADLINE = 3.0
@@ -52,7 +52,7 @@ async def relay(fleet: Fleet, order: FleetOrder) -> list[FleetResult]:
                 return _result(box, 0, f"no answer within {RELAY_DEADLINE:g} s")
             except (FetchError, OSError) as exc:
                 return _result(box, 0, f"no answer: {type(exc).__name__ if not str(exc) else exc}")
-        return _result(box, code, _message(code, answer))
+        return _result(box, code, answer_line(code, answer))
 
     return list(await asyncio.gather(*(one(b) for b in order.boxes)))
 
@@ -78,7 +78,7 @@ def _reason(detail: dict[str, Any]) -> str:
     return f"{where}: {msg}" if where else str(msg)
 
 
-def _message(code: int, answer: bytes) -> str:
+def answer_line(code: int, answer: bytes) -> str:
     """A line for people from a box's answer: its refusal's reasons, or what it did."""
     try:
         doc: Any = json.loads(answer)

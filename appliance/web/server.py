@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from appliance import __version__
 from appliance.config.models import AppConfig
 from appliance.core.facade import Control
+from appliance.web.calibration import Calibrations
 from appliance.web.camera import CameraView
 from appliance.web.deps import WebState
 from appliance.web.fleet import Fleet
@@ -42,6 +43,7 @@ def create_api(control: Control, streams: PoseStreams | None = None) -> FastAPI:
         camera=CameraView(control),
         fleet=Fleet(control),
         metrics=Metrics(control),
+        calibrations=Calibrations(control),
     )
     for router in ROUTERS:
         api.include_router(router)
