@@ -249,13 +249,39 @@ function showHub(h) {
 }
 
 // The corrections the hub estimated from walks through the overlaps: how far each box's floor is off
-// the reference box's (metres, degrees); entered into that box's floor calibration by hand for now.
+// the reference box's (metres, degrees). "Apply" moves that box's four floor marks by it
+// (POST /api/hub/calibration/apply, this hub's owner only) with that box's token, typed in
+// #hub-token: sent once with that request, then cleared (never stored). A walk is applied once.
+const hubApplying = new Set();  // boxes with an apply under way
+const hubApplied = new Set();  // walks applied from this page
+
 function showCorrections(list) {
   const items = list.map((c) => el("li", { dataset: { box: c.box } },
     `${c.box}: rotate ${c.degrees.toFixed(1)}°, then shift x ${c.dx.toFixed(2)} m, y ${c.dy.toFixed(2)} m ` +
-    `to agree with ${c.reference} (${c.pairs} moments, ${(c.rms * 100).toFixed(0)} cm left)`));
+    `to agree with ${c.reference} (${c.pairs} moments, ${(c.rms * 100).toFixed(0)} cm left) `,
+    el("button", { type: "button", className: "small", dataset: { box: c.box, walk: c.walk },
+      disabled: hubApplying.has(c.box) || hubApplied.has(c.walk) }, hubApplied.has(c.walk) ? "applied" : "Apply")));
   $("hub-corrections").replaceChildren(...(items.length ? items
     : [el("li", { className: "muted" }, "walk one person slowly through each overlap")]));
+}
+
+async function applyCorrection(box, walk) {
+  const out = $("hub-apply-state");
+  const token = $("hub-token").value;
+  $("hub-token").value = "";  // sent once, never kept
+  hubApplying.add(box);
+  out.className = "";
+  out.textContent = `applying to ${box}…`;
+  try {
+    const done = await api("POST", "/api/hub/calibration/apply", { box, walk, token });
+    hubApplied.add(walk);
+    out.textContent = done.message;
+  } catch (e) {
+    out.className = "error";
+    out.textContent = `not applied: ${e.detail?.[0]?.msg ?? e.message}`;
+  } finally {
+    hubApplying.delete(box);
+  }
 }
 
 // An update file goes up as it is (application/octet-stream, the owner's token along); the box
@@ -596,6 +622,10 @@ function start() {
   loadHealth(); setInterval(loadHealth, 30000);
   $("recheck").onclick = loadHealth;
   $("update-send").onclick = sendUpdate;
+  $("hub-corrections").onclick = (ev) => {
+    const button = ev.target.closest("button[data-walk]");
+    if (button && !button.disabled) { button.disabled = true; applyCorrection(button.dataset.box, Number(button.dataset.walk)); }
+  };
   loadFleet(); setInterval(loadFleet, 5000);
   wireFleet();
   for (const id of ["mirror-view", "show-scores", "show-picture"]) $(id).onchange = () => lastFrame && draw(lastFrame);
