@@ -1,0 +1,177 @@
+"""The hub's apply path (``appliance.web.calibration``) against a small real HTTP box on loopback
+(asyncio, answering ``GET /api/config`` and ``PATCH /api/config`` as told): the box's HTTP port
+from mDNS, the floor marks moved by the offered correction (metres, (x, y)), the box's refusals
+said for people, unreachable boxes, stale or repeated walks, one apply at a time per box. The
+correction is injected in the hub's report (a real walk: tests/hub/test_hub_apply.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from appliance.core.status import Peer
+from appliance.pose.calibrate import Correction, corrected
+from appliance.pose.fusion import BoxState, HubReport
+from appliance.web.calibration import Calibrations, Refused
+from appliance.web.models import HubApply
+from tests.support.net import free_tcp_port
+
+IMAGE = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+FLOOR = [[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0]]
+CORRECTION = Correction("b", "a", 0.5, -0.25, 90.0, 0.01, 40, walk=7)
+
+
+@dataclass
+class Box:
+    """What the fake box answers, and what it was sent."""
+
+    patch: tuple[int, dict[str, Any]] = (200, {})
+    floor: Any = field(default_factory=lambda: {"image": IMAGE, "floor": FLOOR})
+    delay: float = 0.0
+    sent: list[tuple[str, str, bytes]] = field(default_factory=list)  # (method, authorization, body)
+
+
+@asynccontextmanager
+async def serving(box: Box) -> AsyncIterator[int]:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:] if h)}
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+        method = head[0].split()[0]
+        box.sent.append((method, headers.get("authorization", ""), body))
+        await asyncio.sleep(box.delay)
+        code, doc = (200, {"floor": box.floor}) if method == "GET" else box.patch
+        data = json.dumps(doc).encode()
+        writer.write(f"HTTP/1.1 {code} X\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
+        await writer.drain()
+        writer.close()
+
+    port = free_tcp_port()
+    server = await asyncio.start_server(handle, "127.0.0.1", port)
+    try:
+        yield port
+    finally:
+        server.close()
+
+
+class Hub:
+    """The facade as the apply path reads it: the hub's report, the peers; the walks restarted."""
+
+    def __init__(self, http_port: int, report: HubReport | None = None) -> None:
+        box = BoxState("b", "127.0.0.1", True, True, 1.0, 1, 0)
+        self.report = report if report is not None else HubReport((box,), (CORRECTION,))
+        self.peers_seen = [Peer("b", "127.0.0.1", http_port)]
+        self.restarted: list[str] = []
+
+    def status(self) -> Any:
+        return type("S", (), {"hub": self.report})()
+
+    def peers(self) -> list[Peer]:
+        return self.peers_seen
+
+    def restart_walk(self, box: str) -> None:
+        self.restarted.append(box)
+
+
+def _order(**kw: Any) -> HubApply:
+    return HubApply.model_validate({"box": "b", "walk": 7, "token": "box-token-0123", **kw})
+
+
+def test_the_floor_marks_are_moved_by_the_correction_once_with_the_token() -> None:
+    async def run() -> None:
+        box = Box()
+        async with serving(box) as port:
+            hub = Hub(port)
+            calibrations = Calibrations(hub)  # type: ignore[arg-type]
+            done = await calibrations.apply(_order())
+            expected = [[round(v, 4) for v in p] for p in corrected(FLOOR, 90.0, 0.5, -0.25)]
+            assert done.floor == expected and done.before == FLOOR and done.walk == 7
+            assert done.floor == [[0.5, -0.25], [0.5, 1.75], [-1.5, 1.75], [-1.5, -0.25]]  # (-y, x) + (0.5, -0.25)
+            (m1, auth1, _), (m2, auth2, body) = box.sent
+            assert (m1, auth1, m2, auth2) == ("GET", "", "PATCH", "Bearer box-token-0123")
+            assert json.loads(body) == {"floor": {"image": IMAGE, "floor": done.floor}}
+            assert hub.restarted == ["b"]
+            with pytest.raises(Refused) as again:
+                await calibrations.apply(_order())
+            assert (again.value.status, again.value.field) == (409, "walk") and len(box.sent) == 2
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "field", "words"),
+    [
+        ((401, {"detail": [{"loc": ["header", "authorization"], "msg": "missing or wrong access token"}]}), 403,
+         "token", "refused the token"),
+        ((403, {"detail": [{"loc": ["header", "authorization"], "msg": "this box has no owner yet"}]}), 403,
+         "token", "no owner token"),
+        ((422, {"detail": [{"loc": ["body", "floor"], "msg": "four points each"}]}), 409, "box",
+         "floor: four points each"),
+        ((500, {}), 502, "box", "answered HTTP 500"),
+    ],
+)  # fmt: skip
+def test_the_box_refusing_is_said_for_people_and_no_walk_restarts(
+    answer: tuple[int, dict[str, Any]], status: int, field: str, words: str
+) -> None:
+    async def run() -> None:
+        async with serving(Box(patch=answer)) as port:
+            hub = Hub(port)
+            with pytest.raises(Refused) as refused:
+                await Calibrations(hub).apply(_order())  # type: ignore[arg-type]
+            assert (refused.value.status, refused.value.field) == (status, field)
+            assert words in refused.value.msg and "box-token-0123" not in refused.value.msg
+            assert hub.restarted == []
+
+    asyncio.run(run())
+
+
+def test_nothing_is_sent_for_a_stale_walk_an_uncalibrated_or_unreachable_box_or_a_box_busy() -> None:
+    async def run() -> None:
+        box = Box()
+        async with serving(box) as port:
+            cases = [(_order(walk=6), 409, "walk"), (_order(box="c"), 409, "box")]
+            for order, status, field_ in cases:
+                with pytest.raises(Refused) as refused:
+                    await Calibrations(Hub(port)).apply(order)  # type: ignore[arg-type]
+                assert (refused.value.status, refused.value.field) == (status, field_), refused.value
+            with pytest.raises(Refused) as refused:
+                await Calibrations(Hub(port, HubReport())).apply(_order())  # type: ignore[arg-type]
+            assert "no correction offered" in refused.value.msg
+            assert box.sent == []
+            box.floor = {"image": [], "floor": []}
+            with pytest.raises(Refused) as refused:
+                await Calibrations(Hub(port)).apply(_order())  # type: ignore[arg-type]
+            assert refused.value.status == 409 and "no floor calibration" in refused.value.msg
+            assert [m for m, _, _ in box.sent] == ["GET"]
+            box.floor, box.delay = {"image": IMAGE, "floor": FLOOR}, 0.3
+            calibrations = Calibrations(Hub(port))  # type: ignore[arg-type]
+            first = asyncio.create_task(calibrations.apply(_order()))
+            await asyncio.sleep(0.05)
+            with pytest.raises(Refused) as refused:
+                await calibrations.apply(_order())
+            assert "under way" in refused.value.msg
+            assert (await first).walk == 7
+        gone = Hub(port)  # the box's server closed: unreachable
+        with pytest.raises(Refused) as refused:
+            await Calibrations(gone).apply(_order())  # type: ignore[arg-type]
+        assert refused.value.status == 502 and "unreachable" in refused.value.msg and gone.restarted == []
+
+    asyncio.run(run())
+
+
+def test_a_box_named_host_and_control_port_that_never_answers_is_unreachable() -> None:
+    async def run() -> None:
+        state = BoxState("127.0.0.1:9", "127.0.0.1", True, True, 1.0, 1, 0)
+        correction = Correction("127.0.0.1:9", "a", 0.0, 0.0, 1.0, 0.01, 40, walk=3)
+        hub = Hub(1, HubReport((state,), (correction,)))
+        with pytest.raises(Refused) as refused:
+            await Calibrations(hub).apply(_order(box="127.0.0.1:9", walk=3))  # type: ignore[arg-type]
+        assert refused.value.status == 502 and "did not say its HTTP port" in refused.value.msg
+
+    asyncio.run(run())
