@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from appliance.core.app import Application
 from appliance.core.status import Peer
 from appliance.pose.calibrate import Correction, corrected
 from appliance.pose.fusion import BoxState, HubReport
 from appliance.web.calibration import Calibrations, Refused
 from appliance.web.models import HubApply
+from appliance.web.server import create_app
 from tests.support.net import free_tcp_port
+from tests.support.owner import OWNER, TOKEN, VISITOR, change
 
 IMAGE = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
 FLOOR = [[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0]]
@@ -175,3 +179,19 @@ def test_a_box_named_host_and_control_port_that_never_answers_is_unreachable() -
         assert refused.value.status == 502 and "did not say its HTTP port" in refused.value.msg
 
     asyncio.run(run())
+
+
+def test_the_route_is_the_owners_names_the_field_at_fault_never_echoes_the_token_and_needs_a_hub(
+    running: Application, client_for: Callable[..., TestClient]
+) -> None:
+    api = create_app(running)
+    change(running, http={"token": TOKEN})
+    order = {"box": "b", "walk": 1, "token": "box-token-0123"}
+    r = client_for(api, VISITOR).post("/api/hub/calibration/apply", json=order)
+    assert r.status_code == 401, r.text
+    owner = client_for(api, OWNER)
+    r = owner.post("/api/hub/calibration/apply", json={**order, "token": " secret-with-space", "walk": 0})
+    assert r.status_code == 422 and "secret-with-space" not in r.text
+    assert {tuple(d["loc"]) for d in r.json()["detail"]} == {("body", "token"), ("body", "walk")}
+    r = owner.post("/api/hub/calibration/apply", json=order)  # this box runs images, not a hub
+    assert r.status_code == 409 and r.json()["detail"][0]["msg"] == "this box is not a hub", r.text
