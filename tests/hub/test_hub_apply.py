@@ -3,7 +3,7 @@
 marks are the room's, boxes B and C have theirs turned 10 and -6 degrees and shifted. B and C are
 claimed (a token), A is not. The hub (named boxes, no mDNS: it asks each box its HTTP port over the
 control port) offers a correction per box against the reference box (the first it heard with one
-person: A, B or C); ``POST /api/hub/calibration/apply`` then:
+person: B or C, started before A); ``POST /api/hub/calibration/apply`` then:
 
 * from a visitor of the hub (no hub token): refused, nothing changed;
 * with a wrong token for the box: refused (says so), the box's floor unchanged;
@@ -85,15 +85,21 @@ def test_a_correction_is_applied_to_the_box_once_with_its_token_only(tmp_path: P
     with venue("hap", 5) as (a, b, c, hub, visitor):
         floors = {a.address: ROOM, b.address: _turned(10.0, 0.4, -0.3), c.address: _turned(-6.0, -0.3, 0.2)}
         procs = []
-        for m in (a, b, c):
+
+        def start(m: Machine) -> None:
             claim = {} if m is a else {"http": {"token": TOKEN}}
             config = {"floor": {"image": IMAGE, "floor": floors[m.address]}, **claim}
             procs.append(_service(m, tmp_path / m.ns, "run", config, "--source", "scene:1@15"))
+
+        start(b)
+        start(c)
         boxes = [x for m in (a, b, c) for x in ("--box", f"{m.address}:9001")]
         procs.append(_service(hub, tmp_path / "hub", "hub", {"http": {"token": HUB_TOKEN}}, *boxes))
         apply_url = f"http://{hub.address}:8080/api/hub/calibration/apply"
         try:
-            offered = _corrections(visitor, hub, want=2, timeout=60)
+            _live(visitor, hub, 2)
+            start(a)  # later: the hub's reference box is B or C, so the unclaimed A is offered a correction
+            offered = _corrections(visitor, hub, want=2, timeout=60, box=f"{a.address}:9001")
             ref = next(iter(offered.values()))["reference"]
             print(f"reference {ref}; offered: {offered}")
             for name, corr in offered.items():
@@ -101,7 +107,7 @@ def test_a_correction_is_applied_to_the_box_once_with_its_token_only(tmp_path: P
                 order = {"box": name, "walk": corr["walk"], "token": TOKEN}
                 code, answer = _http(visitor, "POST", apply_url, order)  # a visitor of the hub
                 assert code == 401, answer
-                if box == a.address:  # unclaimed
+                if box == a.address:  # unclaimed (its walker out of step with the others': its correction is off)
                     code, answer = _http(visitor, "POST", apply_url, order, HUB_TOKEN)
                     assert code == 403 and "no owner token" in answer["detail"][0]["msg"], answer
                     assert _floor(visitor, box) == floors[box]
@@ -153,6 +159,18 @@ def _floor(m: Machine, box: str) -> list[list[float]]:
     assert code == 200, doc
     floor: list[list[float]] = doc["floor"]["floor"]
     return floor
+
+
+def _live(m: Machine, hub: Machine, boxes: int) -> None:
+    """Until the hub fuses ``boxes`` boxes."""
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        code, status = _http(m, "GET", f"http://{hub.address}:8080/api/status")
+        hub_doc = status.get("hub") if code == 200 and isinstance(status, dict) else None
+        if sum(box["live"] for box in (hub_doc or {}).get("boxes", [])) >= boxes:
+            return
+        time.sleep(0.5)
+    pytest.fail(f"the hub did not fuse {boxes} boxes within 40 s")
 
 
 def _corrections(
