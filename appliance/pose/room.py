@@ -2,8 +2,8 @@
 
 Pure math on keypoints **normalised to 0..1 of the picture, (x, y)**, or on the floor in **metres,
 (x, y)**: a person's feet (the floor point), the point a zone counts (feet, centre, hands or a
-keypoint), point-in-polygon with a distance to the border (for hysteresis), and the homography that
-maps the picture to the floor (four marks).
+keypoint), point-in-polygon with a distance to the border (for hysteresis), the homography that
+maps the picture to the floor (four marks), and the floor the picture sees (``footprint``, metres).
 
 The floor point: the mean of the confident ankles; with neither ankle confident, it is estimated
 straight below the hips, ``FEET_BELOW_HIPS`` torso lengths (shoulders to hips, in the picture) lower.
@@ -25,12 +25,15 @@ from appliance.types import KEYPOINT_NAMES, Poses
 __all__ = [
     "FEET_BELOW_HIPS",
     "MIN_SCORE",
+    "VIEW_REACH",
     "Measures",
     "Polygon",
     "Polygons",
     "border_distance",
     "centres",
+    "clip_half_plane",
     "feet",
+    "footprint",
     "heights",
     "homography",
     "inside",
@@ -205,6 +208,55 @@ def project(h: F64, pts: F64) -> F64:
     q = pts @ h[:, :2].T + h[:, 2]
     out: F64 = q[:, :2] / q[:, 2:3]
     return out
+
+
+#: Metres from the floor marks' centre the footprint reaches at most (``footprint``): the floor near
+#: the horizon maps ever farther away, so the picture is cut short of it.
+VIEW_REACH = 50.0
+#: Floor coordinates are kept within +-this many metres (as the floor settings' marks are).
+_FLOOR_LIMIT = 1000.0
+_PICTURE = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+
+
+def footprint(h: F64, image: F64, floor: F64, reach: float = VIEW_REACH) -> F64:
+    """The floor the picture sees: the corners (N, 2) = (x, y) in metres, N 3..5 (0 when none), of
+    the picture's rectangle 0..1 (from its top-left corner, clockwise in the picture) cut to the
+    part below the horizon and mapped through ``h`` (picture 0..1 -> metres; ``image`` and
+    ``floor``: its four marks (4, 2), 0..1 and metres).
+
+    Below the horizon is where ``h``'s denominator w has the sign it has at the marks. The cut is one
+    line (Sutherland-Hodgman on a half-plane) at w >= eps, eps chosen so that every corner is at
+    most ``reach`` metres from the floor marks' centre: with (X', Y') = (X - cx w, Y - cy w), linear
+    on the picture, a point's distance from the centre is |(X', Y')| / w, and |(X', Y')| is largest
+    at a corner of the rectangle. Coordinates are then kept within +-1000 m."""
+    centre = floor.mean(axis=0)
+    shifted = np.array([[1, 0, -centre[0]], [0, 1, -centre[1]], [0, 0, 1]], np.float64) @ h
+    marks_w = float(np.mean(image @ h[2, :2] + h[2, 2]))
+    if not np.isfinite(shifted).all() or marks_w == 0.0:
+        return np.zeros((0, 2))
+    sign = 1.0 if marks_w > 0 else -1.0
+    corners = np.c_[_PICTURE, np.ones(4)] @ shifted.T * sign  # (X', Y', w) at the rectangle's corners
+    eps = max(float(np.hypot(corners[:, 0], corners[:, 1]).max()) / reach, 1e-12)
+    kept = clip_half_plane(_PICTURE, corners[:, 2] - eps)
+    if len(kept) < 3:
+        return np.zeros((0, 2))
+    out: F64 = np.clip(project(h, kept), -_FLOOR_LIMIT, _FLOOR_LIMIT)
+    return out
+
+
+def clip_half_plane(corners: F64, value: F64) -> F64:
+    """The convex polygon ``corners`` (K, 2) cut to where the linear function whose values at the
+    corners are ``value`` (K,) is >= 0 (Sutherland-Hodgman on one line): (M, 2), M <= K + 1."""
+    out = []
+    k = len(corners)
+    for i in range(k):
+        j = (i + 1) % k
+        a, b = value[i], value[j]
+        if a >= 0:
+            out.append(corners[i])
+        if (a > 0 > b) or (a < 0 < b):
+            out.append(corners[i] + (a / (a - b)) * (corners[j] - corners[i]))
+    return np.array(out, np.float64).reshape(len(out), 2)
 
 
 class Measures:

@@ -8,6 +8,16 @@ calibrated floor::
     /posenet/person/floor    ,iff  id x y            the feet on the floor, metres (x, y)
     /posenet/person/nearest  ,iif  id other metres   the nearest other person and how far (2+ people)
 
+and, every frame (also with nobody in view), first in the stage's bundle::
+
+    /posenet/view/floor      ,iff...  n x1 y1 ... xn yn   the floor the picture sees: n corners (3..5),
+                                                          metres (x, y)
+
+The view's footprint (``appliance.pose.room.footprint``) is the picture's rectangle 0..1 (its corners
+from the top-left, clockwise in the picture) cut short of the horizon, so that no corner is more
+than 50 m (``VIEW_REACH``) from the floor marks' centre, and mapped through the homography; a hub
+draws it on its floor map. It is computed once per calibration.
+
 The floor point is where the feet are (``appliance.pose.room``: the ankles, or estimated from hips
 and torso when the feet are hidden), mapped through the homography of the four marks. On a hub that
 is not calibrated itself, the floor points are the fused people's, as the boxes gave them
@@ -28,9 +38,9 @@ from numpy.typing import NDArray
 from pydantic import ConfigDict, Field, model_validator
 
 from appliance.output.osc.base import OscAddress, OscExtra, OutputOptions
-from appliance.output.osc.wire import message_prefix
+from appliance.output.osc.wire import message, message_prefix
 from appliance.pose.fusion import HubReport
-from appliance.pose.room import homography, measure, project
+from appliance.pose.room import footprint, homography, measure, project
 from appliance.schema import StrictModel
 from appliance.stages import StageKind
 from appliance.types import Poses
@@ -40,6 +50,7 @@ __all__ = ["STAGE", "FloorSettings", "FloorStage", "FloorView"]
 Point = Annotated[list[float], Field(min_length=2, max_length=2)]
 _FLOOR = message_prefix("/posenet/person/floor", "iff")
 _NEAREST = message_prefix("/posenet/person/nearest", "iif")
+_VIEW = "/posenet/view/floor"
 
 
 class FloorSettings(StrictModel):
@@ -73,12 +84,14 @@ class FloorSettings(StrictModel):
 @dataclass(frozen=True, slots=True)
 class FloorView:
     """One frame on the floor: the homography ``h`` (picture 0..1 -> metres), each person's floor
-    point ``xy`` (N, 2) in metres (x, y), the nearest other person's id (-1 alone) and distance (m)."""
+    point ``xy`` (N, 2) in metres (x, y), the nearest other person's id (-1 alone) and distance (m),
+    and the floor the picture sees, ``footprint`` (K, 2) in metres (x, y) (K 0: not known, a hub's)."""
 
     h: NDArray[np.float64]
     xy: NDArray[np.float64]
     nearest: NDArray[np.int32]
     metres: NDArray[np.float64]
+    footprint: NDArray[np.float64] = dataclasses.field(default_factory=lambda: np.zeros((0, 2)))
 
 
 class FloorStage:
@@ -88,20 +101,26 @@ class FloorStage:
 
     def __init__(self, config: FloorSettings) -> None:
         self.config = config
-        self._made: tuple[FloorSettings, NDArray[np.float64] | None] | None = None
+        self._made: tuple[FloorSettings, NDArray[np.float64] | None, NDArray[np.float64]] | None = None
 
-    def _h(self) -> NDArray[np.float64] | None:
+    def _h(self) -> tuple[NDArray[np.float64] | None, NDArray[np.float64]]:
+        """The homography (None: not calibrated) and the view's footprint (metres), once per calibration."""
         config = self.config
         if self._made is None or self._made[0] is not config:
-            h = homography(np.array(config.image), np.array(config.floor)) if config.image else None
-            self._made = (config, h)
-        return self._made[1]
+            h, area = None, np.zeros((0, 2))
+            if config.image:
+                image, floor = np.array(config.image, np.float64), np.array(config.floor, np.float64)
+                h = homography(image, floor)
+                area = footprint(h, image, floor)
+            self._made = (config, h, area)
+        return self._made[1], self._made[2]
 
     def __call__(self, poses: Poses) -> Poses:
-        h = self._h()
+        h, area = self._h()
         view = None
         if h is not None:
             view = _view(h, project(h, measure(poses).feet.astype(np.float64)), poses)
+            view = dataclasses.replace(view, footprint=area)
         elif isinstance(report := poses.extras.get("hub"), HubReport):
             view = _hub_view(report, poses)
         return dataclasses.replace(poses, extras={**poses.extras, "floor": view})
@@ -135,12 +154,17 @@ def _hub_view(report: HubReport, poses: Poses) -> FloorView | None:
 
 
 def encode(poses: Poses, options: OutputOptions) -> list[bytes]:
-    """``/posenet/person/floor`` per person, and ``/posenet/person/nearest`` with two people or more."""
+    """``/posenet/view/floor`` (when known), ``/posenet/person/floor`` per person, and
+    ``/posenet/person/nearest`` with two people or more."""
     view: Any = poses.extras.get("floor")
     if view is None:
         return []
     ids = poses.ids.tolist()
-    out = [_FLOOR + struct.pack(">iff", i, x, y) for i, (x, y) in zip(ids, view.xy.tolist(), strict=True)]
+    out = []
+    if len(view.footprint):
+        corners = view.footprint.tolist()
+        out.append(message(_VIEW, "i" + "ff" * len(corners), [len(corners), *(c for xy in corners for c in xy)]))
+    out += [_FLOOR + struct.pack(">iff", i, x, y) for i, (x, y) in zip(ids, view.xy.tolist(), strict=True)]
     if len(ids) > 1:
         pairs = zip(ids, view.nearest.tolist(), view.metres.tolist(), strict=True)
         out += [_NEAREST + struct.pack(">iif", i, o, m) for i, o, m in pairs]
@@ -159,6 +183,12 @@ STAGE = StageKind(
         (
             OscAddress("/posenet/person/floor", ("id", "metres", "metres"), "id, feet on the floor x y (metres)"),
             OscAddress("/posenet/person/nearest", ("id", "id", "metres"), "id, nearest other id, distance (metres)"),
+            OscAddress(
+                _VIEW,
+                ("count",),
+                "the floor the picture sees: corners (3..5), then x y of each (metres)",
+                repeat=("metres", "metres"),
+            ),
         ),
     ),
     order=10,
