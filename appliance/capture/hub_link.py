@@ -6,7 +6,10 @@ Everything a box (or anyone forging its address) sends is bounded: datagrams are
 ``MAX_PEOPLE`` people, frame sizes are 1..8192, only the last ``RING`` frames are kept, at most
 ``MAX_FPS`` frames a second are taken, and only
 datagrams from the box's own address count (the rest are counted and dropped). Keypoints arrive in
-0..1 (the ``bundle`` format's default coordinates, order (x, y)); floor positions in metres.
+0..1 (the ``bundle`` format's default coordinates, order (x, y)); floor positions in metres. The
+floor the box's picture sees (``/posenet/view/floor ,iff... n x y ...``, metres (x, y)) is taken
+with 3..``MAX_VIEW`` corners, every coordinate finite and within +-``VIEW_LIMIT`` m (else refused and
+counted); the link keeps the latest, for ``VIEW_SECONDS``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from numpy.typing import NDArray
 from appliance.guards import RateLimit
 from appliance.output.osc.wire import message, parse_packet
 
-__all__ = ["MAX_PEOPLE", "RING", "BoxFrame", "BoxLink"]
+__all__ = ["MAX_PEOPLE", "MAX_VIEW", "RING", "VIEW_LIMIT", "VIEW_SECONDS", "BoxFrame", "BoxLink"]
 
 #: People in one box frame at most (a frame announcing more is dropped whole).
 MAX_PEOPLE = 32
@@ -36,13 +39,17 @@ BURST = 64
 #: Whole frames a second taken from one box at most (a burst of 2 s allowed); the rest are dropped and
 #: counted, so a box sending tiny frames as fast as it can cannot make the hub send as fast.
 MAX_FPS = 120.0
+#: Corners of a box's view on the floor at most (a box sends 3..5); metres a coordinate may be off
+#: the origin at most (as the floor settings' marks); seconds a view is kept without a newer one.
+MAX_VIEW, VIEW_LIMIT, VIEW_SECONDS = 8, 1000.0, 2.0
 
 
 @dataclass(slots=True)
 class BoxFrame:
     """One whole frame of a box: its index, size (w, h), capture time (Unix seconds on the box's
     clock), arrival (``time.monotonic()``), people as (id, score, keypoints (17, 3) in 0..1 (x, y,
-    score)), floor positions by id (metres, (x, y)), and the enter/leave events of the frame."""
+    score)), floor positions by id (metres, (x, y)), the enter/leave events of the frame, and the
+    floor its picture sees (corners, metres (x, y); empty when the frame did not say)."""
 
     index: int
     size: tuple[int, int]
@@ -52,6 +59,7 @@ class BoxFrame:
     people: list[tuple[int, float, NDArray[np.float32]]] = field(default_factory=list)
     floor: dict[int, tuple[float, float]] = field(default_factory=dict)
     left: list[int] = field(default_factory=list)
+    view: tuple[tuple[float, float], ...] = ()
 
 
 class BoxLink:
@@ -74,6 +82,8 @@ class BoxLink:
         self._rate = RateLimit(MAX_FPS, 2 * MAX_FPS, size=1)
         self._next_add = 0.0
         self._pending: BoxFrame | None = None
+        self._last_index: int | None = None  # the newest finished frame's index
+        self._view: tuple[float, tuple[tuple[float, float], ...]] = (0.0, ())  # (arrival, corners)
 
     @property
     def port(self) -> int:
@@ -128,6 +138,8 @@ class BoxLink:
                 self._person(args, now, done)
             elif address == "/posenet/person/floor":
                 self._floor(args, now, done)
+            elif address == "/posenet/view/floor":
+                self._floor_view(args, now)
             elif address == "/posenet/person/leave" and self._pending is not None and args:
                 self._pending.left.append(int(args[0]))
         except (TypeError, ValueError, OverflowError):
@@ -142,8 +154,8 @@ class BoxLink:
             self.dropped += 1
             return
         pending = self._pending
-        if pending is not None and pending.index == index:
-            return  # the header again, at the start of the frame's next bundle
+        if (pending.index if pending is not None else self._last_index) == index:
+            return  # the header again, at the start of the frame's next bundle (it may be finished)
         if pending is not None:
             self._finish(pending, now, done)  # a newer frame: the last one is as whole as it gets
         self._pending = BoxFrame(index, (w, h), count, sec + usec / 1e6)
@@ -171,6 +183,26 @@ class BoxLink:
         frame.floor[int(args[0])] = (x, y)
         self._complete(now, done)
 
+    def _floor_view(self, args: list[int | float | str], now: float) -> None:
+        """``n x1 y1 ... xn yn``: kept when n is 3..``MAX_VIEW``, every coordinate finite and within
+        +-``VIEW_LIMIT`` metres; else refused and counted."""
+        n = args[0] if args and isinstance(args[0], int) else 0
+        values = [a for a in args[1:] if isinstance(a, float)]
+        whole = 3 <= n <= MAX_VIEW and len(args) == 1 + 2 * n and len(values) == 2 * n
+        if not whole or not all(math.isfinite(v) and abs(v) <= VIEW_LIMIT for v in values):
+            self.dropped += 1
+            return
+        corners = tuple(zip(values[::2], values[1::2], strict=True))
+        self._view = (now, corners)
+        if self._pending is not None:
+            self._pending.view = corners
+
+    def view(self, now: float) -> tuple[tuple[float, float], ...]:
+        """The floor the box's picture sees (corners, metres (x, y)), as it last said within
+        ``VIEW_SECONDS`` of ``now`` (monotonic); empty when it did not."""
+        arrived, corners = self._view
+        return corners if now - arrived <= VIEW_SECONDS else ()
+
     def _complete(self, now: float, done: list[BoxFrame]) -> None:
         """The pending frame is whole when every person arrived (and, from a box that sends floor
         positions, each person's floor position). A box's first frame waits for its floor positions
@@ -184,6 +216,7 @@ class BoxLink:
 
     def _finish(self, frame: BoxFrame, now: float, done: list[BoxFrame]) -> None:
         self._pending = None
+        self._last_index = frame.index
         if not self._rate.allow(0, now):
             self.dropped += 1
             return

@@ -272,6 +272,7 @@ class HubSource:
                     len(frames[name].people) if name in frames else 0,
                     link.dropped,
                     _clock(delay),
+                    link.view(now),
                 )
             )
         return tuple(out)

@@ -312,6 +312,11 @@ class HubBoxDocument(BaseModel):
         description='"ok", "behind or late: fused by arrival time" (over hub.late_ms), "ahead: fused by arrival '
         'time", or "unknown"'
     )
+    view: list[tuple[float, float]] = Field(
+        [],
+        description="the floor its picture sees: corners [x, y], metres on the floor (the page's floor map); "
+        "empty when unknown (no floor calibration on that box)",
+    )
 
 
 class HubPersonDocument(BaseModel):
@@ -435,7 +440,10 @@ def _clock(status: Status) -> ClockDocument | None:
 def _hub(report: HubReport | None) -> HubDocument | None:
     if report is None:
         return None
-    boxes = [HubBoxDocument(**dataclasses.asdict(b)) for b in report.boxes]
+    boxes = [
+        HubBoxDocument(**dataclasses.asdict(b) | {"view": [(round(x, 3), round(y, 3)) for x, y in b.view]})
+        for b in report.boxes
+    ]
     persons = [
         HubPersonDocument(
             id=gid,

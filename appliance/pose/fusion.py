@@ -176,7 +176,8 @@ class BoxState:
     ``people``, ``dropped`` (datagrams refused), ``clock`` ("ok"; "behind or late: fused by arrival
     time": frames arrive more than the late time after their capture time, its clock is behind the
     hub's or it lags; "ahead: fused by arrival time": frames arrive before they were captured;
-    "unknown" before its first frame)."""
+    "unknown" before its first frame), ``view`` (the floor its picture sees: corners, metres (x, y);
+    empty when it did not say lately: a box without a floor calibration)."""
 
     name: str
     address: str
@@ -186,6 +187,7 @@ class BoxState:
     people: int
     dropped: int
     clock: str = "unknown"
+    view: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

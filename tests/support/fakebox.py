@@ -61,14 +61,22 @@ def person_at(local: int, t_wall: float, index: int) -> Poses:
     return Poses(kp, np.array([0.9], np.float32), np.array([local], np.int32), (640, 480), index, 0.0, t_wall)
 
 
-def frame(poses: Poses, floor: tuple[float, float] | None) -> list[bytes]:
-    """What a box sends for ``poses``: the bundle format's datagrams, then the floor extra's."""
+def frame(
+    poses: Poses, floor: tuple[float, float] | None, view: list[tuple[float, float]] | None = None
+) -> list[bytes]:
+    """What a box sends for ``poses``: the bundle format's datagrams, then the floor extra's (the
+    floor its picture sees first, ``view``: corners in metres (x, y), when given)."""
     out = FORMATS["bundle"](poses, OutputOptions())
-    if floor is not None:
+    if floor is not None or view is not None:
         header = parse_packet(out[0])[0]
-        head = message("/posenet/frame", "iiiiii", header[1])
-        pid = int(poses.ids[0])
-        out.append(bundle(1, [head, message("/posenet/person/floor", "iff", [pid, *floor])]))
+        extra = [message("/posenet/frame", "iiiiii", header[1])]
+        if view is not None:
+            extra.append(
+                message("/posenet/view/floor", "i" + "ff" * len(view), [len(view), *(c for xy in view for c in xy)])
+            )
+        if floor is not None:
+            extra.append(message("/posenet/person/floor", "iff", [int(poses.ids[0]), *floor]))
+        out.append(bundle(1, extra))
     return out
 
 
@@ -78,10 +86,12 @@ def walk(
     seconds: float,
     stop: threading.Event,
     behind: tuple[float, ...] = (),
+    views: tuple[list[tuple[float, float]], ...] = (),
 ) -> None:
     """Each box sends one person (its id 1 + box index) at its floor position in frame i,
     ``floors[box](i)`` (metres, (x, y)), at 15 fps for ``seconds`` (or until ``stop``), once every
-    box is subscribed; ``behind[box]``: seconds its capture times are behind (a clock off)."""
+    box is subscribed; ``behind[box]``: seconds its capture times are behind (a clock off);
+    ``views[box]``: the floor its picture sees (corners, metres (x, y)), sent every frame."""
     deadline = time.monotonic() + seconds
     i = 0
     while time.monotonic() < deadline and not stop.is_set():
@@ -89,7 +99,8 @@ def walk(
             now = time.time()
             for k, (box, floor) in enumerate(zip(boxes, floors, strict=True)):
                 late = behind[k] if k < len(behind) else 0.0
-                for data in frame(person_at(1 + k, now - late, i), floor(i)):
+                view = views[k] if k < len(views) else None
+                for data in frame(person_at(1 + k, now - late, i), floor(i), view):
                     box.send(data)
             i += 1
         time.sleep(1 / 15)
