@@ -1,7 +1,8 @@
 """The hub's page in a real browser (Debian's Chromium through Playwright, under the page's own
-content security policy): the floor map draws each fused person once as a dot with their global id,
-filled and ringed with the colours of the two boxes that see them, lists the boxes, and offers the
-calibration correction the walk gives. The hub is the real service (``posenet-appliance hub --box
+content security policy): the floor map draws each box's view (the floor its picture sees) as a
+translucent polygon in its colour and each fused person once as a dot with their global id, filled
+and ringed with the colours of the two boxes that see them, fits the views, lists the boxes, and
+offers the calibration correction the walk gives. The hub is the real service (``posenet-appliance hub --box
 ...`` on loopback); the two boxes are ``tests.support.fakebox`` boxes sending one walking person
 each, box B's floor calibration 3 degrees and 11 cm off A's (issue 22's floor messages, which real
 boxes do not send yet). A screenshot goes to tests/artifacts/."""
@@ -41,6 +42,10 @@ def along_from_b(i: int) -> tuple[float, float]:
     return (c * x - s * y + B_SHIFT[0], s * x + c * y + B_SHIFT[1])
 
 
+#: The floor each box's picture sees (metres, (x, y)): A's from the left wall, B's from the right.
+VIEW_A = [(-1.0, 7.5), (5.0, 7.5), (3.0, 0.5), (0.5, 0.5)]
+VIEW_B = [(9.0, 8.0), (1.0, 8.0), (2.5, 1.0), (6.0, 1.0)]
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
@@ -55,7 +60,8 @@ def test_the_floor_map_shows_one_dot_per_person_coloured_by_the_boxes(tmp_path: 
     argv += [x for b in boxes for x in ("--box", f"127.0.0.1:{b.port}")]
     hub = subprocess.Popen([*argv, "--target", "127.0.0.1:9/bundle"], stderr=subprocess.DEVNULL)
     stop = threading.Event()
-    sender = threading.Thread(target=walk, args=(boxes, [along, along_from_b], 60, stop), daemon=True)
+    views = (VIEW_A, VIEW_B)
+    sender = threading.Thread(target=walk, args=(boxes, [along, along_from_b], 60, stop, (), views), daemon=True)
     sender.start()
     base = f"http://127.0.0.1:{port}"
     try:
@@ -69,6 +75,7 @@ def test_the_floor_map_shows_one_dot_per_person_coloured_by_the_boxes(tmp_path: 
             colours = {dots.get_attribute("fill"), dots.get_attribute("stroke")}
             assert colours == {"#2a7de1", "#e1632a"}  # the two boxes' colours (the best one fills)
             sync_api.expect(page.locator("#hub-floor text")).to_have_text(dots.get_attribute("data-id") or "-")
+            _check_views(page, sync_api)
             sync_api.expect(page.locator("#hub-boxes li")).to_have_count(2)
             sync_api.expect(page.locator("#hub-boxes li").first).to_contain_text("live, 1 people, clock ok")
             # calibration help: B's floor is A's rotated by 3 degrees: the hub offers the inverse
@@ -84,6 +91,24 @@ def test_the_floor_map_shows_one_dot_per_person_coloured_by_the_boxes(tmp_path: 
         hub.wait(15)
         for b in boxes:
             b.close()
+
+
+def _check_views(page: Any, sync_api: Any) -> None:
+    """One translucent polygon per box in its colour, under the dots; the map fits every corner."""
+    polygons = page.locator("#hub-floor polygon")
+    sync_api.expect(polygons).to_have_count(2, timeout=15000)
+    assert [polygons.nth(i).get_attribute("fill") for i in range(2)] == ["#2a7de1", "#e1632a"]
+    drawn = page.eval_on_selector_all(
+        "#hub-floor > *", "nodes => nodes.map(n => [n.tagName, n.getAttribute('points')])"
+    )
+    assert [t for t, _ in drawn][:2] == ["polygon", "polygon"]  # drawn first: under the people
+    corners = [[float(c) for c in xy.split(",")] for xy in drawn[1][1].split()]
+    assert corners == [list(c) for c in VIEW_B]
+    x, y, w, h = (float(v) for v in page.get_attribute("#hub-floor", "viewBox").split())
+    for cx, cy in [*VIEW_A, *VIEW_B]:
+        assert x < cx < x + w and y < cy < y + h
+    assert w <= 60 and h <= 60
+    assert page.eval_on_selector("#hub-floor polygon", "p => getComputedStyle(p).fillOpacity") == "0.15"
 
 
 def _wait_fused(base: str) -> None:

@@ -211,11 +211,37 @@ function showRecording(r) {
     : `${r.name}: ${r.frames} frames, ${size}${r.reason && r.reason !== "stopped" ? ` (stopped: ${r.reason})` : ""}`;
 }
 
-// A hub's floor map: every fused person as a dot at their floor position (metres, (x, y), y down)
-// with their global id, filled with the colour of the box that sees them best and ringed with the
-// next one's; boxes listed with their colour, state and clock. People without a floor position
-// (boxes without a floor calibration) are listed under the map.
+// A hub's floor map: each box's view (the floor its picture sees, metres (x, y)) as a translucent
+// polygon in the box's colour, under every fused person as a dot at their floor position (metres,
+// (x, y), y down) with their global id, filled with the colour of the box that sees them best and
+// ringed with the next one's; boxes listed with their colour, state and clock. People without a
+// floor position (boxes without a floor calibration) are listed under the map. The map fits the
+// views and the people, at most FLOOR_SPAN metres across (centred on the people when it must cut).
 const BOX_COLOURS = ["#2a7de1", "#e1632a", "#2ab36b", "#b32ab3", "#c9a400", "#00a3b3", "#7d2ae1", "#e12a55"];
+const FLOOR_SPAN = 60;
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+function svgNode(tag, attrs) {
+  const node = document.createElementNS(SVG_NS, tag);
+  Object.entries(attrs).forEach(([k, v]) => node.setAttribute(k, v));
+  return node;
+}
+
+// The viewBox [x, y, width, height] (metres) around these points ([x, y] metres): 0.5 m beyond them,
+// at least 11 x 7 m, at most FLOOR_SPAN across, centred on `centre` ([x, y]) when it must cut.
+function floorBox(points, centre) {
+  if (!points.length) return [-0.5, -0.5, 11, 7];
+  const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
+  const side = (lo, hi, least, mid) => {
+    let a = lo - 0.5, b = hi + 0.5;
+    if (b - a < least) { const c = (a + b) / 2; a = c - least / 2; b = c + least / 2; }
+    if (b - a > FLOOR_SPAN) { a = Math.min(Math.max(mid - FLOOR_SPAN / 2, a), b - FLOOR_SPAN); b = a + FLOOR_SPAN; }
+    return [a, b - a];
+  };
+  const [x, w] = side(Math.min(...xs), Math.max(...xs), 11, centre[0]);
+  const [y, h] = side(Math.min(...ys), Math.max(...ys), 7, centre[1]);
+  return [x, y, w, h];
+}
 
 function showHub(h) {
   const card = $("hub-card");
@@ -224,16 +250,25 @@ function showHub(h) {
   const colour = {};
   h.boxes.forEach((b, i) => { colour[b.name] = BOX_COLOURS[i % BOX_COLOURS.length]; });
   const svg = $("hub-floor");
-  const ns = "http://www.w3.org/2000/svg";
   svg.replaceChildren();
-  const unplaced = [];
-  for (const p of h.persons) {
-    if (p.x == null || p.y == null) { unplaced.push(p.id); continue; }
-    const dot = document.createElementNS(ns, "circle");
-    Object.entries({ cx: p.x, cy: p.y, r: 0.2, fill: colour[p.boxes[0]] || "#888",
-      stroke: colour[p.boxes[1]] || "none", "stroke-width": 0.08, "data-id": p.id }).forEach(([k, v]) => dot.setAttribute(k, v));
-    const label = document.createElementNS(ns, "text");
-    Object.entries({ x: p.x + 0.25, y: p.y + 0.1, "font-size": 0.35 }).forEach(([k, v]) => label.setAttribute(k, v));
+  const placed = h.persons.filter((p) => p.x != null && p.y != null);
+  const unplaced = h.persons.filter((p) => p.x == null || p.y == null).map((p) => p.id);
+  const views = h.boxes.filter((b) => (b.view || []).length >= 3);
+  const people = placed.map((p) => [p.x, p.y]);
+  const corners = views.flatMap((b) => b.view);
+  const around = people.length ? people : corners;
+  const centre = around.length ? [0, 1].map((k) => around.reduce((t, p) => t + p[k], 0) / around.length) : [0, 0];
+  const box = floorBox([...people, ...corners], centre);
+  svg.setAttribute("viewBox", box.join(" "));
+  const k = Math.max(1, Math.max(box[2], box[3]) / 11);  // dots and labels grow with the map
+  for (const b of views) {  // under the people
+    svg.append(svgNode("polygon", { class: "view", points: b.view.map((c) => c.join(",")).join(" "),
+      fill: colour[b.name], stroke: colour[b.name], "data-box": b.name }));
+  }
+  for (const p of placed) {
+    const dot = svgNode("circle", { cx: p.x, cy: p.y, r: 0.2 * k, fill: colour[p.boxes[0]] || "#888",
+      stroke: colour[p.boxes[1]] || "none", "stroke-width": 0.08 * k, "data-id": p.id });
+    const label = svgNode("text", { x: p.x + 0.25 * k, y: p.y + 0.1 * k, "font-size": 0.35 * k });
     label.textContent = p.id;
     svg.append(dot, label);
   }
