@@ -1,12 +1,19 @@
 """Each box's view on the hub's floor map: the floor its picture sees (``/posenet/view/floor ,iff...
 n x y ...``, metres (x, y), which a box with a floor calibration sends every frame) taken by the hub
-over real UDP on loopback from a ``tests.support.fakebox`` box, kept per box, reported in
-``HubReport.boxes[].view`` and ``/api/status`` ``hub.boxes[].view``; a hostile view (NaN, too many
-or too few corners, huge numbers, a wrong count, strings) is refused, counted, and changes nothing."""
+over real UDP on loopback from the real appliance (``scene:1``, a tilted floor calibration) and from
+``tests.support.fakebox`` boxes, kept per box, reported in ``HubReport.boxes[].view`` and
+``/api/status`` ``hub.boxes[].view``; a hostile view (NaN, too many or too few corners, huge
+numbers, a wrong count, strings) is refused, counted, and changes nothing."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +23,10 @@ from appliance.capture.hub_source import HubSource
 from appliance.core.status import HubDocument, _hub
 from appliance.output.osc.wire import bundle, message
 from appliance.pose.fusion import HubReport
+from appliance.pose.room import footprint, homography
 from appliance.types import Poses
 from tests.support.fakebox import FakeBox, frame, person_at
+from tests.support.net import free_udp_port
 
 VIEW = [(-0.5, 7.25), (4.5, 7.25), (3.0, 0.5), (1.0, 0.5)]  # a trapezoid: the floor a tilted camera sees
 
@@ -131,3 +140,28 @@ def test_an_empty_frame_with_its_view_is_one_frame() -> None:
     finally:
         src.close()
         box.close()
+
+
+def test_a_real_box_with_a_tilted_floor_sends_its_view_to_the_hub(tmp_path: Path) -> None:
+    image = [[0.1, 0.9], [0.9, 0.9], [0.6, 0.5], [0.4, 0.5]]  # the horizon crosses the picture
+    floor = [[0.0, 0.0], [4.0, 0.0], [4.0, 6.0], [0.0, 6.0]]
+    (tmp_path / "config.json").write_text(json.dumps({"floor": {"image": image, "floor": floor}}))
+    port = free_udp_port()
+    argv = [sys.executable, "-m", "appliance", "run", "--source", "scene:1@15", "--state-dir", str(tmp_path)]
+    argv += ["--http-bind", "127.0.0.1", "--http-port", "0", "--oscquery-port", "0", "--no-discovery", "--quiet"]
+    box = subprocess.Popen([*argv, "--control-port", str(port)], stderr=subprocess.DEVNULL, start_new_session=True)
+    src = HubSource(parse_source(f"hub:127.0.0.1:{port}"))
+    src.open()
+    try:
+        deadline = time.monotonic() + 40
+        view: tuple[tuple[float, float], ...] = ()
+        while not view and time.monotonic() < deadline:
+            poses = src.read(0.2)
+            view = poses.extras["hub"].boxes[0].view if poses is not None else ()
+        h = homography(np.array(image), np.array(floor))
+        expected = footprint(h, np.array(image), np.array(floor))
+        assert len(view) == 4 and np.abs(np.array(view) - expected).max() < 1e-4, view
+    finally:
+        src.close()
+        os.killpg(box.pid, signal.SIGTERM)
+        box.wait(15)
