@@ -6,7 +6,9 @@
   (``http.token``) as the message's last argument. A box with no token (unclaimed) accepts these
   only from itself.
 * The **subscribe key** (``osc_control.subscribe_key``, when the owner set one): the last argument
-  of ``add``; never the access token, which so never needs to travel over OSC.
+  of ``add``; never the access token, which so never needs to travel over OSC. A key given to a box
+  that needs none (it has none, or the sender is the box itself) is left out unchecked: a hub gives
+  the venue's one key to every box it follows.
 * **Back-off**: wrong tokens, wrong keys and requests about subscriptions that are not the sender's
   back off per source IP (``guards.Backoff``): a few free, then refused unchecked for a time that
   doubles; **rate limit**: changes that take effect, per source IP (``guards.RateLimit``).
@@ -62,6 +64,12 @@ def _last_string(args: list[Any]) -> str | None:
     return args[-1] if args and isinstance(args[-1], str) else None
 
 
+def _unneeded_key(args: list[Any]) -> list[Any]:
+    """``add``'s arguments without a key the box does not need: two strings last can only be a format
+    (or preset) and a key."""
+    return args[:-1] if len(args) >= 2 and isinstance(args[-1], str) and isinstance(args[-2], str) else args
+
+
 class Access:
     """The rules above for one control port; ``local(host)`` says whether a sender is the box itself
     (``guards.is_loopback``; tests inject another). Times are ``time.monotonic()`` seconds."""
@@ -103,7 +111,7 @@ class Access:
         if key and given is not None and token_matches(given, key) and self.local(host):
             return args[:-1]
         if not key or self.local(host):
-            return args
+            return _unneeded_key(args)
         self._check("key", host, given, key, now, "subscribe key")
         return args[:-1]
 

@@ -338,6 +338,24 @@ def test_the_box_itself_is_the_owner(tmp_path: Path) -> None:
     run(with_control(tmp_path, body, token=TOKEN, key=KEY, patches=2, local=True))
 
 
+def test_a_key_the_box_does_not_need_is_left_out(tmp_path: Path) -> None:
+    """A hub gives the venue's one key to every box: a box without a key, and the box itself with a
+    key set, subscribe it anyway (port and format kept); one number then a string is still a format."""
+
+    async def without_key(app: Application, protocol: Any, patch: Patch) -> None:
+        added = await patch.subscribe(patch.port, "bundle", "some-venue-key")
+        assert added.params == ["127.0.0.1", patch.port, "bundle", 60]
+        reply = await patch.ask(osc("/posenet/listeners/add", patch.port, "some-venue-key"))
+        assert reply.address == "/posenet/error" and "unknown format" in reply.params[0]
+
+    async def itself(app: Application, protocol: Any, patch: Patch) -> None:
+        added = await patch.subscribe(patch.port, "bundle", "not-the-key")
+        assert added.params == ["127.0.0.1", patch.port, "bundle", 60]
+
+    run(with_control(tmp_path / "a", without_key))
+    run(with_control(tmp_path / "b", itself, token=TOKEN, key=KEY, local=True))
+
+
 def test_every_change_checks_the_subnet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(access, "own_networks", lambda: [ipaddress.ip_network("10.99.0.0/16")])
 
