@@ -212,9 +212,12 @@ _TAGS: dict[Any, str] = {bool: "i", int: "i", float: "f"}  # a setting's type ->
 
 
 def _stage_methods(kind: StageKind) -> list[ControlMethod]:
-    """A saved-setting message for each number or switch of a stage's section."""
+    """A saved-setting message for each number, switch or word of a stage's section; never for a
+    write-only one (``writeOnly`` in its schema: a secret, which an answer would show)."""
     out = []
     for key, info in kind.fields().items():
+        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("writeOnly"):
+            continue
         words = _words(info.annotation)
         tag = "s" if words is not None else _TAGS.get(info.annotation)
         if tag is None:

@@ -51,6 +51,10 @@ def check_change(old: AppConfig, new: AppConfig, models: Path, ours: Collection[
     )
     for which, why in problems:
         raise RefusedChange(("http", "token") if which == "token" else ("osc_control", "subscribe_key"), why)
+    hub_key = getattr(getattr(new, "hub", None), "subscribe_key", "")
+    if hub_key and hub_key == new.http.token:
+        why = "must differ from the access token (the token never travels over OSC)"
+        raise RefusedChange(("hub", "subscribe_key"), why)
     if (new.http.bind, new.http.port) != (old.http.bind, old.http.port) and new.http.port:
         loc = ("http", "port") if new.http.port != old.http.port else ("http", "bind")
         _try_bind(socket.SOCK_STREAM, new.http.bind, new.http.port, ours, loc)

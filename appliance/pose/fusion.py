@@ -157,12 +157,14 @@ def _mean_floor(members: list[Observation]) -> tuple[float, float] | None:
 @dataclass(slots=True)
 class HubTuning:
     """The hub's settings in force (the ``hub`` section, put here by its stage, read by the hub
-    source every frame): ``distance`` (metres), ``drop_seconds``, ``align_seconds``, ``late_seconds``."""
+    source every frame): ``distance`` (metres), ``drop_seconds``, ``align_seconds``, ``late_seconds``,
+    ``subscribe_key`` (given to every box; "" none; never in the repr)."""
 
     distance: float = DEFAULT_DISTANCE
     drop_seconds: float = 1.0
     align_seconds: float = 0.1
     late_seconds: float = 0.15
+    subscribe_key: str = field(default="", repr=False)
 
 
 #: The one hub's settings in force (a process runs at most one hub).

@@ -18,7 +18,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from appliance.output.osc.base import OscAddress, OscExtra, OutputOptions
 from appliance.output.osc.wire import message_prefix
@@ -58,6 +58,20 @@ class HubSettings(StrictModel):
         description="A box whose frames arrive this many ms after their capture time (or any before it) is "
         "reported: its clock is off, or it lags.",
     )
+    subscribe_key: str = Field(
+        "",
+        max_length=256,
+        description="The subscribe key the venue's boxes ask for (their osc_control.subscribe_key), given to every "
+        "box the hub follows (a box without one ignores it). Write-only: no answer shows it.",
+        json_schema_extra={"writeOnly": True},  # never a control-port setting nor an OSCQuery node
+    )
+
+    @field_validator("subscribe_key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        if (v and not v.isprintable()) or v != v.strip() or " " in v:
+            raise ValueError("printable characters only, without spaces")
+        return v
 
 
 class HubStage:
@@ -81,6 +95,7 @@ class HubStage:
         TUNING.drop_seconds = value.drop_seconds
         TUNING.align_seconds = value.align_ms / 1000.0
         TUNING.late_seconds = value.late_ms / 1000.0
+        TUNING.subscribe_key = value.subscribe_key
 
     def __call__(self, poses: Poses) -> Poses:
         """The poses, unchanged (the hub source filled ``extras["hub"]``)."""

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from appliance.config.models import AppConfig, HttpConfig, OscControlConfig
 from appliance.output.osc.base import Coords
+from appliance.stages.hub import HubSettings
 from appliance.types import KEYPOINT_NAMES
 
 __all__ = [
@@ -38,7 +39,7 @@ __all__ = [
 
 _FORBID = ConfigDict(extra="forbid")
 #: Write-only settings, by section: never in an answer, shown as ``<name>_set``.
-SECRETS = {"http": "token", "osc_control": "subscribe_key"}
+SECRETS = {"http": "token", "osc_control": "subscribe_key", "hub": "subscribe_key"}
 
 
 class Problem(BaseModel):
@@ -64,7 +65,11 @@ def _view(model: type[BaseModel], secret: str) -> type[BaseModel]:
     return create_model(f"{model.__name__}View", __doc__=model.__doc__, __config__=_FORBID, **fields)
 
 
-_SECTION_VIEWS = {"http": _view(HttpConfig, "token"), "osc_control": _view(OscControlConfig, "subscribe_key")}
+_SECTION_VIEWS = {
+    "http": _view(HttpConfig, "token"),
+    "osc_control": _view(OscControlConfig, "subscribe_key"),
+    "hub": _view(HubSettings, "subscribe_key"),
+}
 _CONFIG_FIELDS: dict[str, Any] = {
     name: (_SECTION_VIEWS[name], info) if name in _SECTION_VIEWS else (info.annotation, info)
     for name, info in AppConfig.model_fields.items()

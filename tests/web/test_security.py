@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 
 from appliance.config.models import AppConfig as AppConfigDefaults
 from appliance.config.store import ConfigStore
+from appliance.control.messages import matching
 from appliance.core.app import Application
 from appliance.core.factory import Folders
 from appliance.web import security
@@ -135,6 +136,23 @@ def test_tokens_are_long_and_a_good_one_is_offered(client: TestClient, app: Appl
     view = client.get("/api/config").json()
     assert view["osc_control"]["subscribe_key_set"] is True and "patch-key-1" not in str(view)
     assert app.config.osc_control.subscribe_key == "patch-key-1"
+
+
+def test_the_hubs_subscribe_key_is_write_only_and_kept_by_a_put(client: TestClient, app: Application) -> None:
+    assert client.patch("/api/config", json={"http": {"token": TOKEN}}).status_code == 200
+    r = client.patch("/api/config", json={"hub": {"subscribe_key": TOKEN}})
+    assert r.status_code == 422 and loc(r) == ["body", "hub", "subscribe_key"]  # never the token
+    r = client.patch("/api/config", json={"hub": {"subscribe_key": "two words"}})
+    assert r.status_code == 422 and loc(r) == ["body", "hub", "subscribe_key"]
+    assert client.get("/api/config").json()["hub"]["subscribe_key_set"] is False
+    assert client.patch("/api/config", json={"hub": {"subscribe_key": "venue-key-77"}}).status_code == 200
+    view = client.get("/api/config").json()
+    assert view["hub"]["subscribe_key_set"] is True and "venue-key-77" not in json.dumps(view)
+    view["hub"]["late_ms"] = 200.0
+    assert client.put("/api/config", json=view).status_code == 200  # what GET showed, PUT back
+    assert app.config.hub.subscribe_key == "venue-key-77" and app.config.hub.late_ms == 200.0  # type: ignore[attr-defined]
+    assert "venue-key-77" not in json.dumps(client.get("/api/status").json())
+    assert not matching("/posenet/hub/subscribe_key")  # no control-port setting (nor OSCQuery node) shows it
 
 
 def test_wrong_tokens_back_off_per_source(client: TestClient, app: Application) -> None:

@@ -26,7 +26,8 @@ _CONFIG_BODY = {"$ref": "#/components/schemas/AppConfig"}
 @router.get(
     "/api/config",
     response_model=ConfigView,
-    summary="The configuration (write-only secrets are never shown: http.token_set, osc_control.subscribe_key_set)",
+    summary="The configuration (write-only secrets are never shown: http.token_set, osc_control.subscribe_key_set, "
+    "hub.subscribe_key_set)",
 )
 async def get_config(web: Web) -> Response:
     return JSONResponse(config_view(web.control.config))
@@ -36,7 +37,8 @@ async def get_config(web: Web) -> Response:
     "/api/config",
     response_model=ConfigView,
     responses=REFUSALS,
-    summary="Replace the configuration (a missing http.token or osc_control.subscribe_key keeps the current one)",
+    summary="Replace the configuration (a missing http.token, osc_control.subscribe_key or hub.subscribe_key keeps "
+    "the current one)",
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _CONFIG_BODY}}}},
 )
 def put_config(request: Request, web: Web, body: dict[str, Any] = Body(...)) -> Response:  # noqa: B008

@@ -435,6 +435,11 @@ function fieldFor(path, prop, value) {
     input = el("input", { id, value: value ?? "" });
     input.dataset.kind = "str";
     if (path === "source") input.setAttribute("list", "source-choices");
+    const secret = get(config, `${path}_set`);  // write-only (a subscribe key): never shown, empty keeps it
+    if (secret !== undefined) {
+      Object.assign(input, { type: "password", autocomplete: "off", placeholder: secret ? "set: empty keeps it" : "not set" });
+      input.dataset.kind = "secret";
+    }
   }
   input.dataset.path = path;
   const label = el("label", { htmlFor: id, textContent: (p.title || path.split(".").pop()).replace(/_/g, " ") });
@@ -513,7 +518,7 @@ function valueOf(input) {
 function collect(root) {
   const out = {};
   for (const input of root.querySelectorAll("[data-path]")) {
-    if (input.dataset.path === "http.token") continue;
+    if (input.dataset.path === "http.token" || (input.dataset.kind === "secret" && input.value === "")) continue;
     const keys = input.dataset.path.split(".");
     let o = out;
     for (const k of keys.slice(0, -1)) o = o[k] = o[k] || {};
