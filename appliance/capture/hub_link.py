@@ -1,5 +1,8 @@
 """One box as the hub sees it: its subscription over the box's OSC control port (the confirmed
-handshake, renewed before the lease ends) and its ``bundle`` stream assembled into whole frames.
+handshake, renewed before the lease ends; ``hub.subscribe_key``, when set, as the request's last
+argument) and its ``bundle`` stream assembled into whole frames. A box that refuses the subscription
+(``/posenet/error``: a wrong or missing key, not its subnet ...) is asked again after a wait that
+doubles (``REFUSED_SECONDS``), and its reason is kept (``refused``, at most 160 printable characters).
 
 Everything a box (or anyone forging its address) sends is bounded: datagrams are parsed by
 ``wire.parse_packet`` (at most 256 messages, bundles nested at most 8 deep), a frame holds at most
@@ -25,6 +28,7 @@ from numpy.typing import NDArray
 
 from appliance.guards import RateLimit
 from appliance.output.osc.wire import message, parse_packet
+from appliance.pose.fusion import TUNING
 
 __all__ = ["MAX_PEOPLE", "MAX_VIEW", "RING", "VIEW_LIMIT", "VIEW_SECONDS", "BoxFrame", "BoxLink"]
 
@@ -34,6 +38,8 @@ MAX_PEOPLE = 32
 RING = 8
 #: Seconds between subscription requests until the box confirms one, and the renewal's share of the lease.
 RETRY_SECONDS, RENEW_SHARE = 1.0, 1 / 3
+#: Seconds before asking a box that refused the subscription again: the first wait, doubled per refusal up to the last.
+REFUSED_SECONDS = (2.0, 60.0)
 #: Datagrams read from one box per call at most (the others wait in the socket: a flood cannot hold the hub).
 BURST = 64
 #: Whole frames a second taken from one box at most (a burst of 2 s allowed); the rest are dropped and
@@ -79,6 +85,9 @@ class BoxLink:
         self.dropped = 0  # datagrams from elsewhere, malformed, or frames over the caps
         self.sends_floor = False
         self.finished = 0  # whole frames since the subscription began
+        self.refused = ""  # the box's last refusal of the subscription ("" once it confirms one)
+        self._wait = REFUSED_SECONDS[0]
+        self._key = ""  # the subscribe key last given
         self._rate = RateLimit(MAX_FPS, 2 * MAX_FPS, size=1)
         self._next_add = 0.0
         self._pending: BoxFrame | None = None
@@ -91,9 +100,14 @@ class BoxLink:
         return int(self.sock.getsockname()[1])
 
     def tick(self, now: float) -> None:
-        """Ask for (or renew) the subscription when due: ``/posenet/listeners/add port bundle``."""
+        """Ask for (or renew) the subscription when due: ``/posenet/listeners/add port bundle [key]``
+        (``hub.subscribe_key``; a new key is given at once)."""
+        key = TUNING.subscribe_key
+        if key != self._key:
+            self._key, self._next_add, self._wait = key, now, REFUSED_SECONDS[0]
         if now >= self._next_add:
-            self._send(message("/posenet/listeners/add", "is", [self.port, "bundle"]))
+            args: list[int | float | str] = [self.port, "bundle", key] if key else [self.port, "bundle"]
+            self._send(message("/posenet/listeners/add", "iss"[: len(args)], args))
             self._next_add = now + RETRY_SECONDS
 
     def _send(self, data: bytes) -> None:
@@ -132,6 +146,9 @@ class BoxLink:
                 lease = min(max(float(args[3]), 3.0), 3600.0)
                 self.lease_until = now + lease
                 self._next_add = now + lease * RENEW_SHARE
+                self.refused, self._wait = "", REFUSED_SECONDS[0]
+            elif address == "/posenet/error" and args and isinstance(args[0], str):
+                self._refusal(args[0], now)
             elif address == "/posenet/frame":
                 self._frame(args, now, done)
             elif address == "/posenet/person/pose":
@@ -144,6 +161,15 @@ class BoxLink:
                 self._pending.left.append(int(args[0]))
         except (TypeError, ValueError, OverflowError):
             self.dropped += 1
+
+    def _refusal(self, why: str, now: float) -> None:
+        """The box refused a request: kept for the status; while no lease is in force the next request
+        waits (2 s, doubling up to 60 s: a box backing off is not hammered). A lease in force keeps its
+        renewal time (a forged refusal cannot make the hub miss it)."""
+        self.refused = "".join(c if c.isprintable() else "?" for c in why[:160])
+        if self.lease_until <= now:
+            self._next_add = now + self._wait
+            self._wait = min(self._wait * 2, REFUSED_SECONDS[1])
 
     def _frame(self, args: list[int | float | str], now: float, done: list[BoxFrame]) -> None:
         if len(args) < 6:

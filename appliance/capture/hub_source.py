@@ -273,6 +273,7 @@ class HubSource:
                     link.dropped,
                     _clock(delay),
                     link.view(now),
+                    link.refused,
                 )
             )
         return tuple(out)

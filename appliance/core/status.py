@@ -317,6 +317,11 @@ class HubBoxDocument(BaseModel):
         description="the floor its picture sees: corners [x, y], metres on the floor (the page's floor map); "
         "empty when unknown (no floor calibration on that box)",
     )
+    refused: str = Field(
+        "",
+        description="the box's last refusal of the subscription (a wrong or missing hub.subscribe_key ...); "
+        '"" once it confirms one',
+    )
 
 
 class HubPersonDocument(BaseModel):

@@ -179,7 +179,8 @@ class BoxState:
     time": frames arrive more than the late time after their capture time, its clock is behind the
     hub's or it lags; "ahead: fused by arrival time": frames arrive before they were captured;
     "unknown" before its first frame), ``view`` (the floor its picture sees: corners, metres (x, y);
-    empty when it did not say lately: a box without a floor calibration)."""
+    empty when it did not say lately: a box without a floor calibration), ``refused`` (the box's last
+    refusal of the subscription, e.g. a wrong or missing subscribe key; "" once it confirms one)."""
 
     name: str
     address: str
@@ -190,6 +191,7 @@ class BoxState:
     dropped: int
     clock: str = "unknown"
     view: tuple[tuple[float, float], ...] = ()
+    refused: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from appliance.capture import hub_source, parse_source
 from appliance.capture.hub_link import MAX_PEOPLE, RING
 from appliance.capture.hub_source import BoxDirectory, HubSource
 from appliance.output.osc.wire import bundle, message
-from appliance.pose.fusion import HubReport
+from appliance.pose.fusion import TUNING, HubReport
 from appliance.types import Poses
 from tests.support.fakebox import FakeBox, frame, person_at, walk
 
@@ -166,3 +166,42 @@ def test_a_box_gone_from_mdns_and_silent_is_forgotten_and_its_place_reused(monke
         src.close()
         old.close()
         new.close()
+
+
+def test_a_box_refusing_the_key_is_reported_and_asked_less_and_less_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A box that wants a key the hub does not have refuses: the hub says why for that box, is not
+    subscribed, and asks again after 2, 4, 8 ... s (not every second); given the right key it asks at
+    once and subscribes."""
+    box = FakeBox(key="venue-key-77")
+    monkeypatch.setattr(TUNING, "subscribe_key", "")
+    src = HubSource(parse_source(f"hub:127.0.0.1:{box.port}"))
+    src.open()
+    try:
+        link = next(iter(src.links.values()))
+        deadline = time.monotonic() + 7.5
+        while time.monotonic() < deadline:
+            src.read(0.1)
+        report: HubReport = src._fuse(time.time(), time.monotonic(), {}).extras["hub"]
+        state = report.boxes[0]
+        assert "wrong or missing subscribe key" in state.refused and not state.subscribed and not state.live
+        print(f"refused box: asked {box.asked} times in 7.5 s")
+        assert 2 <= box.asked <= 3 and box.subscriber is None  # at 0, 2, 6 s (every second: 8 times)
+        monkeypatch.setattr(TUNING, "subscribe_key", "wrong-key-000")
+        until_asked = box.asked + 1
+        deadline = time.monotonic() + 1
+        while box.asked < until_asked and time.monotonic() < deadline:
+            src.read(0.05)
+        assert box.asked == until_asked  # a new key is given at once
+        monkeypatch.setattr(TUNING, "subscribe_key", "venue-key-77")
+        deadline = time.monotonic() + 2
+        while link.lease_until == 0 and time.monotonic() < deadline:
+            src.read(0.05)
+        assert box.subscriber is not None and link.refused == ""
+        for i in (1, 2):  # (a box's first frame waits for the next: does it send floor positions?)
+            for data in frame(person_at(4, time.time(), i), None):
+                box.send(data)
+        got = until(src, lambda p: p.extras["hub"].boxes[0].people == 1)
+        assert got.extras["hub"].boxes[0].subscribed
+    finally:
+        src.close()
+        box.close()

@@ -21,9 +21,11 @@ __all__ = ["FakeBox", "frame", "person_at", "walk"]
 
 class FakeBox:
     """A socket on 127.0.0.1 answering the subscription handshake; ``stream(datagrams)`` sends to the
-    subscriber once it confirmed."""
+    subscriber once it confirmed. With a ``key``, a request without it last is refused (``/posenet/error``,
+    as the real box answers); ``asked`` counts the requests."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: str | None = None) -> None:
+        self.key, self.asked = key, 0
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.05)
@@ -41,6 +43,11 @@ class FakeBox:
                 continue
             address, args = parse_packet(data)[0]
             if address == "/posenet/listeners/add":
+                self.asked += 1
+                if self.key is not None and args[-1] != self.key:
+                    why = "/posenet/listeners/add: wrong or missing subscribe key (the last argument)"
+                    self.sock.sendto(message("/posenet/error", "s", [why]), src)
+                    continue
                 self.sock.sendto(message("/posenet/listeners/confirm", "s", ["n0nce"]), (src[0], int(args[0])))
             elif address == "/posenet/listeners/confirm" and args == ["n0nce"]:
                 self.sock.sendto(message("/posenet/listeners/added", "sisi", ["h", src[1], "bundle", 60]), src)

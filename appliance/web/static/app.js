@@ -279,7 +279,8 @@ function showHub(h) {
     swatch.style.backgroundColor = colour[b.name];  // CSSOM, not an inline style attribute (the CSP)
     return el("li", { className: b.live ? "" : "bad" }, swatch,
       `${b.name} (${b.address}): ${b.live ? "live" : "dropped"}, ${b.people} people, clock ${b.clock}` +
-      `${b.delay_ms == null ? "" : `, delay ${b.delay_ms} ms`}${b.subscribed ? "" : ", not subscribed"}`);
+      `${b.delay_ms == null ? "" : `, delay ${b.delay_ms} ms`}${b.subscribed ? "" : ", not subscribed"}` +
+      `${b.refused ? ` (refused: ${b.refused})` : ""}`);
   }));
 }
 
