@@ -95,6 +95,7 @@ class HubSource:
         self._index = 0
         self._looked = 0.0
         self._live: set[str] = set()
+        self._refusals: dict[str, str] = {}  # the boxes refusing the subscription, with why, as last reported
 
     def open(self) -> None:
         """Subscribe to the named boxes (SourceError when a name does not resolve)."""
@@ -157,6 +158,9 @@ class HubSource:
             now = time.monotonic()
             if self._live - {n for n, link in self.links.items() if now - link.last_frame <= TUNING.drop_seconds}:
                 return self._fuse(time.time(), now, shifts)  # a box dropped: its people leave now, not later
+            if self._refusals != (said := {n: link.refused for n, link in self.links.items() if link.refused}):
+                self._refusals = said  # a box refused the subscription (or took it again): reported now
+                return self._fuse(time.time(), now, shifts)
             if now >= deadline:
                 return None
 
