@@ -38,6 +38,8 @@ MAX_PEOPLE = 32
 RING = 8
 #: Seconds between subscription requests until the box confirms one, and the renewal's share of the lease.
 RETRY_SECONDS, RENEW_SHARE = 1.0, 1 / 3
+#: Seconds a box's word on its clock (``/posenet/clock``, said once a second) counts.
+CLOCK_SECONDS = 5.0
 #: Seconds before asking a box that refused the subscription again: the first wait, doubled per refusal up to the last.
 REFUSED_SECONDS = (2.0, 60.0)
 #: Datagrams read from one box per call at most (the others wait in the socket: a flood cannot hold the hub).
@@ -88,6 +90,7 @@ class BoxLink:
         self.refused = ""  # the box's last refusal of the subscription ("" once it confirms one)
         self._wait = REFUSED_SECONDS[0]
         self._key = ""  # the subscribe key last given
+        self._clock: tuple[bool, float, float] | None = None  # the box's word: synchronised, offset ms, when
         self._rate = RateLimit(MAX_FPS, 2 * MAX_FPS, size=1)
         self._next_add = 0.0
         self._pending: BoxFrame | None = None
@@ -149,6 +152,8 @@ class BoxLink:
                 self.refused, self._wait = "", REFUSED_SECONDS[0]
             elif address == "/posenet/error" and args and isinstance(args[0], str):
                 self._refusal(args[0], now)
+            elif address == "/posenet/clock" and len(args) == 2 and math.isfinite(offset := float(args[1])):
+                self._clock = (bool(int(args[0])), max(-1e7, min(offset, 1e7)), now)
             elif address == "/posenet/frame":
                 self._frame(args, now, done)
             elif address == "/posenet/person/pose":
@@ -259,6 +264,12 @@ class BoxLink:
         if not self.delays:
             return None
         return float(np.median(np.asarray(self.delays)))
+
+    def clock(self, now: float) -> tuple[bool, float] | None:
+        """The box's word on its clock, if it said it in the last ``CLOCK_SECONDS``: (synchronised
+        within its clock.warn_ms, its offset in ms, positive: ahead); None otherwise."""
+        said = self._clock
+        return None if said is None or now - said[2] > CLOCK_SECONDS else (said[0], said[1])
 
     def nearest(self, t_wall: float) -> BoxFrame | None:
         """The kept frame captured nearest ``t_wall`` (Unix seconds), or None."""

@@ -275,7 +275,7 @@ class HubSource:
                     None if delay is None else round(delay * 1000.0, 1),
                     len(frames[name].people) if name in frames else 0,
                     link.dropped,
-                    _clock(delay),
+                    _clock(delay, link.clock(now)),
                     link.view(now),
                     link.refused,
                 )
@@ -302,13 +302,21 @@ def _floor_points(frame: BoxFrame) -> list[tuple[float, float]]:
 AHEAD_SECONDS = 0.005
 
 
-def _clock(delay: float | None) -> str:
-    """What a box's median delay (arrival minus capture, seconds) says about its clock."""
+def _clock(delay: float | None, said: tuple[bool, float] | None = None) -> str:
+    """What a box's median delay (arrival minus capture, seconds) says about its clock, told apart by
+    the box's own word when it gave one (``said``: synchronised within its clock.warn_ms, offset ms):
+    a box whose clock is in order lags; one whose clock is not is off by about its delay."""
     if delay is None:
         return "unknown"
     if delay < -AHEAD_SECONDS:
         return "ahead: fused by arrival time"
-    return "behind or late: fused by arrival time" if delay > TUNING.late_seconds else "ok"
+    if delay <= TUNING.late_seconds:
+        return "ok"
+    if said is None:
+        return "behind or late: fused by arrival time"
+    if said[0]:
+        return "lags: clock in order, fused by arrival time"
+    return f"clock off by {delay * 1000.0:.0f} ms: fused by arrival time"
 
 
 def _confine(spec: SourceSpec) -> object:

@@ -49,6 +49,7 @@ from appliance.pose.tracking import Tracker
 from appliance.recording.fileformat import Header
 from appliance.recording.recorder import RecordingTap
 from appliance.stages import STAGES, SettingsStage
+from appliance.stages.hub import CLOCK
 from appliance.sysinfo import MachineFacts
 from appliance.timesync import ChronyWatch
 from appliance.transport.targets import TargetSet
@@ -123,6 +124,7 @@ class Application:
         self.config_changes = 0  # configurations saved and put in force
         self.machine = MachineFacts()  # temperature, throttling, clock (tests give a fake sysfs)
         self.chrony = ChronyWatch()  # chrony's estimate of the offset, asked off the caller's thread
+        CLOCK.set(self.clock_word)  # what the box says of its clock to the hubs that follow it
         self.timings = StageTimings()  # every frame's stage times, across rebuilds (the metrics' histograms)
         self._past_errors = 0  # errors counted by pipelines since replaced (the status counts since start)
         self.fault = ""  # the last time the pipeline died, why (kept after it recovered)
@@ -430,6 +432,20 @@ class Application:
             recording=self.recordings.status(),
             hub=self._hub(config),
         )
+
+    def clock_word(self) -> tuple[bool, float] | None:
+        """What this box says of its clock to hubs (``appliance.stages.hub.BoxClock``), never
+        blocking: (synchronised within clock.warn_ms, offset in ms, positive: ahead) from chrony's
+        estimate when chronyd answered, else the kernel's word and last offset; None when neither."""
+        tracked = self.chrony.latest()
+        if tracked is not None:
+            ms = tracked.offset_s * 1000.0
+            return tracked.synchronised and abs(ms) <= self.config.clock.warn_ms, ms
+        kernel = self.machine.clock()
+        if kernel is None:
+            return None
+        ms = kernel[1] * 1000.0
+        return kernel[0] and abs(ms) <= self.config.clock.warn_ms, ms
 
     def _hub(self, config: AppConfig) -> HubReport | None:
         """The hub's report when the source is a hub (an empty one before its first frame)."""

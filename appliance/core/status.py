@@ -309,8 +309,9 @@ class HubBoxDocument(BaseModel):
     people: int
     dropped: int = Field(description="datagrams refused (from elsewhere, malformed, over the caps)")
     clock: str = Field(
-        description='"ok", "behind or late: fused by arrival time" (over hub.late_ms), "ahead: fused by arrival '
-        'time", or "unknown"'
+        description='"ok"; over hub.late_ms: "lags: clock in order, fused by arrival time" (the box says its clock '
+        'is synchronised within its clock.warn_ms), "clock off by N ms: fused by arrival time" (it says it is not), '
+        '"behind or late: fused by arrival time" (it says nothing); "ahead: fused by arrival time", or "unknown"'
     )
     view: list[tuple[float, float]] = Field(
         [],

@@ -175,12 +175,14 @@ TUNING = HubTuning()
 class BoxState:
     """One box as the hub reports it: ``live`` (frames within the drop time), ``subscribed``
     (a lease in force), ``delay_ms`` (median arrival minus capture: network plus clock difference),
-    ``people``, ``dropped`` (datagrams refused), ``clock`` ("ok"; "behind or late: fused by arrival
-    time": frames arrive more than the late time after their capture time, its clock is behind the
-    hub's or it lags; "ahead: fused by arrival time": frames arrive before they were captured;
-    "unknown" before its first frame), ``view`` (the floor its picture sees: corners, metres (x, y);
-    empty when it did not say lately: a box without a floor calibration), ``refused`` (the box's last
-    refusal of the subscription, e.g. a wrong or missing subscribe key; "" once it confirms one)."""
+    ``people``, ``dropped`` (datagrams refused), ``clock`` ("ok"; frames arriving more than the late
+    time after their capture time, told apart by the box's own word on its clock (``/posenet/clock``):
+    "lags: clock in order, fused by arrival time", "clock off by N ms: fused by arrival time" (N its
+    median delay), "behind or late: fused by arrival time" when the box says nothing; "ahead: fused
+    by arrival time": frames arrive before they were captured; "unknown" before its first frame),
+    ``view`` (the floor its picture sees: corners, metres (x, y); empty when it did not say lately: a
+    box without a floor calibration), ``refused`` (the box's last refusal of the subscription, e.g. a
+    wrong or missing subscribe key; "" once it confirms one)."""
 
     name: str
     address: str

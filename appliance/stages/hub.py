@@ -9,13 +9,24 @@ Messages (in bundles of their own after the frame's, each starting with ``/posen
     /posenet/hub/floor   ,iff   id x y                  (per fused person with a floor position:
                                                          global id, metres on the floor, (x, y))
 
+A box that is not a hub says its clock instead, once a second, for the hubs that follow it:
+
+    /posenet/clock       ,if    synchronised offset_ms  (1: synchronised within its clock.warn_ms;
+                                                         chrony's estimate of its clock minus its
+                                                         source's, ms, positive: ahead; without
+                                                         chronyd the kernel's word and last offset)
+
 A box that stops sending is reported here (``live`` 0) within ``drop_seconds``; its name, address
 and delay are in the hub's status and page.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import struct
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
@@ -27,11 +38,41 @@ from appliance.schema import StrictModel
 from appliance.stages import StageKind
 from appliance.types import Poses
 
-__all__ = ["STAGE", "HubSettings", "HubStage"]
+__all__ = ["CLOCK", "STAGE", "BoxClock", "ClockWord", "HubSettings", "HubStage"]
 
 _BOXES = message_prefix("/posenet/hub/boxes", "ii")
 _BOX = message_prefix("/posenet/hub/box", "iiiii")
 _FLOOR = message_prefix("/posenet/hub/floor", "iff")
+_CLOCK = message_prefix("/posenet/clock", "if")
+#: Seconds between a box's clock messages.
+CLOCK_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class BoxClock:
+    """What a box that is not a hub says of its clock (``extras["hub"]`` once a second):
+    ``synchronised`` (within its clock.warn_ms), ``offset_ms`` (its clock minus its time source's,
+    milliseconds; positive: ahead)."""
+
+    synchronised: bool
+    offset_ms: float
+
+
+class ClockWord:
+    """How this box reads its clock for ``BoxClock``: a callable the application sets (synchronised
+    within clock.warn_ms, offset ms; None: unknown); nothing by default. Called once a second on
+    the "send" thread: it must not block."""
+
+    def __init__(self) -> None:
+        self.read: Callable[[], tuple[bool, float] | None] = lambda: None
+
+    def set(self, read: Callable[[], tuple[bool, float] | None]) -> None:
+        """Read the clock with ``read`` from now on (the application)."""
+        self.read = read
+
+
+#: This box's clock, as the hub stage says it.
+CLOCK = ClockWord()
 
 
 class HubSettings(StrictModel):
@@ -82,6 +123,7 @@ class HubStage:
     def __init__(self, config: HubSettings) -> None:
         self._config = config
         self.config = config
+        self._said = -math.inf  # t_capture of the last clock said
 
     @property
     def config(self) -> HubSettings:
@@ -98,16 +140,26 @@ class HubStage:
         TUNING.subscribe_key = value.subscribe_key
 
     def __call__(self, poses: Poses) -> Poses:
-        """The poses, unchanged (the hub source filled ``extras["hub"]``)."""
-        return poses
+        """On a hub the poses, unchanged (the hub source filled ``extras["hub"]``); on a box, once a
+        second, with its clock (``BoxClock``) for the hubs that follow it."""
+        if "hub" in poses.extras or 0.0 <= poses.t_capture - self._said < CLOCK_SECONDS:
+            return poses
+        self._said = poses.t_capture
+        word = CLOCK.read()
+        if word is None or not math.isfinite(word[1]):
+            return poses
+        return dataclasses.replace(poses, extras={**poses.extras, "hub": BoxClock(bool(word[0]), float(word[1]))})
 
     def reset(self) -> None:
-        """Nothing to forget."""
+        """Say the clock with the next frame."""
+        self._said = -math.inf
 
 
 def encode(poses: Poses, options: OutputOptions) -> list[bytes]:
-    """The hub's report (none on a box that is not a hub)."""
+    """The hub's report; on a box that is not a hub, its clock when due."""
     report: Any = poses.extras.get("hub")
+    if isinstance(report, BoxClock):
+        return [_CLOCK + struct.pack(">if", int(report.synchronised), report.offset_ms)]
     if not isinstance(report, HubReport):
         return []
     live = sum(b.live for b in report.boxes)
@@ -141,6 +193,12 @@ STAGE = StageKind(
                 "/posenet/hub/floor",
                 ("id", "metres", "metres"),
                 "Per fused person: global id, floor position in metres (x, y).",
+            ),
+            OscAddress(
+                "/posenet/clock",
+                ("flag", "milliseconds"),
+                "A box that is not a hub, once a second: its clock synchronised within clock.warn_ms (1), and its "
+                "offset to its time source in ms (positive: ahead).",
             ),
         ),
     ),

@@ -4,6 +4,7 @@ subscription handshake and sending what the real box's ``bundle`` encoder makes,
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 import time
@@ -13,10 +14,13 @@ import numpy as np
 
 from appliance.output.osc import FORMATS
 from appliance.output.osc.base import OutputOptions
+from appliance.output.osc.extras import encode_extras
 from appliance.output.osc.wire import bundle, message, parse_packet
+from appliance.stages import STAGES
+from appliance.stages.hub import BoxClock
 from appliance.types import Poses
 
-__all__ = ["FakeBox", "frame", "person_at", "walk"]
+__all__ = ["FakeBox", "clock_said", "frame", "person_at", "walk"]
 
 
 class FakeBox:
@@ -87,6 +91,15 @@ def frame(
     return out
 
 
+def clock_said(poses: Poses, synchronised: bool, offset_ms: float) -> list[bytes]:
+    """What a real box sends after ``poses`` to say its clock (the hub stage's ``/posenet/clock``, in a
+    bundle of its own starting with the frame header)."""
+    said = dataclasses.replace(poses, extras={"hub": BoxClock(synchronised, offset_ms)})
+    extra = STAGES["hub"].extra
+    assert extra is not None
+    return encode_extras(said, OutputOptions(), [extra])
+
+
 def walk(
     boxes: list[FakeBox],
     floors: list[Callable[[int], tuple[float, float]]],
@@ -94,11 +107,13 @@ def walk(
     stop: threading.Event,
     behind: tuple[float, ...] = (),
     views: tuple[list[tuple[float, float]], ...] = (),
+    clocks: tuple[tuple[bool, float] | None, ...] = (),
 ) -> None:
     """Each box sends one person (its id 1 + box index) at its floor position in frame i,
     ``floors[box](i)`` (metres, (x, y)), at 15 fps for ``seconds`` (or until ``stop``), once every
     box is subscribed; ``behind[box]``: seconds its capture times are behind (a clock off);
-    ``views[box]``: the floor its picture sees (corners, metres (x, y)), sent every frame."""
+    ``views[box]``: the floor its picture sees (corners, metres (x, y)), sent every frame;
+    ``clocks[box]``: what it says of its clock (synchronised, offset ms) every 15th frame, or nothing."""
     deadline = time.monotonic() + seconds
     i = 0
     while time.monotonic() < deadline and not stop.is_set():
@@ -107,7 +122,9 @@ def walk(
             for k, (box, floor) in enumerate(zip(boxes, floors, strict=True)):
                 late = behind[k] if k < len(behind) else 0.0
                 view = views[k] if k < len(views) else None
-                for data in frame(person_at(1 + k, now - late, i), floor(i), view):
+                poses = person_at(1 + k, now - late, i)
+                said = clocks[k] if k < len(clocks) and i % 15 == 0 else None
+                for data in frame(poses, floor(i), view) + (clock_said(poses, *said) if said is not None else []):
                     box.send(data)
             i += 1
         time.sleep(1 / 15)

@@ -70,6 +70,7 @@ ArgKind = Literal[
     "unit",
     "metres",
     "speed",
+    "milliseconds",
 ]
 _INT_KINDS = frozenset({"count", "index", "id", "frame", "width", "height", "seconds", "microseconds", "flag"})
 #: The arguments of 17 keypoints as (x, y, score) triplets, in PoseNet order.
