@@ -7,8 +7,8 @@
   only from itself.
 * The **subscribe key** (``osc_control.subscribe_key``, when the owner set one): the last argument
   of ``add``; never the access token, which so never needs to travel over OSC. A key given to a box
-  that needs none (it has none, or the sender is the box itself) is left out unchecked: a hub gives
-  the venue's one key to every box it follows.
+  that needs none (it has none, or the sender is the box itself) is left out unchecked (a hub gives
+  the venue's one key to every box it follows), unless it is the access token: refused.
 * **Back-off**: wrong tokens, wrong keys and requests about subscriptions that are not the sender's
   back off per source IP (``guards.Backoff``): a few free, then refused unchecked for a time that
   doubles; **rate limit**: changes that take effect, per source IP (``guards.RateLimit``).
@@ -110,8 +110,15 @@ class Access:
         given = _last_string(args)
         if key and given is not None and token_matches(given, key) and self.local(host):
             return args[:-1]
-        if not key or self.local(host):
+        if self.local(host):
             return _unneeded_key(args)
+        if not key:
+            rest = _unneeded_key(args)
+            if given is not None and rest is not args and token_matches(given, self.control.config.http.token):
+                raise Refused(
+                    "expected [port [format or preset]], then the subscribe key if set (never the access token)"
+                )
+            return rest
         self._check("key", host, given, key, now, "subscribe key")
         return args[:-1]
 
