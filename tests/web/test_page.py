@@ -13,7 +13,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -259,6 +259,48 @@ def _patch(base: str, body: dict[str, Any], token: str = "") -> None:
     req = urllib.request.Request(base + "/api/config", data=json.dumps(body).encode(), method="PATCH", headers=headers)
     with urllib.request.urlopen(req, timeout=5):
         pass
+
+
+def test_secrets_on_the_page_are_never_shown_and_saving_a_form_keeps_them(appliance: str, tmp_path: Path) -> None:
+    """The subscribe keys (the box's and the hub's) are empty password fields saying whether one is set;
+    saving their form without typing one keeps it (before, the empty field cleared it); typing one sets it."""
+    sync_api: Any = _chromium()
+    _patch(appliance, {"osc_control": {"subscribe_key": "box-key-123"}, "hub": {"subscribe_key": "venue-key-1"}})
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=OFFLINE)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 900}, bypass_csp=True)
+            page.goto(appliance + "/")
+            page.wait_for_selector("body[data-ready]", timeout=20000)
+            for field in ("#f-osc_control-subscribe_key", "#f-hub-subscribe_key"):
+                sync_api.expect(page.locator(field)).to_have_attribute("type", "password")
+                sync_api.expect(page.locator(field)).to_have_value("")
+                sync_api.expect(page.locator(field)).to_have_attribute("placeholder", "set: empty keeps it")
+            assert "box-key-123" not in page.content() and "venue-key-1" not in page.content()
+            page.fill("#f-hub-late_ms", "180")
+            page.locator("#f-hub-late_ms").evaluate("e => e.form.requestSubmit()")
+            saved = _saved_when(tmp_path, lambda c: c.get("hub", {}).get("late_ms") == 180)
+            assert saved["hub"]["subscribe_key"] == "venue-key-1"
+            page.fill("#f-osc_control-lease_seconds", "90")
+            page.locator("#f-osc_control-lease_seconds").evaluate("e => e.form.requestSubmit()")
+            saved = _saved_when(tmp_path, lambda c: c.get("osc_control", {}).get("lease_seconds") == 90)
+            assert saved["osc_control"]["subscribe_key"] == "box-key-123"
+            page.fill("#f-hub-subscribe_key", "venue-key-2")
+            page.locator("#f-hub-subscribe_key").evaluate("e => e.form.requestSubmit()")
+            _saved_when(tmp_path, lambda c: c["hub"]["subscribe_key"] == "venue-key-2")
+        finally:
+            browser.close()
+
+
+def _saved_when(state: Path, ok: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> dict[str, Any]:
+    """The saved configuration once ``ok`` says it is (AssertionError with it after ``timeout`` s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        saved: dict[str, Any] = json.loads((state / "config.json").read_text())
+        if ok(saved) or time.monotonic() > deadline:
+            assert ok(saved), saved
+            return saved
+        time.sleep(0.1)
 
 
 def test_the_page_works_under_its_content_security_policy(appliance: str) -> None:
