@@ -210,7 +210,7 @@ class HubSource:
                 self.fusion.forget_track(name, local)
             observations += [Observation(name, pid, score, frame.floor.get(pid)) for pid, score, _ in frame.people]
         people, entered, left = self.fusion.update(observations, now)
-        self.pairs.add(aligned)
+        self.pairs.add(aligned, {name: frames[name].index for name in aligned})
         return self._poses(people, frames, t_wall, entered, left)
 
     def _poses(

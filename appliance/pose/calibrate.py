@@ -114,12 +114,15 @@ class PairCollector:
     def __init__(self, restarts: Restarts = RESTARTS) -> None:
         self._pairs: dict[str, deque[tuple[float, float, float, float]]] = {}
         self._walks: dict[str, int] = {}  # box -> its walk's number
+        self._last: dict[str, tuple[int, int]] = {}  # box -> the (reference, box) frame indices paired last
         self._restarts = restarts
         self.reference = ""
 
-    def add(self, frames: dict[str, list[tuple[float, float]]]) -> None:
+    def add(self, frames: dict[str, list[tuple[float, float]]], frame_ids: dict[str, int] | None = None) -> None:
         """One aligned moment: each box's floor positions. Boxes that see exactly one person make a
-        pair with the reference box (the first box seen) when it sees exactly one person too."""
+        pair with the reference box (the first box seen) when it sees exactly one person too.
+        ``frame_ids`` (each box's frame index): a pair of frames already paired is not added again
+        (the hub fuses at every box's frame, so one moment would otherwise count once per box)."""
         self._restart()
         if not self.reference and frames:
             self.reference = next(iter(frames))
@@ -128,6 +131,11 @@ class PairCollector:
             return
         for box, points in frames.items():
             if box != self.reference and len(points) == 1:
+                if frame_ids is not None:
+                    moment = (frame_ids.get(self.reference, -1), frame_ids.get(box, -1))
+                    if self._last.get(box) == moment:
+                        continue
+                    self._last[box] = moment
                 if box not in self._pairs:
                     self._pairs[box], self._walks[box] = deque(maxlen=MAX_PAIRS), next(_WALKS)
                 self._pairs[box].append((*points[0], *ref[0]))

@@ -86,3 +86,15 @@ def test_each_walk_has_a_number_of_its_own_and_a_restart_asked_from_elsewhere_st
     again = {c.box: c.walk for c in pairs.corrections()}
     assert again["C"] == first["C"] and again["B"] not in first.values()
     assert restarts.take() == set()
+
+
+def test_one_moment_fused_once_per_box_counts_once() -> None:
+    """The hub fuses at every box's frame: the same two frames paired again are one moment, not two."""
+    pairs = PairCollector(Restarts())
+    for i in range(MIN_PAIRS + 10):
+        x = 0.05 * i
+        for _ in range(3):  # three boxes' frames fused with the same A and B frames
+            pairs.add({"A": [(x, 0.0)], "B": [(x, 1.0)]}, {"A": i, "B": i})
+        pairs.add({"A": [(x, 0.0)], "B": [(x, 1.0)]}, {"A": i, "B": i + 1000})  # B's next frame: a new moment
+    [correction] = pairs.corrections()
+    assert correction.pairs == 2 * (MIN_PAIRS + 10)
