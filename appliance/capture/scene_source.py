@@ -31,10 +31,10 @@ import numpy as np
 
 from appliance.capture.base import EndOfSource, Host, Pacer, SourceKind, SourceSpec
 from appliance.errors import ConfigError, SourceError
-from appliance.pose.scenes import Walker, scene
+from appliance.pose.scenes import Walker, scene, skeleton
 from appliance.types import Poses
 
-__all__ = ["KIND", "SceneSource", "crop_floor", "people", "window"]
+__all__ = ["KIND", "ROOM", "SceneSource", "crop_floor", "feet_at", "people", "window"]
 
 #: People walking unless the spec says, and the most a spec may ask for.
 DEFAULT_PEOPLE, MAX_PEOPLE = 2, 10
@@ -43,9 +43,12 @@ DEFAULT_FPS, CYCLE_SECONDS = 15.0, 8.0
 #: The narrowest window (0..1 of the scene's picture, either side); keypoints a person needs in it.
 MIN_WINDOW, MIN_KEYPOINTS = 0.05, 6
 _HIPS, _ANKLES = [11, 12], [15, 16]
+#: A floor for the scene's whole picture (0..1), metres (width x, depth y), for proofs with several
+#: boxes (``crop_floor``): the walkers then cross at 1 m/s, two of them 0.75 m apart.
+ROOM = (10.0, 7.5)
 
 
-def walkers(people: int, size: tuple[int, int], frames: int) -> list[Walker]:
+def walkers(people: int, size: tuple[float, float], frames: int) -> list[Walker]:
     """``people`` walkers crossing a (width, height) picture in ``frames`` frames, every other one
     from the right, each a little lower than the one before (true ids 1..people)."""
     w, h = size
@@ -103,6 +106,20 @@ def crop_floor(
         "image": [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]],
         "floor": [[round(x * w, 6), round(y * d, 6)] for x, y in corners],
     }
+
+
+def feet_at(t_wall: float, people: int, fps: float = DEFAULT_FPS) -> list[tuple[float, float]]:
+    """Where each walker's feet (the ankles' midpoint) are at wall-clock time ``t_wall`` in a looping
+    scene of ``people`` at ``fps`` (keypoint noise aside): 0..1 of the scene's picture, (x, y),
+    walker 1 first. ``CYCLE_SECONDS`` as in force now."""
+    n = max(2, round(fps * CYCLE_SECONDS))
+    frame = math.floor(t_wall * fps) % n
+    out = []
+    for w in walkers(people, (1.0, 1.0), n):  # in 0..1 of the picture
+        x, y = w.at(frame) or (math.nan, math.nan)
+        ankles = skeleton(x, y, w.height)[_ANKLES, :2].mean(axis=0)
+        out.append((float(ankles[0]), float(ankles[1])))
+    return out
 
 
 def crop(poses: Poses, win: tuple[float, float, float, float]) -> Poses:

@@ -14,7 +14,7 @@ from appliance.capture import (
     parse_source,
     scene_source,
 )
-from appliance.capture.scene_source import SceneSource, crop, crop_floor
+from appliance.capture.scene_source import SceneSource, crop, crop_floor, feet_at
 from appliance.errors import ConfigError
 from appliance.pose.room import homography, project
 from appliance.pose.scenes import skeleton
@@ -102,6 +102,18 @@ def test_two_scene_sources_opened_apart_show_the_same_people_at_the_same_tick() 
     for tick in both:
         a, b = seen[0][tick].keypoints, seen[1][tick].keypoints
         assert a.shape == b.shape == (2, NUM_KEYPOINTS, 3) and (a == b).all(), tick
+
+
+def test_feet_at_says_where_the_looping_scenes_walkers_stand_at_a_capture_time() -> None:
+    source = create_source("scene:3@20,320x240")
+    source.open()
+    frames = [source.read(1.0) for _ in range(3)]
+    source.close()
+    for frame in frames:
+        assert frame is not None and len(frame) == 3
+        feet = sorted(frame.normalized()[:, 15:17, :2].mean(axis=1).tolist(), key=lambda p: p[1])  # 0..1 (x, y)
+        want = sorted(feet_at(frame.t_wall, 3, 20.0), key=lambda p: p[1])  # the walkers go at different heights
+        assert np.allclose(feet, want, atol=0.02), (feet, want)
 
 
 def _one(x: float, y: float) -> Poses:

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from appliance.capture.scene_source import CYCLE_SECONDS, walkers
+from appliance.capture.scene_source import CYCLE_SECONDS, feet_at
 from appliance.output.osc.wire import parse_packet
 from tests.support.hubscene import ROOM, scene_box, service, stop_all
 from tests.support.net import free_udp_port
@@ -71,13 +71,7 @@ def receive(sock: socket.socket, until: float, frames: list[HubFrame]) -> None:
 
 def truth(t: float) -> list[tuple[float, float]]:
     """Where the scene's walkers' feet are at capture time ``t``: metres (x, y) on ``ROOM``, walker 1 first."""
-    n = round(FPS * CYCLE_SECONDS)
-    frame = math.floor(t * FPS) % n
-    out = []
-    for w in walkers(PEOPLE, (640, 480), n):
-        x, y = w.at(frame) or (math.nan, math.nan)
-        out.append((x / 640 * ROOM[0], (y + 0.48 * w.height) / 480 * ROOM[1]))  # ankles 96 px below hips at 200 px
-    return out
+    return [(x * ROOM[0], y * ROOM[1]) for x, y in feet_at(t, PEOPLE, FPS)]
 
 
 def who(frame: HubFrame, gid: int) -> int | None:

@@ -12,13 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from appliance.capture.scene_source import crop_floor
+from appliance.capture.scene_source import ROOM, crop_floor
 
 __all__ = ["ROOM", "scene_box", "service", "stop_all", "window_source"]
-
-#: The floor the scene's whole picture (0..1) lies on: metres (width x, depth y). The scene's walkers
-#: (``scene_source.walkers``) then cross at 1 m/s, two of them 0.75 m apart (more than the hub's 0.5 m).
-ROOM = (10.0, 7.5)
 
 Window = tuple[float, float, float, float]
 
