@@ -9,11 +9,22 @@ of the box frame that completed it). Both arrive on loopback at this one process
 is what the hub added: parsing, aligning, fusing, the stages, encoding and sending. Prints the
 median and the 99th percentile over ``--seconds``, per repeat, and their medians. Nothing asserts a
 time.
+
+``--overlap``: the boxes see windows of one scene side by side, each overlapping the next by 20 % of
+the scene's width (two boxes: ``x0=0,x1=0.6`` and ``x0=0.4,x1=1``), each with the floor calibration
+of its window on one floor (``scene_source.crop_floor`` on ``ROOM``), so the walkers cross from one
+view into the next. Also printed then, from the hub's frames while every box is fused (the 0.5 s
+after each of the scene's loop cuts left out): the **once-ratio** (frames with every walker once:
+exactly one global id within 0.5 m of where ``scene_source.feet_at`` says they stand, and nobody
+else) and the **id switches** (a walker's global id changing within one crossing). Without it every
+box sees the whole scene, uncalibrated (the numbers of earlier runs).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import selectors
 import socket
 import statistics
@@ -25,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.capture.hub_link import BoxLink
+from appliance.capture.scene_source import CYCLE_SECONDS, ROOM, crop_floor, feet_at
 from appliance.output.osc.wire import parse_packet
 
 __all__ = ["add_parser"]
@@ -42,8 +54,11 @@ def _free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _collect(links: list[BoxLink], out: socket.socket, seconds: float) -> tuple[dict[int, float], dict[int, float]]:
-    """(box frames' last arrival, the hub's frames' arrival), keyed by capture time in microseconds."""
+def _collect(
+    links: list[BoxLink], out: socket.socket, seconds: float, tally: Tally | None = None
+) -> tuple[dict[int, float], dict[int, float]]:
+    """(box frames' last arrival, the hub's frames' arrival), keyed by capture time in microseconds;
+    the hub's frames also counted into ``tally``."""
     sel = selectors.DefaultSelector()
     for link in links:
         sel.register(link.sock, selectors.EVENT_READ, link)
@@ -57,7 +72,7 @@ def _collect(links: list[BoxLink], out: socket.socket, seconds: float) -> tuple[
             link.tick(now)
         for key, _ in sel.select(0.05):
             if key.data is None:
-                _hub_frames(out, hub)
+                _hub_frames(out, hub, tally)
             else:
                 for frame in key.data.receive(time.monotonic()):
                     boxes[round(frame.t_wall * 1e6)] = frame.arrived
@@ -65,7 +80,7 @@ def _collect(links: list[BoxLink], out: socket.socket, seconds: float) -> tuple[
     return boxes, hub
 
 
-def _hub_frames(out: socket.socket, hub: dict[int, float]) -> None:
+def _hub_frames(out: socket.socket, hub: dict[int, float], tally: Tally | None) -> None:
     while True:
         try:
             data = out.recv(65536)
@@ -73,24 +88,100 @@ def _hub_frames(out: socket.socket, hub: dict[int, float]) -> None:
             return
         now = time.monotonic()
         try:
-            address, args = parse_packet(data)[0]
-        except (ValueError, IndexError):
+            messages = parse_packet(data)
+        except ValueError:
             continue
+        if not messages:
+            continue
+        address, args = messages[0]
         if address == "/posenet/frame" and len(args) >= 6:
             hub.setdefault(int(args[4]) * 1_000_000 + int(args[5]), now)
+        if tally is not None:
+            tally.add(messages)
 
 
-def _run(args: argparse.Namespace, state: Path) -> tuple[float, float, int, int]:
-    """One repeat: (median ms, p99 ms, frames matched, box frames)."""
+class Tally:
+    """The hub's frames, for the once-ratio and the id switches (``--overlap``): each frame's capture
+    time (unix seconds), its global ids and their floor points (metres (x, y)), the boxes fused."""
+
+    def __init__(self, people: int, fps: float, boxes: int, room: tuple[float, float]) -> None:
+        self.people, self.fps, self.boxes, self.room = people, fps, boxes, room
+        self.frames: list[tuple[int, float, dict[int, tuple[float, float] | None], int]] = []
+
+    def add(self, messages: list[tuple[str, list[Any]]]) -> None:
+        """One datagram's messages (a frame's bundles each start with its ``/posenet/frame``)."""
+        for address, args in messages:
+            if address == "/posenet/frame" and (not self.frames or self.frames[-1][0] != args[0]):
+                self.frames.append((int(args[0]), int(args[4]) + int(args[5]) / 1e6, {}, 0))
+            elif not self.frames:
+                continue
+            elif address == "/posenet/person/pose":
+                self.frames[-1][2].setdefault(int(args[0]), None)
+            elif address == "/posenet/hub/floor":
+                self.frames[-1][2][int(args[0])] = (float(args[1]), float(args[2]))
+            elif address == "/posenet/hub/boxes":
+                number, t, people, _ = self.frames[-1]
+                self.frames[-1] = (number, t, people, int(args[0]))
+
+    def result(self) -> tuple[int, int, int]:
+        """(frames with every box fused, away from the loop cuts; of them with every walker once; id
+        switches within a crossing)."""
+        counted = once = 0
+        last: dict[tuple[int, int], int] = {}  # (walker, crossing) -> global id
+        switches = 0
+        for _, t, people, live in self.frames:
+            if live != self.boxes or t % CYCLE_SECONDS < 0.5:
+                continue
+            counted += 1
+            truth = [(x * self.room[0], y * self.room[1]) for x, y in feet_at(t, self.people, self.fps)]
+            found: dict[int, list[int]] = {}
+            for gid, at in people.items():
+                near = [i for i, p in enumerate(truth) if at is not None and math.dist(p, at) <= 0.5]
+                if len(near) == 1:
+                    found.setdefault(near[0], []).append(gid)
+            once += len(people) == self.people and all(len(found.get(i, [])) == 1 for i in range(self.people))
+            for walker, gids in found.items():
+                key = (walker, int(t // CYCLE_SECONDS))
+                switches += key in last and last[key] != gids[0]
+                last[key] = gids[0]
+        return counted, once, switches
+
+
+#: How much of the scene's width neighbouring windows share (``--overlap``).
+OVERLAP = 0.2
+
+
+def windows(boxes: int) -> list[tuple[float, float, float, float]]:
+    """``boxes`` windows (x0, x1, y0, y1) of the scene's picture (0..1) side by side, covering it,
+    each sharing ``OVERLAP`` of the width with the next."""
+    width = (1.0 + (boxes - 1) * OVERLAP) / boxes
+    return [(round(i * (width - OVERLAP), 4), round(i * (width - OVERLAP) + width, 4), 0.0, 1.0) for i in range(boxes)]
+
+
+def room(people: int) -> tuple[float, float]:
+    """The floor the scene lies on (``--overlap``): ``ROOM``, deeper for more than two walkers so
+    that neighbouring walkers stay 0.75 m apart (the hub fuses within 0.5 m), metres (x, y)."""
+    return ROOM[0], ROOM[1] * max(people, 2) / 2
+
+
+def _box(state: Path, args: argparse.Namespace, i: int, port: int) -> subprocess.Popen[bytes]:
+    """Box ``i``: the whole scene, or (``--overlap``) its window with that window's floor calibration."""
+    state.mkdir()
+    source = f"scene:{args.people}@{args.fps}"
+    if args.overlap:
+        win = windows(args.boxes)[i]
+        source += ",x0={:g},x1={:g},y0={:g},y1={:g}".format(*win)
+        (state / "config.json").write_text(json.dumps({"floor": crop_floor(win, room(args.people))}))
+    return _service(state, "run", "--source", source, "--control-port", str(port))
+
+
+def _run(args: argparse.Namespace, state: Path, tally: Tally | None) -> tuple[float, float, int, int]:
+    """One repeat: (median ms, p99 ms, frames matched, box frames); the hub's frames into ``tally``."""
     ports = [_free_udp_port() for _ in range(args.boxes)]
     out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     out.bind(("127.0.0.1", 0))
     out.setblocking(False)
-    procs = []
-    for i, port in enumerate(ports):
-        (state / f"box{i}").mkdir()
-        source = f"scene:{args.people}@{args.fps}"
-        procs.append(_service(state / f"box{i}", "run", "--source", source, "--control-port", str(port)))
+    procs = [_box(state / f"box{i}", args, i, port) for i, port in enumerate(ports)]
     hub_argv = [x for port in ports for x in ("--box", f"127.0.0.1:{port}")]
     (state / "hub").mkdir()
     target = f"127.0.0.1:{out.getsockname()[1]}/bundle"
@@ -98,7 +189,7 @@ def _run(args: argparse.Namespace, state: Path) -> tuple[float, float, int, int]
     links = [BoxLink(f"box{i}", "127.0.0.1", port) for i, port in enumerate(ports)]
     try:
         _collect(links, out, args.warmup)
-        boxes, hub = _collect(links, out, args.seconds)
+        boxes, hub = _collect(links, out, args.seconds, tally)
     finally:
         for link in links:
             link.close()
@@ -115,18 +206,31 @@ def _run(args: argparse.Namespace, state: Path) -> tuple[float, float, int, int]
 
 
 def cmd_hub(args: argparse.Namespace) -> int:
-    """Print the latency the hub adds (median, p99) per repeat and the medians."""
-    medians, p99s = [], []
+    """Print the latency the hub adds (median, p99) per repeat and the medians; with ``--overlap``
+    also the once-ratio and the id switches."""
+    medians, p99s, ratios, switches = [], [], [], []
+    scenario = "overlapping windows of one scene" if args.overlap else "the whole scene each"
+    print(f"{args.boxes} boxes x {args.people} people at {args.fps:g} fps, {scenario}")
     for r in range(args.repeat):
+        tally = Tally(args.people, args.fps, args.boxes, room(args.people)) if args.overlap else None
         with tempfile.TemporaryDirectory() as tmp:
-            med, p99, matched, total = _run(args, Path(tmp))
+            med, p99, matched, total = _run(args, Path(tmp), tally)
         medians.append(med)
         p99s.append(p99)
-        print(
-            f"repeat {r + 1}: {args.boxes} boxes x {args.people} people at {args.fps} fps: hub latency "
-            f"median {med:.2f} ms, p99 {p99:.2f} ms ({matched} of {total} box frames matched)"
-        )
-    print(f"median of {args.repeat}: median {statistics.median(medians):.2f} ms, p99 {statistics.median(p99s):.2f} ms")
+        line = f"repeat {r + 1}: hub latency median {med:.2f} ms, p99 {p99:.2f} ms"
+        line += f" ({matched} of {total} box frames matched)"
+        if tally is not None:
+            counted, once, switched = tally.result()
+            ratios.append(once / max(counted, 1))
+            switches.append(switched)
+            line += f"; every walker once in {once} of {counted} fused frames, id switches {switched}"
+        print(line)
+    summary = (
+        f"median of {args.repeat}: median {statistics.median(medians):.2f} ms, p99 {statistics.median(p99s):.2f} ms"
+    )
+    if ratios:
+        summary += f"; once-ratio {statistics.median(ratios):.1%}, id switches {sum(switches)} in all"
+    print(summary)
     return 0
 
 
@@ -139,4 +243,10 @@ def add_parser(bsub: Any) -> None:
     p.add_argument("--seconds", type=float, default=10.0, help="seconds measured per repeat (default 10)")
     p.add_argument("--warmup", type=float, default=6.0, help="seconds to let the services start (default 6)")
     p.add_argument("--repeat", type=int, default=3, help="repeats (default 3)")
+    p.add_argument(
+        "--overlap",
+        action="store_true",
+        help="boxes see overlapping windows of one scene, with agreeing floor calibrations; also prints the "
+        "once-ratio and the id switches (default: every box the whole scene, uncalibrated)",
+    )
     p.set_defaults(func=cmd_hub)
