@@ -1,9 +1,9 @@
 """Fusion on the floor with real boxes: two boxes (the real appliance, ``scene:1`` poses, no model)
 with the same floor calibration (issue 22's ``floor``) see the same walker, and a real hub on
 loopback fuses them: the receiver sees that person once, with one global id, seen by both boxes;
-killing one box keeps them (the same global id) through the other. (The two boxes' walkers start
-within a second of each other: on this floor, at 0.2 m/s, they stand well within
-``hub.distance_m``; each box's scene loops every 8 s, a cut, counted out below.)"""
+killing one box keeps them (the same global id) through the other. (The boxes' scenes are in step
+with the clock: their walker stands at one place at one capture time; each box's scene loops every
+8 s, a cut, counted out below.) Views that only partly overlap: ``test_hub_overlap.py``."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def test_two_real_boxes_seeing_one_walker_give_one_person_kept_when_one_dies(tmp
     for i in range(len(ports)):
         (tmp_path / f"box{i}").mkdir()
         (tmp_path / f"box{i}" / "config.json").write_text(json.dumps({"floor": FLOOR}))
-    for i, port in enumerate(ports):  # started together: their walkers within a second of each other
+    for i, port in enumerate(ports):  # their scenes in step with the clock: one walker at one place
         boxes.append(_service(tmp_path / f"box{i}", "run", "--source", "scene:1@15", "--control-port", str(port)))
     out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     out.bind(("127.0.0.1", 0))
