@@ -73,7 +73,8 @@ def _collect(
         now = time.monotonic()
         for link in links:
             link.tick(now)
-        for key, _ in sel.select(0.05):
+        # the boxes' sockets first: a hub frame read in the same turn is stamped after the box frames
+        for key, _ in sorted(sel.select(0.05), key=lambda ready: ready[0].data is None):
             if key.data is None:
                 _hub_frames(out, hub, tally)
             else:
@@ -126,16 +127,18 @@ class Tally:
                 number, t, people, _ = self.frames[-1]
                 self.frames[-1] = (number, t, people, int(args[0]))
 
-    def result(self) -> tuple[int, int, int]:
+    def result(self) -> tuple[int, int, int, dict[int, int]]:
         """(frames with every box fused, away from the loop cuts; of them with every walker once; id
-        switches within a crossing)."""
+        switches within a crossing; how many of those frames had how many people)."""
         counted = once = 0
+        sizes: dict[int, int] = {}
         last: dict[tuple[int, int], int] = {}  # (walker, crossing) -> global id
         switches = 0
         for _, t, people, live in self.frames:
             if live != self.boxes or t % CYCLE_SECONDS < 0.5:
                 continue
             counted += 1
+            sizes[len(people)] = sizes.get(len(people), 0) + 1
             truth = [(x * self.room[0], y * self.room[1]) for x, y in feet_at(t, self.people, self.fps)]
             found: dict[int, list[int]] = {}
             for gid, at in people.items():
@@ -147,7 +150,7 @@ class Tally:
                 key = (walker, int(t // CYCLE_SECONDS))
                 switches += key in last and last[key] != gids[0]
                 last[key] = gids[0]
-        return counted, once, switches
+        return counted, once, switches, dict(sorted(sizes.items()))
 
 
 #: How much of the scene's width neighbouring windows share (``--overlap``).
@@ -202,25 +205,28 @@ def _run(args: argparse.Namespace, state: Path, tally: Tally | None) -> tuple[fl
             p.terminate()
         for p in procs:
             p.wait(20)
-    lat = latencies(boxes, hub)
+    lat = latencies(boxes, hub, 1.0 / args.fps)
     if not lat:
         raise RuntimeError("no frame of the hub matched a box frame: did the services start?")
     p99 = lat[min(len(lat) - 1, round(0.99 * (len(lat) - 1)))]
     return statistics.median(lat), p99, len(lat), sum(k in hub for k in boxes), len(boxes)
 
 
-def latencies(boxes: dict[int, float], hub: dict[int, float]) -> list[float]:
-    """Milliseconds from each box frame's arrival to the first hub frame stamped with its capture
-    time or a later one (within 1 s), sorted; both keyed by capture time in microseconds."""
-    stamps = sorted(hub)
-    first = [hub[k] for k in stamps]
-    for i in range(len(first) - 2, -1, -1):  # the earliest arrival of a frame stamped at or after
-        first[i] = min(first[i], first[i + 1])
+def latencies(boxes: dict[int, float], hub: dict[int, float], period: float) -> list[float]:
+    """Milliseconds from each box frame's arrival to the first hub frame arriving after it stamped
+    with a capture time no more than half a frame ``period`` (seconds) before its own (the hub fuses
+    each box's frame nearest the stamp: this one or a newer), within 1 s; sorted. Both keyed by
+    capture time in microseconds, arrivals in seconds."""
+    order = sorted(hub.items(), key=lambda kv: kv[1])
+    arrivals = [t for _, t in order]
     out = []
     for k, arrived in boxes.items():
-        i = bisect.bisect_left(stamps, k)
-        if i < len(stamps) and stamps[i] - k <= 1_000_000:
-            out.append((first[i] - arrived) * 1000.0)
+        for stamp, t in order[bisect.bisect_left(arrivals, arrived) :]:
+            if t - arrived > 1.0:
+                break
+            if stamp >= k - period / 2 * 1e6:
+                out.append((t - arrived) * 1000.0)
+                break
     return sorted(out)
 
 
@@ -239,10 +245,12 @@ def cmd_hub(args: argparse.Namespace) -> int:
         line = f"repeat {r + 1}: hub latency median {med:.2f} ms, p99 {p99:.2f} ms"
         line += f" ({matched} of {total} box frames matched, {own} by their own capture time)"
         if tally is not None:
-            counted, once, switched = tally.result()
+            counted, once, switched, sizes = tally.result()
             ratios.append(once / max(counted, 1))
             switches.append(switched)
             line += f"; every walker once in {once} of {counted} fused frames, id switches {switched}"
+            if once < counted:
+                line += f" (people in a fused frame: {sizes})"
         print(line)
     summary = (
         f"median of {args.repeat}: median {statistics.median(medians):.2f} ms, p99 {statistics.median(p99s):.2f} ms"
