@@ -207,10 +207,13 @@ class BoxLink:
     def _floor(self, args: list[int | float | str], now: float, done: list[BoxFrame]) -> None:
         frame = self._pending
         x, y = float(args[1]), float(args[2])
-        if frame is None or len(frame.floor) >= MAX_PEOPLE or not (math.isfinite(x) and math.isfinite(y)):
+        if not (math.isfinite(x) and math.isfinite(y)):
             self.dropped += 1
             return
-        self.sends_floor = True
+        self.sends_floor = True  # also after a frame that was whole without (its people came first)
+        if frame is None or len(frame.floor) >= MAX_PEOPLE:
+            self.dropped += 1
+            return
         frame.floor[int(args[0])] = (x, y)
         self._complete(now, done)
 

@@ -205,3 +205,30 @@ def test_a_box_refusing_the_key_is_reported_and_asked_less_and_less_often(monkey
     finally:
         src.close()
         box.close()
+
+
+def test_a_box_whose_first_frame_is_empty_still_has_its_floor_positions_fused() -> None:
+    """A box's first frame with nobody in it is whole at once (nothing to wait for); the frames after
+    it must still wait for the floor positions that follow their people (a real box just started:
+    its tracker has confirmed nobody yet), else the box's people are never fused across boxes."""
+    box = FakeBox()
+    src = HubSource(parse_source(f"hub:127.0.0.1:{box.port}"))
+    src.open()
+    try:
+        while box.subscriber is None:
+            src.read(0.1)
+        for data in frame(Poses(frame_size=(640, 480), frame_index=0, t_wall=time.time()), None):
+            box.send(data)
+        for i in range(1, 6):
+            for data in frame(person_at(4, time.time(), i), (1.0 + 0.01 * i, 2.0)):
+                box.send(data)
+            time.sleep(0.02)
+        seen, deadline = [], time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            got = src.read(0.1)
+            if got is not None and len(got) == 1:
+                seen.append(got.extras["hub"].floor[int(got.ids[0])])
+        assert seen and seen[-1] is not None, seen
+    finally:
+        src.close()
+        box.close()
