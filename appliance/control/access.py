@@ -8,7 +8,9 @@
 * The **subscribe key** (``osc_control.subscribe_key``, when the owner set one): the last argument
   of ``add``; never the access token, which so never needs to travel over OSC. A key given to a box
   that needs none (it has none, or the sender is the box itself) is left out unchecked (a hub gives
-  the venue's one key to every box it follows), unless it is the access token: refused.
+  the venue's one key to every box it follows), unless it is the access token: refused (checked at
+  most 5 times, then once a minute, per source IP: beyond, left out unchecked, so that the answer
+  cannot serve to test guesses of the token without a back-off).
 * **Back-off**: wrong tokens, wrong keys and requests about subscriptions that are not the sender's
   back off per source IP (``guards.Backoff``): a few free, then refused unchecked for a time that
   doubles; **rate limit**: changes that take effect, per source IP (``guards.RateLimit``).
@@ -31,6 +33,9 @@ __all__ = ["Access", "Ignored", "Refused", "own_networks"]
 
 #: Seconds between re-reading the box's own subnets.
 SUBNETS_SECONDS = 30.0
+#: Unneeded keys compared with the access token, per source IP: per second, burst. Beyond, the key is
+#: left out unchecked (answered like any other): the refusal must not become a way to test guesses.
+TOKEN_PEEK_RATE, TOKEN_PEEK_BURST = 1 / 60, 5.0
 #: Changes that take effect (confirmed lease changes, the owner's), per source IP: per second, burst.
 CHANGE_RATE, CHANGE_BURST = 2.0, 20.0
 
@@ -78,6 +83,7 @@ class Access:
         self.control, self.local = control, local
         self.backoff = Backoff()  # keyed (what, IP): "token", "key", "owner"
         self.changes = RateLimit(CHANGE_RATE, CHANGE_BURST)
+        self.peeks = RateLimit(TOKEN_PEEK_RATE, TOKEN_PEEK_BURST)
         self._nets: list[Network] = []
         self._nets_at = -math.inf
 
@@ -114,7 +120,8 @@ class Access:
             return _unneeded_key(args)
         if not key:
             rest = _unneeded_key(args)
-            if given is not None and rest is not args and token_matches(given, self.control.config.http.token):
+            peek = given is not None and rest is not args and self.peeks.allow(host, now)
+            if peek and token_matches(given or "", self.control.config.http.token):
                 raise Refused(
                     "expected [port [format or preset]], then the subscribe key if set (never the access token)"
                 )

@@ -356,6 +356,31 @@ def test_a_key_the_box_does_not_need_is_left_out(tmp_path: Path) -> None:
     run(with_control(tmp_path / "b", itself, token=TOKEN, key=KEY, local=True))
 
 
+def test_the_refusal_of_the_token_as_a_key_is_no_oracle_for_guessing_it(tmp_path: Path) -> None:
+    """A box without a subscribe key refuses the access token given as one (the owner is told), but a
+    visitor guessing the token that way cannot tell a right guess from a wrong one beyond the first
+    few: after 5 checks (then one a minute) every key is left out unchecked, the right one too."""
+
+    async def body(app: Application, protocol: Any, patch: Patch) -> None:
+        clock = [1000.0]
+        protocol._now = lambda: clock[0]
+        reply = await patch.ask(osc("/posenet/listeners/add", patch.port, "bundle", TOKEN))
+        assert reply.address == "/posenet/error" and "never the access token" in reply.params[0]
+        refused = []
+        for i in range(40):  # guesses, the right one 30th, each naming another stream port (its confirmation)
+            guess = TOKEN if i == 29 else f"guess-{i:010d}"
+            await patch.send(osc("/posenet/listeners/add", 20000 + i, "bundle", guess))
+            refused.append(not await patch.nothing(0.1))
+            clock[0] += 0.1
+        print(f"guesses refused: {[i for i, r in enumerate(refused) if r]}")
+        assert not any(refused[4:]), refused  # the right guess answered alike (a confirmation, elsewhere)
+        clock[0] += 61  # a minute later: checked again (the owner's mistake is still told)
+        reply = await patch.ask(osc("/posenet/listeners/add", 20100, "bundle", TOKEN))
+        assert reply.address == "/posenet/error" and "never the access token" in reply.params[0]
+
+    run(with_control(tmp_path, body, token=TOKEN))
+
+
 def test_every_change_checks_the_subnet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(access, "own_networks", lambda: [ipaddress.ip_network("10.99.0.0/16")])
 
