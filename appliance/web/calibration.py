@@ -199,7 +199,8 @@ def _marks(value: Any) -> list[list[float]] | None:
 
 async def ask_http_port(address: str, control_port: int) -> int:
     """The HTTP port the box at ``address`` says it has, asked over its OSC control port
-    (``/posenet/discover``; only a ``/posenet/here`` from ``address`` counts).
+    (``/posenet/discover``; only a ``/posenet/here`` from ``address`` and that port counts: another
+    program on the box's address cannot name its own port to be sent the token).
 
     Raises:
         FetchError: no answer, or its HTTP API is off.
@@ -210,7 +211,7 @@ async def ask_http_port(address: str, control_port: int) -> int:
 
     class Here(asyncio.DatagramProtocol):
         def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-            if addr[0] != address or said.done() or len(data) > 1024:
+            if (addr[0], addr[1]) != (address, control_port) or said.done() or len(data) > 1024:
                 return
             try:
                 messages = parse_packet(data)

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from appliance.core.app import Application
 from appliance.core.status import Peer
+from appliance.output.osc.wire import message
 from appliance.pose.calibrate import Correction, corrected
 from appliance.pose.fusion import BoxState, HubReport
 from appliance.web.calibration import Calibrations, Refused
@@ -195,3 +196,42 @@ def test_the_route_is_the_owners_names_the_field_at_fault_never_echoes_the_token
     assert {tuple(d["loc"]) for d in r.json()["detail"]} == {("body", "token"), ("body", "walk")}
     r = owner.post("/api/hub/calibration/apply", json=order)  # this box runs images, not a hub
     assert r.status_code == 409 and r.json()["detail"][0]["msg"] == "this box is not a hub", r.text
+
+
+def test_a_forged_here_from_another_port_on_the_box_address_is_not_sent_the_token() -> None:
+    """A box named ``HOST:CONTROL_PORT`` says its HTTP port over its control port. Another program on
+    the box's address (a raw socket elsewhere forges the same) answers the hub's ``/posenet/discover``
+    first, naming its own HTTP port: only the box's control port is believed, so the token goes to
+    the box, never to that port."""
+
+    async def run() -> None:
+        real, thief = Box(), Box()
+        async with serving(real) as real_http, serving(thief) as thief_http:
+            loop = asyncio.get_running_loop()
+            forger, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
+
+            class Control(asyncio.DatagramProtocol):
+                def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                    self.transport: Any = transport
+
+                def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                    port = self.transport.get_extra_info("sockname")[1]
+                    forger.sendto(message("/posenet/here", "ssiii", ["b", "127.0.0.1", port, thief_http, 0]), addr)
+                    here = message("/posenet/here", "ssiii", ["b", "127.0.0.1", port, real_http, 0])
+                    loop.call_later(0.05, self.transport.sendto, here, addr)
+
+            control, _ = await loop.create_datagram_endpoint(Control, local_addr=("127.0.0.1", 0))
+            name = f"127.0.0.1:{control.get_extra_info('sockname')[1]}"
+            state = BoxState(name, "127.0.0.1", True, True, 1.0, 1, 0)
+            hub = Hub(1, HubReport((state,), (Correction(name, "a", 0.5, -0.25, 90.0, 0.01, 40, walk=7),)))
+            hub.peers_seen = []  # not on mDNS: the box is asked
+            try:
+                await Calibrations(hub).apply(_order(box=name))  # type: ignore[arg-type]
+            finally:
+                control.close()
+                forger.close()
+        print(f"the forger's HTTP port was sent {len(thief.sent)} requests, the box {len(real.sent)}")
+        assert thief.sent == []
+        assert [(m, a) for m, a, _ in real.sent] == [("GET", ""), ("PATCH", "Bearer box-token-0123")]
+
+    asyncio.run(run())
