@@ -7,11 +7,16 @@ doubles (``REFUSED_SECONDS``), and its reason is kept (``refused``, at most 160 
 Everything a box (or anyone forging its address) sends is bounded: datagrams are parsed by
 ``wire.parse_packet`` (at most 256 messages, bundles nested at most 8 deep), a frame holds at most
 ``MAX_PEOPLE`` people, frame sizes are 1..8192, only the last ``RING`` frames are kept, at most
-``MAX_FPS`` frames a second are taken, and only
-datagrams from the box's own address count (the rest are counted and dropped). Keypoints arrive in
-0..1 (the ``bundle`` format's default coordinates, order (x, y)); floor positions in metres. The
-floor the box's picture sees (``/posenet/view/floor ,iff... n x y ...``, metres (x, y)) is taken
-with 3..``MAX_VIEW`` corners, every coordinate finite and within +-``VIEW_LIMIT`` m (else refused and
+``MAX_FPS`` frames a second are taken, at most ``MAX_LEFT`` people leave in one frame, and only
+datagrams from the box's own address count (the rest are counted and dropped); the box's replies
+(``/posenet/listeners/*``, ``/posenet/error``) only from its control port, a confirmation is
+answered only soon after a request and once per datagram (never more datagrams out than in), and a
+box silent for ``SILENT_SECONDS`` while its lease is believed in force is asked again (a forged
+``added`` cannot hold back the renewal). A forger of the box's very address and port (a raw socket
+on the LAN) can still say what the box says: its frames, clock and view. Keypoints arrive in 0..1
+(the ``bundle`` format's default coordinates, order (x, y)); floor positions in metres. The floor
+the box's picture sees (``/posenet/view/floor ,iff... n x y ...``, metres (x, y)) is taken with
+3..``MAX_VIEW`` corners, every coordinate finite and within +-``VIEW_LIMIT`` m (else refused and
 counted); the link keeps the latest, for ``VIEW_SECONDS``.
 """
 
@@ -47,6 +52,13 @@ BURST = 64
 #: Whole frames a second taken from one box at most (a burst of 2 s allowed); the rest are dropped and
 #: counted, so a box sending tiny frames as fast as it can cannot make the hub send as fast.
 MAX_FPS = 120.0
+#: Seconds without a whole frame, while the lease is believed in force, before asking again (a forged
+#: ``/posenet/listeners/added`` cannot keep the hub from renewing a subscription the box ended).
+SILENT_SECONDS = 3.0
+#: Seconds after a request during which the box's confirmation is answered (one per datagram).
+CONFIRM_SECONDS = 2.0
+#: People leaving in one frame at most (more are dropped and counted: a frame never completed cannot grow).
+MAX_LEFT = 2 * MAX_PEOPLE
 #: Corners of a box's view on the floor at most (a box sends 3..5); metres a coordinate may be off
 #: the origin at most (as the floor settings' marks); seconds a view is kept without a newer one.
 MAX_VIEW, VIEW_LIMIT, VIEW_SECONDS = 8, 1000.0, 2.0
@@ -68,6 +80,10 @@ class BoxFrame:
     floor: dict[int, tuple[float, float]] = field(default_factory=dict)
     left: list[int] = field(default_factory=list)
     view: tuple[tuple[float, float], ...] = ()
+
+
+#: The box's answers to the hub's requests, taken only from its control port.
+_REPLIES = ("/posenet/listeners/", "/posenet/error")
 
 
 class BoxLink:
@@ -93,6 +109,8 @@ class BoxLink:
         self._clock: tuple[bool, float, float] | None = None  # the box's word: synchronised, offset ms, when
         self._rate = RateLimit(MAX_FPS, 2 * MAX_FPS, size=1)
         self._next_add = 0.0
+        self._asked = -math.inf  # monotonic: the last request sent
+        self._confirm = False  # a confirmation may be answered (one per datagram, soon after a request)
         self._pending: BoxFrame | None = None
         self._last_index: int | None = None  # the newest finished frame's index
         self._view: tuple[float, tuple[tuple[float, float], ...]] = (0.0, ())  # (arrival, corners)
@@ -108,10 +126,12 @@ class BoxLink:
         key = TUNING.subscribe_key
         if key != self._key:
             self._key, self._next_add, self._wait = key, now, REFUSED_SECONDS[0]
-        if now >= self._next_add:
+        silent = self.lease_until > now and now - max(self.last_frame, self._asked) > SILENT_SECONDS
+        if now >= self._next_add or silent:
             args: list[int | float | str] = [self.port, "bundle", key] if key else [self.port, "bundle"]
             self._send(message("/posenet/listeners/add", "iss"[: len(args)], args))
             self._next_add = now + RETRY_SECONDS
+            self._asked = now
 
     def _send(self, data: bytes) -> None:
         try:
@@ -137,15 +157,21 @@ class BoxLink:
             except ValueError:
                 self.dropped += 1
                 continue
+            self._confirm = now - self._asked <= CONFIRM_SECONDS
             for address, args in messages:
+                if address.startswith(_REPLIES) and src[1] != self.control_port:
+                    self.dropped += 1  # the box's replies come from its control port
+                    continue
                 self._handle(address, args, now, done)
         return done
 
     def _handle(self, address: str, args: list[int | float | str], now: float, done: list[BoxFrame]) -> None:
         try:
             if address == "/posenet/listeners/confirm" and args and isinstance(args[0], str):
-                self._send(message("/posenet/listeners/confirm", "s", [args[0][:64]]))
-            elif address == "/posenet/listeners/added" and len(args) >= 4:
+                if self._confirm:  # one per datagram: forged confirmations are reflected, never multiplied
+                    self._confirm = False
+                    self._send(message("/posenet/listeners/confirm", "s", [args[0][:64]]))
+            elif address == "/posenet/listeners/added" and len(args) >= 4 and args[1] == self.port:
                 lease = min(max(float(args[3]), 3.0), 3600.0)
                 self.lease_until = now + lease
                 self._next_add = now + lease * RENEW_SHARE
@@ -163,6 +189,9 @@ class BoxLink:
             elif address == "/posenet/view/floor":
                 self._floor_view(args, now)
             elif address == "/posenet/person/leave" and self._pending is not None and args:
+                if len(self._pending.left) >= MAX_LEFT:
+                    self.dropped += 1
+                    return
                 self._pending.left.append(int(args[0]))
         except (TypeError, ValueError, OverflowError):
             self.dropped += 1

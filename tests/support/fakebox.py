@@ -8,6 +8,7 @@ import dataclasses
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
@@ -26,10 +27,11 @@ __all__ = ["FakeBox", "clock_said", "frame", "person_at", "walk"]
 class FakeBox:
     """A socket on 127.0.0.1 answering the subscription handshake; ``stream(datagrams)`` sends to the
     subscriber once it confirmed. With a ``key``, a request without it last is refused (``/posenet/error``,
-    as the real box answers); ``asked`` counts the requests."""
+    as the real box answers); ``asked`` counts the requests, ``heard`` every datagram by its address."""
 
     def __init__(self, key: str | None = None) -> None:
         self.key, self.asked = key, 0
+        self.heard: Counter[str] = Counter()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.05)
@@ -46,6 +48,7 @@ class FakeBox:
             except TimeoutError:
                 continue
             address, args = parse_packet(data)[0]
+            self.heard[address] += 1
             if address == "/posenet/listeners/add":
                 self.asked += 1
                 if self.key is not None and args[-1] != self.key:
