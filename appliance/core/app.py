@@ -378,7 +378,7 @@ class Application:
         """A new recording's header: this box, its model, source and settings (no secrets)."""
         config, engine = self._config, self.engine
         settings = config.model_dump(mode="json")
-        for section, key in SECURITY_SETTINGS:
+        for section, key in (*SECURITY_SETTINGS, ("hub", "subscribe_key")):  # (the venue's key, on a hub)
             settings.get(section, {}).pop(key, None)
         model = Path(engine.model.info.path).name if engine else self._no_model(self.runner, config)
         return Header(config.device_name, __version__, model, config.source, 0, 0, 0.0, settings)

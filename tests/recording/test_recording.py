@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from appliance.config.store import ConfigStore
+from appliance.core.app import Application
 from appliance.playback.player import recorded_stages, replayed, window
 from appliance.pose.params import SmoothingConfig, TrackingConfig
 from appliance.pose.scenes import Walker, scene
 from appliance.pose.smoothing import Smoother
 from appliance.pose.tracking import Tracker
-from appliance.recording.fileformat import Header, RecordingError, open_recording
+from appliance.recording.fileformat import Header, RecordingError, encode_header, open_recording
 from appliance.recording.recorder import Recorder, RecordingTap
 from appliance.recording.schedule import Schedule
 from appliance.types import Poses
@@ -192,3 +194,19 @@ def test_time_that_runs_backwards_or_stops_for_long_is_skipped(tmp_path: Path) -
     (tmp_path / "t.jsonl").write_text(hdr + "\n".join(json.dumps(r) for r in rows) + "\n")
     recording = open_recording(tmp_path / "t.jsonl")
     assert [f.poses.frame_index for f in recording.frames()] == [1, 3, 5] and recording.skipped == 2
+
+
+def test_a_recordings_header_holds_no_secret_the_hubs_subscribe_key_neither(tmp_path: Path) -> None:
+    """A recording is a file people share: its settings leave out the owner's token, the box's
+    subscribe key and the venue's key a hub gives its boxes (``hub.subscribe_key``)."""
+    store = ConfigStore.in_dir(tmp_path)
+    store.load()
+    secrets = {"http": {"token": "owner-token-0123"}, "osc_control": {"subscribe_key": "box-key-4567"}}
+    store.save({**secrets, "hub": {"subscribe_key": "venue-key-8910"}})
+    app = Application(store)
+    try:
+        text = encode_header(app._recording_header()).decode()
+    finally:
+        app.stop()
+    assert json.loads(text)["settings"]["hub"]["distance_m"] == 0.5
+    assert not [s for s in ("owner-token-0123", "box-key-4567", "venue-key-8910") if s in text]
