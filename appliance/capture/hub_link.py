@@ -89,8 +89,11 @@ _REPLIES = ("/posenet/listeners/", "/posenet/error")
 class BoxLink:
     """The hub's subscription to one box and its frames; driven by the hub's one thread."""
 
-    def __init__(self, name: str, address: str, control_port: int, sock: socket.socket | None = None) -> None:
+    def __init__(
+        self, name: str, address: str, control_port: int, sock: socket.socket | None = None, keyed: bool = True
+    ) -> None:
         self.name, self.address, self.control_port = name, address, control_port
+        self.keyed = keyed  # given hub.subscribe_key: a box the owner named (one found on mDNS may be anyone's)
         self.sock = sock if sock is not None else socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
         if sock is None:
@@ -122,8 +125,8 @@ class BoxLink:
 
     def tick(self, now: float) -> None:
         """Ask for (or renew) the subscription when due: ``/posenet/listeners/add port bundle [key]``
-        (``hub.subscribe_key``; a new key is given at once)."""
-        key = TUNING.subscribe_key
+        (``hub.subscribe_key``, to a ``keyed`` box only; a new key is given at once)."""
+        key = TUNING.subscribe_key if self.keyed else ""
         if key != self._key:
             self._key, self._next_add, self._wait = key, now, REFUSED_SECONDS[0]
         silent = self.lease_until > now and now - max(self.last_frame, self._asked) > SILENT_SECONDS
@@ -201,6 +204,8 @@ class BoxLink:
         waits (2 s, doubling up to 60 s: a box backing off is not hammered). A lease in force keeps its
         renewal time (a forged refusal cannot make the hub miss it)."""
         self.refused = "".join(c if c.isprintable() else "?" for c in why[:160])
+        if not self.keyed and "subscribe key" in why:
+            self.refused += " (the hub gives its key only to boxes named with --box)"
         if self.lease_until <= now:
             self._next_add = now + self._wait
             self._wait = min(self._wait * 2, REFUSED_SECONDS[1])

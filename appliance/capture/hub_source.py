@@ -112,7 +112,7 @@ class HubSource:
             return
         if any((link.address, link.control_port) == (address, port) for link in self.links.values()):
             return  # the same box under another name (renamed on mDNS): followed once
-        link = BoxLink(name, address, port)
+        link = BoxLink(name, address, port, keyed=bool(self.named))  # (mDNS: anyone may claim to be a box)
         self.links[name] = link
         self._selector.register(link.sock, selectors.EVENT_READ, link)
         if name not in self._order:

@@ -17,8 +17,9 @@ import pytest
 
 from appliance.capture import hub_link, parse_source
 from appliance.capture.hub_link import CONFIRM_SECONDS, MAX_LEFT, SILENT_SECONDS, BoxLink
-from appliance.capture.hub_source import HubSource
+from appliance.capture.hub_source import BoxDirectory, HubSource
 from appliance.output.osc.wire import bundle, message
+from appliance.pose.fusion import TUNING
 from tests.support.fakebox import FakeBox, frame, person_at
 
 
@@ -129,3 +130,27 @@ def test_a_forged_lease_cannot_keep_the_hub_from_asking_a_silent_box_again(
     while box.subscriber is None and time.monotonic() < deadline:
         src.read(0.05)
     assert box.subscriber is not None  # subscribed again
+
+
+def test_a_box_found_on_mdns_is_never_given_the_venues_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anyone on the venue network can announce a box (a TXT record with an OSC port and a status
+    that looks like a box's): a hub following the boxes found on mDNS asks them without
+    ``hub.subscribe_key``, so a visitor's fake box never learns the key every real box asks for; a
+    box found there that wants the key refuses, and the hub says to name it."""
+    monkeypatch.setattr(TUNING, "subscribe_key", "venue-key-77")
+    fake, keyed = FakeBox(), FakeBox(key="venue-key-77")
+    directory = BoxDirectory()
+    directory.set(lambda: [("visitor's box", "127.0.0.1", fake.port), ("real box", "127.0.0.1", keyed.port)])
+    src = HubSource(parse_source("hub"), directory)
+    src.open()
+    try:
+        deadline = time.monotonic() + 5
+        while (fake.subscriber is None or not src.links["real box"].refused) and time.monotonic() < deadline:
+            src.read(0.05)
+        print(f"the visitor's box was asked with {fake.adds}")
+        assert fake.subscriber is not None and fake.adds and all("venue-key-77" not in a for a in fake.adds)
+        assert "named with --box" in src.links["real box"].refused
+    finally:
+        src.close()
+        fake.close()
+        keyed.close()

@@ -27,11 +27,13 @@ __all__ = ["FakeBox", "clock_said", "frame", "person_at", "walk"]
 class FakeBox:
     """A socket on 127.0.0.1 answering the subscription handshake; ``stream(datagrams)`` sends to the
     subscriber once it confirmed. With a ``key``, a request without it last is refused (``/posenet/error``,
-    as the real box answers); ``asked`` counts the requests, ``heard`` every datagram by its address."""
+    as the real box answers); ``asked`` counts the requests, ``heard`` every datagram by its address, ``adds``
+    the requests' arguments."""
 
     def __init__(self, key: str | None = None) -> None:
         self.key, self.asked = key, 0
         self.heard: Counter[str] = Counter()
+        self.adds: list[list[object]] = []  # every request's arguments
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.05)
@@ -51,6 +53,7 @@ class FakeBox:
             self.heard[address] += 1
             if address == "/posenet/listeners/add":
                 self.asked += 1
+                self.adds.append(list(args))
                 if self.key is not None and args[-1] != self.key:
                     why = "/posenet/listeners/add: wrong or missing subscribe key (the last argument)"
                     self.sock.sendto(message("/posenet/error", "s", [why]), src)
