@@ -89,7 +89,7 @@ class Calibrations:
         body = json.dumps({"floor": {"image": image, "floor": after}}).encode()
         code, answer = await self._ask(order.box, address, port, "PATCH", body, order.token)
         if code != 200:
-            raise _refusal(order.box, code, answer)
+            raise _refusal(order.box, code, answer, order.token)
         self._applied.append(c.walk)
         self.control.restart_walk(order.box)
         return HubApplied(
@@ -166,9 +166,11 @@ class Calibrations:
             raise Refused(502, "box", f"{box} unreachable at {address}:{port}: {_why(exc)}") from None
 
 
-def _refusal(box: str, code: int, answer: bytes) -> Refused:
-    """The box's refusal of the new floor, said for the hub's owner (nothing changed there)."""
-    line = clean_text(answer_line(code, answer), 300)
+def _refusal(box: str, code: int, answer: bytes, token: str) -> Refused:
+    """The box's refusal of the new floor, said for the hub's owner (nothing changed there; the token,
+    should the box echo it, left out)."""
+    line = answer_line(code, answer)
+    line = clean_text(line.replace(token, "(the token)") if token else line, 300)
     if code == 401:
         return Refused(403, "token", f"{box} refused the token (missing or wrong); nothing changed")
     if code == 403 and "authorization" in line:

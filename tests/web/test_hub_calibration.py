@@ -7,7 +7,9 @@ correction is injected in the hub's report (a real walk: tests/hub/test_hub_appl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from appliance.pose.calibrate import Correction, corrected
 from appliance.pose.fusion import BoxState, HubReport
 from appliance.web.calibration import Calibrations, Refused
 from appliance.web.models import HubApply
+from appliance.web.relay import RELAY_DEADLINE
 from appliance.web.server import create_app
 from tests.support.net import free_tcp_port
 from tests.support.owner import OWNER, TOKEN, VISITOR, change
@@ -235,3 +238,93 @@ def test_a_forged_here_from_another_port_on_the_box_address_is_not_sent_the_toke
         assert [(m, a) for m, a, _ in real.sent] == [("GET", ""), ("PATCH", "Bearer box-token-0123")]
 
     asyncio.run(run())
+
+
+def _ok(body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+HOSTILE = {  # what a fake box answers GET /api/config (or, "patch": the PATCH) with: raw HTTP
+    "deep": b"HTTP/1.1 200 OK\r\nContent-Length: 60000\r\n\r\n" + b"[" * 60000,
+    "endless": b"HTTP/1.1 200 OK\r\n\r\n" + b'{"floor": "' + b"x" * 200_000,
+    "endless head": b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 20_000,
+    "wrong types": _ok(b'{"floor": {"image": [[0, 0], "a", 1, null], "floor": [true]}}'),
+    "not finite": _ok(b'{"floor": {"image": [[0, 0], [1, 0], [1, 1], [0, 1]], "floor": [[NaN, 0], [0, 0]]}}'),
+    "redirect": b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.2:8080/api/config\r\nContent-Length: 0\r\n\r\n",
+    "drip": b"",  # one byte a second
+    "patch echoes the token": b"",
+}
+
+
+@pytest.mark.parametrize("answer", list(HOSTILE))
+def test_a_fake_boxs_answer_is_bounded_and_never_holds_the_loop_nor_shows_the_token(answer: str) -> None:
+    """A box answering the hub's GET or PATCH with nesting 60,000 deep, an endless body or head,
+    wrong types, NaN, a redirect, one byte a second, or the token echoed back: refused (409 or 502)
+    within the relay's deadline, the hub's event loop never held more than 50 ms, no token in the
+    line shown, nothing written when the read failed."""
+
+    async def run() -> tuple[Refused, float, float, list[bytes]]:
+        asked: list[bytes] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                with contextlib.suppress(asyncio.CancelledError):  # (cancelled when the test ends)
+                    await answering(reader, writer)
+            finally:
+                writer.transport.abort()
+
+        async def answering(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            head = await reader.readuntil(b"\r\n\r\n")
+            asked.append(head.split(b" ")[0])
+            length = next(
+                (int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")), 0
+            )
+            await reader.readexactly(length)
+            with contextlib.suppress(OSError):
+                if answer == "drip":
+                    for c in b"HTTP/1.1 200 OK\r\n\r\n{}":
+                        writer.write(bytes([c]))
+                        await writer.drain()
+                        await asyncio.sleep(1)
+                elif answer == "patch echoes the token":
+                    if head.startswith(b"GET"):
+                        doc = json.dumps({"floor": {"image": IMAGE, "floor": FLOOR}}).encode()
+                        writer.write(_ok(doc))
+                    else:
+                        said = [{"loc": ["body", head.decode()], "msg": head.decode(), "type": "x"}]
+                        doc = json.dumps({"detail": said}).encode()
+                        writer.write(b"HTTP/1.1 422 X\r\nContent-Length: %d\r\n\r\n%s" % (len(doc), doc))
+                else:
+                    writer.write(HOSTILE[answer])
+                await writer.drain()
+                await asyncio.sleep(5)
+
+        port = free_tcp_port()
+        server = await asyncio.start_server(handle, "127.0.0.1", port)
+        worst, running = 0.0, True
+
+        async def ticker() -> None:
+            nonlocal worst
+            last = time.monotonic()
+            while running:
+                await asyncio.sleep(0.005)
+                now = time.monotonic()
+                worst, last = max(worst, now - last - 0.005), now
+
+        tick = asyncio.ensure_future(ticker())
+        started = time.monotonic()
+        try:
+            with pytest.raises(Refused) as refused:
+                await Calibrations(Hub(port)).apply(_order())  # type: ignore[arg-type]
+            took = time.monotonic() - started
+        finally:
+            running = False
+            await tick
+            server.close()
+        return refused.value, took, worst, asked
+
+    refusal, took, worst, asked = asyncio.run(run())
+    print(f"{answer}: {refusal.status} {refusal.msg!r} in {took:.2f} s, the loop held {worst * 1000:.1f} ms at most")
+    assert refusal.status in (409, 502) and took < 2 * RELAY_DEADLINE + 0.5 and worst < 0.05
+    assert "box-token-0123" not in refusal.msg
+    assert asked == ([b"GET", b"PATCH"] if answer == "patch echoes the token" else [b"GET"])
