@@ -46,7 +46,7 @@ class Box:
 
 
 @asynccontextmanager
-async def serving(box: Box) -> AsyncIterator[int]:
+async def serving(box: Box, host: str = "127.0.0.1") -> AsyncIterator[int]:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
         headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:] if h)}
@@ -61,7 +61,7 @@ async def serving(box: Box) -> AsyncIterator[int]:
         writer.close()
 
     port = free_tcp_port()
-    server = await asyncio.start_server(handle, "127.0.0.1", port)
+    server = await asyncio.start_server(handle, host, port)
     try:
         yield port
     finally:
@@ -328,3 +328,22 @@ def test_a_fake_boxs_answer_is_bounded_and_never_holds_the_loop_nor_shows_the_to
     assert refusal.status in (409, 502) and took < 2 * RELAY_DEADLINE + 0.5 and worst < 0.05
     assert "box-token-0123" not in refusal.msg
     assert asked == ([b"GET", b"PATCH"] if answer == "patch echoes the token" else [b"GET"])
+
+
+def test_an_mdns_record_naming_the_box_at_another_address_is_not_sent_the_token() -> None:
+    """Anyone may announce the box's name on mDNS at their own address (and port): the hub asks only
+    the peer of that name at the address it follows the box at."""
+
+    async def run() -> None:
+        real, thief = Box(), Box()
+        async with serving(real) as real_http, serving(thief, "127.0.0.2") as thief_http:
+            hub = Hub(real_http)
+            hub.peers_seen = [Peer("b", "127.0.0.2", thief_http), Peer("b", "127.0.0.1", real_http)]
+            await Calibrations(hub).apply(_order())  # type: ignore[arg-type]
+            hub.peers_seen = [Peer("b", "127.0.0.2", thief_http)]  # only the forged record
+            with pytest.raises(Refused) as refused:
+                await Calibrations(hub).apply(_order())  # type: ignore[arg-type]
+        assert thief.sent == [] and len(real.sent) == 2
+        assert refused.value.status == 502 and "not found on mDNS" in refused.value.msg, refused.value
+
+    asyncio.run(run())
