@@ -9,6 +9,7 @@ lease cannot keep the hub from asking again once the box falls silent."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -154,3 +155,35 @@ def test_a_box_found_on_mdns_is_never_given_the_venues_key(monkeypatch: pytest.M
         src.close()
         fake.close()
         keyed.close()
+
+
+def test_forged_refusals_from_the_box_control_port_cannot_keep_the_hub_from_subscribing() -> None:
+    """A raw socket forging the box's control port floods ``/posenet/error`` at the hub's port from
+    before the hub starts: the hub's request still reaches the box, whose confirmation and lease
+    arrive among the forgeries; subscribed at once, and streaming."""
+    box = FakeBox()
+    src = HubSource(parse_source(f"hub:127.0.0.1:{box.port}"))
+    src.open()
+    link = next(iter(src.links.values()))
+    stop = threading.Event()
+    forged = message("/posenet/error", "s", ["/posenet/listeners/add: wrong or missing subscribe key"])
+
+    def flood() -> None:
+        while not stop.is_set():
+            box.sock.sendto(forged, ("127.0.0.1", link.port))
+            time.sleep(0.002)
+
+    flooder = threading.Thread(target=flood, daemon=True)
+    flooder.start()
+    try:
+        time.sleep(0.2)
+        started = time.monotonic()
+        while box.subscriber is None and time.monotonic() - started < 10:
+            src.read(0.05)
+        print(f"subscribed {time.monotonic() - started:.2f} s after the hub started, under a flood of refusals")
+        assert box.subscriber is not None and time.monotonic() - started < 1.0
+    finally:
+        stop.set()
+        flooder.join(2)
+        src.close()
+        box.close()
