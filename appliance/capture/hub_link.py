@@ -10,7 +10,8 @@ Everything a box (or anyone forging its address) sends is bounded: datagrams are
 ``MAX_FPS`` frames a second are taken, at most ``MAX_LEFT`` people leave in one frame, and only
 datagrams from the box's own address count (the rest are counted and dropped); the box's replies
 (``/posenet/listeners/*``, ``/posenet/error``) only from its control port, a confirmation is
-answered only soon after a request and once per datagram (never more datagrams out than in), and a
+answered only soon after a request and once per datagram (never more datagrams out than in), a lease
+taken only soon after a request, and a
 box silent for ``SILENT_SECONDS`` while its lease is believed in force is asked again (a forged
 ``added`` cannot hold back the renewal). A forger of the box's very address and port (a raw socket
 on the LAN) can still say what the box says: its frames, clock and view. Keypoints arrive in 0..1
@@ -55,7 +56,8 @@ MAX_FPS = 120.0
 #: Seconds without a whole frame, while the lease is believed in force, before asking again (a forged
 #: ``/posenet/listeners/added`` cannot keep the hub from renewing a subscription the box ended).
 SILENT_SECONDS = 3.0
-#: Seconds after a request during which the box's confirmation is answered (one per datagram).
+#: Seconds after a request during which the box's confirmation is answered (one per datagram) and
+#: its lease taken.
 CONFIRM_SECONDS = 2.0
 #: People leaving in one frame at most (more are dropped and counted: a frame never completed cannot grow).
 MAX_LEFT = 2 * MAX_PEOPLE
@@ -169,12 +171,13 @@ class BoxLink:
         return done
 
     def _handle(self, address: str, args: list[int | float | str], now: float, done: list[BoxFrame]) -> None:
+        asked = now - self._asked <= CONFIRM_SECONDS  # a lease is taken only soon after a request
         try:
             if address == "/posenet/listeners/confirm" and args and isinstance(args[0], str):
                 if self._confirm:  # one per datagram: forged confirmations are reflected, never multiplied
                     self._confirm = False
                     self._send(message("/posenet/listeners/confirm", "s", [args[0][:64]]))
-            elif address == "/posenet/listeners/added" and len(args) >= 4 and args[1] == self.port:
+            elif address == "/posenet/listeners/added" and len(args) >= 4 and args[1] == self.port and asked:
                 lease = min(max(float(args[3]), 3.0), 3600.0)
                 self.lease_until = now + lease
                 self._next_add = now + lease * RENEW_SHARE

@@ -187,3 +187,15 @@ def test_forged_refusals_from_the_box_control_port_cannot_keep_the_hub_from_subs
         flooder.join(2)
         src.close()
         box.close()
+
+
+def test_a_lease_is_taken_only_soon_after_the_hubs_request(
+    hub: tuple[FakeBox, HubSource, BoxLink], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box, src, link = hub
+    monkeypatch.setattr(hub_link, "SILENT_SECONDS", 60.0)  # (the hub asks no more while this test runs)
+    before = (link._next_add, link.lease_until)
+    time.sleep(CONFIRM_SECONDS + 0.1)
+    box.send(message("/posenet/listeners/added", "sisi", ["127.0.0.1", link.port, "bundle", 3600]))
+    _pump(src, 0.2)
+    assert (link._next_add, link.lease_until) == before
