@@ -8,7 +8,9 @@ iterate them. Modules import their device libraries (picamera2, cv2) only when a
 
 Source strings (``--source``): ``TYPE[:ARG][@OPTS]`` with OPTS comma-separated: a number is the
 frame rate, ``WxH`` a size, ``loop`` / ``once`` for files, ``hold=SECONDS`` (``hold=2s``) how long
-each still image is shown (0: the images are the frames of one continuous scene). Examples::
+each still image is shown (0: the images are the frames of one continuous scene), and a kind's own
+``NAME=NUMBER`` options (``SourceKind.params``: ``scene``, ``images`` and ``video`` take a window of
+the picture, ``x0=,x1=,y0=,y1=``, 0..1, (x, y); ``replay`` a speed and times). Examples::
 
     picamera2            picamera2:1           (camera index)
     v4l2:/dev/video0     v4l2:/dev/v4l/by-id/usb-…-video-index0@30,640x480
@@ -16,6 +18,7 @@ each still image is shown (0: the images are the frames of one continuous scene)
     images:*.jpg@15      (files in the media folder)     images:*.jpg@15,hold=5s
     synthetic            synthetic@30,640x480
     scene                scene:3@15,640x480    (poses of synthetic people: no model)
+    images:a.jpg@3,x0=0.48,x1=1                (the right 52 % of the picture)
 
 File sources (``images:``, ``video:``) read from the **media folder** only: a saved or network-made
 configuration names files inside it (relative, no ``..``), never elsewhere; ``check_confined``

@@ -10,11 +10,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from appliance.errors import SourceError
+import numpy as np
+from numpy.typing import NDArray
+
+from appliance.errors import ConfigError, SourceError
 from appliance.types import Frame, Poses
 
 __all__ = [
     "MAX_FILE_BYTES",
+    "MIN_WINDOW",
+    "WINDOW_PARAMS",
     "EndOfSource",
     "FrameSource",
     "Host",
@@ -24,6 +29,9 @@ __all__ = [
     "SourceKind",
     "SourceSpec",
     "confined_files",
+    "crop_floor",
+    "cut",
+    "window",
 ]
 
 #: Largest media file a source reads (an image is decoded whole into memory).
@@ -51,6 +59,52 @@ class SourceSpec:
     def param(self, name: str, default: float) -> float:
         """The value of the option ``name=...`` given in the spec, else ``default``."""
         return next((v for k, v in self.params if k == name), default)
+
+
+#: The options of a window of the picture (``x0``, ``x1``, ``y0``, ``y1``: 0..1, x right, y down),
+#: for a kind's ``params``; the narrowest window allowed (0..1 of the picture, either side).
+WINDOW_PARAMS: dict[str, tuple[float, float]] = {"x0": (0.0, 1.0), "x1": (0.0, 1.0), "y0": (0.0, 1.0), "y1": (0.0, 1.0)}
+MIN_WINDOW = 0.05
+Window = tuple[float, float, float, float]
+
+
+def window(spec: SourceSpec) -> Window:
+    """The window ``(x0, x1, y0, y1)`` of the source's picture (0..1, x right, y down) the spec asks
+    for (default the whole picture); ConfigError when a side is not after the other by at least
+    ``MIN_WINDOW``. Also a kind's ``confine`` rule, so a bad window is refused, not saved."""
+    x0, x1 = spec.param("x0", 0.0), spec.param("x1", 1.0)
+    y0, y1 = spec.param("y0", 0.0), spec.param("y1", 1.0)
+    for low, high, axis in ((x0, x1, "x"), (y0, y1, "y")):
+        if high - low < MIN_WINDOW:
+            raise ConfigError(
+                f"{spec.type} source: window {axis}0={low:g}..{axis}1={high:g} is empty or narrower than {MIN_WINDOW:g}"
+            )
+    return x0, x1, y0, y1
+
+
+def cut(pixels: NDArray[np.uint8], win: Window) -> NDArray[np.uint8]:
+    """The window ``win`` = (x0, x1, y0, y1), 0..1 of the picture (x right, y down), of an (H, W, 3)
+    picture: its pixels (sides rounded half up to whole source pixels, at least one each way),
+    contiguous; the picture itself when the window is all of it."""
+    if win == (0.0, 1.0, 0.0, 1.0):
+        return pixels
+    h, w = pixels.shape[:2]
+    x0, x1, y0, y1 = (int(v * n + 0.5) for v, n in zip(win, (w, w, h, h), strict=True))
+    return np.ascontiguousarray(pixels[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)])
+
+
+def crop_floor(spec: SourceSpec | Window, room: tuple[float, float]) -> dict[str, list[list[float]]]:
+    """The ``floor`` section of a box seeing a window of a picture when the whole picture (0..1)
+    lies linearly on ``room`` = (width, depth) metres of floor, (x, y): its four marks are its own
+    picture's corners (0..1, (x, y)), their floor points the window's corners on that floor (metres,
+    (x, y)), so that every window's box places a person at the same floor point."""
+    x0, x1, y0, y1 = window(spec) if isinstance(spec, SourceSpec) else spec
+    w, d = room
+    corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+    return {
+        "image": [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]],
+        "floor": [[round(x * w, 6), round(y * d, 6)] for x, y in corners],
+    }
 
 
 def confined_files(paths: Iterable[str], folder: Path | None) -> list[Path]:

@@ -1,5 +1,6 @@
 """Still images from a glob in a folder: a slideshow (each image held a while, as a still scene) or,
-with ``hold=0``, the frames of one continuous scene; looping by default, 15 fps by default."""
+with ``hold=0``, the frames of one continuous scene; looping by default, 15 fps by default; a
+window of each picture (``x0=,x1=,y0=,y1=``, 0..1 of the picture, (x, y)) cut before inference."""
 
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from appliance.capture.base import EndOfSource, Host, Pacer, SourceKind, SourceSpec, confined_files
+from appliance.capture.base import (
+    WINDOW_PARAMS,
+    EndOfSource,
+    Host,
+    Pacer,
+    SourceKind,
+    SourceSpec,
+    confined_files,
+    cut,
+    window,
+)
 from appliance.capture.images import load_image
 from appliance.errors import SourceError
 from appliance.types import Frame
@@ -29,8 +40,10 @@ DEFAULT_HOLD = 2.0
 
 
 class ImageSource:
-    """``images:GLOB[@fps][,once][,hold=SECONDS]``: each image (regular files inside ``folder`` only)
-    decoded once, then served from memory at ``fps``.
+    """``images:GLOB[@fps][,once][,hold=SECONDS][,x0=..,x1=..,y0=..,y1=..]``: each image (regular
+    files inside ``folder`` only) decoded once, cut to the spec's window (``base.window``: 0..1 of
+    the picture, x right, y down; default all of it: one of several cameras whose views overlap),
+    then served from memory at ``fps``; the frame is the window's source pixels.
 
     Each image is held for ``hold`` seconds (``round(hold * fps)`` frames, at least one; by default
     ``DEFAULT_HOLD`` when several images match), like a camera looking at a still scene, and changing
@@ -43,7 +56,9 @@ class ImageSource:
     def __init__(self, spec: SourceSpec, folder: Path | None = None) -> None:
         self.spec = spec
         self.folder = folder
-        self.name = f"images {spec.arg}"
+        self.window = window(spec)
+        cut_text = "" if self.window == (0.0, 1.0, 0.0, 1.0) else " x{:g}..{:g} y{:g}..{:g}".format(*self.window)
+        self.name = f"images {spec.arg}{cut_text}"
         self._images: list[NDArray[np.uint8]] = []
         self._pos = 0  # the image being shown
         self._shown = 0  # frames it was shown so far
@@ -65,7 +80,7 @@ class ImageSource:
         images = []
         for i, p in enumerate(paths):
             try:
-                images.append(load_image(str(p)))
+                images.append(cut(load_image(str(p)), self.window))
             except SourceError:
                 raise SourceError(f"image {i + 1} of {len(paths)} matching {self.spec.arg!r} is unreadable") from None
         self._images = images
@@ -113,11 +128,13 @@ def _offer(host: Host) -> list[dict[str, str]]:
 
 KIND = SourceKind(
     "images",
-    "images:GLOB[@fps][,once][,hold=SECONDS]",
+    "images:GLOB[@fps][,once][,hold=SECONDS][,x0=0,x1=0.6,y0=0,y1=1]",
     ImageSource,
     needs_arg=True,
     files=True,
     holds=True,
+    params=WINDOW_PARAMS,
+    confine=window,
     order=20,
     offer=_offer,
 )

@@ -18,7 +18,8 @@ own picture (``WxH``), as one of several cameras whose views overlap would. Keyp
 window get score 0; a person with no ankle or no hip in it, or fewer than ``MIN_KEYPOINTS``
 keypoints, is not seen at all; a person's score is their share of keypoints seen (times 0.9).
 ``crop_floor`` gives the floor calibration of a window when the scene's picture lies linearly on
-one floor, so that the windows' boxes agree.
+one floor, so that the windows' boxes agree (``window`` and ``crop_floor`` live in ``base``: the
+``images:`` and ``video:`` sources take the same window of real pictures).
 """
 
 from __future__ import annotations
@@ -29,7 +30,16 @@ import time
 
 import numpy as np
 
-from appliance.capture.base import EndOfSource, Host, Pacer, SourceKind, SourceSpec
+from appliance.capture.base import (
+    WINDOW_PARAMS,
+    EndOfSource,
+    Host,
+    Pacer,
+    SourceKind,
+    SourceSpec,
+    crop_floor,
+    window,
+)
 from appliance.errors import ConfigError, SourceError
 from appliance.pose.scenes import Walker, scene, skeleton
 from appliance.types import Poses
@@ -40,8 +50,8 @@ __all__ = ["KIND", "ROOM", "SceneSource", "crop_floor", "feet_at", "people", "wi
 DEFAULT_PEOPLE, MAX_PEOPLE = 2, 10
 #: Frames per second unless the spec says; seconds one crossing (one cycle) lasts.
 DEFAULT_FPS, CYCLE_SECONDS = 15.0, 8.0
-#: The narrowest window (0..1 of the scene's picture, either side); keypoints a person needs in it.
-MIN_WINDOW, MIN_KEYPOINTS = 0.05, 6
+#: Keypoints a person needs in the window (``base.window``: the same window options as the image sources).
+MIN_KEYPOINTS = 6
 _HIPS, _ANKLES = [11, 12], [15, 16]
 #: A floor for the scene's whole picture (0..1), metres (width x, depth y), for proofs with several
 #: boxes (``crop_floor``): the walkers then cross at 1 m/s, two of them 0.75 m apart.
@@ -73,39 +83,10 @@ def people(spec: SourceSpec) -> int:
     return n
 
 
-def window(spec: SourceSpec) -> tuple[float, float, float, float]:
-    """The window ``(x0, x1, y0, y1)`` of the scene's picture (0..1, x right, y down) the spec asks
-    for; ConfigError when a side is not after the other by at least ``MIN_WINDOW``."""
-    x0, x1 = spec.param("x0", 0.0), spec.param("x1", 1.0)
-    y0, y1 = spec.param("y0", 0.0), spec.param("y1", 1.0)
-    for low, high, axis in ((x0, x1, "x"), (y0, y1, "y")):
-        if high - low < MIN_WINDOW:
-            raise ConfigError(
-                f"scene source: window {axis}0={low:g}..{axis}1={high:g} is empty or narrower than {MIN_WINDOW:g}"
-            )
-    return x0, x1, y0, y1
-
-
 def _check(spec: SourceSpec) -> None:
     """What a saved configuration is checked with: the people and the window."""
     people(spec)
     window(spec)
-
-
-def crop_floor(
-    spec: SourceSpec | tuple[float, float, float, float], room: tuple[float, float]
-) -> dict[str, list[list[float]]]:
-    """The ``floor`` section of a box seeing a window of the scene when the scene's whole picture
-    (0..1) lies linearly on ``room`` = (width, depth) metres of floor, (x, y): its four marks are its
-    own picture's corners (0..1, (x, y)), their floor points the window's corners on that floor
-    (metres, (x, y)), so that every window's box places a person at the same floor point."""
-    x0, x1, y0, y1 = window(spec) if isinstance(spec, SourceSpec) else spec
-    w, d = room
-    corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
-    return {
-        "image": [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]],
-        "floor": [[round(x * w, 6), round(y * d, 6)] for x, y in corners],
-    }
 
 
 def feet_at(t_wall: float, people: int, fps: float = DEFAULT_FPS) -> list[tuple[float, float]]:
@@ -229,7 +210,7 @@ KIND = SourceKind(
     SceneSource,
     poses=True,
     order=31,
-    params={"x0": (0.0, 1.0), "x1": (0.0, 1.0), "y0": (0.0, 1.0), "y1": (0.0, 1.0)},
+    params=WINDOW_PARAMS,
     confine=_check,
     offer=_offer,
 )

@@ -1,10 +1,21 @@
-"""Video files through OpenCV: ``video:PATH[@fps][,once]``, paced in real time, looping by default."""
+"""Video files through OpenCV: ``video:PATH[@fps][,once][,x0=..,x1=..,y0=..,y1=..]``, paced in real
+time, looping by default; a window of each frame (0..1 of the picture, (x, y)) cut before inference."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from appliance.capture.base import EndOfSource, Host, Pacer, SourceKind, SourceSpec, confined_files
+from appliance.capture.base import (
+    WINDOW_PARAMS,
+    EndOfSource,
+    Host,
+    Pacer,
+    SourceKind,
+    SourceSpec,
+    confined_files,
+    cut,
+    window,
+)
 from appliance.capture.opencv_common import OpenCvSource, import_cv2
 from appliance.errors import SourceError
 from appliance.types import Frame
@@ -16,11 +27,13 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm")
 
 
 class VideoFileSource(OpenCvSource):
-    """Frames of a file at its own frame rate (or ``@fps``); ``once`` ends instead of looping."""
+    """Frames of a file at its own frame rate (or ``@fps``); ``once`` ends instead of looping; each
+    frame cut to the spec's window (``base.window``: 0..1 of the picture, x right, y down)."""
 
     def __init__(self, spec: SourceSpec, folder: Path | None = None) -> None:
         super().__init__(spec, f"video {spec.arg}")
         self.folder = folder
+        self.window = window(spec)
         self._pacer = Pacer(spec.fps)
 
     def open(self) -> None:
@@ -53,7 +66,7 @@ class VideoFileSource(OpenCvSource):
             ok, bgr = self._cap.read()
             if not ok:
                 raise SourceError(f"cannot rewind {self.spec.arg}")
-        return self._frame(bgr)
+        return self._frame(cut(bgr, self.window))
 
 
 def _offer(host: Host) -> list[dict[str, str]]:
@@ -63,5 +76,13 @@ def _offer(host: Host) -> list[dict[str, str]]:
 
 
 KIND = SourceKind(
-    "video", "video:FILE[@fps][,once]", VideoFileSource, needs_arg=True, files=True, order=21, offer=_offer
+    "video",
+    "video:FILE[@fps][,once][,x0=0,x1=0.6,y0=0,y1=1]",
+    VideoFileSource,
+    needs_arg=True,
+    files=True,
+    order=21,
+    params=WINDOW_PARAMS,
+    confine=window,
+    offer=_offer,
 )

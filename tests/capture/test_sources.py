@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from appliance.capture import create_source, parse_source
+from appliance.capture import check_confined, create_source, parse_source
 from appliance.capture.base import EndOfSource
 from appliance.capture.image_source import DEFAULT_HOLD
 from appliance.capture.images import load_image
@@ -136,6 +136,27 @@ def test_image_source_without_matches_says_so(tmp_path: Path) -> None:
         create_source(f"images:{tmp_path}/*.png").open()
 
 
+def test_image_source_window_is_cut_before_inference(images_dir: Path) -> None:
+    """``x0=,x1=,y0=,y1=`` (0..1 of the picture, (x, y)): the frame is that window's source pixels."""
+    whole = load_image(str(images_dir / "test_couple.jpg"))  # 1920x1278
+    frames = _frames(f"images:{images_dir}/test_couple.jpg@100,x0=0.48,y0=0.25,y1=0.75", 1)
+    assert frames[0].image.shape == (639, 998, 3) and frames[0].image.flags["C_CONTIGUOUS"]
+    assert np.array_equal(frames[0].image, whole[320:959, 922:1920])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("images:a.jpg@x0=0.6,x1=0.4", "images source: window x0=0.6..x1=0.4 is empty"),
+        ("video:a.mp4@y0=0.5,y1=0.52", "video source: window y0=0.5..y1=0.52 is empty or narrower than 0.05"),
+        ("images:a.jpg@x1=2", "x1 = 2 out of range 0..1"),
+    ],
+)
+def test_bad_picture_windows_say_so(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):  # refused by the configuration's check, not saved
+        check_confined(parse_source(text))
+
+
 def test_synthetic_frames_are_rgb_of_the_asked_size() -> None:
     src = create_source("synthetic@100,320x240")
     src.open()
@@ -157,6 +178,12 @@ def test_video_file_source_reads_loops_and_converts_colour(tmp_path: Path) -> No
     src = create_source(f"video:{path}@200")
     src.open()
     frames = [src.read(1.0) for _ in range(5)]  # 3 frames, then it loops
+    src.close()
+    cut = create_source(f"video:{path}@200,x0=0.5,y1=0.5")  # a window: the right half of the top half
+    cut.open()
+    part = cut.read(1.0)
+    cut.close()
+    assert part is not None and part.image.shape == (24, 32, 3)
     src.close()
     assert all(f is not None for f in frames)
     f0 = frames[0]
