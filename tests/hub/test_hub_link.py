@@ -193,7 +193,7 @@ def test_a_box_refusing_the_key_is_reported_and_asked_less_and_less_often(monkey
             src.read(0.05)
         assert box.asked == until_asked  # a new key is given at once
         monkeypatch.setattr(TUNING, "subscribe_key", "venue-key-77")
-        deadline = time.monotonic() + 2
+        deadline = time.monotonic() + 5  # at once; the margin is for a loaded machine
         while link.lease_until == 0 and time.monotonic() < deadline:
             src.read(0.05)
         assert box.subscriber is not None and link.refused == ""

@@ -74,5 +74,8 @@ def test_a_pose_source_runs_the_whole_service_without_a_model(tmp_path: Path, ud
     assert status["source"] == "scene:2@20" and status["pipeline"]["people"] == 2, status
     assert 10 < status["pipeline"]["fps"] < 30 and status["pipeline"]["inference_ms"] == 0
     addresses = [a for d in datagrams for a in _addresses(d)]
-    assert addresses.count("/posenet/person/enter") == 2  # the two people, tracked, each entering once
+    # the two people, tracked, each entering once per scene (the scene loops in step with the clock:
+    # a cut may fall in this second, where both leave and enter again)
+    enter, leave = addresses.count("/posenet/person/enter"), addresses.count("/posenet/person/leave")
+    assert enter - leave == 2 and enter in (2, 4), addresses
     assert addresses.count("/posenet/person/pose") >= 30 and "/posenet/frame" in addresses

@@ -292,7 +292,7 @@ def test_secrets_on_the_page_are_never_shown_and_saving_a_form_keeps_them(applia
             browser.close()
 
 
-def _saved_when(state: Path, ok: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> dict[str, Any]:
+def _saved_when(state: Path, ok: Callable[[dict[str, Any]], bool], timeout: float = 15.0) -> dict[str, Any]:
     """The saved configuration once ``ok`` says it is (AssertionError with it after ``timeout`` s)."""
     deadline = time.monotonic() + timeout
     while True:
