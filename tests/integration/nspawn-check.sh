@@ -19,6 +19,13 @@ firstboot="$(systemctl show -p Result --value posenet-firstboot.service)/$(syste
 api /config PATCH '{"device_name": "nspawn-box"}' >/dev/null
 systemctl restart $S; wait_active; wait_api
 kept=$(api /config GET | py "import json,sys; print(json.load(sys.stdin)['device_name'])")
+# One clock: the page's clock.serve reaches chrony through posenet-clock.path (a real boot, not a call).
+clock_boot="$(systemctl show -p Result --value posenet-clock.service)/$(systemctl is-active posenet-clock.path)"
+api /config PATCH '{"clock": {"serve": true}}' >/dev/null
+for _ in $(seq 1 40); do grep -q '^allow 10.0.0.0/8' /etc/chrony/conf.d/posenet.conf 2>/dev/null && break; sleep 0.5; done
+clock_conf=$(grep -c -E '^(allow|local stratum)' /etc/chrony/conf.d/posenet.conf 2>/dev/null || echo 0)
+clock_run="$(systemctl show -p Result --value posenet-clock.service)/$(systemctl show -p ExecMainStatus --value posenet-clock.service)"
+chrony_state="$(systemctl is-active chrony.service)"
 restarts_before=$(show NRestarts)
 api /config PATCH '{"source": "synthetic:stall=10@5"}' >/dev/null
 for _ in $(seq 1 80); do [[ $(show NRestarts) -gt $restarts_before ]] && break; sleep 0.5; done
@@ -30,5 +37,6 @@ t0=$(date +%s.%N); systemctl stop $S; t1=$(date +%s.%N)
 journalctl -b -u $S --no-pager > /out/journal.txt
 py "import json; json.dump({'first_state': '$first_state', 'first_status': '''$first_status''', 'kept': '$kept',
   'restarts_before': int('$restarts_before'), 'restarts_after': int('$restarts_after'),
-  'stop_seconds': $t1 - $t0, 'firstboot': '$firstboot', 'result': '$(show Result)', 'exit_status': '$(show ExecMainStatus)'}, open('$out', 'w'))"
+  'stop_seconds': $t1 - $t0, 'clock_boot': '$clock_boot', 'clock_conf': int('$clock_conf'),
+  'clock_run': '$clock_run', 'chrony': '$chrony_state', 'firstboot': '$firstboot', 'result': '$(show Result)', 'exit_status': '$(show ExecMainStatus)'}, open('$out', 'w'))"
 systemctl poweroff --no-block

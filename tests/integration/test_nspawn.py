@@ -52,3 +52,6 @@ def test_service_under_real_systemd(models_dir: Path, tmp_path: Path) -> None:
     assert "Watchdog timeout" in journal or "watchdog timeout" in journal.lower()
     assert results["stop_seconds"] < 5.0 and results["result"] == "success", results
     assert "stopped:" in journal
+    # one clock: posenet-clock ran at boot and again when clock.serve was saved, writing chrony's drop-in
+    assert results["clock_boot"] == "success/active", results
+    assert results["clock_conf"] == 7 and results["clock_run"] == "success/0", results
