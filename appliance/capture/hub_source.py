@@ -89,7 +89,7 @@ class HubSource:
         self.links: dict[str, BoxLink] = {}
         self.fusion = FloorFusion(TUNING.distance)
         self.pairs = PairCollector()
-        self._corrections: tuple[float, tuple[Correction, ...]] = (0.0, ())
+        self._corrections: tuple[float, int, tuple[Correction, ...]] = (0.0, 0, ())
         self._order: list[str] = []  # box names in the order first seen (their place in the mosaic)
         self._selector: selectors.BaseSelector | None = None
         self._index = 0
@@ -255,11 +255,12 @@ class HubSource:
         )
 
     def _offered(self) -> tuple[Correction, ...]:
-        """The calibration corrections the walks so far give (computed at most once a second)."""
+        """The calibration corrections the walks so far give (computed at most once a second, and at
+        once when a walk started over: an applied correction is not offered again meanwhile)."""
         now = time.monotonic()
-        if now - self._corrections[0] >= 1.0:
-            self._corrections = (now, tuple(self.pairs.corrections()))
-        return self._corrections[1]
+        if now - self._corrections[0] >= 1.0 or self.pairs.changes != self._corrections[1]:
+            self._corrections = (now, self.pairs.changes, tuple(self.pairs.corrections()))
+        return self._corrections[2]
 
     def _states(self, frames: dict[str, BoxFrame]) -> tuple[BoxState, ...]:
         now = time.monotonic()

@@ -114,6 +114,7 @@ class PairCollector:
     def __init__(self, restarts: Restarts = RESTARTS) -> None:
         self._pairs: dict[str, deque[tuple[float, float, float, float]]] = {}
         self._walks: dict[str, int] = {}  # box -> its walk's number
+        self.changes = 0  # walks started over so far (a cached offer is stale when this moves)
         self._last: dict[str, tuple[int, int]] = {}  # box -> the (reference, box) frame indices paired last
         self._restarts = restarts
         self.reference = ""
@@ -142,6 +143,7 @@ class PairCollector:
 
     def forget(self, box: str) -> None:
         """Start over for ``box`` (its calibration changed): its next pairs are a new walk."""
+        self.changes += 1
         self._pairs.pop(box, None)
         self._walks.pop(box, None)
 

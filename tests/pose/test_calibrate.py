@@ -98,3 +98,16 @@ def test_one_moment_fused_once_per_box_counts_once() -> None:
         pairs.add({"A": [(x, 0.0)], "B": [(x, 1.0)]}, {"A": i, "B": i + 1000})  # B's next frame: a new moment
     [correction] = pairs.corrections()
     assert correction.pairs == 2 * (MIN_PAIRS + 10)
+
+
+def test_a_walk_started_over_is_counted_so_a_cached_offer_is_known_stale() -> None:
+    """The hub caches its offer for a second; ``changes`` moves the moment a walk starts over (an
+    applied correction), so the stale offer is dropped at the next frame, not a second later."""
+    restarts = Restarts()
+    pairs = PairCollector(restarts)
+    for i in range(MIN_PAIRS):
+        pairs.add({"A": [(0.05 * i, 0.0)], "B": [(0.05 * i, 1.0)]})
+    assert pairs.corrections() and pairs.changes == 0
+    restarts.ask("B")
+    pairs.add({"A": [(0.0, 0.0)], "B": [(0.0, 1.0)]})
+    assert pairs.changes == 1 and pairs.corrections() == []
