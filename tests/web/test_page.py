@@ -277,19 +277,33 @@ def test_secrets_on_the_page_are_never_shown_and_saving_a_form_keeps_them(applia
                 sync_api.expect(page.locator(field)).to_have_value("")
                 sync_api.expect(page.locator(field)).to_have_attribute("placeholder", "set: empty keeps it")
             assert "box-key-123" not in page.content() and "venue-key-1" not in page.content()
-            page.fill("#f-hub-late_ms", "180")
-            page.locator("#f-hub-late_ms").evaluate("e => e.form.requestSubmit()")
+            _submit(page, "f-hub-late_ms", "180")
             saved = _saved_when(tmp_path, lambda c: c.get("hub", {}).get("late_ms") == 180)
             assert saved["hub"]["subscribe_key"] == "venue-key-1"
-            page.fill("#f-osc_control-lease_seconds", "90")
-            page.locator("#f-osc_control-lease_seconds").evaluate("e => e.form.requestSubmit()")
+            _rendered_again(page, "f-hub-late_ms")
+            _submit(page, "f-osc_control-lease_seconds", "90")
             saved = _saved_when(tmp_path, lambda c: c.get("osc_control", {}).get("lease_seconds") == 90)
             assert saved["osc_control"]["subscribe_key"] == "box-key-123"
+            _rendered_again(page, "f-osc_control-lease_seconds")
             page.fill("#f-hub-subscribe_key", "venue-key-2")
             page.locator("#f-hub-subscribe_key").evaluate("e => e.form.requestSubmit()")
             _saved_when(tmp_path, lambda c: c["hub"]["subscribe_key"] == "venue-key-2")
         finally:
             browser.close()
+
+
+def _submit(page: Any, field: str, value: str) -> None:
+    """Type ``value`` into the field with id ``field`` and submit its form, the field marked stale:
+    after a save the page draws its settings again (``_rendered_again`` waits for that)."""
+    page.fill("#" + field, value)
+    page.locator("#" + field).evaluate("e => { e.dataset.stale = '1'; e.form.requestSubmit(); }")
+
+
+def _rendered_again(page: Any, field: str) -> None:
+    """Wait until the page drew its settings again after a save (what is typed before is lost)."""
+    page.wait_for_function(
+        "id => { const e = document.getElementById(id); return e && !e.dataset.stale; }", arg=field, timeout=15000
+    )
 
 
 def _saved_when(state: Path, ok: Callable[[dict[str, Any]], bool], timeout: float = 15.0) -> dict[str, Any]:
