@@ -402,4 +402,6 @@ def test_fifty_clients_polling_the_camera_picture(box: Box) -> None:
     # and the memory stays.
     probe.assert_usable(median_ms=250)
     assert figures["errors"] == 0 and figures["refused_429"] > 0 and figures["fps_ratio"] > 0.85, figures
-    assert figures["threads_peak"] - figures["threads_before"] <= 2, figures
+    # (two for the server's own work, one more when chrony is asked, at most every 10 s, on a thread
+    # of its own while it answers: the box says its clock to hubs; never one per request: 50 clients)
+    assert figures["threads_peak"] - figures["threads_before"] <= 3, figures
