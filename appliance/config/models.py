@@ -21,7 +21,7 @@ from appliance.output.osc import DEFAULT_FORMAT, FORMAT_NAMES, FORMATS, Coords, 
 from appliance.output.osc.base import DEFAULT_TIMETAG, MAX_DATAGRAM
 from appliance.output.osc.presets import PRESETS
 from appliance.pose.params import DecoderConfig, SmoothingConfig, TrackingConfig, move_legacy_decoder_keys
-from appliance.schema import StrictModel
+from appliance.schema import StrictModel, subscribe_key_rule
 from appliance.stages import STAGES, StageKind, extras_for, on_register
 from appliance.timesync import DEFAULT_WARN_MS, check_server
 from appliance.transport.udp import TargetSpec
@@ -295,12 +295,7 @@ class OscControlConfig(StrictModel):
         "instead of nothing; revocable, and never the access token. Write-only: no answer shows it.",
     )
 
-    @field_validator("subscribe_key")
-    @classmethod
-    def _key(cls, v: str) -> str:
-        if (v and not v.isprintable()) or v != v.strip() or " " in v:
-            raise ValueError("printable characters only, without spaces")
-        return v
+    _key = field_validator("subscribe_key")(subscribe_key_rule)
 
 
 class OscConfig(StrictModel):

@@ -34,7 +34,7 @@ from pydantic import ConfigDict, Field, field_validator
 from appliance.output.osc.base import OscAddress, OscExtra, OutputOptions
 from appliance.output.osc.wire import message_prefix
 from appliance.pose.fusion import DEFAULT_DISTANCE, TUNING, HubReport
-from appliance.schema import StrictModel
+from appliance.schema import StrictModel, subscribe_key_rule
 from appliance.stages import StageKind
 from appliance.types import Poses
 
@@ -107,12 +107,7 @@ class HubSettings(StrictModel):
         json_schema_extra={"writeOnly": True},  # never a control-port setting nor an OSCQuery node
     )
 
-    @field_validator("subscribe_key")
-    @classmethod
-    def _key(cls, v: str) -> str:
-        if (v and not v.isprintable()) or v != v.strip() or " " in v:
-            raise ValueError("printable characters only, without spaces")
-        return v
+    _key = field_validator("subscribe_key")(subscribe_key_rule)
 
 
 class HubStage:

@@ -38,6 +38,16 @@ __all__ = [
 ]
 
 _FORBID = ConfigDict(extra="forbid")
+
+
+def _relayed_token(v: str) -> str:
+    """Another box's access token, sent on in one request (fleet apply, hub calibration apply):
+    printable ASCII without leading or trailing spaces; ValueError otherwise."""
+    if not (v.isascii() and v.isprintable()) or v != v.strip():
+        raise ValueError("printable ASCII characters only, without leading or trailing spaces")
+    return v
+
+
 #: Write-only settings, by section: never in an answer, shown as ``<name>_set``.
 SECRETS = {"http": "token", "osc_control": "subscribe_key", "hub": "subscribe_key"}
 
@@ -180,12 +190,7 @@ class FleetBox(BaseModel):
     http_port: int = Field(ge=1, le=65535)
     token: str = Field("", max_length=256, description="that box's access token (or one fleet token)", repr=False)
 
-    @field_validator("token")
-    @classmethod
-    def _token(cls, v: str) -> str:
-        if not (v.isascii() and v.isprintable()) or v != v.strip():
-            raise ValueError("printable ASCII characters only, without leading or trailing spaces")
-        return v
+    _token = field_validator("token")(_relayed_token)
 
 
 class HubApply(BaseModel):
@@ -198,12 +203,7 @@ class HubApply(BaseModel):
     walk: int = Field(ge=1, description="the offered correction's walk (a walk is applied at most once)")
     token: str = Field("", max_length=256, description="that box's access token", repr=False)
 
-    @field_validator("token")
-    @classmethod
-    def _token(cls, v: str) -> str:
-        if not (v.isascii() and v.isprintable()) or v != v.strip():
-            raise ValueError("printable ASCII characters only, without leading or trailing spaces")
-        return v
+    _token = field_validator("token")(_relayed_token)
 
 
 class HubApplied(BaseModel):
